@@ -1,0 +1,84 @@
+//! Batches: the unit that flows through rings and operators.
+
+use super::{Column, Schema};
+use std::time::Instant;
+
+/// A set of rows stored column by column; all columns have `len` rows.
+///
+/// A batch carries no schema: the plan that reads it knows its shape, so moving a
+/// batch between cores touches no shared reference count.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub columns: Vec<Column>,
+    pub len: usize,
+    /// When the router first read a row of this batch: the start of
+    /// ingest-to-sink latency.
+    pub ingest_time: Instant,
+}
+
+impl Batch {
+    pub fn new(columns: Vec<Column>, len: usize) -> Batch {
+        debug_assert!(columns.iter().all(|c| c.len() == len));
+        Batch {
+            columns,
+            len,
+            ingest_time: Instant::now(),
+        }
+    }
+
+    /// An empty batch with one column per field of `schema`, sized for `rows`.
+    pub fn with_capacity(schema: &Schema, rows: usize) -> Batch {
+        Batch {
+            columns: schema
+                .fields
+                .iter()
+                .map(|f| Column::with_capacity(f.data_type, rows))
+                .collect(),
+            len: 0,
+            ingest_time: Instant::now(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends row `i` of `other`, which has the same shape.
+    #[inline]
+    pub fn push_row_from(&mut self, other: &Batch, i: usize) {
+        for (dst, src) in self.columns.iter_mut().zip(&other.columns) {
+            dst.push_from(src, i);
+        }
+        self.len += 1;
+    }
+
+    /// Removes every row, keeping the allocations for reuse.
+    pub fn clear(&mut self) {
+        for c in &mut self.columns {
+            c.clear();
+        }
+        self.len = 0;
+    }
+
+    /// A new batch of the rows named by `indices`.
+    pub fn gather(&self, indices: &[u32]) -> Batch {
+        Batch {
+            columns: self.columns.iter().map(|c| c.gather(indices)).collect(),
+            len: indices.len(),
+            ingest_time: self.ingest_time,
+        }
+    }
+
+    /// Appends each row as one CSV line.
+    pub fn write_csv(&self, out: &mut Vec<u8>) {
+        for row in 0..self.len {
+            for (j, c) in self.columns.iter().enumerate() {
+                if j > 0 {
+                    out.push(b',');
+                }
+                c.write_csv(row, out);
+            }
+            out.push(b'\n');
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Columns: one typed vector per column, with an optional validity mask for NULLs.
+
+use super::value::format_decimal;
+use super::{DataType, Value};
+
+/// Variable-length UTF-8 strings stored back to back.
+///
+/// # Invariants
+/// `offsets.len() == len + 1`, `offsets[0] == 0`, offsets never decrease, and
+/// `bytes[offsets[i]..offsets[i + 1]]` is valid UTF-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Utf8Column {
+    offsets: Vec<u32>,
+    bytes: Vec<u8>,
+}
+
+impl Default for Utf8Column {
+    fn default() -> Self {
+        Utf8Column {
+            offsets: vec![0],
+            bytes: Vec::new(),
+        }
+    }
+}
+
+impl Utf8Column {
+    pub fn with_capacity(rows: usize, bytes: usize) -> Utf8Column {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        Utf8Column {
+            offsets,
+            bytes: Vec::with_capacity(bytes),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn get_bytes(&self, i: usize) -> &[u8] {
+        &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    #[inline]
+    pub fn get(&self, i: usize) -> &str {
+        // Only valid UTF-8 is ever pushed (see `push`), so this cannot fail.
+        std::str::from_utf8(self.get_bytes(i)).unwrap_or("")
+    }
+
+    #[inline]
+    pub fn push(&mut self, s: &str) {
+        self.bytes.extend_from_slice(s.as_bytes());
+        self.offsets.push(self.bytes.len() as u32);
+    }
+
+    pub fn clear(&mut self) {
+        self.offsets.truncate(1);
+        self.bytes.clear();
+    }
+}
+
+/// The values of a column, one vector per type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ColumnData {
+    Int64(Vec<i64>),
+    Float64(Vec<f64>),
+    Bool(Vec<bool>),
+    Utf8(Utf8Column),
+    Timestamp(Vec<i64>),
+    Decimal {
+        values: Vec<i128>,
+        precision: u8,
+        scale: u8,
+    },
+}
+
+/// A typed column. A row is NULL when `validity` is present and false at that row;
+/// the data slot of a NULL row holds a default value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Column {
+    pub data: ColumnData,
+    pub validity: Option<Vec<bool>>,
+}
+
+/// Builds a column value by value; the input path's way to make columns.
+pub type ColumnBuilder = Column;
+
+impl Column {
+    pub fn new(data_type: DataType) -> Column {
+        Column::with_capacity(data_type, 0)
+    }
+
+    pub fn with_capacity(data_type: DataType, rows: usize) -> Column {
+        let data = match data_type {
+            DataType::Int64 => ColumnData::Int64(Vec::with_capacity(rows)),
+            DataType::Float64 => ColumnData::Float64(Vec::with_capacity(rows)),
+            DataType::Bool => ColumnData::Bool(Vec::with_capacity(rows)),
+            DataType::Utf8 => ColumnData::Utf8(Utf8Column::with_capacity(rows, rows * 8)),
+            DataType::Timestamp => ColumnData::Timestamp(Vec::with_capacity(rows)),
+            DataType::Decimal { precision, scale } => ColumnData::Decimal {
+                values: Vec::with_capacity(rows),
+                precision,
+                scale,
+            },
+        };
+        Column {
+            data,
+            validity: None,
+        }
+    }
+
+    pub fn from_data(data: ColumnData) -> Column {
+        Column {
+            data,
+            validity: None,
+        }
+    }
+
+    pub fn data_type(&self) -> DataType {
+        match &self.data {
+            ColumnData::Int64(_) => DataType::Int64,
+            ColumnData::Float64(_) => DataType::Float64,
+            ColumnData::Bool(_) => DataType::Bool,
+            ColumnData::Utf8(_) => DataType::Utf8,
+            ColumnData::Timestamp(_) => DataType::Timestamp,
+            ColumnData::Decimal {
+                precision, scale, ..
+            } => DataType::Decimal {
+                precision: *precision,
+                scale: *scale,
+            },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => v.len(),
+            ColumnData::Float64(v) => v.len(),
+            ColumnData::Bool(v) => v.len(),
+            ColumnData::Utf8(v) => v.len(),
+            ColumnData::Decimal { values, .. } => values.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    #[inline]
+    pub fn is_valid(&self, i: usize) -> bool {
+        self.validity.as_ref().is_none_or(|v| v[i])
+    }
+
+    /// Removes every row, keeping the allocations.
+    pub fn clear(&mut self) {
+        match &mut self.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => v.clear(),
+            ColumnData::Float64(v) => v.clear(),
+            ColumnData::Bool(v) => v.clear(),
+            ColumnData::Utf8(v) => v.clear(),
+            ColumnData::Decimal { values, .. } => values.clear(),
+        }
+        self.validity = None;
+    }
+
+    /// The value at row `i` (allocates for strings: not for hot loops).
+    pub fn value(&self, i: usize) -> Value {
+        if !self.is_valid(i) {
+            return Value::Null;
+        }
+        match &self.data {
+            ColumnData::Int64(v) => Value::Int64(v[i]),
+            ColumnData::Float64(v) => Value::Float64(v[i]),
+            ColumnData::Bool(v) => Value::Bool(v[i]),
+            ColumnData::Utf8(v) => Value::Utf8(v.get(i).to_owned()),
+            ColumnData::Timestamp(v) => Value::Timestamp(v[i]),
+            ColumnData::Decimal { values, scale, .. } => Value::Decimal {
+                value: values[i],
+                scale: *scale,
+            },
+        }
+    }
+
+    fn mark_null_at_end(&mut self) {
+        let len = self.len();
+        let validity = self.validity.get_or_insert_with(|| vec![true; len - 1]);
+        validity.push(false);
+    }
+
+    fn mark_valid_at_end(&mut self) {
+        if let Some(v) = &mut self.validity {
+            v.push(true);
+        }
+    }
+
+    /// Appends a NULL.
+    pub fn push_null(&mut self) {
+        match &mut self.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => v.push(0),
+            ColumnData::Float64(v) => v.push(0.0),
+            ColumnData::Bool(v) => v.push(false),
+            ColumnData::Utf8(v) => v.push(""),
+            ColumnData::Decimal { values, .. } => values.push(0),
+        }
+        self.mark_null_at_end();
+    }
+
+    /// Appends a value, converting it to the column's type where SQL allows
+    /// (integers widen to floats and decimals). Returns false, appending nothing,
+    /// when the value does not fit the column.
+    pub fn push_value(&mut self, value: &Value) -> bool {
+        if value.is_null() {
+            self.push_null();
+            return true;
+        }
+        let ok = match (&mut self.data, value) {
+            (ColumnData::Int64(v), Value::Int64(x)) => {
+                v.push(*x);
+                true
+            }
+            (ColumnData::Timestamp(v), Value::Timestamp(x) | Value::Int64(x)) => {
+                v.push(*x);
+                true
+            }
+            (ColumnData::Float64(v), x) => match x.as_f64() {
+                Some(f) if !matches!(x, Value::Timestamp(_)) => {
+                    v.push(f);
+                    true
+                }
+                _ => false,
+            },
+            (ColumnData::Bool(v), Value::Bool(x)) => {
+                v.push(*x);
+                true
+            }
+            (ColumnData::Utf8(v), Value::Utf8(x)) => {
+                v.push(x);
+                true
+            }
+            (ColumnData::Decimal { values, scale, .. }, x) => match decimal_of(x, *scale) {
+                Some(d) => {
+                    values.push(d);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        };
+        if ok {
+            self.mark_valid_at_end();
+        }
+        ok
+    }
+
+    /// Appends row `i` of `other`, which must have the same type.
+    #[inline]
+    pub fn push_from(&mut self, other: &Column, i: usize) {
+        if !other.is_valid(i) {
+            self.push_null();
+            return;
+        }
+        match (&mut self.data, &other.data) {
+            (ColumnData::Int64(a), ColumnData::Int64(b))
+            | (ColumnData::Timestamp(a), ColumnData::Timestamp(b)) => a.push(b[i]),
+            (ColumnData::Float64(a), ColumnData::Float64(b)) => a.push(b[i]),
+            (ColumnData::Bool(a), ColumnData::Bool(b)) => a.push(b[i]),
+            (ColumnData::Utf8(a), ColumnData::Utf8(b)) => {
+                a.bytes.extend_from_slice(b.get_bytes(i));
+                a.offsets.push(a.bytes.len() as u32);
+            }
+            (ColumnData::Decimal { values: a, .. }, ColumnData::Decimal { values: b, .. }) => {
+                a.push(b[i])
+            }
+            (a, b) => unreachable!("push_from between {a:?} and {b:?}: the planner checks types"),
+        }
+        self.mark_valid_at_end();
+    }
+
+    /// A new column holding the rows named by `indices`, in that order.
+    pub fn gather(&self, indices: &[u32]) -> Column {
+        let mut out = Column::with_capacity(self.data_type(), indices.len());
+        if self.validity.is_none() {
+            match (&mut out.data, &self.data) {
+                (ColumnData::Int64(a), ColumnData::Int64(b))
+                | (ColumnData::Timestamp(a), ColumnData::Timestamp(b)) => {
+                    a.extend(indices.iter().map(|&i| b[i as usize]));
+                    return out;
+                }
+                (ColumnData::Float64(a), ColumnData::Float64(b)) => {
+                    a.extend(indices.iter().map(|&i| b[i as usize]));
+                    return out;
+                }
+                _ => {}
+            }
+        }
+        for &i in indices {
+            out.push_from(self, i as usize);
+        }
+        out
+    }
+
+    /// Appends the value at row `i` to `out` as CSV text (quoted when needed;
+    /// NULL is the empty field).
+    pub fn write_csv(&self, i: usize, out: &mut Vec<u8>) {
+        use std::io::Write;
+        if !self.is_valid(i) {
+            return;
+        }
+        match &self.data {
+            ColumnData::Int64(v) => {
+                let mut b = itoa::Buffer::new();
+                out.extend_from_slice(b.format(v[i]).as_bytes());
+            }
+            ColumnData::Float64(v) => {
+                let _ = write!(out, "{}", v[i]);
+            }
+            ColumnData::Bool(v) => out.extend_from_slice(if v[i] { b"true" } else { b"false" }),
+            ColumnData::Utf8(v) => write_csv_str(v.get(i), out),
+            ColumnData::Timestamp(v) => out.extend_from_slice(format_timestamp(v[i]).as_bytes()),
+            ColumnData::Decimal { values, scale, .. } => {
+                out.extend_from_slice(format_decimal(values[i], *scale).as_bytes())
+            }
+        }
+    }
+}
+
+/// Writes `s` as one CSV field, quoting it when it holds a comma, quote or newline.
+fn write_csv_str(s: &str, out: &mut Vec<u8>) {
+    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+        out.push(b'"');
+        for b in s.bytes() {
+            if b == b'"' {
+                out.push(b'"');
+            }
+            out.push(b);
+        }
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(s.as_bytes());
+    }
+}
+
+/// `value` as a decimal with `scale` places, when it is an exact numeric value.
+fn decimal_of(value: &Value, scale: u8) -> Option<i128> {
+    match *value {
+        Value::Int64(x) => (x as i128).checked_mul(10i128.pow(scale as u32)),
+        Value::Decimal { value, scale: s } if s <= scale => {
+            value.checked_mul(10i128.pow((scale - s) as u32))
+        }
+        Value::Decimal { value, scale: s } => Some(value / 10i128.pow((s - scale) as u32)),
+        Value::Float64(f) => {
+            let scaled = (f * 10f64.powi(scale as i32)).round();
+            scaled.is_finite().then_some(scaled as i128)
+        }
+        _ => None,
+    }
+}
+
+/// Renders epoch milliseconds as ISO 8601 UTC, e.g. `2026-01-01T00:00:00.000Z`.
+pub fn format_timestamp(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => ms.to_string(),
+    }
+}

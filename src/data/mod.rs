@@ -1,0 +1,11 @@
+//! Typed, columnar data: types and schemas, scalar values, columns and batches.
+
+mod batch;
+pub mod column;
+mod types;
+pub mod value;
+
+pub use batch::Batch;
+pub use column::{Column, ColumnBuilder, Utf8Column};
+pub use types::{DataType, Field, Schema};
+pub use value::Value;

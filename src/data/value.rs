@@ -1,0 +1,109 @@
+//! Scalar values: one cell of a column, used off the vectorised paths.
+
+use super::DataType;
+use std::cmp::Ordering;
+use std::fmt;
+
+/// One SQL value. `Null` is typeless; a value's type otherwise follows its variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Int64(i64),
+    Float64(f64),
+    Bool(bool),
+    Utf8(String),
+    Timestamp(i64),
+    Decimal { value: i128, scale: u8 },
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// The value as a float, for numeric values; `None` otherwise.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            Value::Int64(v) | Value::Timestamp(v) => Some(v as f64),
+            Value::Float64(v) => Some(v),
+            Value::Decimal { value, scale } => Some(value as f64 / 10f64.powi(scale as i32)),
+            _ => None,
+        }
+    }
+
+    /// SQL comparison of two non-null values of comparable types; `None` if either is
+    /// null or the types do not compare.
+    pub fn sql_cmp(&self, other: &Value) -> Option<Ordering> {
+        use Value::*;
+        match (self, other) {
+            (Null, _) | (_, Null) => None,
+            (Int64(a), Int64(b)) | (Timestamp(a), Timestamp(b)) => Some(a.cmp(b)),
+            (Utf8(a), Utf8(b)) => Some(a.cmp(b)),
+            (Bool(a), Bool(b)) => Some(a.cmp(b)),
+            (Decimal { value: a, scale: sa }, Decimal { value: b, scale: sb }) => {
+                let s = (*sa).max(*sb);
+                Some(rescale(*a, *sa, s).cmp(&rescale(*b, *sb, s)))
+            }
+            (Int64(a), Decimal { value, scale }) => {
+                Some(rescale(*a as i128, 0, *scale).cmp(value))
+            }
+            (Decimal { value, scale }, Int64(b)) => {
+                Some(value.cmp(&rescale(*b as i128, 0, *scale)))
+            }
+            (a, b) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        }
+    }
+
+    /// The type of a non-null value.
+    pub fn data_type(&self) -> Option<DataType> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Int64(_) => DataType::Int64,
+            Value::Float64(_) => DataType::Float64,
+            Value::Bool(_) => DataType::Bool,
+            Value::Utf8(_) => DataType::Utf8,
+            Value::Timestamp(_) => DataType::Timestamp,
+            Value::Decimal { scale, .. } => DataType::Decimal {
+                precision: 38,
+                scale: *scale,
+            },
+        })
+    }
+}
+
+/// `value` with `from` decimal places re-expressed with `to >= from` places.
+pub(crate) fn rescale(value: i128, from: u8, to: u8) -> i128 {
+    debug_assert!(to >= from);
+    value * 10i128.pow((to - from) as u32)
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => Ok(()),
+            Value::Int64(v) => write!(f, "{v}"),
+            Value::Float64(v) => write!(f, "{v}"),
+            Value::Bool(v) => write!(f, "{v}"),
+            Value::Utf8(v) => f.write_str(v),
+            Value::Timestamp(ms) => f.write_str(&crate::data::column::format_timestamp(*ms)),
+            Value::Decimal { value, scale } => f.write_str(&format_decimal(*value, *scale)),
+        }
+    }
+}
+
+/// Renders a scaled integer as a decimal number with exactly `scale` places.
+pub(crate) fn format_decimal(value: i128, scale: u8) -> String {
+    if scale == 0 {
+        return value.to_string();
+    }
+    let pow = 10i128.pow(scale as u32);
+    let sign = if value < 0 { "-" } else { "" };
+    let abs = value.unsigned_abs();
+    let pow = pow as u128;
+    format!(
+        "{sign}{}.{:0width$}",
+        abs / pow,
+        abs % pow,
+        width = scale as usize
+    )
+}

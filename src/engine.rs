@@ -1,0 +1,264 @@
+//! The engine: a query, a core set, a source and a sink, run to completion.
+
+use crate::data::{Batch, Schema};
+use crate::error::Error;
+use crate::io::sink::{write_stdout_line, OutputSpec};
+use crate::io::source::{self, Source};
+use crate::io::text::OnError;
+use crate::runtime::cores::CoreSet;
+use crate::runtime::doorbell::Doorbell;
+use crate::runtime::metrics::{RunSummary, ShardCounters};
+use crate::runtime::ring::ring;
+use crate::runtime::router::{route, Batching, Lane, RouterStats};
+use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
+use crate::sql::plan::QueryPlan;
+use std::time::Instant;
+
+/// The default query: per trader and symbol, trades, average price, volume and value.
+pub const DEFAULT_SQL: &str = "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price, \
+SUM(quantity) AS total_quantity, SUM(price * quantity) AS total_value \
+FROM trades GROUP BY trader_id, symbol EMIT FINAL";
+
+/// The default input: a million generated trades.
+pub const DEFAULT_INPUT: &str = "gen:trades?records=1000000&traders=20&symbols=10&seed=7";
+
+/// Batches a ring holds before the router waits.
+const RING_CAPACITY: usize = 64;
+
+/// Builds an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    sql: String,
+    input: String,
+    cores: Option<CoreSet>,
+    output: OutputSpec,
+    batching: Batching,
+    idle: IdlePolicy,
+    on_error: OnError,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            sql: DEFAULT_SQL.to_owned(),
+            input: DEFAULT_INPUT.to_owned(),
+            cores: None,
+            output: OutputSpec::Stdout,
+            batching: Batching::default(),
+            idle: IdlePolicy::default(),
+            on_error: OnError::default(),
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The query text.
+    pub fn sql(mut self, sql: impl Into<String>) -> Self {
+        self.sql = sql.into();
+        self
+    }
+
+    /// The input spec: `gen:trades?...`, a CSV path, or `-` for stdin.
+    pub fn input(mut self, spec: impl Into<String>) -> Self {
+        self.input = spec.into();
+        self
+    }
+
+    /// One shard per core of `cores`; all online cores when not set.
+    pub fn cores(mut self, cores: CoreSet) -> Self {
+        self.cores = Some(cores);
+        self
+    }
+
+    pub fn output(mut self, output: OutputSpec) -> Self {
+        self.output = output;
+        self
+    }
+
+    pub fn batching(mut self, batching: Batching) -> Self {
+        self.batching = batching;
+        self
+    }
+
+    pub fn idle(mut self, idle: IdlePolicy) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    pub fn on_error(mut self, on_error: OnError) -> Self {
+        self.on_error = on_error;
+        self
+    }
+
+    /// Checks the configuration, opens the input and plans the query.
+    pub fn build(self) -> Result<Engine, Error> {
+        if self.batching.batch_size == 0 {
+            return Err(Error::Config("--batch-size must be at least 1".into()));
+        }
+        let source = source::open(&self.input, self.on_error)?;
+        self.build_with_source(source)
+    }
+
+    /// Like [`build`](Self::build), reading from `source` instead of the input spec.
+    pub fn build_with_source(self, source: Box<dyn Source>) -> Result<Engine, Error> {
+        let cores = match self.cores {
+            Some(c) => c,
+            None => CoreSet::all_online()?,
+        };
+        let parsed = crate::sql::parse(&self.sql)?;
+        let plan = crate::sql::plan_query(&parsed, None, source.schema())?;
+        Ok(Engine {
+            plan,
+            cores,
+            source,
+            output: self.output,
+            batching: self.batching,
+            idle: self.idle,
+        })
+    }
+}
+
+/// A planned query, ready to run.
+pub struct Engine {
+    plan: QueryPlan,
+    cores: CoreSet,
+    source: Box<dyn Source>,
+    output: OutputSpec,
+    batching: Batching,
+    idle: IdlePolicy,
+}
+
+/// The outcome of a run.
+#[derive(Debug)]
+pub struct RunOutput {
+    pub summary: RunSummary,
+    /// The result columns.
+    pub schema: Schema,
+    /// Per shard, the result batches (with [`OutputSpec::Collect`] only).
+    pub collected: Vec<Vec<Batch>>,
+}
+
+impl Engine {
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    pub fn plan(&self) -> &QueryPlan {
+        &self.plan
+    }
+
+    pub fn cores(&self) -> &CoreSet {
+        &self.cores
+    }
+
+    /// Runs until the input ends (or `stop` returns true), then drains every
+    /// ring, flushes every shard and returns the summary.
+    pub fn run(self) -> Result<RunOutput, Error> {
+        self.run_until(&|| false)
+    }
+
+    /// Like [`run`](Self::run); the router stops reading once `stop()` is true.
+    pub fn run_until(mut self, stop: &dyn Fn() -> bool) -> Result<RunOutput, Error> {
+        let started = Instant::now();
+        let schema = self.plan.output_schema.clone();
+        if self.output == OutputSpec::Stdout {
+            write_stdout_line(&schema.header()).map_err(|source| Error::Sink {
+                output: "stdout".into(),
+                shard: 0,
+                source,
+            })?;
+        }
+        if let OutputSpec::Directory(dir) = &self.output {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                what: format!("cannot create output directory {}", dir.display()),
+                source,
+            })?;
+        }
+        let mut lanes = Vec::new();
+        let mut handles = Vec::new();
+        let mut counters = Vec::new();
+        let mut startup_error = None;
+        for (index, &core) in self.cores.cores().iter().enumerate() {
+            let (producer, consumer) = ring(RING_CAPACITY);
+            let doorbell = Doorbell::new();
+            let shard_counters = ShardCounters::new();
+            let spec = ShardSpec {
+                index,
+                core,
+                plan: self.plan.clone(),
+                output: self.output.clone(),
+                idle: self.idle,
+                consumer,
+                doorbell: doorbell.clone(),
+                counters: shard_counters.clone(),
+            };
+            match shard::spawn(spec) {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    startup_error = Some(e);
+                    break;
+                }
+            }
+            counters.push(shard_counters);
+            lanes.push(Lane::new(
+                producer,
+                doorbell,
+                self.source.schema(),
+                self.batching.batch_size,
+            ));
+        }
+        let mut routed_stats = RouterStats::default();
+        let routed = match startup_error {
+            Some(e) => Err(e),
+            None => route(
+                self.source.as_mut(),
+                &self.plan.partitioning,
+                &mut lanes,
+                self.batching,
+                stop,
+                &mut routed_stats,
+            ),
+        };
+        drop(lanes);
+
+        let mut shard_error = None;
+        let mut summary = RunSummary::default();
+        let mut collected = Vec::new();
+        for (index, handle) in handles.into_iter().enumerate() {
+            let core = self.cores.cores()[index];
+            match handle.join() {
+                Ok(Ok(out)) => {
+                    summary.shards.push((core, out.stats));
+                    collected.push(out.collected);
+                }
+                Ok(Err(e)) => {
+                    summary.shards.push((core, counters[index].read()));
+                    shard_error.get_or_insert(e);
+                }
+                Err(e) => {
+                    summary.shards.push((core, counters[index].read()));
+                    let reason = match e {
+                        glommio::GlommioError::BuilderError(_) => e.to_string(),
+                        other => shard::startup_hint(&other.to_string()),
+                    };
+                    shard_error.get_or_insert(Error::Shard {
+                        shard: index,
+                        reason,
+                    });
+                }
+            }
+        }
+        summary.elapsed = started.elapsed();
+        summary.records_read = routed_stats.records_read;
+        summary.malformed = routed_stats.malformed;
+        if let Some(e) = shard_error {
+            return Err(e);
+        }
+        routed?;
+        Ok(RunOutput {
+            summary,
+            schema,
+            collected,
+        })
+    }
+}

@@ -1,0 +1,280 @@
+//! Aggregate state, one vector per aggregate indexed by group id.
+//!
+//! Updates run column-at-a-time: one aggregate over a whole batch in one loop.
+//! For `EMIT CHANGES` the same loop also writes the group's value after each
+//! row, so row `i` of the snapshot column is exactly the result that row `i`
+//! produced, whatever order the aggregates are updated in.
+
+use crate::data::column::ColumnData;
+use crate::data::{Column, DataType, Value};
+use crate::sql::plan::AggFunc;
+
+/// The state of one aggregate for every group of a shard.
+#[derive(Debug)]
+pub enum Accumulator {
+    Count { counts: Vec<i64>, star: bool },
+    SumInt { sums: Vec<i128>, seen: Vec<bool> },
+    SumFloat { sums: Vec<f64>, seen: Vec<bool> },
+    SumDecimal { sums: Vec<i128>, seen: Vec<bool>, scale: u8 },
+    Avg { sums: Vec<f64>, counts: Vec<i64> },
+    AvgDecimal { sums: Vec<i128>, counts: Vec<i64>, scale: u8 },
+    MinMaxFloat { values: Vec<f64>, seen: Vec<bool>, max: bool },
+    MinMaxInt { values: Vec<i64>, seen: Vec<bool>, max: bool, data_type: DataType },
+    MinMaxValue { values: Vec<Value>, max: bool, data_type: DataType },
+}
+
+/// The result type of `func` over an argument of type `arg`.
+pub fn output_type(func: AggFunc, arg: Option<DataType>) -> DataType {
+    match (func, arg) {
+        (AggFunc::CountStar | AggFunc::Count, _) => DataType::Int64,
+        (AggFunc::Avg, _) => DataType::Float64,
+        (AggFunc::Sum, Some(DataType::Decimal { scale, .. })) => DataType::Decimal {
+            precision: 38,
+            scale,
+        },
+        (AggFunc::Sum, Some(DataType::Int64)) => DataType::Int64,
+        (AggFunc::Sum, _) => DataType::Float64,
+        (AggFunc::Min | AggFunc::Max, Some(t)) => t,
+        (AggFunc::Min | AggFunc::Max, None) => DataType::Int64,
+    }
+}
+
+impl Accumulator {
+    /// Empty state for `func` over an argument of type `arg` (`None` for `COUNT(*)`).
+    pub fn new(func: AggFunc, arg: Option<DataType>) -> Accumulator {
+        let max = func == AggFunc::Max;
+        match (func, arg) {
+            (AggFunc::CountStar, _) => Accumulator::Count { counts: Vec::new(), star: true },
+            (AggFunc::Count, _) => Accumulator::Count { counts: Vec::new(), star: false },
+            (AggFunc::Sum, Some(DataType::Int64)) => Accumulator::SumInt { sums: Vec::new(), seen: Vec::new() },
+            (AggFunc::Sum, Some(DataType::Decimal { scale, .. })) => {
+                Accumulator::SumDecimal { sums: Vec::new(), seen: Vec::new(), scale }
+            }
+            (AggFunc::Sum, _) => Accumulator::SumFloat { sums: Vec::new(), seen: Vec::new() },
+            (AggFunc::Avg, Some(DataType::Decimal { scale, .. })) => {
+                Accumulator::AvgDecimal { sums: Vec::new(), counts: Vec::new(), scale }
+            }
+            (AggFunc::Avg, _) => Accumulator::Avg { sums: Vec::new(), counts: Vec::new() },
+            (_, Some(DataType::Float64)) => Accumulator::MinMaxFloat { values: Vec::new(), seen: Vec::new(), max },
+            (_, Some(t @ (DataType::Int64 | DataType::Timestamp))) => {
+                Accumulator::MinMaxInt { values: Vec::new(), seen: Vec::new(), max, data_type: t }
+            }
+            (_, t) => Accumulator::MinMaxValue {
+                values: Vec::new(),
+                max,
+                data_type: t.unwrap_or(DataType::Int64),
+            },
+        }
+    }
+
+    /// Makes room for groups `0..groups`.
+    pub fn resize(&mut self, groups: usize) {
+        match self {
+            Accumulator::Count { counts, .. } => counts.resize(groups, 0),
+            Accumulator::SumInt { sums, seen } | Accumulator::SumDecimal { sums, seen, .. } => {
+                sums.resize(groups, 0);
+                seen.resize(groups, false);
+            }
+            Accumulator::SumFloat { sums, seen } => {
+                sums.resize(groups, 0.0);
+                seen.resize(groups, false);
+            }
+            Accumulator::Avg { sums, counts } => {
+                sums.resize(groups, 0.0);
+                counts.resize(groups, 0);
+            }
+            Accumulator::AvgDecimal { sums, counts, .. } => {
+                sums.resize(groups, 0);
+                counts.resize(groups, 0);
+            }
+            Accumulator::MinMaxFloat { values, seen, .. } => {
+                values.resize(groups, 0.0);
+                seen.resize(groups, false);
+            }
+            Accumulator::MinMaxInt { values, seen, .. } => {
+                values.resize(groups, 0);
+                seen.resize(groups, false);
+            }
+            Accumulator::MinMaxValue { values, .. } => values.resize(groups, Value::Null),
+        }
+    }
+
+    /// Adds row `i` of `arg` to group `groups[i]` for every row. With `snapshot`,
+    /// also appends each row's group value after its update. NULL arguments are
+    /// ignored, except by `COUNT(*)`, which has no argument.
+    pub fn update(&mut self, groups: &[u32], arg: Option<&Column>, mut snapshot: Option<&mut Column>) {
+        let valid = |i: usize| arg.is_none_or(|c| c.is_valid(i));
+        match (&mut *self, arg.map(|c| &c.data)) {
+            (Accumulator::Count { counts, star }, _) => {
+                let star = *star;
+                for (i, &g) in groups.iter().enumerate() {
+                    if star || valid(i) {
+                        counts[g as usize] += 1;
+                    }
+                    if let Some(s) = snapshot.as_deref_mut() {
+                        s.push_value(&Value::Int64(counts[g as usize]));
+                    }
+                }
+                return;
+            }
+            (Accumulator::SumFloat { sums, seen }, Some(ColumnData::Float64(v))) if snapshot.is_none() => {
+                if arg.is_some_and(|c| c.validity.is_none()) {
+                    for (&g, &x) in groups.iter().zip(v) {
+                        sums[g as usize] += x;
+                        seen[g as usize] = true;
+                    }
+                    return;
+                }
+            }
+            (Accumulator::Avg { sums, counts }, Some(ColumnData::Float64(v))) if snapshot.is_none() => {
+                if arg.is_some_and(|c| c.validity.is_none()) {
+                    for (&g, &x) in groups.iter().zip(v) {
+                        sums[g as usize] += x;
+                        counts[g as usize] += 1;
+                    }
+                    return;
+                }
+            }
+            _ => {}
+        }
+        let Some(arg) = arg else { return };
+        for (i, &g) in groups.iter().enumerate() {
+            if arg.is_valid(i) {
+                self.update_one(g as usize, arg, i);
+            }
+            if let Some(s) = snapshot.as_deref_mut() {
+                self.push_result(g as usize, s);
+            }
+        }
+    }
+
+    /// Adds the non-null value at row `i` of `arg` to group `g`.
+    #[inline]
+    fn update_one(&mut self, g: usize, arg: &Column, i: usize) {
+        match (self, &arg.data) {
+            (Accumulator::SumInt { sums, seen }, ColumnData::Int64(v)) => {
+                sums[g] += v[i] as i128;
+                seen[g] = true;
+            }
+            (Accumulator::SumDecimal { sums, seen, .. }, ColumnData::Decimal { values, .. }) => {
+                sums[g] += values[i];
+                seen[g] = true;
+            }
+            (Accumulator::SumFloat { sums, seen }, _) => {
+                sums[g] += as_f64(arg, i);
+                seen[g] = true;
+            }
+            (Accumulator::AvgDecimal { sums, counts, .. }, ColumnData::Decimal { values, .. }) => {
+                sums[g] += values[i];
+                counts[g] += 1;
+            }
+            (Accumulator::Avg { sums, counts }, _) => {
+                sums[g] += as_f64(arg, i);
+                counts[g] += 1;
+            }
+            (Accumulator::MinMaxFloat { values, seen, max }, ColumnData::Float64(v)) => {
+                let x = v[i];
+                if !seen[g] || (*max && x > values[g]) || (!*max && x < values[g]) {
+                    values[g] = x;
+                    seen[g] = true;
+                }
+            }
+            (Accumulator::MinMaxInt { values, seen, max, .. }, ColumnData::Int64(v) | ColumnData::Timestamp(v)) => {
+                let x = v[i];
+                if !seen[g] || (*max && x > values[g]) || (!*max && x < values[g]) {
+                    values[g] = x;
+                    seen[g] = true;
+                }
+            }
+            (Accumulator::MinMaxValue { values, max, .. }, _) => {
+                let x = arg.value(i);
+                let better = match values[g].sql_cmp(&x) {
+                    None => values[g].is_null(),
+                    Some(o) => (*max && o.is_lt()) || (!*max && o.is_gt()),
+                };
+                if better {
+                    values[g] = x;
+                }
+            }
+            (acc, data) => unreachable!("accumulator {acc:?} over {data:?}: the planner checks types"),
+        }
+    }
+
+    /// The result of group `g` now.
+    pub fn value(&self, g: usize) -> Value {
+        match self {
+            Accumulator::Count { counts, .. } => Value::Int64(counts[g]),
+            Accumulator::SumInt { sums, seen } => match i64::try_from(sums[g]) {
+                Ok(v) if seen[g] => Value::Int64(v),
+                _ => Value::Null,
+            },
+            Accumulator::SumFloat { sums, seen } => {
+                if seen[g] {
+                    Value::Float64(sums[g])
+                } else {
+                    Value::Null
+                }
+            }
+            Accumulator::SumDecimal { sums, seen, scale } => {
+                if seen[g] {
+                    Value::Decimal { value: sums[g], scale: *scale }
+                } else {
+                    Value::Null
+                }
+            }
+            Accumulator::Avg { sums, counts } => {
+                if counts[g] > 0 {
+                    Value::Float64(sums[g] / counts[g] as f64)
+                } else {
+                    Value::Null
+                }
+            }
+            Accumulator::AvgDecimal { sums, counts, scale } => {
+                if counts[g] > 0 {
+                    Value::Float64(sums[g] as f64 / counts[g] as f64 / 10f64.powi(*scale as i32))
+                } else {
+                    Value::Null
+                }
+            }
+            Accumulator::MinMaxFloat { values, seen, .. } => {
+                if seen[g] {
+                    Value::Float64(values[g])
+                } else {
+                    Value::Null
+                }
+            }
+            Accumulator::MinMaxInt { values, seen, data_type, .. } => match (seen[g], data_type) {
+                (false, _) => Value::Null,
+                (true, DataType::Timestamp) => Value::Timestamp(values[g]),
+                (true, _) => Value::Int64(values[g]),
+            },
+            Accumulator::MinMaxValue { values, .. } => values[g].clone(),
+        }
+    }
+
+    /// Appends group `g`'s result to `out`.
+    #[inline]
+    pub fn push_result(&self, g: usize, out: &mut Column) {
+        match (self, &mut out.data) {
+            (Accumulator::Avg { sums, counts }, ColumnData::Float64(v)) if counts[g] > 0 && out.validity.is_none() => {
+                v.push(sums[g] / counts[g] as f64)
+            }
+            (Accumulator::SumFloat { sums, seen }, ColumnData::Float64(v)) if seen[g] && out.validity.is_none() => {
+                v.push(sums[g])
+            }
+            (Accumulator::Count { counts, .. }, ColumnData::Int64(v)) if out.validity.is_none() => v.push(counts[g]),
+            _ => {
+                out.push_value(&self.value(g));
+            }
+        }
+    }
+}
+
+#[inline]
+fn as_f64(c: &Column, i: usize) -> f64 {
+    match &c.data {
+        ColumnData::Float64(v) => v[i],
+        ColumnData::Int64(v) => v[i] as f64,
+        _ => c.value(i).as_f64().unwrap_or(0.0),
+    }
+}

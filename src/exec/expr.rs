@@ -1,0 +1,387 @@
+//! Bound scalar expressions and their vectorised evaluation.
+//!
+//! The common shapes (column references, literals, arithmetic and comparisons
+//! over non-null numeric columns) run as tight loops over whole columns. Every
+//! other shape falls back to row-at-a-time evaluation over [`Value`]s, which is
+//! slower but follows the same SQL semantics (NULL in, NULL out).
+
+use crate::data::column::ColumnData;
+use crate::data::{Batch, Column, DataType, Value};
+use std::borrow::Cow;
+use std::cmp::Ordering;
+
+/// A binary operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+}
+
+impl BinaryOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+        )
+    }
+
+    pub fn is_arithmetic(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod
+        )
+    }
+}
+
+/// A typed expression over the columns of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Column {
+        index: usize,
+        data_type: DataType,
+    },
+    Literal {
+        value: Value,
+        data_type: DataType,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        data_type: DataType,
+    },
+    Not(Box<Expr>),
+    Negate(Box<Expr>),
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    Cast {
+        expr: Box<Expr>,
+        to: DataType,
+    },
+}
+
+impl Expr {
+    pub fn data_type(&self) -> DataType {
+        match self {
+            Expr::Column { data_type, .. }
+            | Expr::Literal { data_type, .. }
+            | Expr::Binary { data_type, .. } => *data_type,
+            Expr::Not(_) | Expr::IsNull { .. } => DataType::Bool,
+            Expr::Negate(e) => e.data_type(),
+            Expr::Cast { to, .. } => *to,
+        }
+    }
+
+    /// Evaluates over every row of `batch`. A column reference borrows.
+    pub fn eval<'a>(&self, batch: &'a Batch) -> Cow<'a, Column> {
+        match self {
+            Expr::Column { index, .. } => Cow::Borrowed(&batch.columns[*index]),
+            Expr::Binary {
+                op, left, right, ..
+            } => {
+                let l = left.eval(batch);
+                let r = right.eval(batch);
+                match binary_fast(*op, &l, &r, self.data_type()) {
+                    Some(c) => Cow::Owned(c),
+                    None => Cow::Owned(self.eval_rows(batch)),
+                }
+            }
+            _ => Cow::Owned(self.eval_rows(batch)),
+        }
+    }
+
+    fn eval_rows(&self, batch: &Batch) -> Column {
+        let mut out = Column::with_capacity(self.data_type(), batch.len);
+        for row in 0..batch.len {
+            let v = self.eval_row(batch, row);
+            if !out.push_value(&v) {
+                out.push_null();
+            }
+        }
+        out
+    }
+
+    /// Evaluates at one row.
+    pub fn eval_row(&self, batch: &Batch, row: usize) -> Value {
+        match self {
+            Expr::Column { index, .. } => batch.columns[*index].value(row),
+            Expr::Literal { value, .. } => value.clone(),
+            Expr::Binary {
+                op,
+                left,
+                right,
+                data_type,
+            } => {
+                let l = left.eval_row(batch, row);
+                match (op, &l) {
+                    (BinaryOp::And, Value::Bool(false)) => return Value::Bool(false),
+                    (BinaryOp::Or, Value::Bool(true)) => return Value::Bool(true),
+                    _ => {}
+                }
+                let r = right.eval_row(batch, row);
+                binary_value(*op, &l, &r, *data_type)
+            }
+            Expr::Not(e) => match e.eval_row(batch, row) {
+                Value::Bool(b) => Value::Bool(!b),
+                _ => Value::Null,
+            },
+            Expr::Negate(e) => match e.eval_row(batch, row) {
+                Value::Int64(v) => Value::Int64(v.wrapping_neg()),
+                Value::Float64(v) => Value::Float64(-v),
+                Value::Decimal { value, scale } => Value::Decimal {
+                    value: -value,
+                    scale,
+                },
+                _ => Value::Null,
+            },
+            Expr::IsNull { expr, negated } => {
+                Value::Bool(expr.eval_row(batch, row).is_null() != *negated)
+            }
+            Expr::Cast { expr, to } => cast_value(expr.eval_row(batch, row), *to),
+        }
+    }
+}
+
+/// Applies `op` to two values; NULL when either side is NULL (SQL three-valued
+/// logic for AND/OR).
+pub fn binary_value(op: BinaryOp, l: &Value, r: &Value, out: DataType) -> Value {
+    use BinaryOp::*;
+    match op {
+        And => match (l, r) {
+            (Value::Bool(false), _) | (_, Value::Bool(false)) => Value::Bool(false),
+            (Value::Bool(true), Value::Bool(true)) => Value::Bool(true),
+            _ => Value::Null,
+        },
+        Or => match (l, r) {
+            (Value::Bool(true), _) | (_, Value::Bool(true)) => Value::Bool(true),
+            (Value::Bool(false), Value::Bool(false)) => Value::Bool(false),
+            _ => Value::Null,
+        },
+        _ if l.is_null() || r.is_null() => Value::Null,
+        Eq | NotEq | Lt | LtEq | Gt | GtEq => match l.sql_cmp(r) {
+            None => Value::Null,
+            Some(o) => Value::Bool(match op {
+                Eq => o == Ordering::Equal,
+                NotEq => o != Ordering::Equal,
+                Lt => o == Ordering::Less,
+                LtEq => o != Ordering::Greater,
+                Gt => o == Ordering::Greater,
+                _ => o != Ordering::Less,
+            }),
+        },
+        Add | Sub | Mul | Div | Mod => arithmetic(op, l, r, out),
+    }
+}
+
+fn arithmetic(op: BinaryOp, l: &Value, r: &Value, out: DataType) -> Value {
+    use BinaryOp::*;
+    match out {
+        DataType::Int64 => {
+            let (Value::Int64(a), Value::Int64(b)) = (l, r) else {
+                return Value::Null;
+            };
+            let v = match op {
+                Add => a.checked_add(*b),
+                Sub => a.checked_sub(*b),
+                Mul => a.checked_mul(*b),
+                Div => a.checked_div(*b),
+                _ => a.checked_rem(*b),
+            };
+            v.map_or(Value::Null, Value::Int64)
+        }
+        DataType::Decimal { scale, .. } => {
+            let (Some(a), Some(b)) = (decimal_parts(l), decimal_parts(r)) else {
+                return Value::Null;
+            };
+            decimal_arithmetic(op, a, b, scale)
+        }
+        _ => {
+            let (Some(a), Some(b)) = (l.as_f64(), r.as_f64()) else {
+                return Value::Null;
+            };
+            match op {
+                Add => Value::Float64(a + b),
+                Sub => Value::Float64(a - b),
+                Mul => Value::Float64(a * b),
+                Div if b == 0.0 => Value::Null,
+                Div => Value::Float64(a / b),
+                _ if b == 0.0 => Value::Null,
+                _ => Value::Float64(a % b),
+            }
+        }
+    }
+}
+
+fn decimal_parts(v: &Value) -> Option<(i128, u8)> {
+    match *v {
+        Value::Int64(x) => Some((x as i128, 0)),
+        Value::Decimal { value, scale } => Some((value, scale)),
+        _ => None,
+    }
+}
+
+/// Exact decimal arithmetic, the result expressed with `out_scale` places.
+fn decimal_arithmetic(op: BinaryOp, (a, sa): (i128, u8), (b, sb): (i128, u8), out_scale: u8) -> Value {
+    use crate::data::value::rescale;
+    let v = match op {
+        BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mod => {
+            let s = sa.max(sb);
+            let (a, b) = (rescale(a, sa, s), rescale(b, sb, s));
+            let v = match op {
+                BinaryOp::Add => a.checked_add(b),
+                BinaryOp::Sub => a.checked_sub(b),
+                _ => a.checked_rem(b),
+            };
+            v.map(|v| adjust_scale(v, s, out_scale))
+        }
+        BinaryOp::Mul => a.checked_mul(b).map(|v| adjust_scale(v, sa + sb, out_scale)),
+        _ => {
+            if b == 0 {
+                None
+            } else {
+                // a/10^sa / (b/10^sb) = a * 10^(out+sb-sa) / b
+                let shift = out_scale as i32 + sb as i32 - sa as i32;
+                let num = if shift >= 0 {
+                    a.checked_mul(10i128.pow(shift as u32))
+                } else {
+                    Some(a / 10i128.pow((-shift) as u32))
+                };
+                num.map(|n| n / b)
+            }
+        }
+    };
+    v.map_or(Value::Null, |value| Value::Decimal {
+        value,
+        scale: out_scale,
+    })
+}
+
+fn adjust_scale(v: i128, from: u8, to: u8) -> i128 {
+    if to >= from {
+        v * 10i128.pow((to - from) as u32)
+    } else {
+        v / 10i128.pow((from - to) as u32)
+    }
+}
+
+/// SQL CAST of one value; NULL when the value does not convert.
+pub fn cast_value(v: Value, to: DataType) -> Value {
+    if v.is_null() {
+        return v;
+    }
+    match to {
+        DataType::Utf8 => Value::Utf8(v.to_string()),
+        DataType::Float64 => v.as_f64().map_or(Value::Null, Value::Float64),
+        DataType::Int64 => match v {
+            Value::Int64(x) | Value::Timestamp(x) => Value::Int64(x),
+            Value::Float64(f) if f.is_finite() => Value::Int64(f.trunc() as i64),
+            Value::Decimal { value, scale } => Value::Int64((value / 10i128.pow(scale as u32)) as i64),
+            Value::Utf8(s) => s.trim().parse().map_or(Value::Null, Value::Int64),
+            Value::Bool(b) => Value::Int64(b as i64),
+            _ => Value::Null,
+        },
+        DataType::Bool => match v {
+            Value::Bool(b) => Value::Bool(b),
+            Value::Int64(x) => Value::Bool(x != 0),
+            Value::Utf8(s) => match s.trim().to_ascii_lowercase().as_str() {
+                "true" | "t" | "1" => Value::Bool(true),
+                "false" | "f" | "0" => Value::Bool(false),
+                _ => Value::Null,
+            },
+            _ => Value::Null,
+        },
+        DataType::Timestamp => match v {
+            Value::Timestamp(x) | Value::Int64(x) => Value::Timestamp(x),
+            Value::Utf8(s) => crate::io::parse::parse_timestamp(&s).map_or(Value::Null, Value::Timestamp),
+            _ => Value::Null,
+        },
+        DataType::Decimal { scale, .. } => {
+            let mut c = Column::new(to);
+            let v = match v {
+                Value::Utf8(s) => crate::io::parse::parse_decimal(&s, scale)
+                    .map_or(Value::Null, |value| Value::Decimal { value, scale }),
+                other => other,
+            };
+            if c.push_value(&v) {
+                c.value(0)
+            } else {
+                Value::Null
+            }
+        }
+    }
+}
+
+/// Vectorised arithmetic and comparison over non-null numeric columns; `None`
+/// when the shape is not covered, and the caller falls back to row evaluation.
+fn binary_fast(op: BinaryOp, l: &Column, r: &Column, out: DataType) -> Option<Column> {
+    if l.validity.is_some() || r.validity.is_some() {
+        return None;
+    }
+    use ColumnData::*;
+    let data = match (&l.data, &r.data) {
+        (Float64(a), Float64(b)) => float_op(op, a.iter().copied(), b.iter().copied(), out)?,
+        (Float64(a), Int64(b)) => float_op(op, a.iter().copied(), b.iter().map(|&x| x as f64), out)?,
+        (Int64(a), Float64(b)) => float_op(op, a.iter().map(|&x| x as f64), b.iter().copied(), out)?,
+        (Int64(a), Int64(b)) if op.is_comparison() => Bool(compare(op, a, b)),
+        (Int64(a), Int64(b)) if matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul) => {
+            let mut v = Vec::with_capacity(a.len());
+            for (x, y) in a.iter().zip(b) {
+                let r = match op {
+                    BinaryOp::Add => x.checked_add(*y),
+                    BinaryOp::Sub => x.checked_sub(*y),
+                    _ => x.checked_mul(*y),
+                };
+                v.push(r?);
+            }
+            Int64(v)
+        }
+        _ => return None,
+    };
+    Some(Column::from_data(data))
+}
+
+fn compare<T: PartialOrd>(op: BinaryOp, a: &[T], b: &[T]) -> Vec<bool> {
+    let f = |x: &T, y: &T| match op {
+        BinaryOp::Eq => x == y,
+        BinaryOp::NotEq => x != y,
+        BinaryOp::Lt => x < y,
+        BinaryOp::LtEq => x <= y,
+        BinaryOp::Gt => x > y,
+        _ => x >= y,
+    };
+    a.iter().zip(b).map(|(x, y)| f(x, y)).collect()
+}
+
+fn float_op(
+    op: BinaryOp,
+    a: impl Iterator<Item = f64>,
+    b: impl Iterator<Item = f64>,
+    out: DataType,
+) -> Option<ColumnData> {
+    let pairs = a.zip(b);
+    Some(match op {
+        BinaryOp::Add if out == DataType::Float64 => ColumnData::Float64(pairs.map(|(x, y)| x + y).collect()),
+        BinaryOp::Sub if out == DataType::Float64 => ColumnData::Float64(pairs.map(|(x, y)| x - y).collect()),
+        BinaryOp::Mul if out == DataType::Float64 => ColumnData::Float64(pairs.map(|(x, y)| x * y).collect()),
+        BinaryOp::Eq => ColumnData::Bool(pairs.map(|(x, y)| x == y).collect()),
+        BinaryOp::NotEq => ColumnData::Bool(pairs.map(|(x, y)| x != y).collect()),
+        BinaryOp::Lt => ColumnData::Bool(pairs.map(|(x, y)| x < y).collect()),
+        BinaryOp::LtEq => ColumnData::Bool(pairs.map(|(x, y)| x <= y).collect()),
+        BinaryOp::Gt => ColumnData::Bool(pairs.map(|(x, y)| x > y).collect()),
+        BinaryOp::GtEq => ColumnData::Bool(pairs.map(|(x, y)| x >= y).collect()),
+        _ => return None,
+    })
+}

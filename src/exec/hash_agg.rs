@@ -1,0 +1,115 @@
+//! Grouped aggregation over a hash table of groups.
+//!
+//! `EMIT CHANGES` produces one row per input row: the group's keys and its
+//! aggregates right after that row. `EMIT FINAL` produces one row per group
+//! when input ends.
+
+use super::accumulator::Accumulator;
+use super::filter::filter;
+use super::group_table::GroupTable;
+use super::hash::hash_rows;
+use super::project::project;
+use crate::data::{Batch, Column};
+use crate::sql::plan::AggregatePlan;
+use crate::sql::EmitMode;
+use std::borrow::Cow;
+
+/// The operator state of one shard's GROUP BY.
+pub struct HashAggregate {
+    plan: AggregatePlan,
+    emit: EmitMode,
+    groups: GroupTable,
+    accumulators: Vec<Accumulator>,
+    // Per-batch scratch, kept to avoid allocating per batch.
+    hashes: Vec<u64>,
+    group_ids: Vec<u32>,
+    selection: Vec<u32>,
+}
+
+impl HashAggregate {
+    pub fn new(plan: AggregatePlan, emit: EmitMode) -> HashAggregate {
+        let key_types: Vec<_> = plan.keys.iter().map(|k| k.data_type()).collect();
+        let accumulators = plan
+            .aggs
+            .iter()
+            .map(|a| Accumulator::new(a.func, a.arg.as_ref().map(|e| e.data_type())))
+            .collect();
+        HashAggregate {
+            groups: GroupTable::new(&key_types, 1024),
+            plan,
+            emit,
+            accumulators,
+            hashes: Vec::new(),
+            group_ids: Vec::new(),
+            selection: Vec::new(),
+        }
+    }
+
+    /// Number of groups held.
+    pub fn groups(&self) -> usize {
+        self.groups.len()
+    }
+
+    /// Folds `batch` into the groups. Returns the rows to emit (CHANGES only).
+    pub fn process(&mut self, batch: &Batch) -> Option<Batch> {
+        let keys: Vec<Cow<'_, Column>> = self.plan.keys.iter().map(|k| k.eval(batch)).collect();
+        let key_refs: Vec<&Column> = keys.iter().map(|c| c.as_ref()).collect();
+        hash_rows(&key_refs, batch.len, &mut self.hashes);
+        self.groups
+            .find_or_insert(&key_refs, &self.hashes, &mut self.group_ids);
+        let n = self.groups.len();
+        let changes = self.emit == EmitMode::Changes;
+        let mut columns: Vec<Column> = if changes {
+            keys.iter().map(|c| c.clone().into_owned()).collect()
+        } else {
+            Vec::new()
+        };
+        for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
+            acc.resize(n);
+            let arg = call.arg.as_ref().map(|e| e.eval(batch));
+            if changes {
+                let mut snapshot = Column::with_capacity(call.output_type, batch.len);
+                acc.update(&self.group_ids, arg.as_deref(), Some(&mut snapshot));
+                columns.push(snapshot);
+            } else {
+                acc.update(&self.group_ids, arg.as_deref(), None);
+            }
+        }
+        if !changes {
+            return None;
+        }
+        let grouped = Batch {
+            columns,
+            len: batch.len,
+            ingest_time: batch.ingest_time,
+        };
+        Some(self.finish_rows(grouped))
+    }
+
+    /// The final row of every group (FINAL); nothing for CHANGES, whose rows
+    /// were already emitted.
+    pub fn finish(&mut self) -> Option<Batch> {
+        if self.emit == EmitMode::Changes || self.groups.is_empty() {
+            return None;
+        }
+        let n = self.groups.len();
+        let mut columns: Vec<Column> = self.groups.keys().to_vec();
+        for (acc, call) in self.accumulators.iter().zip(&self.plan.aggs) {
+            let mut c = Column::with_capacity(call.output_type, n);
+            for g in 0..n {
+                acc.push_result(g, &mut c);
+            }
+            columns.push(c);
+        }
+        Some(self.finish_rows(Batch::new(columns, n)))
+    }
+
+    /// HAVING and the select list over rows of the grouped schema.
+    fn finish_rows(&mut self, grouped: Batch) -> Batch {
+        let grouped = match &self.plan.having {
+            Some(h) => filter(h, grouped, &mut self.selection).0,
+            None => grouped,
+        };
+        project(&self.plan.project, &grouped)
+    }
+}

@@ -1,0 +1,10 @@
+//! Operators, one per file, and the per-shard pipeline that chains them.
+
+pub mod accumulator;
+pub mod expr;
+pub mod filter;
+pub mod group_table;
+pub mod hash;
+pub mod hash_agg;
+pub mod pipeline;
+pub mod project;

@@ -1,0 +1,7 @@
+//! Sources and sinks, one per format or transport.
+
+pub mod generator;
+pub mod parse;
+pub mod sink;
+pub mod source;
+pub mod text;

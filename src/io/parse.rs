@@ -1,0 +1,152 @@
+//! Text to typed values: the field parsers shared by every text source.
+
+use crate::data::{Column, DataType, Value};
+
+/// Parses an event time: integer epoch milliseconds, or ISO 8601 / RFC 3339
+/// (`2026-01-01T00:00:00Z`, `2026-01-01 00:00:00.250`, `2026-01-01`), UTC when no
+/// offset is given.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let s = s.trim();
+    if let Ok(ms) = s.parse::<i64>() {
+        return Some(ms);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_millis())
+}
+
+/// Parses a decimal number exactly into an integer scaled by `10^scale`;
+/// extra fractional digits are rounded half away from zero.
+pub fn parse_decimal(s: &str, scale: u8) -> Option<i128> {
+    let s = s.trim();
+    let (neg, digits) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut v: i128 = 0;
+    for b in int.bytes() {
+        v = v.checked_mul(10)?.checked_add((b - b'0') as i128)?;
+    }
+    let fb = frac.as_bytes();
+    for k in 0..scale as usize {
+        let d = fb.get(k).map_or(0, |b| (b - b'0') as i128);
+        v = v.checked_mul(10)?.checked_add(d)?;
+    }
+    if fb.get(scale as usize).is_some_and(|&b| b >= b'5') {
+        v = v.checked_add(1)?;
+    }
+    Some(if neg { -v } else { v })
+}
+
+/// Why a field did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub column: String,
+    pub expected: DataType,
+    pub text: String,
+}
+
+impl std::fmt::Display for FieldError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "column {}: cannot read {:?} as {}",
+            self.column, self.text, self.expected
+        )
+    }
+}
+
+/// Parses `text` as a value of `column`'s type and appends it. An empty field
+/// is NULL.
+pub fn push_field(column: &mut Column, text: &str, name: &str) -> Result<(), FieldError> {
+    use crate::data::column::ColumnData;
+    let expected = column.data_type();
+    let err = || FieldError {
+        column: name.to_owned(),
+        expected,
+        text: text.to_owned(),
+    };
+    if text.is_empty() {
+        column.push_null();
+        return Ok(());
+    }
+    let fast = match &mut column.data {
+        ColumnData::Int64(v) if column.validity.is_none() => {
+            v.push(text.trim().parse().map_err(|_| err())?);
+            true
+        }
+        ColumnData::Float64(v) if column.validity.is_none() => {
+            v.push(text.trim().parse().map_err(|_| err())?);
+            true
+        }
+        ColumnData::Utf8(v) if column.validity.is_none() => {
+            v.push(text);
+            true
+        }
+        _ => false,
+    };
+    if fast {
+        return Ok(());
+    }
+    let value = match expected {
+        DataType::Int64 => Value::Int64(text.trim().parse().map_err(|_| err())?),
+        DataType::Float64 => Value::Float64(text.trim().parse().map_err(|_| err())?),
+        DataType::Utf8 => Value::Utf8(text.to_owned()),
+        DataType::Bool => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "t" | "1" => Value::Bool(true),
+            "false" | "f" | "0" => Value::Bool(false),
+            _ => return Err(err()),
+        },
+        DataType::Timestamp => Value::Timestamp(parse_timestamp(text).ok_or_else(err)?),
+        DataType::Decimal { scale, .. } => Value::Decimal {
+            value: parse_decimal(text, scale).ok_or_else(err)?,
+            scale,
+        },
+    };
+    if column.push_value(&value) {
+        Ok(())
+    } else {
+        Err(err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_exact() {
+        assert_eq!(parse_decimal("123.45", 2), Some(12345));
+        assert_eq!(parse_decimal("-0.5", 2), Some(-50));
+        assert_eq!(parse_decimal("7", 3), Some(7000));
+        assert_eq!(parse_decimal("1.005", 2), Some(101));
+        assert_eq!(parse_decimal("1.2.3", 2), None);
+        assert_eq!(parse_decimal("", 2), None);
+    }
+
+    #[test]
+    fn timestamps_in_both_forms() {
+        assert_eq!(parse_timestamp("1700000000000"), Some(1_700_000_000_000));
+        assert_eq!(parse_timestamp("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(parse_timestamp("1970-01-01 00:00:01.250"), Some(1250));
+        assert_eq!(parse_timestamp("1970-01-02"), Some(86_400_000));
+        assert_eq!(parse_timestamp("yesterday"), None);
+    }
+}

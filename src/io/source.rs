@@ -1,0 +1,49 @@
+//! The source contract, and opening a source from its `--input` spec.
+
+use super::generator::TradesGenerator;
+use super::text::{OnError, TextSource};
+use crate::data::{Batch, Schema};
+use crate::error::Error;
+use std::time::Instant;
+
+/// What a poll of a source produced.
+#[derive(Debug)]
+pub enum Poll {
+    /// Up to the requested number of rows (never zero).
+    Batch(Batch),
+    /// Nothing arrived before the deadline; poll again.
+    Idle,
+    /// The input is exhausted; every row has been returned.
+    End,
+}
+
+/// Records arriving from outside, decoded into typed batches.
+///
+/// # Contract
+/// Every record read is either returned in a batch or counted by
+/// [`Source::malformed`]: nothing is dropped silently.
+pub trait Source: Send {
+    fn schema(&self) -> &Schema;
+
+    /// Reads up to `max_rows` rows. With a `deadline`, returns by then with
+    /// what has arrived (possibly [`Poll::Idle`]).
+    fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error>;
+
+    /// Records that could not be decoded and were skipped.
+    fn malformed(&self) -> u64;
+
+    /// A short name for messages, e.g. `gen:trades` or a file path.
+    fn describe(&self) -> String;
+}
+
+/// Opens the source named by an `--input` spec: `gen:trades?...`, `-` for
+/// stdin, or a path to a CSV file with a header row.
+pub fn open(spec: &str, on_error: OnError) -> Result<Box<dyn Source>, Error> {
+    if let Some(rest) = spec.strip_prefix("gen:") {
+        return Ok(Box::new(TradesGenerator::from_spec(rest)?));
+    }
+    if spec == "-" {
+        return Ok(Box::new(TextSource::stdin(on_error)?));
+    }
+    Ok(Box::new(TextSource::file(spec, on_error)?))
+}

@@ -1,0 +1,17 @@
+//! What travels on a ring: data and control, in one ordered stream.
+
+use crate::data::Batch;
+
+/// One message from a router to a shard.
+///
+/// Control travels in-band with data, so a shard sees a watermark, flush or
+/// end of input exactly after the batches sent before it; no lock orders them.
+#[derive(Debug)]
+pub enum Message {
+    /// Rows the shard owns.
+    Data(Batch),
+    /// Write out buffered results now (the router's linger expired).
+    Flush,
+    /// The router has no more input: finish, flush and stop.
+    EndOfInput,
+}

@@ -1,0 +1,10 @@
+//! The thread-per-core runtime: cores, rings, router, shards, metrics.
+
+pub mod cores;
+pub mod doorbell;
+pub mod ring;
+pub mod topology;
+pub mod message;
+pub mod metrics;
+pub mod router;
+pub mod shard;

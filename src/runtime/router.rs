@@ -1,0 +1,220 @@
+//! The ingest router: reads a source, routes rows to the shards that own their
+//! keys, and publishes whole batches on each shard's ring.
+//!
+//! A shard's batch is sent when it reaches the batch size, or when its oldest
+//! row has waited for the linger time; a linger flush is followed by a
+//! [`Message::Flush`] so the shard writes its results out promptly. A full ring
+//! is backpressure: the router spins, then yields its core, and retries; it
+//! never drops a batch.
+//!
+//! # Threading
+//! One router thread owns the source and the producer end of every ring.
+
+use super::doorbell::Doorbell;
+use super::message::Message;
+use super::ring::{Producer, PushError};
+use crate::data::{Batch, Column, Schema};
+use crate::error::Error;
+use crate::exec::hash::{hash_rows, shard_of};
+use crate::io::source::{Poll, Source};
+use crate::sql::plan::Partitioning;
+use crate::sync::Arc;
+use crossbeam::utils::Backoff;
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+
+/// When the router sends a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batching {
+    /// Rows per batch sent to a shard.
+    pub batch_size: usize,
+    /// Longest a row waits in the router before its batch is sent.
+    pub linger: Duration,
+}
+
+impl Default for Batching {
+    fn default() -> Self {
+        Batching {
+            batch_size: 4096,
+            linger: Duration::from_millis(5),
+        }
+    }
+}
+
+/// The router's end of one shard's ring.
+pub struct Lane {
+    producer: Producer<Message>,
+    doorbell: Arc<Doorbell>,
+    pending: Batch,
+    /// When the oldest pending row arrived.
+    oldest: Option<Instant>,
+}
+
+impl Lane {
+    pub fn new(producer: Producer<Message>, doorbell: Arc<Doorbell>, schema: &Schema, batch_size: usize) -> Lane {
+        Lane {
+            producer,
+            doorbell,
+            pending: Batch::with_capacity(schema, batch_size),
+            oldest: None,
+        }
+    }
+
+    /// Pushes `message`, waiting while the ring is full. Fails only when the
+    /// shard has stopped (its consumer end is gone).
+    fn send(&mut self, mut message: Message) -> Result<(), Stopped> {
+        let backoff = Backoff::new();
+        loop {
+            match self.producer.push(message) {
+                Ok(()) => {
+                    self.doorbell.ring();
+                    return Ok(());
+                }
+                Err(PushError::Full(m)) => {
+                    if self.producer.is_abandoned() {
+                        return Err(Stopped);
+                    }
+                    message = m;
+                    // Make sure a parked shard sees the full ring.
+                    self.doorbell.ring();
+                    if backoff.is_completed() {
+                        std::thread::yield_now();
+                    } else {
+                        backoff.snooze();
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_pending(&mut self, schema: &Schema, batch_size: usize) -> Result<(), Stopped> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let fresh = Batch::with_capacity(schema, batch_size);
+        let mut batch = std::mem::replace(&mut self.pending, fresh);
+        batch.ingest_time = self.oldest.take().unwrap_or(batch.ingest_time);
+        self.send(Message::Data(batch))
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // A shard parked on an empty ring must notice the router is gone.
+        self.doorbell.ring();
+    }
+}
+
+/// The consumer end of a lane went away: its shard stopped.
+#[derive(Debug)]
+struct Stopped;
+
+/// What the router saw.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RouterStats {
+    pub records_read: u64,
+    pub malformed: u64,
+}
+
+/// Routes every record of `source` to `lanes` (lane `i` feeds shard `i`), then
+/// sends end of input to every lane. `stats` counts what was read, also when
+/// routing fails.
+///
+/// Returns an error if the source fails, or if a shard stopped early (the
+/// caller then reports that shard's own error).
+pub fn route(
+    source: &mut dyn Source,
+    partitioning: &Partitioning,
+    lanes: &mut [Lane],
+    batching: Batching,
+    stop: &dyn Fn() -> bool,
+    stats: &mut RouterStats,
+) -> Result<(), Error> {
+    let schema = source.schema().clone();
+    let mut next_lane = 0usize;
+    let mut hashes = Vec::new();
+    let mut targets: Vec<Vec<u32>> = vec![Vec::new(); lanes.len()];
+    let stopped = |lane: usize| Error::Shard {
+        shard: lane,
+        reason: "stopped before the end of input".into(),
+    };
+    let result = (|| {
+        while !stop() {
+            let deadline = lanes
+                .iter()
+                .filter_map(|l| l.oldest)
+                .min()
+                .map(|t| t + batching.linger);
+            match source.poll(batching.batch_size, deadline)? {
+                Poll::End => break,
+                Poll::Idle => {}
+                Poll::Batch(batch) => {
+                    stats.records_read += batch.len as u64;
+                    let whole = match partitioning {
+                        Partitioning::Single => Some(0),
+                        Partitioning::RoundRobin => {
+                            next_lane = (next_lane + 1) % lanes.len();
+                            Some(next_lane)
+                        }
+                        Partitioning::ByKey(_) if lanes.len() == 1 => Some(0),
+                        Partitioning::ByKey(keys) => {
+                            let cols: Vec<Cow<'_, Column>> = keys.iter().map(|k| k.eval(&batch)).collect();
+                            let refs: Vec<&Column> = cols.iter().map(|c| c.as_ref()).collect();
+                            hash_rows(&refs, batch.len, &mut hashes);
+                            for t in targets.iter_mut() {
+                                t.clear();
+                            }
+                            for (row, h) in hashes.iter().enumerate() {
+                                targets[shard_of(*h, lanes.len())].push(row as u32);
+                            }
+                            None
+                        }
+                    };
+                    match whole {
+                        Some(i) => {
+                            let lane = &mut lanes[i];
+                            lane.send_pending(&schema, batching.batch_size)
+                                .map_err(|_| stopped(i))?;
+                            lane.send(Message::Data(batch)).map_err(|_| stopped(i))?;
+                        }
+                        None => {
+                            for (i, rows) in targets.iter().enumerate() {
+                                let lane = &mut lanes[i];
+                                for &row in rows {
+                                    if lane.oldest.is_none() {
+                                        lane.oldest = Some(batch.ingest_time);
+                                    }
+                                    lane.pending.push_row_from(&batch, row as usize);
+                                    if lane.pending.len >= batching.batch_size {
+                                        lane.send_pending(&schema, batching.batch_size)
+                                            .map_err(|_| stopped(i))?;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                if lane.oldest.is_some_and(|t| now >= t + batching.linger) {
+                    lane.send_pending(&schema, batching.batch_size)
+                        .map_err(|_| stopped(i))?;
+                    lane.send(Message::Flush).map_err(|_| stopped(i))?;
+                }
+            }
+        }
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            lane.send_pending(&schema, batching.batch_size)
+                .map_err(|_| stopped(i))?;
+        }
+        Ok(())
+    })();
+    stats.malformed = source.malformed();
+    // End of input goes to every shard that is still running, even after an
+    // error, so that the others finish their output cleanly.
+    for lane in lanes.iter_mut() {
+        let _ = lane.send(Message::EndOfInput);
+    }
+    result
+}

@@ -1,0 +1,163 @@
+//! A shard: one pinned glommio executor that owns its slice of the query state.
+//!
+//! The shard pops messages from its ring, runs its pipeline over each batch,
+//! and hands results to its own sink. Nothing it touches on the data path is
+//! shared with another core: the pipeline, the sink and the tally are its own;
+//! the counters it publishes are written by it alone.
+//!
+//! # Idle policy
+//! When its ring is empty the shard flushes its sink, then polls for
+//! [`IdlePolicy::spin`] (backing off), then parks its thread on the
+//! [`Doorbell`] until the router rings it. A parked shard uses no CPU.
+
+use super::doorbell::Doorbell;
+use super::message::Message;
+use super::metrics::{ShardCounters, ShardStats};
+use super::ring::Consumer;
+use crate::data::Batch;
+use crate::error::Error;
+use crate::exec::pipeline::Pipeline;
+use crate::io::sink::{OutputSpec, ShardSink};
+use crate::sql::plan::QueryPlan;
+use crate::sync::Arc;
+use crossbeam::utils::{Backoff, CachePadded};
+use std::time::{Duration, Instant};
+
+/// How long an idle shard polls before it parks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdlePolicy {
+    pub spin: Duration,
+}
+
+impl Default for IdlePolicy {
+    fn default() -> Self {
+        IdlePolicy {
+            spin: Duration::from_micros(100),
+        }
+    }
+}
+
+/// Everything a shard owns, moved onto its core at spawn.
+pub struct ShardSpec {
+    pub index: usize,
+    pub core: usize,
+    pub plan: QueryPlan,
+    pub output: OutputSpec,
+    pub idle: IdlePolicy,
+    pub consumer: Consumer<Message>,
+    pub doorbell: Arc<Doorbell>,
+    pub counters: std::sync::Arc<CachePadded<ShardCounters>>,
+}
+
+/// What a shard hands back when it finishes.
+#[derive(Debug, Default)]
+pub struct ShardOutput {
+    pub stats: ShardStats,
+    /// Result batches, for a collect sink.
+    pub collected: Vec<Batch>,
+}
+
+/// Locked memory glommio may register per shard for its io_uring buffers.
+const IO_MEMORY: usize = 512 * 1024;
+
+/// Starts shard `spec.index` on its own pinned executor thread.
+pub fn spawn(spec: ShardSpec) -> Result<glommio::ExecutorJoinHandle<Result<ShardOutput, Error>>, Error> {
+    let (index, core) = (spec.index, spec.core);
+    glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(core))
+        .name(&format!("shard-{index}"))
+        .io_memory(IO_MEMORY)
+        .spawn(move || run(spec))
+        .map_err(|e| Error::Startup {
+            shard: index,
+            reason: startup_hint(&e.to_string()),
+        })
+}
+
+/// Explains a glommio start-up failure with what to change.
+pub fn startup_hint(cause: &str) -> String {
+    let memlock = read_memlock_kib().map_or("unknown".to_owned(), |k| format!("{k} KiB"));
+    format!(
+        "{cause}; glommio needs io_uring (Linux 5.8 or later, not disabled by \
+         /proc/sys/kernel/io_uring_disabled or a seccomp profile) and locked memory \
+         for its rings: raise the limit with `ulimit -l unlimited` (now {memlock})"
+    )
+}
+
+fn read_memlock_kib() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid, writable rlimit for the duration of the call.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut lim) };
+    (rc == 0).then_some(lim.rlim_cur / 1024)
+}
+
+async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
+    let ShardSpec {
+        index,
+        plan,
+        output,
+        idle,
+        mut consumer,
+        doorbell,
+        counters,
+        ..
+    } = spec;
+    doorbell.register_current_thread();
+    let sink_error = |source: std::io::Error| Error::Sink {
+        output: output.describe(index),
+        shard: index,
+        source,
+    };
+    let mut sink = ShardSink::open(&output, index, &plan.output_schema)
+        .await
+        .map_err(sink_error)?;
+    let mut pipeline = Pipeline::new(&plan);
+    let mut stats = ShardStats::default();
+    let mut idle_since: Option<Instant> = None;
+    let backoff = Backoff::new();
+    loop {
+        match consumer.pop() {
+            Some(Message::Data(batch)) => {
+                idle_since = None;
+                backoff.reset();
+                stats.records_in += batch.len as u64;
+                let (out, counts) = pipeline.process(batch);
+                stats.processed += counts.processed;
+                stats.filtered += counts.filtered;
+                if let Some(out) = out {
+                    stats.rows_out += out.len as u64;
+                    sink.write(out).await.map_err(sink_error)?;
+                }
+                counters.publish(&stats);
+            }
+            Some(Message::Flush) => sink.flush().await.map_err(sink_error)?,
+            Some(Message::EndOfInput) => break,
+            None if consumer.is_abandoned() => {
+                // The router is gone without end of input: it failed. Keep
+                // what was written valid, and stop.
+                break;
+            }
+            None => match idle_since {
+                None => {
+                    sink.flush().await.map_err(sink_error)?;
+                    idle_since = Some(Instant::now());
+                }
+                Some(t) if t.elapsed() < idle.spin => backoff.snooze(),
+                Some(_) => {
+                    doorbell.park_unless(|| !consumer.is_empty() || consumer.is_abandoned());
+                    idle_since = None;
+                    backoff.reset();
+                }
+            },
+        }
+    }
+    if let Some(out) = pipeline.finish() {
+        stats.rows_out += out.len as u64;
+        sink.write(out).await.map_err(sink_error)?;
+    }
+    counters.publish(&stats);
+    let collected = sink.close().await.map_err(sink_error)?;
+    Ok(ShardOutput { stats, collected })
+}

@@ -1,0 +1,621 @@
+//! Binding: names to columns, types checked, aggregates found; the result is a
+//! [`QueryPlan`].
+
+use super::parse::{EmitMode, ParsedQuery};
+use super::plan::{AggCall, AggFunc, AggregatePlan, Partitioning, PlanBody, QueryPlan};
+use crate::data::{DataType, Field, Schema, Value};
+use crate::error::{SqlError, SqlErrorKind};
+use crate::exec::accumulator::output_type;
+use crate::exec::expr::{BinaryOp, Expr};
+use sqlparser::ast::{self, Spanned};
+use sqlparser::tokenizer::Span;
+
+/// Binds a parsed query against the input stream `schema`.
+///
+/// `input_name` is the stream's name; `None` accepts any name in FROM (a run
+/// with a single input).
+pub fn plan_query(
+    parsed: &ParsedQuery,
+    input_name: Option<&str>,
+    schema: &Schema,
+) -> Result<QueryPlan, SqlError> {
+    plan_inner(parsed, input_name, schema).map_err(|e| e.in_sql(&parsed.sql))
+}
+
+fn unsupported(node: &impl Spanned, what: impl Into<String>) -> SqlError {
+    error_at(node, SqlErrorKind::Unsupported, what)
+}
+
+fn error_at(node: &impl Spanned, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
+    span_error(node.span(), kind, message)
+}
+
+fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
+    SqlError::new(kind, message, span.start.line as usize, span.start.column as usize)
+}
+
+fn plan_inner(
+    parsed: &ParsedQuery,
+    input_name: Option<&str>,
+    schema: &Schema,
+) -> Result<QueryPlan, SqlError> {
+    let query = &parsed.query;
+    if let Some(with) = &query.with {
+        return Err(unsupported(with, "WITH is not supported yet"));
+    }
+    if let Some(order_by) = &query.order_by {
+        return Err(unsupported(
+            order_by,
+            "ORDER BY is not supported on an unbounded stream",
+        ));
+    }
+    if let Some(limit) = &query.limit_clause {
+        return Err(unsupported(limit, "LIMIT is not supported on a stream yet"));
+    }
+    let select = match query.body.as_ref() {
+        ast::SetExpr::Select(select) => select,
+        other => return Err(unsupported(other, "only a single SELECT is supported")),
+    };
+    if select.distinct.is_some() {
+        return Err(span_error(
+            select.select_token.0.span,
+            SqlErrorKind::Unsupported,
+            "SELECT DISTINCT is not supported yet",
+        ));
+    }
+    let binder_table = bind_from(select, input_name)?;
+    let mut binder = Binder {
+        schema,
+        table: binder_table,
+        grouping: None,
+    };
+
+    let filter = match &select.selection {
+        Some(w) => Some(binder.bind_predicate(w, "WHERE")?),
+        None => None,
+    };
+
+    let group_exprs: &[ast::Expr] = match &select.group_by {
+        ast::GroupByExpr::Expressions(exprs, modifiers) => {
+            if !modifiers.is_empty() {
+                return Err(unsupported(&exprs[0], "GROUP BY modifiers are not supported"));
+            }
+            exprs
+        }
+        ast::GroupByExpr::All(_) => {
+            return Err(span_error(select.select_token.0.span, SqlErrorKind::Unsupported, "GROUP BY ALL is not supported"))
+        }
+    };
+    let aggregating = !group_exprs.is_empty()
+        || select.having.is_some()
+        || select.projection.iter().any(|item| match item {
+            ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+                contains_aggregate(e)
+            }
+            _ => false,
+        });
+
+    let (body, output_schema, partitioning, emit) = if aggregating {
+        let keys = group_exprs
+            .iter()
+            .map(|e| binder.bind(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        binder.grouping = Some(Grouping {
+            keys: keys.clone(),
+            aggs: Vec::new(),
+        });
+        let mut project = Vec::new();
+        let mut fields = Vec::new();
+        for item in &select.projection {
+            let (expr, name) = match item {
+                ast::SelectItem::UnnamedExpr(e) => (e, output_name(e)),
+                ast::SelectItem::ExprWithAlias { expr, alias } => (expr, alias.value.clone()),
+                other => {
+                    return Err(unsupported(
+                        other,
+                        "`*` cannot be used with GROUP BY; list the columns",
+                    ))
+                }
+            };
+            let bound = binder.bind(expr)?;
+            fields.push(Field::new(name, bound.data_type()));
+            project.push(bound);
+        }
+        let having = match &select.having {
+            Some(h) => Some(binder.bind_predicate(h, "HAVING")?),
+            None => None,
+        };
+        let grouping = binder.grouping.take().expect("set above");
+        let partitioning = if grouping.keys.is_empty() {
+            Partitioning::Single
+        } else {
+            Partitioning::ByKey(grouping.keys.clone())
+        };
+        let body = PlanBody::Aggregate(AggregatePlan {
+            keys: grouping.keys,
+            aggs: grouping.aggs,
+            having,
+            project,
+        });
+        (
+            body,
+            Schema::new(fields),
+            partitioning,
+            parsed.emit.unwrap_or(EmitMode::Changes),
+        )
+    } else {
+        let mut project = Vec::new();
+        let mut fields = Vec::new();
+        for item in &select.projection {
+            match item {
+                ast::SelectItem::Wildcard(_) => {
+                    for (i, f) in schema.fields.iter().enumerate() {
+                        project.push(Expr::Column {
+                            index: i,
+                            data_type: f.data_type,
+                        });
+                        fields.push(f.clone());
+                    }
+                }
+                ast::SelectItem::UnnamedExpr(e) => {
+                    let bound = binder.bind(e)?;
+                    fields.push(Field::new(output_name(e), bound.data_type()));
+                    project.push(bound);
+                }
+                ast::SelectItem::ExprWithAlias { expr, alias } => {
+                    let bound = binder.bind(expr)?;
+                    fields.push(Field::new(alias.value.clone(), bound.data_type()));
+                    project.push(bound);
+                }
+                other => return Err(unsupported(other, "this select item is not supported")),
+            }
+        }
+        (
+            PlanBody::Project(project),
+            Schema::new(fields),
+            Partitioning::RoundRobin,
+            parsed.emit.unwrap_or(EmitMode::Changes),
+        )
+    };
+
+    Ok(QueryPlan {
+        source_name: binder.table.name.clone(),
+        input_schema: schema.clone(),
+        partitioning,
+        filter,
+        body,
+        output_schema,
+        emit,
+    })
+}
+
+/// The stream named in FROM, and the alias its columns may be qualified with.
+struct TableRef {
+    name: String,
+    alias: Option<String>,
+}
+
+fn bind_from(select: &ast::Select, input_name: Option<&str>) -> Result<TableRef, SqlError> {
+    let [from] = select.from.as_slice() else {
+        return match select.from.get(1) {
+            Some(second) => Err(unsupported(&second.relation, "joins are not supported yet; FROM takes one stream")),
+            None => Err(span_error(select.select_token.0.span, SqlErrorKind::Unsupported, "a query needs FROM <stream>")),
+        };
+    };
+    if let Some(join) = from.joins.first() {
+        return Err(unsupported(&join.relation, "joins are not supported yet"));
+    }
+    let ast::TableFactor::Table {
+        name, alias, args, ..
+    } = &from.relation
+    else {
+        return Err(unsupported(&from.relation, "FROM takes a stream name"));
+    };
+    if args.is_some() {
+        return Err(unsupported(&from.relation, "table functions are not supported"));
+    }
+    let table = name.to_string();
+    if let Some(expected) = input_name {
+        if !table.eq_ignore_ascii_case(expected) {
+            return Err(error_at(
+                name,
+                SqlErrorKind::UnknownStream,
+                format!("no stream named `{table}`; the input is `{expected}`"),
+            ));
+        }
+    }
+    Ok(TableRef {
+        name: table,
+        alias: alias.as_ref().map(|a| a.name.value.clone()),
+    })
+}
+
+/// The name of an unaliased select item: its column name, else its text.
+fn output_name(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Identifier(id) => id.value.clone(),
+        ast::Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()).unwrap_or_default(),
+        other => other.to_string(),
+    }
+}
+
+fn aggregate_func(name: &str) -> Option<AggFunc> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "COUNT" => AggFunc::Count,
+        "SUM" => AggFunc::Sum,
+        "AVG" => AggFunc::Avg,
+        "MIN" => AggFunc::Min,
+        "MAX" => AggFunc::Max,
+        _ => return None,
+    })
+}
+
+fn contains_aggregate(e: &ast::Expr) -> bool {
+    let mut found = false;
+    let _ = ast::visit_expressions(e, |e: &ast::Expr| {
+        if let ast::Expr::Function(f) = e {
+            if aggregate_func(&f.name.to_string()).is_some() {
+                found = true;
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    found
+}
+
+/// The grouping in force while binding the select list of an aggregation.
+struct Grouping {
+    keys: Vec<Expr>,
+    aggs: Vec<AggCall>,
+}
+
+struct Binder<'a> {
+    schema: &'a Schema,
+    table: TableRef,
+    /// `Some` while binding over the grouped schema (keys, then aggregates).
+    grouping: Option<Grouping>,
+}
+
+impl Binder<'_> {
+    fn bind_predicate(&mut self, e: &ast::Expr, clause: &str) -> Result<Expr, SqlError> {
+        let bound = self.bind(e)?;
+        if bound.data_type() != DataType::Bool {
+            return Err(error_at(
+                e,
+                SqlErrorKind::TypeMismatch,
+                format!("{clause} needs a BOOLEAN condition, found {}", bound.data_type()),
+            ));
+        }
+        Ok(bound)
+    }
+
+    /// Binds `e`. Over a grouping, an expression equal to a group key becomes a
+    /// reference to that key, and aggregate calls become references to their
+    /// results.
+    fn bind(&mut self, e: &ast::Expr) -> Result<Expr, SqlError> {
+        if let Some(grouping) = self.grouping.take() {
+            let as_input = self.bind(e);
+            self.grouping = Some(grouping);
+            let grouping = self.grouping.as_ref().expect("restored above");
+            if let Ok(bound) = as_input {
+                if let Some(k) = grouping.keys.iter().position(|key| *key == bound) {
+                    return Ok(Expr::Column {
+                        index: k,
+                        data_type: bound.data_type(),
+                    });
+                }
+            }
+        }
+        match e {
+            ast::Expr::Identifier(id) => self.column(std::slice::from_ref(id), e),
+            ast::Expr::CompoundIdentifier(ids) => self.column(ids, e),
+            ast::Expr::Nested(inner) => self.bind(inner),
+            ast::Expr::Value(v) => literal(&v.value, e),
+            ast::Expr::BinaryOp { left, op, right } => {
+                let op_kind = binary_op(op).ok_or_else(|| {
+                    unsupported(e, format!("operator {op} is not supported yet"))
+                })?;
+                let l = self.bind(left)?;
+                let r = self.bind(right)?;
+                binary(op_kind, l, r, e)
+            }
+            ast::Expr::UnaryOp { op, expr } => {
+                let inner = self.bind(expr)?;
+                match op {
+                    ast::UnaryOperator::Not => {
+                        expect_type(&inner, DataType::Bool, expr, "NOT")?;
+                        Ok(Expr::Not(Box::new(inner)))
+                    }
+                    ast::UnaryOperator::Minus => {
+                        if !inner.data_type().is_numeric() {
+                            return Err(error_at(
+                                expr.as_ref(),
+                                SqlErrorKind::TypeMismatch,
+                                format!("cannot negate a {}", inner.data_type()),
+                            ));
+                        }
+                        Ok(Expr::Negate(Box::new(inner)))
+                    }
+                    ast::UnaryOperator::Plus => Ok(inner),
+                    other => Err(unsupported(e, format!("operator {other} is not supported"))),
+                }
+            }
+            ast::Expr::IsNull(inner) | ast::Expr::IsNotNull(inner) => Ok(Expr::IsNull {
+                expr: Box::new(self.bind(inner)?),
+                negated: matches!(e, ast::Expr::IsNotNull(_)),
+            }),
+            ast::Expr::Cast {
+                expr, data_type, ..
+            } => {
+                let to = DataType::parse(&data_type.to_string()).ok_or_else(|| {
+                    unsupported(e, format!("type {data_type} is not supported"))
+                })?;
+                Ok(Expr::Cast {
+                    expr: Box::new(self.bind(expr)?),
+                    to,
+                })
+            }
+            ast::Expr::Function(f) => self.function(f, e),
+            other => Err(unsupported(other, format!("expression `{other}` is not supported yet"))),
+        }
+    }
+
+    fn column(&mut self, ids: &[ast::Ident], e: &ast::Expr) -> Result<Expr, SqlError> {
+        let (qualifier, name) = match ids {
+            [name] => (None, name),
+            [q, name] => (Some(q), name),
+            _ => return Err(unsupported(e, "column names have at most one qualifier")),
+        };
+        if let Some(q) = qualifier {
+            let known = q.value.eq_ignore_ascii_case(&self.table.name)
+                || self
+                    .table
+                    .alias
+                    .as_ref()
+                    .is_some_and(|a| q.value.eq_ignore_ascii_case(a));
+            if !known {
+                return Err(span_error(
+                    q.span,
+                    SqlErrorKind::UnknownStream,
+                    format!("`{}` is not the stream in FROM (`{}`)", q.value, self.table.name),
+                ));
+            }
+        }
+        let Some(index) = self.schema.index_of(&name.value) else {
+            let names: Vec<&str> = self.schema.fields.iter().map(|f| f.name.as_str()).collect();
+            return Err(span_error(
+                name.span,
+                SqlErrorKind::UnknownColumn,
+                format!("no column `{}`; the stream has: {}", name.value, names.join(", ")),
+            ));
+        };
+        if self.grouping.is_some() {
+            return Err(span_error(
+                name.span,
+                SqlErrorKind::UnknownColumn,
+                format!(
+                    "column `{}` must appear in GROUP BY or be used in an aggregate",
+                    name.value
+                ),
+            ));
+        }
+        Ok(Expr::Column {
+            index,
+            data_type: self.schema.fields[index].data_type,
+        })
+    }
+
+    fn function(&mut self, f: &ast::Function, e: &ast::Expr) -> Result<Expr, SqlError> {
+        let name = f.name.to_string();
+        if f.over.is_some() {
+            return Err(unsupported(e, "window functions (OVER) are not supported yet"));
+        }
+        let Some(func) = aggregate_func(&name) else {
+            return Err(error_at(
+                &f.name,
+                SqlErrorKind::UnknownFunction,
+                format!("no function named `{name}`"),
+            ));
+        };
+        if self.grouping.is_none() {
+            return Err(error_at(
+                e,
+                SqlErrorKind::Unsupported,
+                format!("aggregate {name} is not allowed here"),
+            ));
+        }
+        let list = match &f.args {
+            ast::FunctionArguments::List(list) => list,
+            _ => return Err(unsupported(e, format!("{name} takes one argument"))),
+        };
+        if let Some(d) = &list.duplicate_treatment {
+            if *d == ast::DuplicateTreatment::Distinct {
+                return Err(unsupported(e, format!("{name}(DISTINCT ...) is not supported yet")));
+            }
+        }
+        if f.filter.is_some() || !list.clauses.is_empty() {
+            return Err(unsupported(e, format!("{name} with clauses is not supported")));
+        }
+        let (func, arg) = match list.args.as_slice() {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)] if func == AggFunc::Count => {
+                (AggFunc::CountStar, None)
+            }
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] => {
+                // Arguments are over the input rows, not the groups.
+                let grouping = self.grouping.take();
+                let bound = self.bind(arg);
+                self.grouping = grouping;
+                let bound = bound.map_err(|err| {
+                    if contains_aggregate(arg) {
+                        unsupported(arg, "aggregates cannot nest")
+                    } else {
+                        err
+                    }
+                })?;
+                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !bound.data_type().is_numeric() {
+                    return Err(error_at(
+                        arg,
+                        SqlErrorKind::TypeMismatch,
+                        format!("{name} needs a numeric argument, found {}", bound.data_type()),
+                    ));
+                }
+                (func, Some(bound))
+            }
+            _ => return Err(unsupported(e, format!("{name} takes exactly one argument"))),
+        };
+        let out = output_type(func, arg.as_ref().map(|a| a.data_type()));
+        let grouping = self.grouping.as_mut().expect("checked above");
+        let index = match grouping
+            .aggs
+            .iter()
+            .position(|a| a.func == func && a.arg == arg)
+        {
+            Some(i) => i,
+            None => {
+                grouping.aggs.push(AggCall {
+                    func,
+                    arg,
+                    output_type: out,
+                });
+                grouping.aggs.len() - 1
+            }
+        };
+        Ok(Expr::Column {
+            index: grouping.keys.len() + index,
+            data_type: out,
+        })
+    }
+}
+
+fn expect_type(bound: &Expr, want: DataType, node: &ast::Expr, ctx: &str) -> Result<(), SqlError> {
+    if bound.data_type() == want {
+        Ok(())
+    } else {
+        Err(error_at(
+            node,
+            SqlErrorKind::TypeMismatch,
+            format!("{ctx} needs {want}, found {}", bound.data_type()),
+        ))
+    }
+}
+
+fn literal(v: &ast::Value, node: &ast::Expr) -> Result<Expr, SqlError> {
+    let (value, data_type) = match v {
+        ast::Value::Number(text, _) => {
+            if let Ok(i) = text.parse::<i64>() {
+                (Value::Int64(i), DataType::Int64)
+            } else if let Some((_, frac)) = text.split_once('.').filter(|_| !text.contains(['e', 'E'])) {
+                let scale = frac.len().min(18) as u8;
+                let value = crate::io::parse::parse_decimal(text, scale)
+                    .ok_or_else(|| unsupported(node, format!("number {text} is out of range")))?;
+                (
+                    Value::Decimal { value, scale },
+                    DataType::Decimal {
+                        precision: 38,
+                        scale,
+                    },
+                )
+            } else {
+                let f: f64 = text
+                    .parse()
+                    .map_err(|_| unsupported(node, format!("number {text} is out of range")))?;
+                (Value::Float64(f), DataType::Float64)
+            }
+        }
+        ast::Value::SingleQuotedString(s) => (Value::Utf8(s.clone()), DataType::Utf8),
+        ast::Value::Boolean(b) => (Value::Bool(*b), DataType::Bool),
+        ast::Value::Null => (Value::Null, DataType::Int64),
+        other => return Err(unsupported(node, format!("literal {other} is not supported"))),
+    };
+    Ok(Expr::Literal { value, data_type })
+}
+
+fn binary_op(op: &ast::BinaryOperator) -> Option<BinaryOp> {
+    use ast::BinaryOperator as B;
+    Some(match op {
+        B::Plus => BinaryOp::Add,
+        B::Minus => BinaryOp::Sub,
+        B::Multiply => BinaryOp::Mul,
+        B::Divide => BinaryOp::Div,
+        B::Modulo => BinaryOp::Mod,
+        B::Eq => BinaryOp::Eq,
+        B::NotEq => BinaryOp::NotEq,
+        B::Lt => BinaryOp::Lt,
+        B::LtEq => BinaryOp::LtEq,
+        B::Gt => BinaryOp::Gt,
+        B::GtEq => BinaryOp::GtEq,
+        B::And => BinaryOp::And,
+        B::Or => BinaryOp::Or,
+        _ => return None,
+    })
+}
+
+fn is_null_literal(e: &Expr) -> bool {
+    matches!(e, Expr::Literal { value: Value::Null, .. })
+}
+
+/// Types `l op r` under SQL's rules.
+fn binary(op: BinaryOp, l: Expr, r: Expr, node: &ast::Expr) -> Result<Expr, SqlError> {
+    let (lt, rt) = (l.data_type(), r.data_type());
+    let mismatch = || {
+        error_at(
+            node,
+            SqlErrorKind::TypeMismatch,
+            format!("cannot apply {op:?} to {lt} and {rt}"),
+        )
+    };
+    let data_type = if op.is_arithmetic() {
+        if is_null_literal(&l) || is_null_literal(&r) {
+            if is_null_literal(&l) { rt } else { lt }
+        } else {
+            arithmetic_type(op, lt, rt).ok_or_else(mismatch)?
+        }
+    } else if op.is_comparison() {
+        let comparable = lt == rt
+            || (lt.is_numeric() && rt.is_numeric())
+            || is_null_literal(&l)
+            || is_null_literal(&r);
+        if !comparable {
+            return Err(mismatch());
+        }
+        DataType::Bool
+    } else {
+        let boolish = |e: &Expr| e.data_type() == DataType::Bool || is_null_literal(e);
+        if !boolish(&l) || !boolish(&r) {
+            return Err(mismatch());
+        }
+        DataType::Bool
+    };
+    Ok(Expr::Binary {
+        op,
+        left: Box::new(l),
+        right: Box::new(r),
+        data_type,
+    })
+}
+
+fn arithmetic_type(op: BinaryOp, l: DataType, r: DataType) -> Option<DataType> {
+    use DataType::*;
+    Some(match (l, r) {
+        (Int64, Int64) => Int64,
+        (Float64, t) | (t, Float64) if t.is_numeric() => Float64,
+        (Decimal { scale: a, .. }, Decimal { scale: b, .. }) => decimal_result(op, a, b),
+        (Decimal { scale, .. }, Int64) | (Int64, Decimal { scale, .. }) => {
+            let (a, b) = if l == Int64 { (0, scale) } else { (scale, 0) };
+            decimal_result(op, a, b)
+        }
+        _ => return None,
+    })
+}
+
+fn decimal_result(op: BinaryOp, a: u8, b: u8) -> DataType {
+    let scale = match op {
+        BinaryOp::Mul => (a + b).min(18),
+        BinaryOp::Div => a.max(b).max(6),
+        _ => a.max(b),
+    };
+    DataType::Decimal {
+        precision: 38,
+        scale,
+    }
+}

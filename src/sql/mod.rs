@@ -1,0 +1,9 @@
+//! The SQL front end: parse (sqlparser plus streaming clauses) -> bind -> plan.
+
+mod bind;
+pub mod duration;
+mod parse;
+pub mod plan;
+
+pub use bind::plan_query;
+pub use parse::{parse, EmitMode, ParsedQuery};

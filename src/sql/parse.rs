@@ -1,0 +1,189 @@
+//! Parsing: sqlparser for standard SQL, plus the streaming clauses around it.
+//!
+//! The streaming clauses (`EMIT CHANGES`, `EMIT FINAL`) are not SQL that
+//! sqlparser knows, so they are found in the token stream at nesting depth 0,
+//! removed, and recorded; the remaining tokens, still carrying their original
+//! line and column, go to sqlparser. Whatever sqlparser does not consume is an
+//! error: trailing garbage is never ignored.
+
+use crate::error::{SqlError, SqlErrorKind};
+use sqlparser::ast::Query;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+/// When a streaming query emits its results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmitMode {
+    /// An updated result row for every input record that changes it.
+    Changes,
+    /// One row per group when its window closes (or at end of input).
+    Final,
+}
+
+/// A parsed query with its streaming clauses.
+#[derive(Debug, Clone)]
+pub struct ParsedQuery {
+    pub query: Box<Query>,
+    /// The `EMIT` clause, if the query had one.
+    pub emit: Option<EmitMode>,
+    /// The query text, for rendering errors.
+    pub sql: String,
+}
+
+/// Parses one streaming query.
+pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
+    let dialect = GenericDialect {};
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| {
+            SqlError::new(
+                SqlErrorKind::Syntax,
+                e.message,
+                e.location.line as usize,
+                e.location.column as usize,
+            )
+            .in_sql(sql)
+        })?;
+    let (tokens, emit) = take_emit_clause(tokens).map_err(|e| e.in_sql(sql))?;
+
+    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
+    let query = parser
+        .parse_query()
+        .map_err(|e| from_parser_error(e, sql))?;
+    while parser.consume_token(&Token::SemiColon) {}
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(at(
+            &next,
+            SqlErrorKind::Syntax,
+            format!("unexpected `{}` after the end of the query", next.token),
+        )
+        .in_sql(sql));
+    }
+    Ok(ParsedQuery {
+        query,
+        emit,
+        sql: sql.to_owned(),
+    })
+}
+
+/// An error located at `token`.
+fn at(token: &TokenWithSpan, kind: SqlErrorKind, message: String) -> SqlError {
+    SqlError::new(
+        kind,
+        message,
+        token.span.start.line as usize,
+        token.span.start.column as usize,
+    )
+}
+
+/// Removes a trailing `EMIT CHANGES | EMIT FINAL` at depth 0 from `tokens`.
+fn take_emit_clause(
+    mut tokens: Vec<TokenWithSpan>,
+) -> Result<(Vec<TokenWithSpan>, Option<EmitMode>), SqlError> {
+    let mut depth = 0i32;
+    let mut emit_at = None;
+    for (i, t) in tokens.iter().enumerate() {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(w) if depth == 0 && w.value.eq_ignore_ascii_case("EMIT") => {
+                emit_at = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let Some(start) = emit_at else {
+        return Ok((tokens, None));
+    };
+    let significant: Vec<usize> = (start + 1..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_) | Token::EOF))
+        .collect();
+    let mode = significant.first().map(|&i| &tokens[i]);
+    let emit = match mode.map(|t| &t.token) {
+        Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("CHANGES") => EmitMode::Changes,
+        Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("FINAL") => EmitMode::Final,
+        _ => {
+            let found = mode.unwrap_or(&tokens[start]);
+            return Err(at(
+                found,
+                SqlErrorKind::Syntax,
+                "expected CHANGES or FINAL after EMIT".into(),
+            ));
+        }
+    };
+    if let Some(&extra) = significant
+        .iter()
+        .skip(1)
+        .find(|&&i| tokens[i].token != Token::SemiColon)
+    {
+        return Err(at(
+            &tokens[extra],
+            SqlErrorKind::Syntax,
+            format!(
+                "unexpected `{}` after the EMIT clause (EMIT must end the query)",
+                tokens[extra].token
+            ),
+        ));
+    }
+    tokens.truncate(start);
+    Ok((tokens, Some(emit)))
+}
+
+/// Turns sqlparser's message, which ends in "at Line: L, Column: C", into a
+/// located error.
+fn from_parser_error(e: ParserError, sql: &str) -> SqlError {
+    let text = match e {
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+        ParserError::RecursionLimitExceeded => "query nests too deeply".to_owned(),
+    };
+    let (message, line, column) = split_location(&text);
+    SqlError::new(SqlErrorKind::Syntax, message, line, column).in_sql(sql)
+}
+
+fn split_location(text: &str) -> (String, usize, usize) {
+    if let Some(pos) = text.rfind(" at Line: ") {
+        let loc = &text[pos + " at Line: ".len()..];
+        let mut parts = loc.split(", Column: ");
+        let line = parts.next().and_then(|l| l.trim().parse().ok());
+        let column = parts.next().and_then(|c| c.trim().parse().ok());
+        if let (Some(line), Some(column)) = (line, column) {
+            return (text[..pos].to_owned(), line, column);
+        }
+    }
+    (text.to_owned(), 1, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_emit_clause() {
+        let q = parse("SELECT a FROM t GROUP BY a EMIT FINAL").unwrap();
+        assert_eq!(q.emit, Some(EmitMode::Final));
+        let q = parse("SELECT a FROM t EMIT CHANGES;").unwrap();
+        assert_eq!(q.emit, Some(EmitMode::Changes));
+        assert_eq!(parse("SELECT a FROM t").unwrap().emit, None);
+    }
+
+    #[test]
+    fn rejects_bad_emit_and_trailing_tokens() {
+        let e = parse("SELECT a FROM t EMIT SOMETIMES").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 22));
+        let e = parse("SELECT a FROM t EMIT FINAL extra").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 28));
+        let e = parse("SELECT a FROM t; SELECT b FROM t").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 18));
+    }
+
+    #[test]
+    fn syntax_errors_carry_location() {
+        let e = parse("SELECT a,\nFROM t").unwrap_err();
+        assert_eq!(e.kind, SqlErrorKind::Syntax);
+        assert_eq!(e.line, 2);
+        assert!(e.to_string().contains("2 | FROM t"), "{e}");
+    }
+}
