@@ -104,9 +104,17 @@ impl Accumulator {
     /// ignored, except by `COUNT(*)`, which has no argument.
     pub fn update(&mut self, groups: &[u32], arg: Option<&Column>, mut snapshot: Option<&mut Column>) {
         let valid = |i: usize| arg.is_none_or(|c| c.is_valid(i));
+        // Fast paths: no snapshot and no NULLs, one tight loop per aggregate.
+        let dense = snapshot.is_none() && arg.is_some_and(|c| c.validity.is_none());
         match (&mut *self, arg.map(|c| &c.data)) {
             (Accumulator::Count { counts, star }, _) => {
                 let star = *star;
+                if snapshot.is_none() && (star || arg.is_some_and(|c| c.validity.is_none())) {
+                    for &g in groups {
+                        counts[g as usize] += 1;
+                    }
+                    return;
+                }
                 for (i, &g) in groups.iter().enumerate() {
                     if star || valid(i) {
                         counts[g as usize] += 1;
@@ -117,23 +125,26 @@ impl Accumulator {
                 }
                 return;
             }
-            (Accumulator::SumFloat { sums, seen }, Some(ColumnData::Float64(v))) if snapshot.is_none() => {
-                if arg.is_some_and(|c| c.validity.is_none()) {
-                    for (&g, &x) in groups.iter().zip(v) {
-                        sums[g as usize] += x;
-                        seen[g as usize] = true;
-                    }
-                    return;
+            (Accumulator::SumFloat { sums, seen }, Some(ColumnData::Float64(v))) if dense => {
+                for (&g, &x) in groups.iter().zip(v) {
+                    sums[g as usize] += x;
+                    seen[g as usize] = true;
                 }
+                return;
             }
-            (Accumulator::Avg { sums, counts }, Some(ColumnData::Float64(v))) if snapshot.is_none() => {
-                if arg.is_some_and(|c| c.validity.is_none()) {
-                    for (&g, &x) in groups.iter().zip(v) {
-                        sums[g as usize] += x;
-                        counts[g as usize] += 1;
-                    }
-                    return;
+            (Accumulator::SumInt { sums, seen }, Some(ColumnData::Int64(v))) if dense => {
+                for (&g, &x) in groups.iter().zip(v) {
+                    sums[g as usize] += x as i128;
+                    seen[g as usize] = true;
                 }
+                return;
+            }
+            (Accumulator::Avg { sums, counts }, Some(ColumnData::Float64(v))) if dense => {
+                for (&g, &x) in groups.iter().zip(v) {
+                    sums[g as usize] += x;
+                    counts[g as usize] += 1;
+                }
+                return;
             }
             _ => {}
         }

@@ -82,7 +82,7 @@ fn keys_equal(keys: &[Column], g: usize, columns: &[&Column], row: usize) -> boo
             return kv == cv;
         }
         match (&k.data, &c.data) {
-            (ColumnData::Utf8(a), ColumnData::Utf8(b)) => a.get_bytes(g) == b.get_bytes(row),
+            (ColumnData::Utf8(a), ColumnData::Utf8(b)) => bytes_eq(a.get_bytes(g), b.get_bytes(row)),
             (ColumnData::Int64(a), ColumnData::Int64(b))
             | (ColumnData::Timestamp(a), ColumnData::Timestamp(b)) => a[g] == b[row],
             (ColumnData::Float64(a), ColumnData::Float64(b)) => a[g] == b[row],
@@ -93,4 +93,61 @@ fn keys_equal(keys: &[Column], g: usize, columns: &[&Column], row: usize) -> boo
             _ => false,
         }
     })
+}
+
+/// Byte-slice equality tuned for short keys (symbols, ids): up to 16 bytes it
+/// compares two overlapping loads instead of calling `memcmp`.
+#[inline(always)]
+fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=8 => load4(a, 0) == load4(b, 0) && load4(a, n - 4) == load4(b, n - 4),
+        9..=16 => load8(a, 0) == load8(b, 0) && load8(a, n - 8) == load8(b, n - 8),
+        _ => a == b,
+    }
+}
+
+#[inline(always)]
+fn load4(s: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([s[at], s[at + 1], s[at + 2], s[at + 3]])
+}
+
+#[inline(always)]
+fn load8(s: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bytes_eq;
+
+    #[test]
+    fn bytes_eq_matches_slice_equality() {
+        let words: Vec<Vec<u8>> = (0..40)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                let mut last = base.clone();
+                if let Some(c) = last.last_mut() {
+                    *c = b'#';
+                }
+                let mut mid = base.clone();
+                if n > 2 {
+                    mid[n as usize / 2] = b'#';
+                }
+                [base, last, mid]
+            })
+            .collect();
+        for a in &words {
+            for b in &words {
+                assert_eq!(bytes_eq(a, b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+    }
 }
