@@ -51,7 +51,8 @@ fn generate(records: u64) -> Vec<Batch> {
 
 fn plan() -> QueryPlan {
     let parsed = corestream::sql::parse(SQL).expect("valid SQL");
-    corestream::sql::plan_query(&parsed, None, &corestream::io::generator::trades_schema()).expect("plans")
+    corestream::sql::plan_query(&parsed, None, &corestream::io::generator::trades_schema())
+        .expect("plans")
 }
 
 /// Splits batches by the engine's own key hash into `shards` partitions.
@@ -77,9 +78,13 @@ fn run_engine(plan: &QueryPlan, parts: &[Vec<Batch>]) -> (f64, u64) {
     for (index, part) in parts.iter().enumerate() {
         let (mut producer, consumer) = ring(part.len() + 1);
         for b in part {
-            producer.push(Message::Data(b.clone())).expect("ring sized to fit");
+            producer
+                .push(Message::Data(b.clone()))
+                .expect("ring sized to fit");
         }
-        producer.push(Message::EndOfInput).expect("ring sized to fit");
+        producer
+            .push(Message::EndOfInput)
+            .expect("ring sized to fit");
         specs.push((
             producer,
             ShardSpec {
@@ -166,7 +171,11 @@ fn baseline_str(batches: &[Batch]) -> (f64, usize) {
             let (tk, sk) = (t.get_bytes(i), s.get_bytes(i));
             let h = hasher.hash_one((tk, sk));
             let entry = table
-                .entry(h, |e| e.0 == tk && e.1 == sk, |e| hasher.hash_one((&e.0[..], &e.1[..])))
+                .entry(
+                    h,
+                    |e| e.0 == tk && e.1 == sk,
+                    |e| hasher.hash_one((&e.0[..], &e.1[..])),
+                )
                 .or_insert_with(|| (tk.to_vec(), sk.to_vec(), Agg::default()));
             let a = &mut entry.into_mut().2;
             a.count += 1;
@@ -229,13 +238,33 @@ fn main() {
         t2.push(run_engine(&plan, &two).0);
     }
     let rate = |t: f64| records as f64 / t;
-    let (r_int, r_str, r1, r2) = (rate(median(t_int)), rate(median(t_str)), rate(median(t1)), rate(median(t2)));
+    let (r_int, r_str, r1, r2) = (
+        rate(median(t_int)),
+        rate(median(t_str)),
+        rate(median(t1)),
+        rate(median(t2)),
+    );
     println!("{:<40} {:>14} {:>16}", "run", "records/s", "records/s/core");
-    println!("{:<40} {:>14.3e} {:>16.3e}", "baseline: hashbrown, integer keys", r_int, r_int);
-    println!("{:<40} {:>14.3e} {:>16.3e}", "baseline: hashbrown, string keys", r_str, r_str);
+    println!(
+        "{:<40} {:>14.3e} {:>16.3e}",
+        "baseline: hashbrown, integer keys", r_int, r_int
+    );
+    println!(
+        "{:<40} {:>14.3e} {:>16.3e}",
+        "baseline: hashbrown, string keys", r_str, r_str
+    );
     println!("{:<40} {:>14.3e} {:>16.3e}", "engine, 1 shard", r1, r1);
-    println!("{:<40} {:>14.3e} {:>16.3e}", "engine, 2 shards", r2, r2 / 2.0);
+    println!(
+        "{:<40} {:>14.3e} {:>16.3e}",
+        "engine, 2 shards",
+        r2,
+        r2 / 2.0
+    );
     println!("engine 1 shard / baseline integer keys: {:.2}", r1 / r_int);
     println!("engine 1 shard / baseline string keys:  {:.2}", r1 / r_str);
-    println!("scaling 2 shards / 1 shard: {:.2}x (efficiency {:.0}%)", r2 / r1, 100.0 * r2 / (2.0 * r1));
+    println!(
+        "scaling 2 shards / 1 shard: {:.2}x (efficiency {:.0}%)",
+        r2 / r1,
+        100.0 * r2 / (2.0 * r1)
+    );
 }

@@ -11,7 +11,8 @@
 //! - `batch=1`: single `u64` messages through a 64-slot ring: the per-message
 //!   cost of the queue itself.
 //!
-//! Every trial moves about 20M records and checks the sum; one untimed
+//! Every trial moves about 20M records (10M single messages) and checks the
+//! sum; one untimed
 //! checking run per queue comes first. Trials of the three queues are
 //! interleaved (ours, rtrb, ArrayQueue, ours, ...) so drift in the machine's
 //! speed hits all three alike; the median of 5 is reported, with the range.
@@ -28,8 +29,12 @@ use std::time::{Duration, Instant};
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::Backoff;
 
-/// Records per timed trial (both workloads).
-const RECORDS_PER_TRIAL: u64 = 20_000_000;
+/// Records per timed trial of the batch workload.
+const BATCH_RECORDS_PER_TRIAL: u64 = 20_000_000;
+/// Records (= messages) per timed trial of the single-message workload: half
+/// the batch figure, because `ArrayQueue` moves only a few million messages a
+/// second here and the whole run has to stay under a minute.
+const MESSAGE_RECORDS_PER_TRIAL: u64 = 10_000_000;
 /// Records per untimed checking run.
 const RECORDS_PER_CHECK: u64 = 1_000_000;
 /// Timed trials per queue and workload; the median is reported.
@@ -268,6 +273,13 @@ impl Workload {
         }
     }
 
+    fn records_per_trial(self) -> u64 {
+        match self {
+            Workload::Batch => BATCH_RECORDS_PER_TRIAL,
+            Workload::Message => MESSAGE_RECORDS_PER_TRIAL,
+        }
+    }
+
     fn records_per_message(self) -> u64 {
         match self {
             Workload::Batch => BATCH as u64,
@@ -314,11 +326,12 @@ fn run_workload(workload: Workload, timed: bool) {
         return;
     }
     let mut samples: [Vec<f64>; 3] = Default::default();
+    let records = workload.records_per_trial();
     for _ in 0..TRIALS {
         let runs = [
-            workload.trial::<Ours>(RECORDS_PER_TRIAL),
-            workload.trial::<Rtrb>(RECORDS_PER_TRIAL),
-            workload.trial::<CrossbeamArrayQueue>(RECORDS_PER_TRIAL),
+            workload.trial::<Ours>(records),
+            workload.trial::<Rtrb>(records),
+            workload.trial::<CrossbeamArrayQueue>(records),
         ];
         for (queue, (records, elapsed)) in runs.into_iter().enumerate() {
             samples[queue].push(records as f64 / elapsed.as_secs_f64());
@@ -351,8 +364,9 @@ fn main() {
     if timed {
         println!(
             "SPSC ring throughput, 1 producer -> 1 consumer thread; median of {TRIALS} trials \
-             of ~{}M records each, range in brackets.",
-            RECORDS_PER_TRIAL / 1_000_000
+             of ~{}M records (batch=1024) / {}M messages (batch=1), range in brackets.",
+            BATCH_RECORDS_PER_TRIAL / 1_000_000,
+            MESSAGE_RECORDS_PER_TRIAL / 1_000_000,
         );
     } else {
         println!("SPSC ring bench in check mode: answers only, nothing timed (run `cargo bench`).");
@@ -364,6 +378,15 @@ fn main() {
          work on those cores, or NUMA; a 2-core VM is noisy, so read ratios, not \
          absolute rates."
     );
+    // Other processes on the two cores distort everything; say how busy the
+    // machine was.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        let one_minute = load.split_whitespace().next().unwrap_or("?");
+        println!(
+            "Load average at start: {one_minute} on {} CPUs.",
+            thread::available_parallelism().map_or(0, |n| n.get())
+        );
+    }
     match cores() {
         Some((p, c)) => println!(
             "Producer pinned to core {}, consumer to core {}.",

@@ -12,10 +12,12 @@ use crate::runtime::ring::ring;
 use crate::runtime::router::{route, Batching, Lane, RouterStats};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
 use crate::sql::plan::QueryPlan;
-use std::time::Instant;
+use crate::sql::PlanOptions;
+use std::time::{Duration, Instant};
 
 /// The default query: per trader and symbol, trades, average price, volume and value.
-pub const DEFAULT_SQL: &str = "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price, \
+pub const DEFAULT_SQL: &str =
+    "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price, \
 SUM(quantity) AS total_quantity, SUM(price * quantity) AS total_value \
 FROM trades GROUP BY trader_id, symbol EMIT FINAL";
 
@@ -35,6 +37,7 @@ pub struct EngineBuilder {
     batching: Batching,
     idle: IdlePolicy,
     on_error: OnError,
+    plan_options: PlanOptions,
 }
 
 impl Default for EngineBuilder {
@@ -47,6 +50,7 @@ impl Default for EngineBuilder {
             batching: Batching::default(),
             idle: IdlePolicy::default(),
             on_error: OnError::default(),
+            plan_options: PlanOptions::default(),
         }
     }
 }
@@ -90,6 +94,25 @@ impl EngineBuilder {
         self
     }
 
+    /// The event-time column; windows use processing time without one.
+    pub fn event_time(mut self, column: impl Into<String>) -> Self {
+        self.plan_options.event_time = Some(column.into());
+        self
+    }
+
+    /// How far the watermark trails the largest event time seen.
+    pub fn max_out_of_orderness(mut self, bound: Duration) -> Self {
+        self.plan_options.max_out_of_orderness = bound.as_millis() as i64;
+        self
+    }
+
+    /// How far behind the watermark a record may be and still count; windows
+    /// close this long after the watermark passes their end.
+    pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
+        self.plan_options.allowed_lateness = lateness.as_millis() as i64;
+        self
+    }
+
     /// Checks the configuration, opens the input and plans the query.
     pub fn build(self) -> Result<Engine, Error> {
         if self.batching.batch_size == 0 {
@@ -106,7 +129,7 @@ impl EngineBuilder {
             None => CoreSet::all_online()?,
         };
         let parsed = crate::sql::parse(&self.sql)?;
-        let plan = crate::sql::plan_query(&parsed, None, source.schema())?;
+        let plan = crate::sql::plan_query_with(&parsed, None, source.schema(), &self.plan_options)?;
         Ok(Engine {
             plan,
             cores,
@@ -215,6 +238,7 @@ impl Engine {
                 &self.plan.partitioning,
                 &mut lanes,
                 self.batching,
+                self.plan.windowed().then_some(self.plan.watermarking),
                 stop,
                 &mut routed_stats,
             ),

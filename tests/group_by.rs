@@ -39,15 +39,30 @@ fn assert_accounting(out: &corestream::RunOutput, shards: usize, rows_out: usize
     assert_eq!(s.records_read, RECORDS, "records_read");
     assert_eq!(s.malformed, 0, "malformed");
     assert_eq!(t.records_in, RECORDS, "records_in");
-    assert_eq!(t.processed + t.filtered + t.late, t.records_in, "per-run identity: {t:?}");
+    assert_eq!(
+        t.processed + t.filtered + t.late,
+        t.records_in,
+        "per-run identity: {t:?}"
+    );
     assert_eq!(t.late, 0, "no event-time logic here, nothing is late");
     assert!(s.identity_holds(), "identity_holds: {s:?}");
     assert_eq!(s.shards.len(), shards, "one summary row per shard");
     for (core, st) in &s.shards {
-        assert_eq!(st.processed + st.filtered + st.late, st.records_in, "shard on core {core}: {st:?}");
+        assert_eq!(
+            st.processed + st.filtered + st.late,
+            st.records_in,
+            "shard on core {core}: {st:?}"
+        );
     }
-    assert_eq!(t.rows_out, rows_out as u64, "summary rows_out vs rows collected");
-    assert_eq!(out.collected.len(), shards, "one collected vector per shard");
+    assert_eq!(
+        t.rows_out, rows_out as u64,
+        "summary rows_out vs rows collected"
+    );
+    assert_eq!(
+        out.collected.len(),
+        shards,
+        "one collected vector per shard"
+    );
 }
 
 #[test]
@@ -55,7 +70,14 @@ fn output_columns_are_named_by_the_select_list() {
     let out = run(&group_by_sql(None, None, "EMIT FINAL"), INPUT, "0", 4096);
     assert_eq!(
         column_names(&out),
-        ["trader_id", "symbol", "trade_count", "avg_price", "total_quantity", "total_value"]
+        [
+            "trader_id",
+            "symbol",
+            "trade_count",
+            "avg_price",
+            "total_quantity",
+            "total_value"
+        ]
     );
 }
 
@@ -94,7 +116,10 @@ fn final_is_the_same_for_every_shard_count_and_batch_size() {
             if shards == 2 {
                 // Both shards must own keys, or this compares one shard with one shard.
                 for (core, st) in &out.summary.shards {
-                    assert!(st.records_in > 0 && st.rows_out > 0, "shard on core {core} got nothing: {st:?}");
+                    assert!(
+                        st.records_in > 0 && st.rows_out > 0,
+                        "shard on core {core} got nothing: {st:?}"
+                    );
                 }
             }
             let rows = sorted_rows(&out);
@@ -117,7 +142,10 @@ fn final_equals_the_reference() {
         let rows = sorted_rows(&out);
         assert_eq!(rows.len(), expected.len(), "cores {cores}: group count");
         for (got, want) in rows.iter().zip(&expected) {
-            assert_eq!(got, want, "cores {cores}: FINAL row differs from the reference");
+            assert_eq!(
+                got, want,
+                "cores {cores}: FINAL row differs from the reference"
+            );
         }
     }
 }
@@ -156,7 +184,10 @@ fn changes_emits_a_row_per_record_and_ends_on_the_final_row() {
             .into_iter()
             .map(|r| (row_key(&r), r))
             .collect();
-        assert_eq!(engine_final, finals, "cores {cores}: FINAL differs from the reference");
+        assert_eq!(
+            engine_final, finals,
+            "cores {cores}: FINAL differs from the reference"
+        );
         for batch_size in [7, 4096] {
             let what = format!("cores {cores}, batch size {batch_size}");
             let out = run(&changes_sql, INPUT, cores, batch_size);
@@ -169,8 +200,14 @@ fn changes_emits_a_row_per_record_and_ends_on_the_final_row() {
                 // The last change of a key is its FINAL row, from the engine's
                 // own FINAL run and from the reference.
                 let last = rows.last().expect("a key has at least one row");
-                assert_eq!(last, &engine_final[key], "{what}: last change of {key:?} vs engine FINAL");
-                assert_eq!(last, &finals[key], "{what}: last change of {key:?} vs reference FINAL");
+                assert_eq!(
+                    last, &engine_final[key],
+                    "{what}: last change of {key:?} vs engine FINAL"
+                );
+                assert_eq!(
+                    last, &finals[key],
+                    "{what}: last change of {key:?} vs reference FINAL"
+                );
                 // Per-key order is preserved: the k-th change is the group
                 // after its k-th record.
                 let want = &expected_changes[key];
@@ -193,11 +230,17 @@ fn summary_accounts_for_every_record() {
         let out = run(&group_by_sql(None, None, "EMIT FINAL"), INPUT, cores, 7);
         assert_accounting(&out, shards, 200);
         let t = out.summary.total();
-        assert_eq!(t.processed, RECORDS, "cores {cores}: no WHERE, every record is processed");
+        assert_eq!(
+            t.processed, RECORDS,
+            "cores {cores}: no WHERE, every record is processed"
+        );
         assert_eq!(t.filtered, 0, "cores {cores}");
         let render = out.summary.render();
         assert!(render.contains("(holds)"), "cores {cores}: {render}");
-        assert!(render.contains(&format!("in {RECORDS} = processed {RECORDS} + filtered 0")), "{render}");
+        assert!(
+            render.contains(&format!("in {RECORDS} = processed {RECORDS} + filtered 0")),
+            "{render}"
+        );
     }
 }
 
@@ -206,7 +249,10 @@ fn where_filters_the_records_the_reference_filters() {
     let trades = trades();
     let kept = |t: &Trade| t.quantity > 500;
     let dropped = trades.iter().filter(|t| !kept(t)).count() as u64;
-    assert!(dropped > 0 && dropped < RECORDS, "the condition must split the input: {dropped}");
+    assert!(
+        dropped > 0 && dropped < RECORDS,
+        "the condition must split the input: {dropped}"
+    );
     let expected = reference_final(&trades, kept, every);
     let sql = group_by_sql(Some("quantity > 500"), None, "EMIT FINAL");
     for cores in SHARD_COUNTS {
@@ -216,10 +262,21 @@ fn where_filters_the_records_the_reference_filters() {
             let shards = if cores == "0" { 1 } else { 2 };
             assert_accounting(&out, shards, expected.len());
             let t = out.summary.total();
-            assert_eq!(t.filtered, dropped, "{what}: filtered == records with quantity <= 500");
-            assert_eq!(t.processed, RECORDS - dropped, "{what}: processed == records with quantity > 500");
+            assert_eq!(
+                t.filtered, dropped,
+                "{what}: filtered == records with quantity <= 500"
+            );
+            assert_eq!(
+                t.processed,
+                RECORDS - dropped,
+                "{what}: processed == records with quantity > 500"
+            );
             assert_eq!(t.processed + t.filtered, t.records_in, "{what}");
-            assert_eq!(sorted_rows(&out), expected, "{what}: FINAL with WHERE vs reference");
+            assert_eq!(
+                sorted_rows(&out),
+                expected,
+                "{what}: FINAL with WHERE vs reference"
+            );
         }
     }
 }
@@ -227,7 +284,11 @@ fn where_filters_the_records_the_reference_filters() {
 #[test]
 fn where_on_changes_emits_a_row_per_kept_record() {
     let trades = trades();
-    let kept: Vec<Trade> = trades.iter().filter(|t| t.quantity > 500).cloned().collect();
+    let kept: Vec<Trade> = trades
+        .iter()
+        .filter(|t| t.quantity > 500)
+        .cloned()
+        .collect();
     let expected = reference_changes(&kept, every);
     let sql = group_by_sql(Some("quantity > 500"), None, "EMIT CHANGES");
     let out = run(&sql, INPUT, "0-1", 64);
@@ -243,14 +304,22 @@ fn having_keeps_the_groups_the_reference_keeps() {
     let having = |g: &Group| g.count > 100;
     let expected = reference_final(&trades, all, having);
     // The condition must split the groups, or it tests nothing.
-    assert!(!expected.is_empty() && expected.len() < 200, "HAVING keeps {} of 200", expected.len());
+    assert!(
+        !expected.is_empty() && expected.len() < 200,
+        "HAVING keeps {} of 200",
+        expected.len()
+    );
     let sql = group_by_sql(None, Some("COUNT(*) > 100"), "EMIT FINAL");
     for cores in SHARD_COUNTS {
         for batch_size in [1, 4096] {
             let out = run(&sql, INPUT, cores, batch_size);
             let shards = if cores == "0" { 1 } else { 2 };
             assert_accounting(&out, shards, expected.len());
-            assert_eq!(sorted_rows(&out), expected, "cores {cores}, batch size {batch_size}: HAVING vs reference");
+            assert_eq!(
+                sorted_rows(&out),
+                expected,
+                "cores {cores}, batch size {batch_size}: HAVING vs reference"
+            );
         }
     }
 }
@@ -260,8 +329,16 @@ fn having_on_an_aggregate_not_in_the_select_list() {
     let trades = trades();
     let having = |g: &Group| g.sum_quantity >= 50_000;
     let expected = reference_final(&trades, all, having);
-    assert!(!expected.is_empty() && expected.len() < 200, "HAVING keeps {} of 200", expected.len());
-    let sql = group_by_sql(None, Some("MAX(quantity) >= 1 AND SUM(quantity) >= 50000"), "EMIT FINAL");
+    assert!(
+        !expected.is_empty() && expected.len() < 200,
+        "HAVING keeps {} of 200",
+        expected.len()
+    );
+    let sql = group_by_sql(
+        None,
+        Some("MAX(quantity) >= 1 AND SUM(quantity) >= 50000"),
+        "EMIT FINAL",
+    );
     let out = run(&sql, INPUT, "0-1", 4096);
     assert_eq!(sorted_rows(&out), expected);
 }
@@ -276,7 +353,10 @@ fn having_on_changes_emits_only_changes_that_pass() {
         let out = run(&sql, INPUT, cores, 7);
         let t = out.summary.total();
         let want_rows: usize = expected.values().map(Vec::len).sum();
-        assert_eq!(t.processed, RECORDS, "cores {cores}: HAVING does not filter input records");
+        assert_eq!(
+            t.processed, RECORDS,
+            "cores {cores}: HAVING does not filter input records"
+        );
         assert_eq!(t.filtered, 0, "cores {cores}");
         assert_eq!(t.rows_out, want_rows as u64, "cores {cores}: rows out");
         assert_eq!(rows_by_key(&out), expected, "cores {cores}");

@@ -59,16 +59,28 @@ fn check(sql: &str, want: Golden<'_>) -> SqlError {
     let ctx = format!("query:\n{sql}\nerror:\n{shown}\n{e:?}");
     assert_eq!(step, want.step, "step; {ctx}");
     assert_eq!(e.kind, want.kind, "kind; {ctx}");
-    assert_eq!((e.line, e.column), (want.line, want.column), "line, column; {ctx}");
+    assert_eq!(
+        (e.line, e.column),
+        (want.line, want.column),
+        "line, column; {ctx}"
+    );
     assert_eq!(e.sql, sql, "the error carries the query text; {ctx}");
     for part in want.message {
         assert!(e.message.contains(part), "message lacks {part:?}; {ctx}");
     }
 
     // What the caret points at (columns count characters, 1-based).
-    let text = sql.lines().nth(want.line - 1).expect("the error line exists");
+    let text = sql
+        .lines()
+        .nth(want.line - 1)
+        .expect("the error line exists");
     let under: String = text.chars().skip(want.column - 1).collect();
-    assert!(under.starts_with(want.at), "column {} points at {under:?}, not {:?}; {ctx}", want.column, want.at);
+    assert!(
+        under.starts_with(want.at),
+        "column {} points at {under:?}, not {:?}; {ctx}",
+        want.column,
+        want.at
+    );
 
     // The rendering, line by line.
     let gutter = want.line.to_string();
@@ -171,7 +183,10 @@ fn unknown_column() {
             line: 1,
             column: 8,
             at: "nope",
-            message: &["no column `nope`", "event_time, trader_id, symbol, price, quantity"],
+            message: &[
+                "no column `nope`",
+                "event_time, trader_id, symbol, price, quantity",
+            ],
         },
     );
 }
@@ -258,8 +273,16 @@ fn unknown_stream_when_the_input_is_named() {
     let e = plan_query(&parsed, Some("trades"), &trades_schema()).expect_err("wrong stream");
     assert_eq!(e.kind, SqlErrorKind::UnknownStream);
     assert_eq!((e.line, e.column), (1, 19), "{e}");
-    assert!(e.message.contains("no stream named `quotes`; the input is `trades`"), "{e}");
-    assert!(e.to_string().ends_with("1 | SELECT price FROM quotes\n  |                   ^"), "{e}");
+    assert!(
+        e.message
+            .contains("no stream named `quotes`; the input is `trades`"),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .ends_with("1 | SELECT price FROM quotes\n  |                   ^"),
+        "{e}"
+    );
     // Any case of the right name is the input.
     let parsed = parse("SELECT price FROM TRADES").expect("parses");
     plan_query(&parsed, Some("trades"), &trades_schema()).expect("TRADES is trades");
@@ -486,7 +509,10 @@ fn trailing_garbage_after_emit_final() {
             line: 1,
             column: 70,
             at: "garbage",
-            message: &["unexpected `garbage` after the EMIT clause", "EMIT must end the query"],
+            message: &[
+                "unexpected `garbage` after the EMIT clause",
+                "EMIT must end the query",
+            ],
         },
     );
 }
@@ -636,7 +662,10 @@ fn engine_build_reports_sql_errors_as_usage_errors() {
             assert_eq!((e.line, e.column), (1, 8));
             let err = Error::Sql(e);
             assert_eq!(err.exit_code(), 2);
-            assert!(err.to_string().contains("1 | SELECT nope FROM trades"), "{err}");
+            assert!(
+                err.to_string().contains("1 | SELECT nope FROM trades"),
+                "{err}"
+            );
         }
         Err(other) => panic!("expected a SQL error, got {other}"),
         Ok(_) => panic!("a query over an unknown column was accepted"),
@@ -658,13 +687,22 @@ fn cli_bad_sql_exits_2_with_a_caret() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stdout.is_empty(), "no output for a rejected query: {stdout}");
+    assert!(
+        stdout.is_empty(),
+        "no output for a rejected query: {stdout}"
+    );
     assert!(
         stderr.contains("error: unknown function at line 1, column 19: no function named `FOO`"),
         "{stderr}"
     );
-    assert!(stderr.contains("\n1 | SELECT trader_id, FOO(price) FROM trades\n"), "{stderr}");
-    assert!(stderr.contains(&format!("\n  | {}^", " ".repeat(18))), "{stderr}");
+    assert!(
+        stderr.contains("\n1 | SELECT trader_id, FOO(price) FROM trades\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("\n  | {}^", " ".repeat(18))),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -681,7 +719,16 @@ fn cli_bad_multi_line_sql_shows_the_offending_line() {
         .expect("the binary runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("syntax error at line 3, column 25"), "{stderr}");
-    assert!(stderr.contains("\n3 | GROUP BY trader_id EMIT SOMETIMES\n"), "{stderr}");
-    assert!(stderr.contains(&format!("\n  | {}^", " ".repeat(24))), "{stderr}");
+    assert!(
+        stderr.contains("syntax error at line 3, column 25"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("\n3 | GROUP BY trader_id EMIT SOMETIMES\n"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("\n  | {}^", " ".repeat(24))),
+        "{stderr}"
+    );
 }

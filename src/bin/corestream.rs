@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "corestream", version, about = "A lock-free, thread-per-core streaming SQL engine")]
+#[command(
+    name = "corestream",
+    version,
+    about = "A lock-free, thread-per-core streaming SQL engine"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,7 +27,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a streaming query until its input ends.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print the machine's CPUs and NUMA nodes, and where shards would run.
     Topology(CoreArgs),
 }
@@ -72,6 +76,15 @@ struct RunArgs {
     /// How long an idle shard polls before it parks (e.g. 100us, 1ms).
     #[arg(long, default_value = "100us")]
     idle_spin: String,
+    /// The event-time column (TIMESTAMP or BIGINT epoch ms); windows use processing time without it.
+    #[arg(long)]
+    event_time: Option<String>,
+    /// How far the watermark trails the largest event time seen (e.g. 5s).
+    #[arg(long, default_value = "0s")]
+    max_out_of_orderness: String,
+    /// How far behind the watermark a record may be and still count (e.g. 10s).
+    #[arg(long, default_value = "0s")]
+    allowed_lateness: String,
     /// What to do with a malformed input record: fail (stop, exit 1) or skip (count it).
     #[arg(long, value_enum, default_value = "skip")]
     on_error: OnErrorArg,
@@ -92,7 +105,11 @@ fn duration(flag: &str, text: &str) -> Result<Duration, Error> {
     parse_duration_ms(text)
         .filter(|ms| *ms >= 0)
         .map(|ms| Duration::from_millis(ms as u64))
-        .ok_or_else(|| Error::Config(format!("--{flag} {text}: expected a duration like 100us, 5ms, 1s")))
+        .ok_or_else(|| {
+            Error::Config(format!(
+                "--{flag} {text}: expected a duration like 100us, 5ms, 1s"
+            ))
+        })
 }
 
 fn read_sql(arg: &str) -> Result<String, Error> {
@@ -107,7 +124,16 @@ fn read_sql(arg: &str) -> Result<String, Error> {
 
 fn run(args: RunArgs) -> Result<(), Error> {
     let cores = args.cores.core_set()?;
-    let engine = Engine::builder()
+    let mut builder = Engine::builder();
+    if let Some(c) = &args.event_time {
+        builder = builder.event_time(c);
+    }
+    let engine = builder
+        .max_out_of_orderness(duration(
+            "max-out-of-orderness",
+            &args.max_out_of_orderness,
+        )?)
+        .allowed_lateness(duration("allowed-lateness", &args.allowed_lateness)?)
         .sql(read_sql(&args.sql)?)
         .input(args.input)
         .cores(cores)
@@ -143,7 +169,7 @@ fn topology(args: CoreArgs) -> Result<(), Error> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::Topology(args) => topology(args),
     };
     match result {

@@ -14,13 +14,19 @@ pub enum DataType {
     Utf8,
     /// Milliseconds since the Unix epoch, UTC.
     Timestamp,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
 }
 
 impl DataType {
     /// Whether arithmetic applies to values of this type.
     pub fn is_numeric(self) -> bool {
-        matches!(self, DataType::Int64 | DataType::Float64 | DataType::Decimal { .. })
+        matches!(
+            self,
+            DataType::Int64 | DataType::Float64 | DataType::Decimal { .. }
+        )
     }
 
     /// Parses a SQL type name: `BIGINT`, `INT`, `DOUBLE`, `FLOAT`, `VARCHAR(n)`,

@@ -40,13 +40,20 @@ impl Value {
             (Int64(a), Int64(b)) | (Timestamp(a), Timestamp(b)) => Some(a.cmp(b)),
             (Utf8(a), Utf8(b)) => Some(a.cmp(b)),
             (Bool(a), Bool(b)) => Some(a.cmp(b)),
-            (Decimal { value: a, scale: sa }, Decimal { value: b, scale: sb }) => {
+            (
+                Decimal {
+                    value: a,
+                    scale: sa,
+                },
+                Decimal {
+                    value: b,
+                    scale: sb,
+                },
+            ) => {
                 let s = (*sa).max(*sb);
                 Some(rescale(*a, *sa, s).cmp(&rescale(*b, *sb, s)))
             }
-            (Int64(a), Decimal { value, scale }) => {
-                Some(rescale(*a as i128, 0, *scale).cmp(value))
-            }
+            (Int64(a), Decimal { value, scale }) => Some(rescale(*a as i128, 0, *scale).cmp(value)),
             (Decimal { value, scale }, Int64(b)) => {
                 Some(value.cmp(&rescale(*b as i128, 0, *scale)))
             }

@@ -12,15 +12,48 @@ use crate::sql::plan::AggFunc;
 /// The state of one aggregate for every group of a shard.
 #[derive(Debug)]
 pub enum Accumulator {
-    Count { counts: Vec<i64>, star: bool },
-    SumInt { sums: Vec<i128>, seen: Vec<bool> },
-    SumFloat { sums: Vec<f64>, seen: Vec<bool> },
-    SumDecimal { sums: Vec<i128>, seen: Vec<bool>, scale: u8 },
-    Avg { sums: Vec<f64>, counts: Vec<i64> },
-    AvgDecimal { sums: Vec<i128>, counts: Vec<i64>, scale: u8 },
-    MinMaxFloat { values: Vec<f64>, seen: Vec<bool>, max: bool },
-    MinMaxInt { values: Vec<i64>, seen: Vec<bool>, max: bool, data_type: DataType },
-    MinMaxValue { values: Vec<Value>, max: bool, data_type: DataType },
+    Count {
+        counts: Vec<i64>,
+        star: bool,
+    },
+    SumInt {
+        sums: Vec<i128>,
+        seen: Vec<bool>,
+    },
+    SumFloat {
+        sums: Vec<f64>,
+        seen: Vec<bool>,
+    },
+    SumDecimal {
+        sums: Vec<i128>,
+        seen: Vec<bool>,
+        scale: u8,
+    },
+    Avg {
+        sums: Vec<f64>,
+        counts: Vec<i64>,
+    },
+    AvgDecimal {
+        sums: Vec<i128>,
+        counts: Vec<i64>,
+        scale: u8,
+    },
+    MinMaxFloat {
+        values: Vec<f64>,
+        seen: Vec<bool>,
+        max: bool,
+    },
+    MinMaxInt {
+        values: Vec<i64>,
+        seen: Vec<bool>,
+        max: bool,
+        data_type: DataType,
+    },
+    MinMaxValue {
+        values: Vec<Value>,
+        max: bool,
+        data_type: DataType,
+    },
 }
 
 /// The result type of `func` over an argument of type `arg`.
@@ -44,21 +77,47 @@ impl Accumulator {
     pub fn new(func: AggFunc, arg: Option<DataType>) -> Accumulator {
         let max = func == AggFunc::Max;
         match (func, arg) {
-            (AggFunc::CountStar, _) => Accumulator::Count { counts: Vec::new(), star: true },
-            (AggFunc::Count, _) => Accumulator::Count { counts: Vec::new(), star: false },
-            (AggFunc::Sum, Some(DataType::Int64)) => Accumulator::SumInt { sums: Vec::new(), seen: Vec::new() },
-            (AggFunc::Sum, Some(DataType::Decimal { scale, .. })) => {
-                Accumulator::SumDecimal { sums: Vec::new(), seen: Vec::new(), scale }
-            }
-            (AggFunc::Sum, _) => Accumulator::SumFloat { sums: Vec::new(), seen: Vec::new() },
-            (AggFunc::Avg, Some(DataType::Decimal { scale, .. })) => {
-                Accumulator::AvgDecimal { sums: Vec::new(), counts: Vec::new(), scale }
-            }
-            (AggFunc::Avg, _) => Accumulator::Avg { sums: Vec::new(), counts: Vec::new() },
-            (_, Some(DataType::Float64)) => Accumulator::MinMaxFloat { values: Vec::new(), seen: Vec::new(), max },
-            (_, Some(t @ (DataType::Int64 | DataType::Timestamp))) => {
-                Accumulator::MinMaxInt { values: Vec::new(), seen: Vec::new(), max, data_type: t }
-            }
+            (AggFunc::CountStar, _) => Accumulator::Count {
+                counts: Vec::new(),
+                star: true,
+            },
+            (AggFunc::Count, _) => Accumulator::Count {
+                counts: Vec::new(),
+                star: false,
+            },
+            (AggFunc::Sum, Some(DataType::Int64)) => Accumulator::SumInt {
+                sums: Vec::new(),
+                seen: Vec::new(),
+            },
+            (AggFunc::Sum, Some(DataType::Decimal { scale, .. })) => Accumulator::SumDecimal {
+                sums: Vec::new(),
+                seen: Vec::new(),
+                scale,
+            },
+            (AggFunc::Sum, _) => Accumulator::SumFloat {
+                sums: Vec::new(),
+                seen: Vec::new(),
+            },
+            (AggFunc::Avg, Some(DataType::Decimal { scale, .. })) => Accumulator::AvgDecimal {
+                sums: Vec::new(),
+                counts: Vec::new(),
+                scale,
+            },
+            (AggFunc::Avg, _) => Accumulator::Avg {
+                sums: Vec::new(),
+                counts: Vec::new(),
+            },
+            (_, Some(DataType::Float64)) => Accumulator::MinMaxFloat {
+                values: Vec::new(),
+                seen: Vec::new(),
+                max,
+            },
+            (_, Some(t @ (DataType::Int64 | DataType::Timestamp))) => Accumulator::MinMaxInt {
+                values: Vec::new(),
+                seen: Vec::new(),
+                max,
+                data_type: t,
+            },
             (_, t) => Accumulator::MinMaxValue {
                 values: Vec::new(),
                 max,
@@ -99,10 +158,97 @@ impl Accumulator {
         }
     }
 
+    /// Returns group `g` to the empty state, so its slot can be reused.
+    pub fn reset(&mut self, g: usize) {
+        match self {
+            Accumulator::Count { counts, .. } => counts[g] = 0,
+            Accumulator::SumInt { sums, seen } | Accumulator::SumDecimal { sums, seen, .. } => {
+                sums[g] = 0;
+                seen[g] = false;
+            }
+            Accumulator::SumFloat { sums, seen } => {
+                sums[g] = 0.0;
+                seen[g] = false;
+            }
+            Accumulator::Avg { sums, counts } => {
+                sums[g] = 0.0;
+                counts[g] = 0;
+            }
+            Accumulator::AvgDecimal { sums, counts, .. } => {
+                sums[g] = 0;
+                counts[g] = 0;
+            }
+            Accumulator::MinMaxFloat { seen, .. } | Accumulator::MinMaxInt { seen, .. } => {
+                seen[g] = false
+            }
+            Accumulator::MinMaxValue { values, .. } => values[g] = Value::Null,
+        }
+    }
+
+    /// Folds group `src` into group `dst` (session windows merging); `src` is
+    /// left as it was.
+    pub fn merge(&mut self, dst: usize, src: usize) {
+        match self {
+            Accumulator::Count { counts, .. } => counts[dst] += counts[src],
+            Accumulator::SumInt { sums, seen } | Accumulator::SumDecimal { sums, seen, .. } => {
+                sums[dst] += sums[src];
+                seen[dst] |= seen[src];
+            }
+            Accumulator::SumFloat { sums, seen } => {
+                sums[dst] += sums[src];
+                seen[dst] |= seen[src];
+            }
+            Accumulator::Avg { sums, counts } => {
+                sums[dst] += sums[src];
+                counts[dst] += counts[src];
+            }
+            Accumulator::AvgDecimal { sums, counts, .. } => {
+                sums[dst] += sums[src];
+                counts[dst] += counts[src];
+            }
+            Accumulator::MinMaxFloat { values, seen, max } => {
+                if seen[src]
+                    && (!seen[dst]
+                        || (*max && values[src] > values[dst])
+                        || (!*max && values[src] < values[dst]))
+                {
+                    values[dst] = values[src];
+                    seen[dst] = true;
+                }
+            }
+            Accumulator::MinMaxInt {
+                values, seen, max, ..
+            } => {
+                if seen[src]
+                    && (!seen[dst]
+                        || (*max && values[src] > values[dst])
+                        || (!*max && values[src] < values[dst]))
+                {
+                    values[dst] = values[src];
+                    seen[dst] = true;
+                }
+            }
+            Accumulator::MinMaxValue { values, max, .. } => {
+                let better = match values[dst].sql_cmp(&values[src]) {
+                    None => values[dst].is_null(),
+                    Some(o) => (*max && o.is_lt()) || (!*max && o.is_gt()),
+                };
+                if better {
+                    values[dst] = values[src].clone();
+                }
+            }
+        }
+    }
+
     /// Adds row `i` of `arg` to group `groups[i]` for every row. With `snapshot`,
     /// also appends each row's group value after its update. NULL arguments are
     /// ignored, except by `COUNT(*)`, which has no argument.
-    pub fn update(&mut self, groups: &[u32], arg: Option<&Column>, mut snapshot: Option<&mut Column>) {
+    pub fn update(
+        &mut self,
+        groups: &[u32],
+        arg: Option<&Column>,
+        mut snapshot: Option<&mut Column>,
+    ) {
         let valid = |i: usize| arg.is_none_or(|c| c.is_valid(i));
         // Fast paths: no snapshot and no NULLs, one tight loop per aggregate.
         let dense = snapshot.is_none() && arg.is_some_and(|c| c.validity.is_none());
@@ -190,7 +336,12 @@ impl Accumulator {
                     seen[g] = true;
                 }
             }
-            (Accumulator::MinMaxInt { values, seen, max, .. }, ColumnData::Int64(v) | ColumnData::Timestamp(v)) => {
+            (
+                Accumulator::MinMaxInt {
+                    values, seen, max, ..
+                },
+                ColumnData::Int64(v) | ColumnData::Timestamp(v),
+            ) => {
                 let x = v[i];
                 if !seen[g] || (*max && x > values[g]) || (!*max && x < values[g]) {
                     values[g] = x;
@@ -207,7 +358,9 @@ impl Accumulator {
                     values[g] = x;
                 }
             }
-            (acc, data) => unreachable!("accumulator {acc:?} over {data:?}: the planner checks types"),
+            (acc, data) => {
+                unreachable!("accumulator {acc:?} over {data:?}: the planner checks types")
+            }
         }
     }
 
@@ -228,7 +381,10 @@ impl Accumulator {
             }
             Accumulator::SumDecimal { sums, seen, scale } => {
                 if seen[g] {
-                    Value::Decimal { value: sums[g], scale: *scale }
+                    Value::Decimal {
+                        value: sums[g],
+                        scale: *scale,
+                    }
                 } else {
                     Value::Null
                 }
@@ -240,7 +396,11 @@ impl Accumulator {
                     Value::Null
                 }
             }
-            Accumulator::AvgDecimal { sums, counts, scale } => {
+            Accumulator::AvgDecimal {
+                sums,
+                counts,
+                scale,
+            } => {
                 if counts[g] > 0 {
                     Value::Float64(sums[g] as f64 / counts[g] as f64 / 10f64.powi(*scale as i32))
                 } else {
@@ -254,7 +414,12 @@ impl Accumulator {
                     Value::Null
                 }
             }
-            Accumulator::MinMaxInt { values, seen, data_type, .. } => match (seen[g], data_type) {
+            Accumulator::MinMaxInt {
+                values,
+                seen,
+                data_type,
+                ..
+            } => match (seen[g], data_type) {
                 (false, _) => Value::Null,
                 (true, DataType::Timestamp) => Value::Timestamp(values[g]),
                 (true, _) => Value::Int64(values[g]),
@@ -267,13 +432,19 @@ impl Accumulator {
     #[inline]
     pub fn push_result(&self, g: usize, out: &mut Column) {
         match (self, &mut out.data) {
-            (Accumulator::Avg { sums, counts }, ColumnData::Float64(v)) if counts[g] > 0 && out.validity.is_none() => {
+            (Accumulator::Avg { sums, counts }, ColumnData::Float64(v))
+                if counts[g] > 0 && out.validity.is_none() =>
+            {
                 v.push(sums[g] / counts[g] as f64)
             }
-            (Accumulator::SumFloat { sums, seen }, ColumnData::Float64(v)) if seen[g] && out.validity.is_none() => {
+            (Accumulator::SumFloat { sums, seen }, ColumnData::Float64(v))
+                if seen[g] && out.validity.is_none() =>
+            {
                 v.push(sums[g])
             }
-            (Accumulator::Count { counts, .. }, ColumnData::Int64(v)) if out.validity.is_none() => v.push(counts[g]),
+            (Accumulator::Count { counts, .. }, ColumnData::Int64(v)) if out.validity.is_none() => {
+                v.push(counts[g])
+            }
             _ => {
                 out.push_value(&self.value(g));
             }

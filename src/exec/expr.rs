@@ -32,7 +32,12 @@ impl BinaryOp {
     pub fn is_comparison(self) -> bool {
         matches!(
             self,
-            BinaryOp::Eq | BinaryOp::NotEq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+            BinaryOp::Eq
+                | BinaryOp::NotEq
+                | BinaryOp::Lt
+                | BinaryOp::LtEq
+                | BinaryOp::Gt
+                | BinaryOp::GtEq
         )
     }
 
@@ -234,7 +239,12 @@ fn decimal_parts(v: &Value) -> Option<(i128, u8)> {
 }
 
 /// Exact decimal arithmetic, the result expressed with `out_scale` places.
-fn decimal_arithmetic(op: BinaryOp, (a, sa): (i128, u8), (b, sb): (i128, u8), out_scale: u8) -> Value {
+fn decimal_arithmetic(
+    op: BinaryOp,
+    (a, sa): (i128, u8),
+    (b, sb): (i128, u8),
+    out_scale: u8,
+) -> Value {
     use crate::data::value::rescale;
     let v = match op {
         BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mod => {
@@ -247,7 +257,9 @@ fn decimal_arithmetic(op: BinaryOp, (a, sa): (i128, u8), (b, sb): (i128, u8), ou
             };
             v.map(|v| adjust_scale(v, s, out_scale))
         }
-        BinaryOp::Mul => a.checked_mul(b).map(|v| adjust_scale(v, sa + sb, out_scale)),
+        BinaryOp::Mul => a
+            .checked_mul(b)
+            .map(|v| adjust_scale(v, sa + sb, out_scale)),
         _ => {
             if b == 0 {
                 None
@@ -288,7 +300,9 @@ pub fn cast_value(v: Value, to: DataType) -> Value {
         DataType::Int64 => match v {
             Value::Int64(x) | Value::Timestamp(x) => Value::Int64(x),
             Value::Float64(f) if f.is_finite() => Value::Int64(f.trunc() as i64),
-            Value::Decimal { value, scale } => Value::Int64((value / 10i128.pow(scale as u32)) as i64),
+            Value::Decimal { value, scale } => {
+                Value::Int64((value / 10i128.pow(scale as u32)) as i64)
+            }
             Value::Utf8(s) => s.trim().parse().map_or(Value::Null, Value::Int64),
             Value::Bool(b) => Value::Int64(b as i64),
             _ => Value::Null,
@@ -305,7 +319,9 @@ pub fn cast_value(v: Value, to: DataType) -> Value {
         },
         DataType::Timestamp => match v {
             Value::Timestamp(x) | Value::Int64(x) => Value::Timestamp(x),
-            Value::Utf8(s) => crate::io::parse::parse_timestamp(&s).map_or(Value::Null, Value::Timestamp),
+            Value::Utf8(s) => {
+                crate::io::parse::parse_timestamp(&s).map_or(Value::Null, Value::Timestamp)
+            }
             _ => Value::Null,
         },
         DataType::Decimal { scale, .. } => {
@@ -333,8 +349,12 @@ fn binary_fast(op: BinaryOp, l: &Column, r: &Column, out: DataType) -> Option<Co
     use ColumnData::*;
     let data = match (&l.data, &r.data) {
         (Float64(a), Float64(b)) => float_op(op, a.iter().copied(), b.iter().copied(), out)?,
-        (Float64(a), Int64(b)) => float_op(op, a.iter().copied(), b.iter().map(|&x| x as f64), out)?,
-        (Int64(a), Float64(b)) => float_op(op, a.iter().map(|&x| x as f64), b.iter().copied(), out)?,
+        (Float64(a), Int64(b)) => {
+            float_op(op, a.iter().copied(), b.iter().map(|&x| x as f64), out)?
+        }
+        (Int64(a), Float64(b)) => {
+            float_op(op, a.iter().map(|&x| x as f64), b.iter().copied(), out)?
+        }
         (Int64(a), Int64(b)) if op.is_comparison() => Bool(compare(op, a, b)),
         (Int64(a), Int64(b)) if matches!(op, BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul) => {
             let mut v = Vec::with_capacity(a.len());
@@ -373,9 +393,15 @@ fn float_op(
 ) -> Option<ColumnData> {
     let pairs = a.zip(b);
     Some(match op {
-        BinaryOp::Add if out == DataType::Float64 => ColumnData::Float64(pairs.map(|(x, y)| x + y).collect()),
-        BinaryOp::Sub if out == DataType::Float64 => ColumnData::Float64(pairs.map(|(x, y)| x - y).collect()),
-        BinaryOp::Mul if out == DataType::Float64 => ColumnData::Float64(pairs.map(|(x, y)| x * y).collect()),
+        BinaryOp::Add if out == DataType::Float64 => {
+            ColumnData::Float64(pairs.map(|(x, y)| x + y).collect())
+        }
+        BinaryOp::Sub if out == DataType::Float64 => {
+            ColumnData::Float64(pairs.map(|(x, y)| x - y).collect())
+        }
+        BinaryOp::Mul if out == DataType::Float64 => {
+            ColumnData::Float64(pairs.map(|(x, y)| x * y).collect())
+        }
         BinaryOp::Eq => ColumnData::Bool(pairs.map(|(x, y)| x == y).collect()),
         BinaryOp::NotEq => ColumnData::Bool(pairs.map(|(x, y)| x != y).collect()),
         BinaryOp::Lt => ColumnData::Bool(pairs.map(|(x, y)| x < y).collect()),

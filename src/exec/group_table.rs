@@ -82,7 +82,9 @@ fn keys_equal(keys: &[Column], g: usize, columns: &[&Column], row: usize) -> boo
             return kv == cv;
         }
         match (&k.data, &c.data) {
-            (ColumnData::Utf8(a), ColumnData::Utf8(b)) => bytes_eq(a.get_bytes(g), b.get_bytes(row)),
+            (ColumnData::Utf8(a), ColumnData::Utf8(b)) => {
+                bytes_eq(a.get_bytes(g), b.get_bytes(row))
+            }
             (ColumnData::Int64(a), ColumnData::Int64(b))
             | (ColumnData::Timestamp(a), ColumnData::Timestamp(b)) => a[g] == b[row],
             (ColumnData::Float64(a), ColumnData::Float64(b)) => a[g] == b[row],

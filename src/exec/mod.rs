@@ -8,3 +8,4 @@ pub mod hash;
 pub mod hash_agg;
 pub mod pipeline;
 pub mod project;
+pub mod window_agg;

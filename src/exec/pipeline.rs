@@ -3,6 +3,7 @@
 use super::filter::filter;
 use super::hash_agg::HashAggregate;
 use super::project::project;
+use super::window_agg::WindowAggregate;
 use crate::data::Batch;
 use crate::sql::plan::{PlanBody, QueryPlan};
 
@@ -11,11 +12,14 @@ use crate::sql::plan::{PlanBody, QueryPlan};
 pub struct BatchCounts {
     pub processed: u64,
     pub filtered: u64,
+    /// Rows behind the watermark by more than the allowed lateness, dropped.
+    pub late: u64,
 }
 
 enum Body {
     Project(Vec<crate::exec::expr::Expr>),
     Aggregate(Box<HashAggregate>),
+    Window(Box<WindowAggregate>),
 }
 
 /// A shard's compiled copy of the plan, with its operator state.
@@ -32,6 +36,9 @@ impl Pipeline {
     pub fn new(plan: &QueryPlan) -> Pipeline {
         let body = match &plan.body {
             PlanBody::Project(exprs) => Body::Project(exprs.clone()),
+            PlanBody::Aggregate(agg) if agg.window.is_some() => Body::Window(Box::new(
+                WindowAggregate::new(agg.clone(), plan.emit, plan.watermarking.allowed_lateness),
+            )),
             PlanBody::Aggregate(agg) => {
                 Body::Aggregate(Box::new(HashAggregate::new(agg.clone(), plan.emit)))
             }
@@ -43,16 +50,18 @@ impl Pipeline {
         }
     }
 
-    /// Runs one input batch; returns the rows to emit now, if any.
-    pub fn process(&mut self, batch: Batch) -> (Option<Batch>, BatchCounts) {
+    /// Runs one input batch; returns the rows to emit now, if any. `now` is
+    /// the processing time in epoch milliseconds (for processing-time windows).
+    pub fn process(&mut self, batch: Batch, now: i64) -> (Option<Batch>, BatchCounts) {
         let total = batch.len as u64;
         let (batch, filtered) = match &self.filter {
             Some(p) => filter(p, batch, &mut self.selection),
             None => (batch, 0),
         };
-        let counts = BatchCounts {
+        let mut counts = BatchCounts {
             processed: total - filtered as u64,
             filtered: filtered as u64,
+            late: 0,
         };
         if batch.is_empty() {
             return (None, counts);
@@ -60,15 +69,38 @@ impl Pipeline {
         let out = match &mut self.body {
             Body::Project(exprs) => Some(project(exprs, &batch)),
             Body::Aggregate(agg) => agg.process(&batch),
+            Body::Window(w) => {
+                let (out, late) = w.process(&batch, now);
+                counts.late = late;
+                counts.processed -= late;
+                out
+            }
         };
         (out.filter(|b| !b.is_empty()), counts)
     }
 
-    /// End of input: the rows still held (FINAL results).
+    /// The watermark moved: the rows of windows that closed.
+    pub fn advance(&mut self, watermark: i64) -> Option<Batch> {
+        match &mut self.body {
+            Body::Window(w) => w.advance(watermark).filter(|b| !b.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// Windows holding state now (0 for unwindowed plans).
+    pub fn open_windows(&self) -> usize {
+        match &self.body {
+            Body::Window(w) => w.open_windows(),
+            _ => 0,
+        }
+    }
+
+    /// End of input: the rows still held (FINAL results, open windows).
     pub fn finish(&mut self) -> Option<Batch> {
         match &mut self.body {
             Body::Project(_) => None,
             Body::Aggregate(agg) => agg.finish().filter(|b| !b.is_empty()),
+            Body::Window(w) => w.finish(),
         }
     }
 }

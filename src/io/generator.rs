@@ -80,7 +80,11 @@ impl TradesGenerator {
             schema: trades_schema(),
             trader_names: (0..options.traders).map(|t| format!("T{t:03}")).collect(),
             symbol_names: (0..options.symbols as usize)
-                .map(|s| TICKERS.get(s).map_or_else(|| format!("SYM{s}"), |t| t.to_string()))
+                .map(|s| {
+                    TICKERS
+                        .get(s)
+                        .map_or_else(|| format!("SYM{s}"), |t| t.to_string())
+                })
                 .collect(),
             base_prices,
             rng,
@@ -101,7 +105,9 @@ impl TradesGenerator {
         let mut o = GeneratorOptions::default();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (key, value) = pair.split_once('=').ok_or_else(|| {
-                Error::Config(format!("generator option `{pair}` needs a value (key=value)"))
+                Error::Config(format!(
+                    "generator option `{pair}` needs a value (key=value)"
+                ))
             })?;
             let bad = |what: &str| {
                 Error::Config(format!("generator option {key}={value}: expected {what}"))
@@ -262,7 +268,8 @@ mod tests {
 
     #[test]
     fn spec_options_are_checked() {
-        let g = TradesGenerator::from_spec("trades?records=5&traders=3&symbols=2&seed=1&jitter=2s").unwrap();
+        let g = TradesGenerator::from_spec("trades?records=5&traders=3&symbols=2&seed=1&jitter=2s")
+            .unwrap();
         assert_eq!(g.options.records, Some(5));
         assert_eq!(g.options.jitter_ms, 2_000);
         assert!(TradesGenerator::from_spec("trades?bogus=1").is_err());

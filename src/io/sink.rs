@@ -57,8 +57,14 @@ const FLUSH_BYTES: usize = 1 << 16;
 /// # Threading
 /// Lives on its shard's executor and is used only there.
 pub enum ShardSink {
-    Stdout { buf: Vec<u8> },
-    File { file: glommio::io::BufferedFile, pos: u64, buf: Vec<u8> },
+    Stdout {
+        buf: Vec<u8>,
+    },
+    File {
+        file: glommio::io::BufferedFile,
+        pos: u64,
+        buf: Vec<u8>,
+    },
     Collect(Vec<Batch>),
     Discard,
 }
@@ -67,10 +73,14 @@ impl ShardSink {
     /// Opens shard `shard`'s sink; a part file starts with the header line.
     pub async fn open(spec: &OutputSpec, shard: usize, schema: &Schema) -> io::Result<ShardSink> {
         Ok(match spec {
-            OutputSpec::Stdout => ShardSink::Stdout { buf: Vec::with_capacity(FLUSH_BYTES * 2) },
+            OutputSpec::Stdout => ShardSink::Stdout {
+                buf: Vec::with_capacity(FLUSH_BYTES * 2),
+            },
             OutputSpec::Directory(dir) => {
                 let path = dir.join(part_name(shard));
-                let file = glommio::io::BufferedFile::create(&path).await.map_err(io::Error::from)?;
+                let file = glommio::io::BufferedFile::create(&path)
+                    .await
+                    .map_err(io::Error::from)?;
                 let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
                 buf.extend_from_slice(schema.header().as_bytes());
                 buf.push(b'\n');
@@ -109,9 +119,15 @@ impl ShardSink {
             ShardSink::File { file, pos, buf } => {
                 let mut data = std::mem::take(buf);
                 while !data.is_empty() {
-                    let n = file.write_at(data.clone(), *pos).await.map_err(io::Error::from)?;
+                    let n = file
+                        .write_at(data.clone(), *pos)
+                        .await
+                        .map_err(io::Error::from)?;
                     if n == 0 {
-                        return Err(io::Error::new(io::ErrorKind::WriteZero, "the file accepted no bytes"));
+                        return Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "the file accepted no bytes",
+                        ));
                     }
                     *pos += n as u64;
                     data.drain(..n);
@@ -149,7 +165,10 @@ fn write_stdout_lines(buf: &mut Vec<u8>) -> io::Result<()> {
             // The last newline within the limit; a longer line goes out whole.
             match rest[..limit].iter().rposition(|&b| b == b'\n') {
                 Some(p) => p + 1,
-                None => rest.iter().position(|&b| b == b'\n').map_or(rest.len(), |p| p + 1),
+                None => rest
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(rest.len(), |p| p + 1),
             }
         };
         write_all_fd(1, &rest[..end])?;

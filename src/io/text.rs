@@ -227,7 +227,13 @@ impl TextSource {
         };
         // SAFETY: `pfd` is a valid pollfd for the duration of the call, and the
         // count passed is 1, matching the single struct.
-        let ready = unsafe { libc::poll(&mut pfd, 1, timeout.as_millis().min(i32::MAX as u128) as i32) };
+        let ready = unsafe {
+            libc::poll(
+                &mut pfd,
+                1,
+                timeout.as_millis().min(i32::MAX as u128) as i32,
+            )
+        };
         ready != 0
     }
 
@@ -250,7 +256,8 @@ impl TextSource {
                 let text = String::from_utf8_lossy(self.field(i));
                 *t = widen(*t, text.trim());
             }
-            self.pending.push_back((self.line_no, std::mem::take(&mut self.line)));
+            self.pending
+                .push_back((self.line_no, std::mem::take(&mut self.line)));
         }
         self.at_end = false;
         self.csv.reset();
@@ -276,7 +283,12 @@ impl TextSource {
         for i in 0..self.ends.len() {
             match std::str::from_utf8(self.field(i)) {
                 Ok(t) => texts.push(t),
-                Err(_) => return Err(format!("column {}: invalid UTF-8", self.schema.fields[i].name)),
+                Err(_) => {
+                    return Err(format!(
+                        "column {}: invalid UTF-8",
+                        self.schema.fields[i].name
+                    ))
+                }
             }
         }
         let before = batch.len;
@@ -336,7 +348,11 @@ impl Source for TextSource {
         let mut batch = Batch::with_capacity(&self.schema, max_rows);
         while batch.len < max_rows {
             // Once some rows are in hand, stop at the deadline rather than wait.
-            let wait = if batch.len > 0 { Some(Instant::now()) } else { deadline };
+            let wait = if batch.len > 0 {
+                Some(Instant::now())
+            } else {
+                deadline
+            };
             let wait = if self.fd.is_some() { wait } else { None };
             if !self.read_record(wait)? {
                 break;

@@ -118,8 +118,8 @@ pub struct Doorbell {
 }
 
 impl Doorbell {
-    /// A doorbell with no consumer registered yet, ready to be shared.
-    #[allow(clippy::new_ret_no_self)] // it is always shared; `Arc<Self>` says so
+    /// A doorbell with no consumer registered yet, in an `Arc` because it is
+    /// always shared between the consumer and its producers.
     pub fn new() -> Arc<Self> {
         Arc::new(Doorbell {
             sleeping: AtomicBool::new(false),

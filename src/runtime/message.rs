@@ -10,6 +10,9 @@ use crate::data::Batch;
 pub enum Message {
     /// Rows the shard owns.
     Data(Batch),
+    /// Event time has reached this point (epoch ms): close the windows it
+    /// passes. Broadcast to every shard, so idle shards close windows too.
+    Watermark(i64),
     /// Write out buffered results now (the router's linger expired).
     Flush,
     /// The router has no more input: finish, flush and stop.

@@ -99,13 +99,28 @@ impl RunSummary {
         let _ = writeln!(
             out,
             "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14}",
-            "shard", "core", "records_in", "processed", "filtered", "late", "malformed", "rows_out", "records/s"
+            "shard",
+            "core",
+            "records_in",
+            "processed",
+            "filtered",
+            "late",
+            "malformed",
+            "rows_out",
+            "records/s"
         );
         for (i, (core, s)) in self.shards.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14.0}",
-                i, core, s.records_in, s.processed, s.filtered, s.late, 0, s.rows_out,
+                i,
+                core,
+                s.records_in,
+                s.processed,
+                s.filtered,
+                s.late,
+                0,
+                s.rows_out,
                 s.records_in as f64 / secs
             );
         }
@@ -114,7 +129,14 @@ impl RunSummary {
         let _ = writeln!(
             out,
             "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14.0}",
-            "total", "", input, t.processed, t.filtered, t.late, self.malformed, t.rows_out,
+            "total",
+            "",
+            input,
+            t.processed,
+            t.filtered,
+            t.late,
+            self.malformed,
+            t.rows_out,
             input as f64 / secs
         );
         let _ = writeln!(

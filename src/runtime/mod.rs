@@ -2,9 +2,9 @@
 
 pub mod cores;
 pub mod doorbell;
-pub mod ring;
-pub mod topology;
 pub mod message;
 pub mod metrics;
+pub mod ring;
 pub mod router;
 pub mod shard;
+pub mod topology;

@@ -13,11 +13,12 @@
 use super::doorbell::Doorbell;
 use super::message::Message;
 use super::ring::{Producer, PushError};
+use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, Schema};
 use crate::error::Error;
 use crate::exec::hash::{hash_rows, shard_of};
 use crate::io::source::{Poll, Source};
-use crate::sql::plan::Partitioning;
+use crate::sql::plan::{Partitioning, Watermarking};
 use crate::sync::Arc;
 use crossbeam::utils::Backoff;
 use std::borrow::Cow;
@@ -51,7 +52,12 @@ pub struct Lane {
 }
 
 impl Lane {
-    pub fn new(producer: Producer<Message>, doorbell: Arc<Doorbell>, schema: &Schema, batch_size: usize) -> Lane {
+    pub fn new(
+        producer: Producer<Message>,
+        doorbell: Arc<Doorbell>,
+        schema: &Schema,
+        batch_size: usize,
+    ) -> Lane {
         Lane {
             producer,
             doorbell,
@@ -105,6 +111,59 @@ impl Drop for Lane {
     }
 }
 
+/// Follows the largest event time seen and says when the watermark moves.
+///
+/// The watermark is the largest event time seen minus the out-of-orderness
+/// bound, computed once per source batch, and never moves backwards. For
+/// processing-time windows it is the wall clock.
+struct WatermarkTracker {
+    settings: Option<Watermarking>,
+    max_seen: i64,
+    sent: i64,
+}
+
+impl WatermarkTracker {
+    fn new(settings: Option<Watermarking>) -> Self {
+        WatermarkTracker {
+            settings,
+            max_seen: i64::MIN,
+            sent: i64::MIN,
+        }
+    }
+
+    fn observe(&mut self, batch: &Batch) {
+        let Some(Watermarking {
+            time_column: Some(c),
+            ..
+        }) = self.settings
+        else {
+            return;
+        };
+        let col = &batch.columns[c];
+        if let ColumnData::Int64(v) | ColumnData::Timestamp(v) = &col.data {
+            for (i, &t) in v.iter().enumerate() {
+                if t > self.max_seen && col.is_valid(i) {
+                    self.max_seen = t;
+                }
+            }
+        }
+    }
+
+    /// The new watermark, if it moved since the last one sent.
+    fn next(&mut self) -> Option<i64> {
+        let s = self.settings?;
+        let wm = match s.time_column {
+            Some(_) if self.max_seen == i64::MIN => return None,
+            Some(_) => self.max_seen.saturating_sub(s.max_out_of_orderness),
+            None => crate::runtime::shard::now_ms(),
+        };
+        (wm > self.sent).then(|| {
+            self.sent = wm;
+            wm
+        })
+    }
+}
+
 /// The consumer end of a lane went away: its shard stopped.
 #[derive(Debug)]
 struct Stopped;
@@ -127,10 +186,12 @@ pub fn route(
     partitioning: &Partitioning,
     lanes: &mut [Lane],
     batching: Batching,
+    watermarks: Option<Watermarking>,
     stop: &dyn Fn() -> bool,
     stats: &mut RouterStats,
 ) -> Result<(), Error> {
     let schema = source.schema().clone();
+    let mut watermark = WatermarkTracker::new(watermarks);
     let mut next_lane = 0usize;
     let mut hashes = Vec::new();
     let mut targets: Vec<Vec<u32>> = vec![Vec::new(); lanes.len()];
@@ -150,6 +211,7 @@ pub fn route(
                 Poll::Idle => {}
                 Poll::Batch(batch) => {
                     stats.records_read += batch.len as u64;
+                    watermark.observe(&batch);
                     let whole = match partitioning {
                         Partitioning::Single => Some(0),
                         Partitioning::RoundRobin => {
@@ -158,7 +220,8 @@ pub fn route(
                         }
                         Partitioning::ByKey(_) if lanes.len() == 1 => Some(0),
                         Partitioning::ByKey(keys) => {
-                            let cols: Vec<Cow<'_, Column>> = keys.iter().map(|k| k.eval(&batch)).collect();
+                            let cols: Vec<Cow<'_, Column>> =
+                                keys.iter().map(|k| k.eval(&batch)).collect();
                             let refs: Vec<&Column> = cols.iter().map(|c| c.as_ref()).collect();
                             hash_rows(&refs, batch.len, &mut hashes);
                             for t in targets.iter_mut() {
@@ -193,6 +256,15 @@ pub fn route(
                             }
                         }
                     }
+                }
+            }
+            if let Some(wm) = watermark.next() {
+                // Data before the watermark goes out first, then the watermark
+                // to every shard, so idle shards close their windows too.
+                for (i, lane) in lanes.iter_mut().enumerate() {
+                    lane.send_pending(&schema, batching.batch_size)
+                        .map_err(|_| stopped(i))?;
+                    lane.send(Message::Watermark(wm)).map_err(|_| stopped(i))?;
                 }
             }
             let now = Instant::now();

@@ -61,7 +61,9 @@ pub struct ShardOutput {
 const IO_MEMORY: usize = 512 * 1024;
 
 /// Starts shard `spec.index` on its own pinned executor thread.
-pub fn spawn(spec: ShardSpec) -> Result<glommio::ExecutorJoinHandle<Result<ShardOutput, Error>>, Error> {
+pub fn spawn(
+    spec: ShardSpec,
+) -> Result<glommio::ExecutorJoinHandle<Result<ShardOutput, Error>>, Error> {
     let (index, core) = (spec.index, spec.core);
     glommio::LocalExecutorBuilder::new(glommio::Placement::Fixed(core))
         .name(&format!("shard-{index}"))
@@ -123,14 +125,22 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 idle_since = None;
                 backoff.reset();
                 stats.records_in += batch.len as u64;
-                let (out, counts) = pipeline.process(batch);
+                let (out, counts) = pipeline.process(batch, now_ms());
                 stats.processed += counts.processed;
                 stats.filtered += counts.filtered;
+                stats.late += counts.late;
                 if let Some(out) = out {
                     stats.rows_out += out.len as u64;
                     sink.write(out).await.map_err(sink_error)?;
                 }
                 counters.publish(&stats);
+            }
+            Some(Message::Watermark(w)) => {
+                if let Some(out) = pipeline.advance(w) {
+                    stats.rows_out += out.len as u64;
+                    sink.write(out).await.map_err(sink_error)?;
+                    counters.publish(&stats);
+                }
             }
             Some(Message::Flush) => sink.flush().await.map_err(sink_error)?,
             Some(Message::EndOfInput) => break,
@@ -160,4 +170,11 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     counters.publish(&stats);
     let collected = sink.close().await.map_err(sink_error)?;
     Ok(ShardOutput { stats, collected })
+}
+
+/// Processing time: wall-clock epoch milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -1,8 +1,12 @@
 //! Binding: names to columns, types checked, aggregates found; the result is a
 //! [`QueryPlan`].
 
+use super::duration::parse_interval_ms;
 use super::parse::{EmitMode, ParsedQuery};
-use super::plan::{AggCall, AggFunc, AggregatePlan, Partitioning, PlanBody, QueryPlan};
+use super::plan::{
+    AggCall, AggFunc, AggregatePlan, Partitioning, PlanBody, QueryPlan, Watermarking, WindowKind,
+    WindowSpec,
+};
 use crate::data::{DataType, Field, Schema, Value};
 use crate::error::{SqlError, SqlErrorKind};
 use crate::exec::accumulator::output_type;
@@ -19,7 +23,28 @@ pub fn plan_query(
     input_name: Option<&str>,
     schema: &Schema,
 ) -> Result<QueryPlan, SqlError> {
-    plan_inner(parsed, input_name, schema).map_err(|e| e.in_sql(&parsed.sql))
+    plan_query_with(parsed, input_name, schema, &PlanOptions::default())
+}
+
+/// Settings that come from outside the query text (flags or DDL).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// The event-time column; windows use processing time without one.
+    pub event_time: Option<String>,
+    /// Milliseconds the watermark trails the largest event time seen.
+    pub max_out_of_orderness: i64,
+    /// Milliseconds a row may be behind the watermark and still count.
+    pub allowed_lateness: i64,
+}
+
+/// [`plan_query`] with event-time settings.
+pub fn plan_query_with(
+    parsed: &ParsedQuery,
+    input_name: Option<&str>,
+    schema: &Schema,
+    options: &PlanOptions,
+) -> Result<QueryPlan, SqlError> {
+    plan_inner(parsed, input_name, schema, options).map_err(|e| e.in_sql(&parsed.sql))
 }
 
 fn unsupported(node: &impl Spanned, what: impl Into<String>) -> SqlError {
@@ -31,13 +56,19 @@ fn error_at(node: &impl Spanned, kind: SqlErrorKind, message: impl Into<String>)
 }
 
 fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
-    SqlError::new(kind, message, span.start.line as usize, span.start.column as usize)
+    SqlError::new(
+        kind,
+        message,
+        span.start.line as usize,
+        span.start.column as usize,
+    )
 }
 
 fn plan_inner(
     parsed: &ParsedQuery,
     input_name: Option<&str>,
     schema: &Schema,
+    options: &PlanOptions,
 ) -> Result<QueryPlan, SqlError> {
     let query = &parsed.query;
     if let Some(with) = &query.with {
@@ -78,15 +109,82 @@ fn plan_inner(
     let group_exprs: &[ast::Expr] = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, modifiers) => {
             if !modifiers.is_empty() {
-                return Err(unsupported(&exprs[0], "GROUP BY modifiers are not supported"));
+                return Err(unsupported(
+                    &exprs[0],
+                    "GROUP BY modifiers are not supported",
+                ));
             }
             exprs
         }
         ast::GroupByExpr::All(_) => {
-            return Err(span_error(select.select_token.0.span, SqlErrorKind::Unsupported, "GROUP BY ALL is not supported"))
+            return Err(span_error(
+                select.select_token.0.span,
+                SqlErrorKind::Unsupported,
+                "GROUP BY ALL is not supported",
+            ))
         }
     };
-    let aggregating = !group_exprs.is_empty()
+    let event_time = match &options.event_time {
+        Some(name) => Some(schema.index_of(name).ok_or_else(|| {
+            SqlError::new(
+                SqlErrorKind::UnknownColumn,
+                format!("the event-time column `{name}` is not a column of the input"),
+                1,
+                1,
+            )
+        })?),
+        None => None,
+    };
+    let mut window: Option<WindowSpec> = None;
+    let mut key_exprs: Vec<&ast::Expr> = Vec::new();
+    for e in group_exprs {
+        match e {
+            ast::Expr::Function(f) if group_window_kind(&f.name.to_string()).is_some() => {
+                if window.is_some() {
+                    return Err(unsupported(e, "a query has at most one window"));
+                }
+                window = Some(window_function(f, e, schema)?);
+            }
+            _ => key_exprs.push(e),
+        }
+    }
+    if let Some(clause) = &parsed.window {
+        if window.is_some() {
+            return Err(SqlError::new(
+                SqlErrorKind::Unsupported,
+                "a query has at most one window (GROUP BY TUMBLE(...) or WINDOW ..., not both)",
+                clause.line,
+                clause.column,
+            ));
+        }
+        window = Some(window_from_clause(clause, schema)?);
+    }
+    if let Some(w) = &mut window {
+        if w.time_column.is_none() {
+            w.time_column = event_time;
+        }
+        if let Some(c) = w.time_column {
+            let t = schema.fields[c].data_type;
+            if !matches!(t, DataType::Int64 | DataType::Timestamp) {
+                return Err(SqlError::new(
+                    SqlErrorKind::TypeMismatch,
+                    format!(
+                        "the event-time column `{}` is {t}; it must be TIMESTAMP or BIGINT epoch milliseconds",
+                        schema.fields[c].name
+                    ),
+                    1,
+                    1,
+                ));
+            }
+        }
+    }
+    let watermarking = Watermarking {
+        time_column: window.and_then(|w| w.time_column).or(event_time),
+        max_out_of_orderness: options.max_out_of_orderness,
+        allowed_lateness: options.allowed_lateness,
+    };
+    let aggregating = window.is_some()
+        || !group_exprs.is_empty()
         || select.having.is_some()
         || select.projection.iter().any(|item| match item {
             ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
@@ -96,13 +194,14 @@ fn plan_inner(
         });
 
     let (body, output_schema, partitioning, emit) = if aggregating {
-        let keys = group_exprs
+        let keys = key_exprs
             .iter()
             .map(|e| binder.bind(e))
             .collect::<Result<Vec<_>, _>>()?;
         binder.grouping = Some(Grouping {
             keys: keys.clone(),
             aggs: Vec::new(),
+            windowed: window.is_some(),
         });
         let mut project = Vec::new();
         let mut fields = Vec::new();
@@ -136,12 +235,18 @@ fn plan_inner(
             aggs: grouping.aggs,
             having,
             project,
+            window,
         });
+        let default_emit = if window.is_some() {
+            EmitMode::Final
+        } else {
+            EmitMode::Changes
+        };
         (
             body,
             Schema::new(fields),
             partitioning,
-            parsed.emit.unwrap_or(EmitMode::Changes),
+            parsed.emit.unwrap_or(default_emit),
         )
     } else {
         let mut project = Vec::new();
@@ -186,7 +291,159 @@ fn plan_inner(
         body,
         output_schema,
         emit,
+        watermarking,
     })
+}
+
+/// `TUMBLE`, `HOP` or `SESSION` in GROUP BY (the standard group-window syntax).
+fn group_window_kind(name: &str) -> Option<&'static str> {
+    match name.to_ascii_uppercase().as_str() {
+        "TUMBLE" => Some("TUMBLE"),
+        "HOP" => Some("HOP"),
+        "SESSION" => Some("SESSION"),
+        _ => None,
+    }
+}
+
+/// A window argument: a duration (`5m`, `INTERVAL '1' MINUTE`) or the time column.
+enum WindowArg {
+    Duration(i64),
+    Column(usize),
+}
+
+fn window_arg(
+    text: &str,
+    schema: &Schema,
+    line: usize,
+    column: usize,
+) -> Result<WindowArg, SqlError> {
+    if let Some(ms) = parse_interval_ms(text) {
+        if ms <= 0 {
+            return Err(SqlError::new(
+                SqlErrorKind::Syntax,
+                format!("window durations must be positive, found `{text}`"),
+                line,
+                column,
+            ));
+        }
+        return Ok(WindowArg::Duration(ms));
+    }
+    match schema.index_of(text.trim_matches('"')) {
+        Some(c) => Ok(WindowArg::Column(c)),
+        None => Err(SqlError::new(
+            SqlErrorKind::Syntax,
+            format!("`{text}` is neither a duration (500ms, 30s, 5m, 1h, INTERVAL '1' MINUTE) nor a column"),
+            line,
+            column,
+        )),
+    }
+}
+
+/// Builds a window from its time column (optional) and durations.
+fn window_spec(
+    kind: &str,
+    args: &[WindowArg],
+    line: usize,
+    column: usize,
+) -> Result<WindowSpec, SqlError> {
+    let (time_column, durations): (Option<usize>, Vec<i64>) = match args {
+        [WindowArg::Column(c), rest @ ..] => (
+            Some(*c),
+            rest.iter()
+                .map(duration_of)
+                .collect::<Option<_>>()
+                .unwrap_or_default(),
+        ),
+        rest => (
+            None,
+            rest.iter()
+                .map(duration_of)
+                .collect::<Option<_>>()
+                .unwrap_or_default(),
+        ),
+    };
+    let bad = |expected: &str| {
+        SqlError::new(
+            SqlErrorKind::Syntax,
+            format!("{kind} takes {expected}"),
+            line,
+            column,
+        )
+    };
+    let expected_len = args.len() - time_column.is_some() as usize;
+    if durations.len() != expected_len {
+        return Err(bad("durations after the optional time column"));
+    }
+    let kind = match (kind, durations.as_slice()) {
+        ("TUMBLING" | "TUMBLE", [size]) => WindowKind::Tumbling { size: *size },
+        ("SLIDING" | "HOPPING", [size, advance]) => WindowKind::Hopping {
+            size: *size,
+            advance: *advance,
+        },
+        // The standard HOP(time, slide, size) names the slide first.
+        ("HOP", [advance, size]) => WindowKind::Hopping {
+            size: *size,
+            advance: *advance,
+        },
+        ("SESSION", [gap]) => WindowKind::Session { gap: *gap },
+        ("TUMBLING" | "TUMBLE", _) => return Err(bad("one duration: the window size")),
+        ("SLIDING" | "HOPPING", _) => return Err(bad("two durations: size, then advance")),
+        ("HOP", _) => return Err(bad("two durations: slide, then size")),
+        _ => return Err(bad("one duration: the gap")),
+    };
+    if let WindowKind::Hopping { size, advance } = kind {
+        if advance > size || size % advance != 0 {
+            return Err(bad("a size that is a whole multiple of the advance"));
+        }
+    }
+    Ok(WindowSpec { kind, time_column })
+}
+
+fn duration_of(a: &WindowArg) -> Option<i64> {
+    match a {
+        WindowArg::Duration(d) => Some(*d),
+        WindowArg::Column(_) => None,
+    }
+}
+
+fn window_from_clause(
+    clause: &super::WindowClause,
+    schema: &Schema,
+) -> Result<WindowSpec, SqlError> {
+    let args = clause
+        .args
+        .iter()
+        .map(|a| window_arg(a, schema, clause.line, clause.column))
+        .collect::<Result<Vec<_>, _>>()?;
+    window_spec(&clause.kind, &args, clause.line, clause.column)
+}
+
+fn window_function(
+    f: &ast::Function,
+    e: &ast::Expr,
+    schema: &Schema,
+) -> Result<WindowSpec, SqlError> {
+    let name = f.name.to_string().to_ascii_uppercase();
+    let start = e.span().start;
+    let (line, column) = (start.line as usize, start.column as usize);
+    let ast::FunctionArguments::List(list) = &f.args else {
+        return Err(unsupported(
+            e,
+            format!("{name} takes (time column, durations)"),
+        ));
+    };
+    let args = list
+        .args
+        .iter()
+        .map(|a| window_arg(&a.to_string(), schema, line, column))
+        .collect::<Result<Vec<_>, _>>()?;
+    if !matches!(args.first(), Some(WindowArg::Column(_))) {
+        return Err(unsupported(
+            e,
+            format!("{name} takes the time column first"),
+        ));
+    }
+    window_spec(&name, &args, line, column)
 }
 
 /// The stream named in FROM, and the alias its columns may be qualified with.
@@ -198,8 +455,15 @@ struct TableRef {
 fn bind_from(select: &ast::Select, input_name: Option<&str>) -> Result<TableRef, SqlError> {
     let [from] = select.from.as_slice() else {
         return match select.from.get(1) {
-            Some(second) => Err(unsupported(&second.relation, "joins are not supported yet; FROM takes one stream")),
-            None => Err(span_error(select.select_token.0.span, SqlErrorKind::Unsupported, "a query needs FROM <stream>")),
+            Some(second) => Err(unsupported(
+                &second.relation,
+                "joins are not supported yet; FROM takes one stream",
+            )),
+            None => Err(span_error(
+                select.select_token.0.span,
+                SqlErrorKind::Unsupported,
+                "a query needs FROM <stream>",
+            )),
         };
     };
     if let Some(join) = from.joins.first() {
@@ -212,7 +476,10 @@ fn bind_from(select: &ast::Select, input_name: Option<&str>) -> Result<TableRef,
         return Err(unsupported(&from.relation, "FROM takes a stream name"));
     };
     if args.is_some() {
-        return Err(unsupported(&from.relation, "table functions are not supported"));
+        return Err(unsupported(
+            &from.relation,
+            "table functions are not supported",
+        ));
     }
     let table = name.to_string();
     if let Some(expected) = input_name {
@@ -234,7 +501,9 @@ fn bind_from(select: &ast::Select, input_name: Option<&str>) -> Result<TableRef,
 fn output_name(e: &ast::Expr) -> String {
     match e {
         ast::Expr::Identifier(id) => id.value.clone(),
-        ast::Expr::CompoundIdentifier(ids) => ids.last().map(|i| i.value.clone()).unwrap_or_default(),
+        ast::Expr::CompoundIdentifier(ids) => {
+            ids.last().map(|i| i.value.clone()).unwrap_or_default()
+        }
         other => other.to_string(),
     }
 }
@@ -267,6 +536,32 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
 struct Grouping {
     keys: Vec<Expr>,
     aggs: Vec<AggCall>,
+    /// `window_start` and `window_end` follow the keys.
+    windowed: bool,
+}
+
+impl Grouping {
+    /// The grouped-schema index of the first aggregate.
+    fn first_agg(&self) -> usize {
+        self.keys.len() + if self.windowed { 2 } else { 0 }
+    }
+
+    /// `window_start` / `window_end` (or `TUMBLE_START(...)` ...) as a column.
+    fn window_bound(&self, name: &str) -> Option<Expr> {
+        if !self.windowed {
+            return None;
+        }
+        let upper = name.to_ascii_uppercase();
+        let offset = match upper.as_str() {
+            "WINDOW_START" | "TUMBLE_START" | "HOP_START" | "SESSION_START" => 0,
+            "WINDOW_END" | "TUMBLE_END" | "HOP_END" | "SESSION_END" => 1,
+            _ => return None,
+        };
+        Some(Expr::Column {
+            index: self.keys.len() + offset,
+            data_type: DataType::Timestamp,
+        })
+    }
 }
 
 struct Binder<'a> {
@@ -283,7 +578,10 @@ impl Binder<'_> {
             return Err(error_at(
                 e,
                 SqlErrorKind::TypeMismatch,
-                format!("{clause} needs a BOOLEAN condition, found {}", bound.data_type()),
+                format!(
+                    "{clause} needs a BOOLEAN condition, found {}",
+                    bound.data_type()
+                ),
             ));
         }
         Ok(bound)
@@ -312,9 +610,8 @@ impl Binder<'_> {
             ast::Expr::Nested(inner) => self.bind(inner),
             ast::Expr::Value(v) => literal(&v.value, e),
             ast::Expr::BinaryOp { left, op, right } => {
-                let op_kind = binary_op(op).ok_or_else(|| {
-                    unsupported(e, format!("operator {op} is not supported yet"))
-                })?;
+                let op_kind = binary_op(op)
+                    .ok_or_else(|| unsupported(e, format!("operator {op} is not supported yet")))?;
                 let l = self.bind(left)?;
                 let r = self.bind(right)?;
                 binary(op_kind, l, r, e)
@@ -347,16 +644,18 @@ impl Binder<'_> {
             ast::Expr::Cast {
                 expr, data_type, ..
             } => {
-                let to = DataType::parse(&data_type.to_string()).ok_or_else(|| {
-                    unsupported(e, format!("type {data_type} is not supported"))
-                })?;
+                let to = DataType::parse(&data_type.to_string())
+                    .ok_or_else(|| unsupported(e, format!("type {data_type} is not supported")))?;
                 Ok(Expr::Cast {
                     expr: Box::new(self.bind(expr)?),
                     to,
                 })
             }
             ast::Expr::Function(f) => self.function(f, e),
-            other => Err(unsupported(other, format!("expression `{other}` is not supported yet"))),
+            other => Err(unsupported(
+                other,
+                format!("expression `{other}` is not supported yet"),
+            )),
         }
     }
 
@@ -377,16 +676,30 @@ impl Binder<'_> {
                 return Err(span_error(
                     q.span,
                     SqlErrorKind::UnknownStream,
-                    format!("`{}` is not the stream in FROM (`{}`)", q.value, self.table.name),
+                    format!(
+                        "`{}` is not the stream in FROM (`{}`)",
+                        q.value, self.table.name
+                    ),
                 ));
             }
         }
+        let window_name = self
+            .grouping
+            .as_ref()
+            .and_then(|g| g.window_bound(&name.value));
         let Some(index) = self.schema.index_of(&name.value) else {
+            if let Some(bound) = window_name {
+                return Ok(bound);
+            }
             let names: Vec<&str> = self.schema.fields.iter().map(|f| f.name.as_str()).collect();
             return Err(span_error(
                 name.span,
                 SqlErrorKind::UnknownColumn,
-                format!("no column `{}`; the stream has: {}", name.value, names.join(", ")),
+                format!(
+                    "no column `{}`; the stream has: {}",
+                    name.value,
+                    names.join(", ")
+                ),
             ));
         };
         if self.grouping.is_some() {
@@ -408,7 +721,13 @@ impl Binder<'_> {
     fn function(&mut self, f: &ast::Function, e: &ast::Expr) -> Result<Expr, SqlError> {
         let name = f.name.to_string();
         if f.over.is_some() {
-            return Err(unsupported(e, "window functions (OVER) are not supported yet"));
+            return Err(unsupported(
+                e,
+                "window functions (OVER) are not supported yet",
+            ));
+        }
+        if let Some(bound) = self.grouping.as_ref().and_then(|g| g.window_bound(&name)) {
+            return Ok(bound);
         }
         let Some(func) = aggregate_func(&name) else {
             return Err(error_at(
@@ -430,14 +749,22 @@ impl Binder<'_> {
         };
         if let Some(d) = &list.duplicate_treatment {
             if *d == ast::DuplicateTreatment::Distinct {
-                return Err(unsupported(e, format!("{name}(DISTINCT ...) is not supported yet")));
+                return Err(unsupported(
+                    e,
+                    format!("{name}(DISTINCT ...) is not supported yet"),
+                ));
             }
         }
         if f.filter.is_some() || !list.clauses.is_empty() {
-            return Err(unsupported(e, format!("{name} with clauses is not supported")));
+            return Err(unsupported(
+                e,
+                format!("{name} with clauses is not supported"),
+            ));
         }
         let (func, arg) = match list.args.as_slice() {
-            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)] if func == AggFunc::Count => {
+            [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard)]
+                if func == AggFunc::Count =>
+            {
                 (AggFunc::CountStar, None)
             }
             [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] => {
@@ -456,7 +783,10 @@ impl Binder<'_> {
                     return Err(error_at(
                         arg,
                         SqlErrorKind::TypeMismatch,
-                        format!("{name} needs a numeric argument, found {}", bound.data_type()),
+                        format!(
+                            "{name} needs a numeric argument, found {}",
+                            bound.data_type()
+                        ),
                     ));
                 }
                 (func, Some(bound))
@@ -481,7 +811,7 @@ impl Binder<'_> {
             }
         };
         Ok(Expr::Column {
-            index: grouping.keys.len() + index,
+            index: grouping.first_agg() + index,
             data_type: out,
         })
     }
@@ -504,7 +834,9 @@ fn literal(v: &ast::Value, node: &ast::Expr) -> Result<Expr, SqlError> {
         ast::Value::Number(text, _) => {
             if let Ok(i) = text.parse::<i64>() {
                 (Value::Int64(i), DataType::Int64)
-            } else if let Some((_, frac)) = text.split_once('.').filter(|_| !text.contains(['e', 'E'])) {
+            } else if let Some((_, frac)) =
+                text.split_once('.').filter(|_| !text.contains(['e', 'E']))
+            {
                 let scale = frac.len().min(18) as u8;
                 let value = crate::io::parse::parse_decimal(text, scale)
                     .ok_or_else(|| unsupported(node, format!("number {text} is out of range")))?;
@@ -525,7 +857,12 @@ fn literal(v: &ast::Value, node: &ast::Expr) -> Result<Expr, SqlError> {
         ast::Value::SingleQuotedString(s) => (Value::Utf8(s.clone()), DataType::Utf8),
         ast::Value::Boolean(b) => (Value::Bool(*b), DataType::Bool),
         ast::Value::Null => (Value::Null, DataType::Int64),
-        other => return Err(unsupported(node, format!("literal {other} is not supported"))),
+        other => {
+            return Err(unsupported(
+                node,
+                format!("literal {other} is not supported"),
+            ))
+        }
     };
     Ok(Expr::Literal { value, data_type })
 }
@@ -551,7 +888,13 @@ fn binary_op(op: &ast::BinaryOperator) -> Option<BinaryOp> {
 }
 
 fn is_null_literal(e: &Expr) -> bool {
-    matches!(e, Expr::Literal { value: Value::Null, .. })
+    matches!(
+        e,
+        Expr::Literal {
+            value: Value::Null,
+            ..
+        }
+    )
 }
 
 /// Types `l op r` under SQL's rules.
@@ -566,7 +909,11 @@ fn binary(op: BinaryOp, l: Expr, r: Expr, node: &ast::Expr) -> Result<Expr, SqlE
     };
     let data_type = if op.is_arithmetic() {
         if is_null_literal(&l) || is_null_literal(&r) {
-            if is_null_literal(&l) { rt } else { lt }
+            if is_null_literal(&l) {
+                rt
+            } else {
+                lt
+            }
         } else {
             arithmetic_type(op, lt, rt).ok_or_else(mismatch)?
         }

@@ -17,9 +17,51 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
     n.checked_mul(factor)
 }
 
+/// Parses a SQL interval literal into milliseconds: `INTERVAL '1' MINUTE`,
+/// `INTERVAL '30' SECOND`, `INTERVAL '5 minutes'`, or a bare duration (`5m`).
+pub fn parse_interval_ms(text: &str) -> Option<i64> {
+    let t = text.trim();
+    let Some(rest) = t
+        .get(..8)
+        .filter(|p| p.eq_ignore_ascii_case("INTERVAL"))
+        .map(|_| t[8..].trim())
+    else {
+        return parse_duration_ms(t);
+    };
+    let rest = rest.strip_prefix('\'')?;
+    let (quoted, unit) = rest.split_once('\'')?;
+    let unit = unit.trim();
+    let (num, unit) = if unit.is_empty() {
+        let q = quoted.trim();
+        let split = q.find(|c: char| !c.is_ascii_digit()).unwrap_or(q.len());
+        (q[..split].to_owned(), q[split..].trim().to_owned())
+    } else {
+        (quoted.trim().to_owned(), unit.to_owned())
+    };
+    let factor = match unit.to_ascii_lowercase().as_str() {
+        "ms" | "millisecond" | "milliseconds" => 1,
+        "s" | "second" | "seconds" => 1_000,
+        "m" | "minute" | "minutes" => 60_000,
+        "h" | "hour" | "hours" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        _ => return None,
+    };
+    num.parse::<i64>().ok()?.checked_mul(factor)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_duration_ms;
+    use super::{parse_duration_ms, parse_interval_ms};
+
+    #[test]
+    fn intervals() {
+        assert_eq!(parse_interval_ms("INTERVAL '1' MINUTE"), Some(60_000));
+        assert_eq!(parse_interval_ms("interval '30' second"), Some(30_000));
+        assert_eq!(parse_interval_ms("INTERVAL '5 minutes'"), Some(300_000));
+        assert_eq!(parse_interval_ms("INTERVAL '2' HOURS"), Some(7_200_000));
+        assert_eq!(parse_interval_ms("5m"), Some(300_000));
+        assert_eq!(parse_interval_ms("INTERVAL 'x' MINUTE"), None);
+    }
 
     #[test]
     fn units() {

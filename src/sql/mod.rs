@@ -5,5 +5,5 @@ pub mod duration;
 mod parse;
 pub mod plan;
 
-pub use bind::plan_query;
-pub use parse::{parse, EmitMode, ParsedQuery};
+pub use bind::{plan_query, plan_query_with, PlanOptions};
+pub use parse::{parse, EmitMode, ParsedQuery, WindowClause};

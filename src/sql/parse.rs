@@ -21,12 +21,27 @@ pub enum EmitMode {
     Final,
 }
 
+/// The predecessor's window clause after GROUP BY: `WINDOW TUMBLING(1m)`,
+/// `WINDOW SLIDING(event_time, 5m, 1m)`, `WINDOW SESSION(30s)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowClause {
+    /// `TUMBLING`, `SLIDING` (or `HOPPING`) or `SESSION`, upper-cased.
+    pub kind: String,
+    /// The arguments' text, one per comma-separated argument.
+    pub args: Vec<String>,
+    /// Where the clause starts, for errors.
+    pub line: usize,
+    pub column: usize,
+}
+
 /// A parsed query with its streaming clauses.
 #[derive(Debug, Clone)]
 pub struct ParsedQuery {
     pub query: Box<Query>,
     /// The `EMIT` clause, if the query had one.
     pub emit: Option<EmitMode>,
+    /// The `WINDOW` clause, if the query had one.
+    pub window: Option<WindowClause>,
     /// The query text, for rendering errors.
     pub sql: String,
 }
@@ -46,6 +61,7 @@ pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
             .in_sql(sql)
         })?;
     let (tokens, emit) = take_emit_clause(tokens).map_err(|e| e.in_sql(sql))?;
+    let (tokens, window) = take_window_clause(tokens).map_err(|e| e.in_sql(sql))?;
 
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let query = parser
@@ -64,6 +80,7 @@ pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
     Ok(ParsedQuery {
         query,
         emit,
+        window,
         sql: sql.to_owned(),
     })
 }
@@ -132,6 +149,86 @@ fn take_emit_clause(
     Ok((tokens, Some(emit)))
 }
 
+/// Removes a `WINDOW TUMBLING|SLIDING|HOPPING|SESSION (args)` clause at depth 0.
+fn take_window_clause(
+    mut tokens: Vec<TokenWithSpan>,
+) -> Result<(Vec<TokenWithSpan>, Option<WindowClause>), SqlError> {
+    let significant = |tokens: &[TokenWithSpan], from: usize| {
+        (from..tokens.len()).find(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+    };
+    let mut depth = 0i32;
+    for i in 0..tokens.len() {
+        match &tokens[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            Token::Word(w) if depth == 0 && w.value.eq_ignore_ascii_case("WINDOW") => {
+                let Some(k) = significant(&tokens, i + 1) else {
+                    continue;
+                };
+                let kind = match &tokens[k].token {
+                    Token::Word(w) => w.value.to_ascii_uppercase(),
+                    _ => continue,
+                };
+                if !matches!(
+                    kind.as_str(),
+                    "TUMBLING" | "SLIDING" | "HOPPING" | "SESSION"
+                ) {
+                    continue;
+                }
+                let open = significant(&tokens, k + 1)
+                    .filter(|&o| tokens[o].token == Token::LParen)
+                    .ok_or_else(|| {
+                        at(
+                            &tokens[k],
+                            SqlErrorKind::Syntax,
+                            format!("expected ( after WINDOW {kind}"),
+                        )
+                    })?;
+                let mut args = vec![String::new()];
+                let mut d = 0i32;
+                let mut close = None;
+                for (j, t) in tokens.iter().enumerate().skip(open + 1) {
+                    match &t.token {
+                        Token::LParen => d += 1,
+                        Token::RParen if d == 0 => {
+                            close = Some(j);
+                            break;
+                        }
+                        Token::RParen => d -= 1,
+                        Token::Comma if d == 0 => {
+                            args.push(String::new());
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    let text = match &t.token {
+                        Token::Whitespace(_) => " ".to_owned(),
+                        other => other.to_string(),
+                    };
+                    args.last_mut().expect("never empty").push_str(&text);
+                }
+                let close = close.ok_or_else(|| {
+                    at(
+                        &tokens[open],
+                        SqlErrorKind::Syntax,
+                        "unclosed ( in the WINDOW clause".into(),
+                    )
+                })?;
+                let clause = WindowClause {
+                    kind,
+                    args: args.into_iter().map(|a| a.trim().to_owned()).collect(),
+                    line: tokens[i].span.start.line as usize,
+                    column: tokens[i].span.start.column as usize,
+                };
+                tokens.drain(i..=close);
+                return Ok((tokens, Some(clause)));
+            }
+            _ => {}
+        }
+    }
+    Ok((tokens, None))
+}
+
 /// Turns sqlparser's message, which ends in "at Line: L, Column: C", into a
 /// located error.
 fn from_parser_error(e: ParserError, sql: &str) -> SqlError {
@@ -170,6 +267,17 @@ mod tests {
     }
 
     #[test]
+    fn finds_window_clause() {
+        let q = parse("SELECT a, COUNT(*) FROM t GROUP BY a WINDOW TUMBLING(event_time, INTERVAL '1' MINUTE) EMIT FINAL").unwrap();
+        let w = q.window.unwrap();
+        assert_eq!(w.kind, "TUMBLING");
+        assert_eq!(w.args, vec!["event_time", "INTERVAL '1' MINUTE"]);
+        let q = parse("SELECT a FROM t GROUP BY a WINDOW SLIDING(5m, 1m)").unwrap();
+        assert_eq!(q.window.unwrap().args, vec!["5m", "1m"]);
+        assert!(parse("SELECT a FROM t GROUP BY a WINDOW TUMBLING 1m").is_err());
+    }
+
+    #[test]
     fn rejects_bad_emit_and_trailing_tokens() {
         let e = parse("SELECT a FROM t EMIT SOMETIMES").unwrap_err();
         assert_eq!((e.line, e.column), (1, 22));
@@ -181,9 +289,9 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_location() {
-        let e = parse("SELECT a,\nFROM t").unwrap_err();
+        let e = parse("SELECT a\nFROM t WHERE )").unwrap_err();
         assert_eq!(e.kind, SqlErrorKind::Syntax);
-        assert_eq!(e.line, 2);
-        assert!(e.to_string().contains("2 | FROM t"), "{e}");
+        assert_eq!((e.line, e.column), (2, 14));
+        assert!(e.to_string().contains("2 | FROM t WHERE )"), "{e}");
     }
 }

@@ -24,10 +24,42 @@ pub struct AggCall {
     pub output_type: DataType,
 }
 
+/// How a windowed aggregation assigns rows to windows. Times in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    /// Fixed, non-overlapping windows `[k*size, (k+1)*size)`.
+    Tumbling { size: i64 },
+    /// Windows of `size` starting every `advance`; a row is in `size/advance` of them.
+    Hopping { size: i64, advance: i64 },
+    /// Per key, rows closer than `gap` to each other share a window.
+    Session { gap: i64 },
+}
+
+/// The window of a windowed aggregation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    pub kind: WindowKind,
+    /// The event-time column (over the input); `None` windows by processing time.
+    pub time_column: Option<usize>,
+}
+
+/// Event-time settings: how the watermark follows the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarking {
+    /// The event-time column (over the input); `None` is processing time.
+    pub time_column: Option<usize>,
+    /// The watermark trails the largest event time seen by this much.
+    pub max_out_of_orderness: i64,
+    /// A row older than watermark - allowed lateness is late; a window is
+    /// closed once the watermark passes its end + allowed lateness.
+    pub allowed_lateness: i64,
+}
+
 /// A grouped aggregation.
 ///
-/// Its intermediate schema is the group keys followed by the aggregates;
-/// `having` and `project` are bound against that schema.
+/// Its intermediate schema is the group keys, then `window_start` and
+/// `window_end` when windowed, then the aggregates; `having` and `project` are
+/// bound against that schema.
 #[derive(Debug, Clone)]
 pub struct AggregatePlan {
     /// Group key expressions over the input schema.
@@ -35,6 +67,7 @@ pub struct AggregatePlan {
     pub aggs: Vec<AggCall>,
     pub having: Option<Expr>,
     pub project: Vec<Expr>,
+    pub window: Option<WindowSpec>,
 }
 
 /// What the plan does after `WHERE`.
@@ -68,4 +101,13 @@ pub struct QueryPlan {
     pub body: PlanBody,
     pub output_schema: Schema,
     pub emit: EmitMode,
+    /// Event time and lateness, for windowed plans.
+    pub watermarking: Watermarking,
+}
+
+impl QueryPlan {
+    /// Whether the plan aggregates over windows (and so needs watermarks).
+    pub fn windowed(&self) -> bool {
+        matches!(&self.body, PlanBody::Aggregate(a) if a.window.is_some())
+    }
 }

@@ -135,10 +135,20 @@ pub type Row = Vec<Cell>;
 /// The rows of `batch`, in order.
 pub fn batch_rows(batch: &Batch) -> Vec<Row> {
     for c in &batch.columns {
-        assert_eq!(c.len(), batch.len, "a column's length differs from the batch length");
+        assert_eq!(
+            c.len(),
+            batch.len,
+            "a column's length differs from the batch length"
+        );
     }
     (0..batch.len)
-        .map(|i| batch.columns.iter().map(|c| Cell::from(c.value(i))).collect())
+        .map(|i| {
+            batch
+                .columns
+                .iter()
+                .map(|c| Cell::from(c.value(i)))
+                .collect()
+        })
         .collect()
 }
 
@@ -195,7 +205,10 @@ pub fn generate_trades(spec: &str) -> Vec<Trade> {
     let mut generator = TradesGenerator::from_spec(rest).unwrap_or_else(|e| panic!("{spec}: {e}"));
     let mut trades = Vec::new();
     loop {
-        match generator.poll(1000, None).expect("the generator does not fail") {
+        match generator
+            .poll(1000, None)
+            .expect("the generator does not fail")
+        {
             Poll::Batch(batch) => trades.extend(trades_from_rows(&batch_rows(&batch))),
             Poll::End => break,
             Poll::Idle => panic!("an unpaced generator is never idle"),
@@ -284,7 +297,10 @@ pub fn reference_final(
 
 /// The reference EMIT CHANGES rows per key: after each trade of the key, in
 /// input order, the group's row, kept when it passes `having`.
-pub fn reference_changes(trades: &[Trade], having: impl Fn(&Group) -> bool) -> HashMap<Key, Vec<Row>> {
+pub fn reference_changes(
+    trades: &[Trade],
+    having: impl Fn(&Group) -> bool,
+) -> HashMap<Key, Vec<Row>> {
     let mut groups: HashMap<Key, Group> = HashMap::new();
     let mut changes: HashMap<Key, Vec<Row>> = HashMap::new();
     for t in trades {
@@ -308,7 +324,10 @@ pub fn rows_by_key(out: &RunOutput) -> HashMap<Key, Vec<Row>> {
         for row in rows {
             let key = row_key(&row);
             let first = *owner.entry(key.clone()).or_insert(shard);
-            assert_eq!(first, shard, "key {key:?} has rows on shards {first} and {shard}");
+            assert_eq!(
+                first, shard,
+                "key {key:?} has rows on shards {first} and {shard}"
+            );
             by_key.entry(key).or_default().push(row);
         }
     }

@@ -1,0 +1,405 @@
+//! Windowed aggregation: tumbling, hopping and session windows over event time.
+//!
+//! Each (key, window) pair owns a slot; accumulators are indexed by slot. A
+//! window closes when the watermark reaches its end plus the allowed lateness:
+//! under `EMIT FINAL` it then emits its one row, and in every mode its slot is
+//! freed for reuse, so state is bounded by the windows open at once.
+//!
+//! # Invariants
+//! - A row older than `watermark - allowed_lateness` is late: it is counted and
+//!   never folded into a window. Hence no row reaches a closed window, and a
+//!   window's FINAL row is emitted exactly once.
+//! - The watermark never moves backwards (`advance` ignores older values).
+
+use super::accumulator::Accumulator;
+use super::filter::filter;
+use super::group_table::GroupTable;
+use super::hash::hash_rows;
+use super::project::project;
+use crate::data::column::ColumnData;
+use crate::data::{Batch, Column};
+use crate::sql::plan::{AggregatePlan, WindowKind, WindowSpec};
+use crate::sql::EmitMode;
+use hashbrown::HashTable;
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+/// One shard's windowed GROUP BY.
+pub struct WindowAggregate {
+    plan: AggregatePlan,
+    spec: WindowSpec,
+    emit: EmitMode,
+    allowed_lateness: i64,
+    keys: GroupTable,
+    /// (key id, window start) -> slot.
+    slots: HashTable<u32>,
+    slot_key: Vec<u32>,
+    slot_start: Vec<i64>,
+    slot_end: Vec<i64>,
+    slot_live: Vec<bool>,
+    free: Vec<u32>,
+    /// Open windows ordered by end, to close them as the watermark passes.
+    closing: BTreeSet<(i64, u32)>,
+    /// Session windows: the open session slots of each key id.
+    sessions: Vec<Vec<u32>>,
+    accumulators: Vec<Accumulator>,
+    watermark: i64,
+    // Per-batch scratch.
+    hashes: Vec<u64>,
+    key_ids: Vec<u32>,
+    rows: Vec<u32>,
+    row_slots: Vec<u32>,
+    selection: Vec<u32>,
+}
+
+fn slot_hash(key: u32, start: i64) -> u64 {
+    let h = (key as u64) ^ (start as u64).rotate_left(32);
+    h.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (h >> 29)
+}
+
+impl WindowAggregate {
+    pub fn new(plan: AggregatePlan, emit: EmitMode, allowed_lateness: i64) -> WindowAggregate {
+        let spec = plan.window.expect("a windowed plan");
+        let key_types: Vec<_> = plan.keys.iter().map(|k| k.data_type()).collect();
+        let accumulators = plan
+            .aggs
+            .iter()
+            .map(|a| Accumulator::new(a.func, a.arg.as_ref().map(|e| e.data_type())))
+            .collect();
+        WindowAggregate {
+            keys: GroupTable::new(&key_types, 1024),
+            plan,
+            spec,
+            emit,
+            allowed_lateness,
+            slots: HashTable::with_capacity(1024),
+            slot_key: Vec::new(),
+            slot_start: Vec::new(),
+            slot_end: Vec::new(),
+            slot_live: Vec::new(),
+            free: Vec::new(),
+            closing: BTreeSet::new(),
+            sessions: Vec::new(),
+            accumulators,
+            watermark: i64::MIN,
+            hashes: Vec::new(),
+            key_ids: Vec::new(),
+            rows: Vec::new(),
+            row_slots: Vec::new(),
+            selection: Vec::new(),
+        }
+    }
+
+    /// Windows currently open (state held).
+    pub fn open_windows(&self) -> usize {
+        self.closing.len()
+    }
+
+    pub fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    /// Event times of `batch`: its time column, or `now` for processing time.
+    fn times<'a>(&self, batch: &'a Batch, now: i64) -> Cow<'a, [i64]> {
+        match self.spec.time_column.map(|c| &batch.columns[c].data) {
+            Some(ColumnData::Int64(v) | ColumnData::Timestamp(v)) => Cow::Borrowed(v),
+            _ => Cow::Owned(vec![now; batch.len]),
+        }
+    }
+
+    /// Folds `batch` into its windows. Returns the rows to emit now (CHANGES)
+    /// and the number of late rows, which are dropped.
+    pub fn process(&mut self, batch: &Batch, now: i64) -> (Option<Batch>, u64) {
+        let times = self.times(batch, now);
+        let time_valid = |i: usize| {
+            self.spec
+                .time_column
+                .is_none_or(|c| batch.columns[c].is_valid(i))
+        };
+        let cutoff = self.watermark.saturating_sub(self.allowed_lateness);
+        let mut late = 0u64;
+        let mut kept: Vec<u32> = Vec::with_capacity(batch.len);
+        for (i, &t) in times.iter().enumerate() {
+            if !time_valid(i) || t < cutoff {
+                late += 1;
+            } else {
+                kept.push(i as u32);
+            }
+        }
+        if kept.is_empty() {
+            return (None, late);
+        }
+        let input: Cow<'_, Batch> = if kept.len() == batch.len {
+            Cow::Borrowed(batch)
+        } else {
+            Cow::Owned(batch.gather(&kept))
+        };
+        let times: Cow<'_, [i64]> = if kept.len() == batch.len {
+            times
+        } else {
+            Cow::Owned(kept.iter().map(|&i| times[i as usize]).collect())
+        };
+        let input = input.as_ref();
+
+        let key_cols: Vec<Cow<'_, Column>> = self.plan.keys.iter().map(|k| k.eval(input)).collect();
+        let key_refs: Vec<&Column> = key_cols.iter().map(|c| c.as_ref()).collect();
+        hash_rows(&key_refs, input.len, &mut self.hashes);
+        let mut key_ids = std::mem::take(&mut self.key_ids);
+        self.keys
+            .find_or_insert(&key_refs, &self.hashes, &mut key_ids);
+
+        self.rows.clear();
+        self.row_slots.clear();
+        let mut merged: Vec<(u32, u32)> = Vec::new();
+        for (row, (&key, &t)) in key_ids.iter().zip(times.iter()).enumerate() {
+            match self.spec.kind {
+                WindowKind::Tumbling { size } => {
+                    let start = t.div_euclid(size) * size;
+                    let slot = self.slot(key, start, start + size);
+                    self.rows.push(row as u32);
+                    self.row_slots.push(slot);
+                }
+                WindowKind::Hopping { size, advance } => {
+                    let last = t.div_euclid(advance) * advance;
+                    let mut start = last - size + advance;
+                    while start <= last {
+                        let slot = self.slot(key, start, start + size);
+                        self.rows.push(row as u32);
+                        self.row_slots.push(slot);
+                        start += advance;
+                    }
+                }
+                WindowKind::Session { gap } => {
+                    let slot = self.session_slot(key, t, gap, &mut merged);
+                    self.rows.push(row as u32);
+                    self.row_slots.push(slot);
+                }
+            }
+        }
+        // Rows assigned to a session that a later row merged away go to the
+        // session that absorbed it.
+        if !merged.is_empty() {
+            for s in self.row_slots.iter_mut() {
+                while let Some(&(_, to)) = merged.iter().find(|(from, _)| from == s) {
+                    *s = to;
+                }
+            }
+            for (from, _) in merged.drain(..) {
+                self.release(from);
+            }
+        }
+        self.key_ids = key_ids;
+
+        let n = self.slot_key.len();
+        let one_to_one = self.rows.len() == input.len;
+        let changes = self.emit == EmitMode::Changes;
+        let mut snapshots = Vec::new();
+        for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
+            acc.resize(n);
+            let arg = call.arg.as_ref().map(|e| e.eval(input));
+            let arg: Option<Cow<'_, Column>> = match arg {
+                Some(a) if !one_to_one => Some(Cow::Owned(a.gather(&self.rows))),
+                other => other,
+            };
+            if changes {
+                let mut snapshot = Column::with_capacity(call.output_type, self.rows.len());
+                acc.update(&self.row_slots, arg.as_deref(), Some(&mut snapshot));
+                snapshots.push(snapshot);
+            } else {
+                acc.update(&self.row_slots, arg.as_deref(), None);
+            }
+        }
+        if !changes {
+            return (None, late);
+        }
+        let mut columns: Vec<Column> = key_refs.iter().map(|c| c.gather(&self.rows)).collect();
+        columns.push(self.bounds(&self.row_slots, true));
+        columns.push(self.bounds(&self.row_slots, false));
+        columns.extend(snapshots);
+        let grouped = Batch {
+            columns,
+            len: self.rows.len(),
+            ingest_time: batch.ingest_time,
+        };
+        (Some(self.finish_rows(grouped)), late)
+    }
+
+    /// Window starts (or ends) of `slots`, as a TIMESTAMP column.
+    fn bounds(&self, slots: &[u32], start: bool) -> Column {
+        let src = if start {
+            &self.slot_start
+        } else {
+            &self.slot_end
+        };
+        Column::from_data(ColumnData::Timestamp(
+            slots.iter().map(|&s| src[s as usize]).collect(),
+        ))
+    }
+
+    /// The slot of window `[start, end)` of `key`, created if new.
+    fn slot(&mut self, key: u32, start: i64, end: i64) -> u32 {
+        let h = slot_hash(key, start);
+        let (slot_key, slot_start) = (&self.slot_key, &self.slot_start);
+        if let Some(&s) = self.slots.find(h, |&s| {
+            slot_key[s as usize] == key && slot_start[s as usize] == start
+        }) {
+            return s;
+        }
+        let s = self.allocate(key, start, end);
+        let (slot_key, slot_start) = (&self.slot_key, &self.slot_start);
+        self.slots.insert_unique(h, s, |&s| {
+            slot_hash(slot_key[s as usize], slot_start[s as usize])
+        });
+        s
+    }
+
+    fn allocate(&mut self, key: u32, start: i64, end: i64) -> u32 {
+        let s = match self.free.pop() {
+            Some(s) => {
+                let i = s as usize;
+                self.slot_key[i] = key;
+                self.slot_start[i] = start;
+                self.slot_end[i] = end;
+                self.slot_live[i] = true;
+                for acc in &mut self.accumulators {
+                    acc.resize(self.slot_key.len());
+                    acc.reset(i);
+                }
+                s
+            }
+            None => {
+                self.slot_key.push(key);
+                self.slot_start.push(start);
+                self.slot_end.push(end);
+                self.slot_live.push(true);
+                (self.slot_key.len() - 1) as u32
+            }
+        };
+        self.closing.insert((end, s));
+        s
+    }
+
+    /// The session of `key` that a row at `t` joins, merging the sessions it
+    /// bridges. Merged-away slots are recorded in `merged` (from, into).
+    fn session_slot(&mut self, key: u32, t: i64, gap: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
+        if self.sessions.len() <= key as usize {
+            self.sessions.resize(key as usize + 1, Vec::new());
+        }
+        let (lo, hi) = (t, t + gap);
+        let overlapping: Vec<u32> = self.sessions[key as usize]
+            .iter()
+            .copied()
+            .filter(|&s| self.slot_start[s as usize] < hi && lo < self.slot_end[s as usize])
+            .collect();
+        let Some((&keep, rest)) = overlapping.split_first() else {
+            let s = self.allocate(key, lo, hi);
+            self.sessions[key as usize].push(s);
+            return s;
+        };
+        let k = keep as usize;
+        let mut start = self.slot_start[k].min(lo);
+        let mut end = self.slot_end[k].max(hi);
+        for &other in rest {
+            let o = other as usize;
+            self.accumulators.iter_mut().for_each(|a| {
+                a.resize(self.slot_key.len());
+                a.merge(k, o);
+            });
+            start = start.min(self.slot_start[o]);
+            end = end.max(self.slot_end[o]);
+            self.sessions[key as usize].retain(|&s| s != other);
+            self.closing.remove(&(self.slot_end[o], other));
+            merged.push((other, keep));
+        }
+        if end != self.slot_end[k] {
+            self.closing.remove(&(self.slot_end[k], keep));
+            self.closing.insert((end, keep));
+        }
+        self.slot_start[k] = start;
+        self.slot_end[k] = end;
+        keep
+    }
+
+    /// Frees a slot for reuse (its window is closed or merged away).
+    fn release(&mut self, s: u32) {
+        let i = s as usize;
+        if !self.slot_live[i] {
+            return;
+        }
+        self.slot_live[i] = false;
+        if !matches!(self.spec.kind, WindowKind::Session { .. }) {
+            let h = slot_hash(self.slot_key[i], self.slot_start[i]);
+            if let Ok(e) = self.slots.find_entry(h, |&x| x == s) {
+                e.remove();
+            }
+        }
+        self.free.push(s);
+    }
+
+    /// Moves the watermark to `watermark` (if later) and closes every window
+    /// whose end + allowed lateness it has reached. Returns their FINAL rows.
+    pub fn advance(&mut self, watermark: i64) -> Option<Batch> {
+        if watermark <= self.watermark {
+            return None;
+        }
+        self.watermark = watermark;
+        self.close_until(watermark.saturating_sub(self.allowed_lateness))
+    }
+
+    /// End of input: closes every open window.
+    pub fn finish(&mut self) -> Option<Batch> {
+        self.close_until(i64::MAX)
+    }
+
+    fn close_until(&mut self, end_limit: i64) -> Option<Batch> {
+        let mut closed = Vec::new();
+        while let Some(&(end, s)) = self.closing.first() {
+            if end > end_limit {
+                break;
+            }
+            self.closing.pop_first();
+            closed.push(s);
+        }
+        if closed.is_empty() {
+            return None;
+        }
+        let out = if self.emit == EmitMode::Final {
+            let key_ids: Vec<u32> = closed.iter().map(|&s| self.slot_key[s as usize]).collect();
+            let mut columns: Vec<Column> = self
+                .keys
+                .keys()
+                .iter()
+                .map(|k| k.gather(&key_ids))
+                .collect();
+            columns.push(self.bounds(&closed, true));
+            columns.push(self.bounds(&closed, false));
+            for (acc, call) in self.accumulators.iter().zip(&self.plan.aggs) {
+                let mut c = Column::with_capacity(call.output_type, closed.len());
+                for &s in &closed {
+                    acc.push_result(s as usize, &mut c);
+                }
+                columns.push(c);
+            }
+            let grouped = Batch::new(columns, closed.len());
+            Some(self.finish_rows(grouped))
+        } else {
+            None
+        };
+        for s in closed {
+            if let WindowKind::Session { .. } = self.spec.kind {
+                let key = self.slot_key[s as usize] as usize;
+                self.sessions[key].retain(|&x| x != s);
+            }
+            self.release(s);
+        }
+        out.filter(|b| !b.is_empty())
+    }
+
+    fn finish_rows(&mut self, grouped: Batch) -> Batch {
+        let grouped = match &self.plan.having {
+            Some(h) => filter(h, grouped, &mut self.selection).0,
+            None => grouped,
+        };
+        project(&self.plan.project, &grouped)
+    }
+}
