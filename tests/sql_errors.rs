@@ -603,24 +603,6 @@ fn multi_line_syntax_error_on_line_two() {
 }
 
 #[test]
-fn trailing_comma_in_the_select_list_is_a_syntax_error() {
-    // As the parser's own unit test (src/sql/parse.rs,
-    // `syntax_errors_carry_location`) expects: `SELECT a,` then FROM is a
-    // missing select item, not an accepted trailing comma.
-    check(
-        "SELECT trader_id,\nFROM trades",
-        Golden {
-            step: Step::Parse,
-            kind: SqlErrorKind::Syntax,
-            line: 2,
-            column: 1,
-            at: "FROM",
-            message: &[],
-        },
-    );
-}
-
-#[test]
 fn multi_line_error_on_line_three() {
     check(
         "SELECT trader_id, COUNT(*)\nFROM trades\nGROUP BY trader_id HAVING SUM(symbol) > 1",

@@ -114,10 +114,8 @@ fn duration(flag: &str, text: &str) -> Result<Duration, Error> {
 
 fn read_sql(arg: &str) -> Result<String, Error> {
     match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|source| Error::Io {
-            what: format!("cannot read query file {path}"),
-            source,
-        }),
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read query file {path}: {e}"))),
         None => Ok(arg.to_owned()),
     }
 }
@@ -156,13 +154,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
 }
 
 fn topology(args: CoreArgs) -> Result<(), Error> {
-    let cores = if args.core_mask.is_some() || args.cores.is_some() {
-        Some(args.core_set()?)
-    } else {
-        None
-    };
+    let cores = args.core_set()?;
     let topo = Topology::read().map_err(Error::Config)?;
-    print!("{}", render(&topo, cores.as_ref()));
+    print!("{}", render(&topo, Some(&cores)));
     Ok(())
 }
 

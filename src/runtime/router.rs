@@ -22,6 +22,7 @@ use crate::sql::plan::{Partitioning, Watermarking};
 use crate::sync::Arc;
 use crossbeam::utils::Backoff;
 use std::borrow::Cow;
+use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 /// When the router sends a batch.
@@ -44,7 +45,8 @@ impl Default for Batching {
 
 /// The router's end of one shard's ring.
 pub struct Lane {
-    producer: Producer<Message>,
+    /// Dropped by hand in `Drop`, before the doorbell rings.
+    producer: ManuallyDrop<Producer<Message>>,
     doorbell: Arc<Doorbell>,
     pending: Batch,
     /// When the oldest pending row arrived.
@@ -59,7 +61,7 @@ impl Lane {
         batch_size: usize,
     ) -> Lane {
         Lane {
-            producer,
+            producer: ManuallyDrop::new(producer),
             doorbell,
             pending: Batch::with_capacity(schema, batch_size),
             oldest: None,
@@ -106,7 +108,10 @@ impl Lane {
 
 impl Drop for Lane {
     fn drop(&mut self) {
-        // A shard parked on an empty ring must notice the router is gone.
+        // SAFETY: `producer` is not used again: this is the lane's drop, and
+        // nothing below touches it.
+        unsafe { ManuallyDrop::drop(&mut self.producer) };
+        // Now the ring is abandoned; a shard parked on it must wake to see that.
         self.doorbell.ring();
     }
 }

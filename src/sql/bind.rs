@@ -904,7 +904,7 @@ fn binary(op: BinaryOp, l: Expr, r: Expr, node: &ast::Expr) -> Result<Expr, SqlE
         error_at(
             node,
             SqlErrorKind::TypeMismatch,
-            format!("cannot apply {op:?} to {lt} and {rt}"),
+            format!("cannot apply {} to {lt} and {rt}", op.symbol()),
         )
     };
     let data_type = if op.is_arithmetic() {
