@@ -13,6 +13,8 @@ pub struct GroupTable {
     table: HashTable<u32>,
     keys: Vec<Column>,
     hashes: Vec<u64>,
+    /// Scratch: rows of the current batch not found in the first pass.
+    misses: Vec<u32>,
 }
 
 impl GroupTable {
@@ -24,6 +26,7 @@ impl GroupTable {
                 .map(|t| Column::with_capacity(*t, capacity))
                 .collect(),
             hashes: Vec::with_capacity(capacity),
+            misses: Vec::new(),
         }
     }
 
@@ -41,21 +44,44 @@ impl GroupTable {
     }
 
     /// Finds or creates the group of every row; writes its id into `groups`.
+    ///
+    /// Two passes: existing groups are found with equality specialised to the
+    /// key columns' types (the common case, no insert); the rows that missed
+    /// are then inserted one by one, in row order, so ids stay first-seen.
     pub fn find_or_insert(&mut self, columns: &[&Column], hashes: &[u64], groups: &mut Vec<u32>) {
         groups.clear();
-        groups.reserve(hashes.len());
+        groups.resize(hashes.len(), u32::MAX);
+        let mut misses = std::mem::take(&mut self.misses);
+        misses.clear();
+        match KeyView::all(&self.keys, columns) {
+            Some(views) => {
+                for (row, &h) in hashes.iter().enumerate() {
+                    match self
+                        .table
+                        .find(h, |&g| views.iter().all(|v| v.eq(g as usize, row)))
+                    {
+                        Some(&g) => groups[row] = g,
+                        None => misses.push(row as u32),
+                    }
+                }
+            }
+            None => misses.extend(0..hashes.len() as u32),
+        }
         let GroupTable {
             table,
             keys,
             hashes: stored,
+            ..
         } = self;
-        for (row, &h) in hashes.iter().enumerate() {
+        for &row in &misses {
+            let row = row as usize;
+            let h = hashes[row];
             let entry = table.entry(
                 h,
                 |&g| keys_equal(keys, g as usize, columns, row),
                 |&g| stored[g as usize],
             );
-            let id = match entry {
+            groups[row] = match entry {
                 hashbrown::hash_table::Entry::Occupied(o) => *o.get(),
                 hashbrown::hash_table::Entry::Vacant(v) => {
                     let id = stored.len() as u32;
@@ -67,7 +93,54 @@ impl GroupTable {
                     id
                 }
             };
-            groups.push(id);
+        }
+        self.misses = misses;
+    }
+}
+
+/// A stored key column beside the matching input column, both without NULLs:
+/// equality without per-probe type dispatch or validity checks.
+enum KeyView<'a> {
+    Utf8(&'a crate::data::Utf8Column, &'a crate::data::Utf8Column),
+    Int(&'a [i64], &'a [i64]),
+    Float(&'a [f64], &'a [f64]),
+    Bool(&'a [bool], &'a [bool]),
+    Decimal(&'a [i128], &'a [i128]),
+}
+
+impl<'a> KeyView<'a> {
+    /// Views of every key column, or `None` if any column may hold NULLs.
+    fn all(keys: &'a [Column], columns: &[&'a Column]) -> Option<Vec<KeyView<'a>>> {
+        keys.iter()
+            .zip(columns)
+            .map(|(k, c)| {
+                if k.validity.is_some() || c.validity.is_some() {
+                    return None;
+                }
+                Some(match (&k.data, &c.data) {
+                    (ColumnData::Utf8(a), ColumnData::Utf8(b)) => KeyView::Utf8(a, b),
+                    (ColumnData::Int64(a), ColumnData::Int64(b))
+                    | (ColumnData::Timestamp(a), ColumnData::Timestamp(b)) => KeyView::Int(a, b),
+                    (ColumnData::Float64(a), ColumnData::Float64(b)) => KeyView::Float(a, b),
+                    (ColumnData::Bool(a), ColumnData::Bool(b)) => KeyView::Bool(a, b),
+                    (
+                        ColumnData::Decimal { values: a, .. },
+                        ColumnData::Decimal { values: b, .. },
+                    ) => KeyView::Decimal(a, b),
+                    _ => return None,
+                })
+            })
+            .collect()
+    }
+
+    #[inline(always)]
+    fn eq(&self, g: usize, row: usize) -> bool {
+        match self {
+            KeyView::Utf8(a, b) => bytes_eq(a.get_bytes(g), b.get_bytes(row)),
+            KeyView::Int(a, b) => a[g] == b[row],
+            KeyView::Float(a, b) => a[g] == b[row],
+            KeyView::Bool(a, b) => a[g] == b[row],
+            KeyView::Decimal(a, b) => a[g] == b[row],
         }
     }
 }
