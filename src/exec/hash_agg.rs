@@ -28,17 +28,11 @@ pub struct HashAggregate {
 
 impl HashAggregate {
     pub fn new(plan: AggregatePlan, emit: EmitMode) -> HashAggregate {
-        let key_types: Vec<_> = plan.keys.iter().map(|k| k.data_type()).collect();
-        let accumulators = plan
-            .aggs
-            .iter()
-            .map(|a| Accumulator::new(a.func, a.arg.as_ref().map(|e| e.data_type())))
-            .collect();
         HashAggregate {
-            groups: GroupTable::new(&key_types, 1024),
+            groups: key_table(&plan),
+            accumulators: accumulators(&plan),
             plan,
             emit,
-            accumulators,
             hashes: Vec::new(),
             group_ids: Vec::new(),
             selection: Vec::new(),
@@ -104,12 +98,34 @@ impl HashAggregate {
         Some(self.finish_rows(Batch::new(columns, n)))
     }
 
-    /// HAVING and the select list over rows of the grouped schema.
     fn finish_rows(&mut self, grouped: Batch) -> Batch {
-        let grouped = match &self.plan.having {
-            Some(h) => filter(h, grouped, &mut self.selection).0,
-            None => grouped,
-        };
-        project(&self.plan.project, &grouped)
+        having_and_project(&self.plan, grouped, &mut self.selection)
     }
+}
+
+/// An empty group table for the plan's keys.
+pub(crate) fn key_table(plan: &AggregatePlan) -> GroupTable {
+    let key_types: Vec<_> = plan.keys.iter().map(|k| k.data_type()).collect();
+    GroupTable::new(&key_types, 1024)
+}
+
+/// Empty state for each of the plan's aggregates.
+pub(crate) fn accumulators(plan: &AggregatePlan) -> Vec<Accumulator> {
+    plan.aggs
+        .iter()
+        .map(|a| Accumulator::new(a.func, a.arg.as_ref().map(|e| e.data_type())))
+        .collect()
+}
+
+/// HAVING and the select list over rows of the grouped schema.
+pub(crate) fn having_and_project(
+    plan: &AggregatePlan,
+    grouped: Batch,
+    selection: &mut Vec<u32>,
+) -> Batch {
+    let grouped = match &plan.having {
+        Some(h) => filter(h, grouped, selection).0,
+        None => grouped,
+    };
+    project(&plan.project, &grouped)
 }

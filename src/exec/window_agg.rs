@@ -12,10 +12,9 @@
 //! - The watermark never moves backwards (`advance` ignores older values).
 
 use super::accumulator::Accumulator;
-use super::filter::filter;
 use super::group_table::GroupTable;
 use super::hash::hash_rows;
-use super::project::project;
+use super::hash_agg::{accumulators, having_and_project, key_table};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column};
 use crate::sql::plan::{AggregatePlan, WindowKind, WindowSpec};
@@ -60,14 +59,9 @@ fn slot_hash(key: u32, start: i64) -> u64 {
 impl WindowAggregate {
     pub fn new(plan: AggregatePlan, emit: EmitMode, allowed_lateness: i64) -> WindowAggregate {
         let spec = plan.window.expect("a windowed plan");
-        let key_types: Vec<_> = plan.keys.iter().map(|k| k.data_type()).collect();
-        let accumulators = plan
-            .aggs
-            .iter()
-            .map(|a| Accumulator::new(a.func, a.arg.as_ref().map(|e| e.data_type())))
-            .collect();
         WindowAggregate {
-            keys: GroupTable::new(&key_types, 1024),
+            keys: key_table(&plan),
+            accumulators: accumulators(&plan),
             plan,
             spec,
             emit,
@@ -80,7 +74,6 @@ impl WindowAggregate {
             free: Vec::new(),
             closing: BTreeSet::new(),
             sessions: Vec::new(),
-            accumulators,
             watermark: i64::MIN,
             hashes: Vec::new(),
             key_ids: Vec::new(),
@@ -396,10 +389,6 @@ impl WindowAggregate {
     }
 
     fn finish_rows(&mut self, grouped: Batch) -> Batch {
-        let grouped = match &self.plan.having {
-            Some(h) => filter(h, grouped, &mut self.selection).0,
-            None => grouped,
-        };
-        project(&self.plan.project, &grouped)
+        having_and_project(&self.plan, grouped, &mut self.selection)
     }
 }
