@@ -318,6 +318,8 @@ fn widen(current: Option<DataType>, text: &str) -> Option<DataType> {
         DataType::Float64
     } else if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") {
         DataType::Bool
+    } else if text.contains('-') && super::parse::parse_timestamp(text).is_some() {
+        DataType::Timestamp
     } else {
         DataType::Utf8
     };
@@ -329,6 +331,29 @@ fn widen(current: Option<DataType>, text: &str) -> Option<DataType> {
         }
         _ => DataType::Utf8,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infers_types_from_samples() {
+        let csv = "ts,sym,px,n,flag\n2026-01-01T00:00:01Z,A,1.5,3,true\n2026-01-01 00:00:02,B,2,4,false\n";
+        let src = TextSource::from_reader("t", Box::new(std::io::Cursor::new(csv)), OnError::Fail)
+            .unwrap();
+        let types: Vec<DataType> = src.schema().fields.iter().map(|f| f.data_type).collect();
+        assert_eq!(
+            types,
+            vec![
+                DataType::Timestamp,
+                DataType::Utf8,
+                DataType::Float64,
+                DataType::Int64,
+                DataType::Bool
+            ]
+        );
+    }
 }
 
 fn truncate_column(c: &mut crate::data::Column, rows: usize) {
