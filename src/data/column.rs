@@ -87,9 +87,6 @@ pub struct Column {
     pub validity: Option<Vec<bool>>,
 }
 
-/// Builds a column value by value; the input path's way to make columns.
-pub type ColumnBuilder = Column;
-
 impl Column {
     pub fn new(data_type: DataType) -> Column {
         Column::with_capacity(data_type, 0)

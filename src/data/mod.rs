@@ -6,6 +6,6 @@ mod types;
 pub mod value;
 
 pub use batch::Batch;
-pub use column::{Column, ColumnBuilder, Utf8Column};
+pub use column::{Column, Utf8Column};
 pub use types::{DataType, Field, Schema};
 pub use value::Value;
