@@ -333,29 +333,6 @@ fn widen(current: Option<DataType>, text: &str) -> Option<DataType> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn infers_types_from_samples() {
-        let csv = "ts,sym,px,n,flag\n2026-01-01T00:00:01Z,A,1.5,3,true\n2026-01-01 00:00:02,B,2,4,false\n";
-        let src = TextSource::from_reader("t", Box::new(std::io::Cursor::new(csv)), OnError::Fail)
-            .unwrap();
-        let types: Vec<DataType> = src.schema().fields.iter().map(|f| f.data_type).collect();
-        assert_eq!(
-            types,
-            vec![
-                DataType::Timestamp,
-                DataType::Utf8,
-                DataType::Float64,
-                DataType::Int64,
-                DataType::Bool
-            ]
-        );
-    }
-}
-
 fn truncate_column(c: &mut crate::data::Column, rows: usize) {
     let mut rebuilt = crate::data::Column::with_capacity(c.data_type(), rows);
     for i in 0..rows {
@@ -413,5 +390,28 @@ impl Source for TextSource {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infers_types_from_samples() {
+        let csv = "ts,sym,px,n,flag\n2026-01-01T00:00:01Z,A,1.5,3,true\n2026-01-01 00:00:02,B,2,4,false\n";
+        let src = TextSource::from_reader("t", Box::new(std::io::Cursor::new(csv)), OnError::Fail)
+            .unwrap();
+        let types: Vec<DataType> = src.schema().fields.iter().map(|f| f.data_type).collect();
+        assert_eq!(
+            types,
+            vec![
+                DataType::Timestamp,
+                DataType::Utf8,
+                DataType::Float64,
+                DataType::Int64,
+                DataType::Bool
+            ]
+        );
     }
 }
