@@ -6,15 +6,21 @@ pub fn parse_duration_ms(text: &str) -> Option<i64> {
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
     let n: i64 = num.parse().ok()?;
-    let factor = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "ms" => 1,
+    let unit = unit.trim();
+    let factor = if unit.is_empty() { 1 } else { unit_ms(unit)? };
+    n.checked_mul(factor)
+}
+
+/// Milliseconds in one `unit` (`ms`, `s`, `minute`, `hours`, ...).
+fn unit_ms(unit: &str) -> Option<i64> {
+    Some(match unit.to_ascii_lowercase().as_str() {
+        "ms" | "millisecond" | "milliseconds" => 1,
         "s" | "sec" | "second" | "seconds" => 1_000,
         "m" | "min" | "minute" | "minutes" => 60_000,
         "h" | "hour" | "hours" => 3_600_000,
         "d" | "day" | "days" => 86_400_000,
         _ => return None,
-    };
-    n.checked_mul(factor)
+    })
 }
 
 /// Parses a SQL interval literal into milliseconds: `INTERVAL '1' MINUTE`,
@@ -38,14 +44,7 @@ pub fn parse_interval_ms(text: &str) -> Option<i64> {
     } else {
         (quoted.trim().to_owned(), unit.to_owned())
     };
-    let factor = match unit.to_ascii_lowercase().as_str() {
-        "ms" | "millisecond" | "milliseconds" => 1,
-        "s" | "second" | "seconds" => 1_000,
-        "m" | "minute" | "minutes" => 60_000,
-        "h" | "hour" | "hours" => 3_600_000,
-        "d" | "day" | "days" => 86_400_000,
-        _ => return None,
-    };
+    let factor = unit_ms(&unit)?;
     num.parse::<i64>().ok()?.checked_mul(factor)
 }
 
