@@ -22,6 +22,14 @@ impl Value {
     }
 
     /// The value as a float, for numeric values; `None` otherwise.
+    /// Integers and timestamps as `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Value::Int64(v) | Value::Timestamp(v) => Some(v),
+            _ => None,
+        }
+    }
+
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             Value::Int64(v) | Value::Timestamp(v) => Some(v as f64),

@@ -8,6 +8,7 @@
 use crate::data::column::ColumnData;
 use crate::data::{Column, DataType, Value};
 use crate::sql::plan::AggFunc;
+use hashbrown::HashSet;
 
 /// The state of one aggregate for every group of a shard.
 #[derive(Debug)]
@@ -54,6 +55,70 @@ pub enum Accumulator {
         max: bool,
         data_type: DataType,
     },
+    /// `COUNT(DISTINCT x)`: the set of distinct non-null values per group.
+    CountDistinct {
+        sets: Vec<HashSet<DistinctKey>>,
+    },
+    /// Variance and standard deviation: Welford's running mean and sum of
+    /// squared deviations, merged with Chan et al.'s pairwise formula
+    /// (<https://en.wikipedia.org/wiki/Algorithms_for_calculating_variance>).
+    Spread {
+        counts: Vec<i64>,
+        means: Vec<f64>,
+        m2: Vec<f64>,
+        kind: SpreadKind,
+    },
+    /// `FIRST_VALUE` / `LAST_VALUE`: the non-null value with the smallest
+    /// (largest) order key; ties and unordered input go by arrival.
+    FirstLast {
+        values: Vec<Value>,
+        order: Vec<i64>,
+        last: bool,
+    },
+}
+
+/// Which statistic of spread a [`Accumulator::Spread`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpreadKind {
+    /// Divide by `n - 1` (sample) rather than `n` (population).
+    pub sample: bool,
+    /// Report the standard deviation rather than the variance.
+    pub sqrt: bool,
+}
+
+/// A value as a set member for `COUNT(DISTINCT ...)`: integers, decimals and
+/// timestamps by value, floats by their bits (with -0.0 as 0.0), strings by
+/// their bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DistinctKey {
+    Int(i128),
+    Float(u64),
+    Bool(bool),
+    Str(Box<str>),
+}
+
+impl DistinctKey {
+    fn of(c: &Column, i: usize) -> DistinctKey {
+        match &c.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => DistinctKey::Int(v[i] as i128),
+            ColumnData::Float64(v) => DistinctKey::Float(normalised_bits(v[i])),
+            ColumnData::Decimal { values, .. } => DistinctKey::Int(values[i]),
+            _ => match c.value(i) {
+                Value::Bool(b) => DistinctKey::Bool(b),
+                other => DistinctKey::Str(other.to_string().into_boxed_str()),
+            },
+        }
+    }
+}
+
+fn normalised_bits(x: f64) -> u64 {
+    if x == 0.0 {
+        0f64.to_bits()
+    } else if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    }
 }
 
 /// The result type of `func` over an argument of type `arg`.
@@ -67,8 +132,12 @@ pub fn output_type(func: AggFunc, arg: Option<DataType>) -> DataType {
         },
         (AggFunc::Sum, Some(DataType::Int64)) => DataType::Int64,
         (AggFunc::Sum, _) => DataType::Float64,
-        (AggFunc::Min | AggFunc::Max, Some(t)) => t,
-        (AggFunc::Min | AggFunc::Max, None) => DataType::Int64,
+        (AggFunc::CountDistinct, _) => DataType::Int64,
+        (AggFunc::Spread(_), _) => DataType::Float64,
+        (AggFunc::Min | AggFunc::Max | AggFunc::FirstValue | AggFunc::LastValue, Some(t)) => t,
+        (AggFunc::Min | AggFunc::Max | AggFunc::FirstValue | AggFunc::LastValue, None) => {
+            DataType::Int64
+        }
     }
 }
 
@@ -84,6 +153,18 @@ impl Accumulator {
             (AggFunc::Count, _) => Accumulator::Count {
                 counts: Vec::new(),
                 star: false,
+            },
+            (AggFunc::CountDistinct, _) => Accumulator::CountDistinct { sets: Vec::new() },
+            (AggFunc::Spread(kind), _) => Accumulator::Spread {
+                counts: Vec::new(),
+                means: Vec::new(),
+                m2: Vec::new(),
+                kind,
+            },
+            (AggFunc::FirstValue | AggFunc::LastValue, _) => Accumulator::FirstLast {
+                values: Vec::new(),
+                order: Vec::new(),
+                last: func == AggFunc::LastValue,
             },
             (AggFunc::Sum, Some(DataType::Int64)) => Accumulator::SumInt {
                 sums: Vec::new(),
@@ -155,6 +236,18 @@ impl Accumulator {
                 seen.resize(groups, false);
             }
             Accumulator::MinMaxValue { values, .. } => values.resize(groups, Value::Null),
+            Accumulator::CountDistinct { sets } => sets.resize_with(groups, HashSet::new),
+            Accumulator::Spread {
+                counts, means, m2, ..
+            } => {
+                counts.resize(groups, 0);
+                means.resize(groups, 0.0);
+                m2.resize(groups, 0.0);
+            }
+            Accumulator::FirstLast { values, order, .. } => {
+                values.resize(groups, Value::Null);
+                order.resize(groups, 0);
+            }
         }
     }
 
@@ -182,6 +275,15 @@ impl Accumulator {
                 seen[g] = false
             }
             Accumulator::MinMaxValue { values, .. } => values[g] = Value::Null,
+            Accumulator::CountDistinct { sets } => sets[g] = HashSet::new(),
+            Accumulator::Spread {
+                counts, means, m2, ..
+            } => {
+                counts[g] = 0;
+                means[g] = 0.0;
+                m2[g] = 0.0;
+            }
+            Accumulator::FirstLast { values, .. } => values[g] = Value::Null,
         }
     }
 
@@ -237,16 +339,54 @@ impl Accumulator {
                     values[dst] = values[src].clone();
                 }
             }
+            Accumulator::CountDistinct { sets } => {
+                let src_set = std::mem::take(&mut sets[src]);
+                sets[dst].extend(src_set.iter().cloned());
+                sets[src] = src_set;
+            }
+            Accumulator::Spread {
+                counts, means, m2, ..
+            } => {
+                let (na, nb) = (counts[dst] as f64, counts[src] as f64);
+                if counts[src] == 0 {
+                    return;
+                }
+                let n = na + nb;
+                let delta = means[src] - means[dst];
+                means[dst] += delta * nb / n;
+                m2[dst] += m2[src] + delta * delta * na * nb / n;
+                counts[dst] += counts[src];
+            }
+            Accumulator::FirstLast {
+                values,
+                order,
+                last,
+            } => {
+                let take = !values[src].is_null()
+                    && (values[dst].is_null()
+                        || if *last {
+                            order[src] >= order[dst]
+                        } else {
+                            order[src] < order[dst]
+                        });
+                if take {
+                    values[dst] = values[src].clone();
+                    order[dst] = order[src];
+                }
+            }
         }
     }
 
     /// Adds row `i` of `arg` to group `groups[i]` for every row. With `snapshot`,
     /// also appends each row's group value after its update. NULL arguments are
-    /// ignored, except by `COUNT(*)`, which has no argument.
+    /// ignored, except by `COUNT(*)`, which has no argument. `order` (event
+    /// times) orders `FIRST_VALUE` / `LAST_VALUE`; without it rows count in
+    /// arrival order.
     pub fn update(
         &mut self,
         groups: &[u32],
         arg: Option<&Column>,
+        order: Option<&Column>,
         mut snapshot: Option<&mut Column>,
     ) {
         let valid = |i: usize| arg.is_none_or(|c| c.is_valid(i));
@@ -295,6 +435,29 @@ impl Accumulator {
             _ => {}
         }
         let Some(arg) = arg else { return };
+        if let Accumulator::FirstLast {
+            values,
+            order: keys,
+            last,
+        } = self
+        {
+            for (i, &g) in groups.iter().enumerate() {
+                let g = g as usize;
+                if arg.is_valid(i) {
+                    let key = order.map_or(0, |o| o.value(i).as_i64().unwrap_or(0));
+                    let take =
+                        values[g].is_null() || if *last { key >= keys[g] } else { key < keys[g] };
+                    if take {
+                        values[g] = arg.value(i);
+                        keys[g] = key;
+                    }
+                }
+                if let Some(s) = snapshot.as_deref_mut() {
+                    s.push_value(&values[g]);
+                }
+            }
+            return;
+        }
         for (i, &g) in groups.iter().enumerate() {
             if arg.is_valid(i) {
                 self.update_one(g as usize, arg, i);
@@ -357,6 +520,21 @@ impl Accumulator {
                 if better {
                     values[g] = x;
                 }
+            }
+            (Accumulator::CountDistinct { sets }, _) => {
+                sets[g].insert(DistinctKey::of(arg, i));
+            }
+            (
+                Accumulator::Spread {
+                    counts, means, m2, ..
+                },
+                _,
+            ) => {
+                let x = as_f64(arg, i);
+                counts[g] += 1;
+                let delta = x - means[g];
+                means[g] += delta / counts[g] as f64;
+                m2[g] += delta * (x - means[g]);
             }
             (acc, data) => {
                 unreachable!("accumulator {acc:?} over {data:?}: the planner checks types")
@@ -425,6 +603,19 @@ impl Accumulator {
                 (true, _) => Value::Int64(values[g]),
             },
             Accumulator::MinMaxValue { values, .. } => values[g].clone(),
+            Accumulator::CountDistinct { sets } => Value::Int64(sets[g].len() as i64),
+            Accumulator::Spread {
+                counts, m2, kind, ..
+            } => {
+                let n = counts[g];
+                let divisor = if kind.sample { n - 1 } else { n };
+                if divisor <= 0 {
+                    return Value::Null;
+                }
+                let variance = (m2[g] / divisor as f64).max(0.0);
+                Value::Float64(if kind.sqrt { variance.sqrt() } else { variance })
+            }
+            Accumulator::FirstLast { values, .. } => values[g].clone(),
         }
     }
 
@@ -457,6 +648,7 @@ fn as_f64(c: &Column, i: usize) -> f64 {
     match &c.data {
         ColumnData::Float64(v) => v[i],
         ColumnData::Int64(v) => v[i] as f64,
+        ColumnData::Decimal { values, scale, .. } => values[i] as f64 / 10f64.powi(*scale as i32),
         _ => c.value(i).as_f64().unwrap_or(0.0),
     }
 }

@@ -61,12 +61,18 @@ impl HashAggregate {
         for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
             acc.resize(n);
             let arg = call.arg.as_ref().map(|e| e.eval(batch));
+            let order = call.order.as_ref().map(|e| e.eval(batch));
             if changes {
                 let mut snapshot = Column::with_capacity(call.output_type, batch.len);
-                acc.update(&self.group_ids, arg.as_deref(), Some(&mut snapshot));
+                acc.update(
+                    &self.group_ids,
+                    arg.as_deref(),
+                    order.as_deref(),
+                    Some(&mut snapshot),
+                );
                 columns.push(snapshot);
             } else {
-                acc.update(&self.group_ids, arg.as_deref(), None);
+                acc.update(&self.group_ids, arg.as_deref(), order.as_deref(), None);
             }
         }
         if !changes {

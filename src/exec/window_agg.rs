@@ -194,12 +194,21 @@ impl WindowAggregate {
                 Some(a) if !one_to_one => Some(Cow::Owned(a.gather(&self.rows))),
                 other => other,
             };
+            let order: Option<Cow<'_, Column>> = match call.order.as_ref().map(|e| e.eval(input)) {
+                Some(o) if !one_to_one => Some(Cow::Owned(o.gather(&self.rows))),
+                other => other,
+            };
             if changes {
                 let mut snapshot = Column::with_capacity(call.output_type, self.rows.len());
-                acc.update(&self.row_slots, arg.as_deref(), Some(&mut snapshot));
+                acc.update(
+                    &self.row_slots,
+                    arg.as_deref(),
+                    order.as_deref(),
+                    Some(&mut snapshot),
+                );
                 snapshots.push(snapshot);
             } else {
-                acc.update(&self.row_slots, arg.as_deref(), None);
+                acc.update(&self.row_slots, arg.as_deref(), order.as_deref(), None);
             }
         }
         if !changes {

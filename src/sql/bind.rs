@@ -9,7 +9,7 @@ use super::plan::{
 };
 use crate::data::{DataType, Field, Schema, Value};
 use crate::error::{SqlError, SqlErrorKind};
-use crate::exec::accumulator::output_type;
+use crate::exec::accumulator::{output_type, SpreadKind};
 use crate::exec::expr::{BinaryOp, Expr};
 use sqlparser::ast::{self, Spanned};
 use sqlparser::tokenizer::Span;
@@ -98,6 +98,7 @@ fn plan_inner(
     let mut binder = Binder {
         schema,
         table: binder_table,
+        event_time: None,
         grouping: None,
     };
 
@@ -183,6 +184,10 @@ fn plan_inner(
         max_out_of_orderness: options.max_out_of_orderness,
         allowed_lateness: options.allowed_lateness,
     };
+    binder.event_time = watermarking.time_column.map(|index| Expr::Column {
+        index,
+        data_type: schema.fields[index].data_type,
+    });
     let aggregating = window.is_some()
         || !group_exprs.is_empty()
         || select.having.is_some()
@@ -509,12 +514,19 @@ fn output_name(e: &ast::Expr) -> String {
 }
 
 fn aggregate_func(name: &str) -> Option<AggFunc> {
+    let spread = |sample, sqrt| AggFunc::Spread(SpreadKind { sample, sqrt });
     Some(match name.to_ascii_uppercase().as_str() {
         "COUNT" => AggFunc::Count,
         "SUM" => AggFunc::Sum,
         "AVG" => AggFunc::Avg,
         "MIN" => AggFunc::Min,
         "MAX" => AggFunc::Max,
+        "STDDEV" | "STDDEV_SAMP" => spread(true, true),
+        "STDDEV_POP" => spread(false, true),
+        "VARIANCE" | "VAR_SAMP" => spread(true, false),
+        "VAR_POP" => spread(false, false),
+        "FIRST_VALUE" => AggFunc::FirstValue,
+        "LAST_VALUE" => AggFunc::LastValue,
         _ => return None,
     })
 }
@@ -567,6 +579,8 @@ impl Grouping {
 struct Binder<'a> {
     schema: &'a Schema,
     table: TableRef,
+    /// The event-time column, which orders `FIRST_VALUE` / `LAST_VALUE`.
+    event_time: Option<Expr>,
     /// `Some` while binding over the grouped schema (keys, then aggregates).
     grouping: Option<Grouping>,
 }
@@ -747,14 +761,18 @@ impl Binder<'_> {
             ast::FunctionArguments::List(list) => list,
             _ => return Err(unsupported(e, format!("{name} takes one argument"))),
         };
-        if let Some(d) = &list.duplicate_treatment {
-            if *d == ast::DuplicateTreatment::Distinct {
+        let distinct = list.duplicate_treatment == Some(ast::DuplicateTreatment::Distinct);
+        let func = match func {
+            AggFunc::Count if distinct => AggFunc::CountDistinct,
+            AggFunc::Min | AggFunc::Max => func,
+            _ if distinct => {
                 return Err(unsupported(
                     e,
-                    format!("{name}(DISTINCT ...) is not supported yet"),
-                ));
+                    format!("{name}(DISTINCT ...) is not supported; only COUNT(DISTINCT x)"),
+                ))
             }
-        }
+            _ => func,
+        };
         if f.filter.is_some() || !list.clauses.is_empty() {
             return Err(unsupported(
                 e,
@@ -779,7 +797,9 @@ impl Binder<'_> {
                         err
                     }
                 })?;
-                if matches!(func, AggFunc::Sum | AggFunc::Avg) && !bound.data_type().is_numeric() {
+                if matches!(func, AggFunc::Sum | AggFunc::Avg | AggFunc::Spread(_))
+                    && !bound.data_type().is_numeric()
+                {
                     return Err(error_at(
                         arg,
                         SqlErrorKind::TypeMismatch,
@@ -794,6 +814,10 @@ impl Binder<'_> {
             _ => return Err(unsupported(e, format!("{name} takes exactly one argument"))),
         };
         let out = output_type(func, arg.as_ref().map(|a| a.data_type()));
+        let order = match func {
+            AggFunc::FirstValue | AggFunc::LastValue => self.event_time.clone(),
+            _ => None,
+        };
         let grouping = self.grouping.as_mut().expect("checked above");
         let index = match grouping
             .aggs
@@ -805,6 +829,7 @@ impl Binder<'_> {
                 grouping.aggs.push(AggCall {
                     func,
                     arg,
+                    order,
                     output_type: out,
                 });
                 grouping.aggs.len() - 1

@@ -2,6 +2,7 @@
 
 use super::EmitMode;
 use crate::data::{DataType, Schema};
+use crate::exec::accumulator::SpreadKind;
 use crate::exec::expr::Expr;
 
 /// An aggregate function of the SQL surface.
@@ -9,10 +10,15 @@ use crate::exec::expr::Expr;
 pub enum AggFunc {
     CountStar,
     Count,
+    CountDistinct,
     Sum,
     Avg,
     Min,
     Max,
+    /// `STDDEV`, `STDDEV_POP`, `VARIANCE`, `VAR_POP` (`STDDEV` and `VARIANCE` are the sample forms).
+    Spread(SpreadKind),
+    FirstValue,
+    LastValue,
 }
 
 /// One aggregate call: `func(arg)`, typed.
@@ -21,6 +27,9 @@ pub struct AggCall {
     pub func: AggFunc,
     /// The argument, over the input schema; `None` for `COUNT(*)`.
     pub arg: Option<Expr>,
+    /// What orders `FIRST_VALUE` / `LAST_VALUE`: the event-time column when
+    /// there is one (so results do not depend on arrival order), else `None`.
+    pub order: Option<Expr>,
     pub output_type: DataType,
 }
 

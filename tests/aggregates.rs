@@ -1,0 +1,143 @@
+//! The aggregates beyond COUNT/SUM/AVG/MIN/MAX: COUNT(DISTINCT), the
+//! variance family, FIRST_VALUE and LAST_VALUE, checked against a reference
+//! computed straight from the generator's records, on one and two shards.
+
+mod common;
+
+use common::{generate_trades, run, sorted_rows, Cell, Trade, INPUT};
+use std::collections::{BTreeMap, HashSet};
+
+const SQL: &str = "SELECT symbol, COUNT(DISTINCT trader_id) AS traders, \
+COUNT(DISTINCT quantity) AS quantities, STDDEV(price) AS sd, STDDEV_POP(price) AS sd_pop, \
+VARIANCE(price) AS var, VAR_POP(price) AS var_pop, FIRST_VALUE(price) AS first_price, \
+LAST_VALUE(price) AS last_price FROM trades GROUP BY symbol EMIT FINAL";
+
+struct Expected {
+    traders: i64,
+    quantities: i64,
+    var_pop: f64,
+    var: f64,
+    first: f64,
+    last: f64,
+}
+
+fn reference(trades: &[Trade]) -> BTreeMap<String, Expected> {
+    let mut by_symbol: BTreeMap<String, Vec<&Trade>> = BTreeMap::new();
+    for t in trades {
+        by_symbol.entry(t.symbol.clone()).or_default().push(t);
+    }
+    by_symbol
+        .into_iter()
+        .map(|(symbol, ts)| {
+            let n = ts.len() as f64;
+            let mean = ts.iter().map(|t| t.price).sum::<f64>() / n;
+            let ss: f64 = ts.iter().map(|t| (t.price - mean).powi(2)).sum();
+            let expected = Expected {
+                traders: ts
+                    .iter()
+                    .map(|t| &t.trader_id)
+                    .collect::<HashSet<_>>()
+                    .len() as i64,
+                quantities: ts.iter().map(|t| t.quantity).collect::<HashSet<_>>().len() as i64,
+                var_pop: ss / n,
+                var: ss / (n - 1.0),
+                first: ts[0].price,
+                last: ts[ts.len() - 1].price,
+            };
+            (symbol, expected)
+        })
+        .collect()
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn float(c: &Cell) -> f64 {
+    match c {
+        Cell::Float(f) => f.0,
+        other => panic!("expected a float, found {other:?}"),
+    }
+}
+
+#[test]
+fn distinct_spread_first_last_match_the_reference_on_one_and_two_shards() {
+    let expected = reference(&generate_trades(INPUT));
+    for cores in ["0", "0-1"] {
+        for batch in [7, 4096] {
+            let out = run(SQL, INPUT, cores, batch);
+            let rows = sorted_rows(&out);
+            assert_eq!(rows.len(), expected.len(), "one row per symbol");
+            for (row, (symbol, e)) in rows.iter().zip(&expected) {
+                let ctx = format!("{symbol} on cores {cores}, batch {batch}: {row:?}");
+                assert_eq!(row[0], Cell::Str(symbol.clone()), "{ctx}");
+                assert_eq!(row[1], Cell::Int(e.traders), "{ctx}");
+                assert_eq!(row[2], Cell::Int(e.quantities), "{ctx}");
+                assert!(close(float(&row[3]), e.var.sqrt()), "stddev {ctx}");
+                assert!(close(float(&row[4]), e.var_pop.sqrt()), "stddev_pop {ctx}");
+                assert!(close(float(&row[5]), e.var), "variance {ctx}");
+                assert!(close(float(&row[6]), e.var_pop), "var_pop {ctx}");
+                assert_eq!(float(&row[7]), e.first, "first_value {ctx}");
+                assert_eq!(float(&row[8]), e.last, "last_value {ctx}");
+            }
+        }
+    }
+}
+
+#[test]
+fn sample_spread_of_one_row_is_null_and_population_spread_is_zero() {
+    let out = run(
+        "SELECT trader_id, STDDEV(price), STDDEV_POP(price) FROM trades GROUP BY trader_id EMIT FINAL",
+        "gen:trades?records=1&traders=1&symbols=1&seed=3",
+        "0",
+        16,
+    );
+    let rows = sorted_rows(&out);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0][1], Cell::Null);
+    assert_eq!(float(&rows[0][2]), 0.0);
+}
+
+#[test]
+fn count_distinct_in_tumbling_windows_counts_each_window_separately() {
+    // 1 record per millisecond: 10 s windows hold 10,000 records each.
+    let input = "gen:trades?records=30000&traders=7&symbols=1&seed=5";
+    let sql = "SELECT window_start, COUNT(DISTINCT trader_id) AS traders, COUNT(*) AS n \
+               FROM trades GROUP BY TUMBLE(event_time, INTERVAL '10' SECOND)";
+    let trades = generate_trades(input);
+    let mut expected: BTreeMap<i64, (HashSet<String>, i64)> = BTreeMap::new();
+    for t in &trades {
+        let e = expected.entry(t.event_time.div_euclid(10_000)).or_default();
+        e.0.insert(t.trader_id.clone());
+        e.1 += 1;
+    }
+    let out = corestream::Engine::builder()
+        .sql(sql)
+        .input(input)
+        .cores(common::core_set("0-1"))
+        .event_time("event_time")
+        .output(corestream::io::sink::OutputSpec::Collect)
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let rows = sorted_rows(&out);
+    assert_eq!(rows.len(), expected.len());
+    for (row, (_, (traders, n))) in rows.iter().zip(&expected) {
+        assert_eq!(row[1], Cell::Int(traders.len() as i64), "{row:?}");
+        assert_eq!(row[2], Cell::Int(*n), "{row:?}");
+    }
+}
+
+#[test]
+fn distinct_is_refused_where_it_is_not_supported() {
+    let err = corestream::Engine::builder()
+        .sql("SELECT symbol, SUM(DISTINCT quantity) FROM trades GROUP BY symbol")
+        .input(INPUT)
+        .build()
+        .err()
+        .expect("SUM(DISTINCT) is refused");
+    let text = err.to_string();
+    assert!(text.contains("only COUNT(DISTINCT x)"), "{text}");
+    assert!(text.contains("1:16") || text.contains("line 1"), "{text}");
+}
