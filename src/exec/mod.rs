@@ -8,4 +8,5 @@ pub mod hash;
 pub mod hash_agg;
 pub mod pipeline;
 pub mod project;
+pub mod row_window;
 pub mod window_agg;

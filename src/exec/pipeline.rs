@@ -3,6 +3,7 @@
 use super::filter::filter;
 use super::hash_agg::HashAggregate;
 use super::project::project;
+use super::row_window::RowWindow;
 use super::window_agg::WindowAggregate;
 use crate::data::Batch;
 use crate::sql::plan::{PlanBody, QueryPlan};
@@ -20,6 +21,7 @@ enum Body {
     Project(Vec<crate::exec::expr::Expr>),
     Aggregate(Box<HashAggregate>),
     Window(Box<WindowAggregate>),
+    Rows(Box<RowWindow>),
 }
 
 /// A shard's compiled copy of the plan, with its operator state.
@@ -41,6 +43,15 @@ impl Pipeline {
             )),
             PlanBody::Aggregate(agg) => {
                 Body::Aggregate(Box::new(HashAggregate::new(agg.clone(), plan.emit)))
+            }
+            PlanBody::RowWindow(rows) => {
+                let input_types: Vec<_> = plan
+                    .input_schema
+                    .fields
+                    .iter()
+                    .map(|f| f.data_type)
+                    .collect();
+                Body::Rows(Box::new(RowWindow::new(rows.clone(), &input_types)))
             }
         };
         Pipeline {
@@ -69,6 +80,7 @@ impl Pipeline {
         let out = match &mut self.body {
             Body::Project(exprs) => Some(project(exprs, &batch)),
             Body::Aggregate(agg) => agg.process(&batch),
+            Body::Rows(rows) => rows.process(batch),
             Body::Window(w) => {
                 let (out, late) = w.process(&batch, now);
                 counts.late = late;
@@ -101,6 +113,7 @@ impl Pipeline {
             Body::Project(_) => None,
             Body::Aggregate(agg) => agg.finish().filter(|b| !b.is_empty()),
             Body::Window(w) => w.finish(),
+            Body::Rows(rows) => rows.finish(),
         }
     }
 }

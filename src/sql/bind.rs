@@ -4,8 +4,8 @@
 use super::duration::parse_interval_ms;
 use super::parse::{EmitMode, ParsedQuery};
 use super::plan::{
-    AggCall, AggFunc, AggregatePlan, Partitioning, PlanBody, QueryPlan, Watermarking, WindowKind,
-    WindowSpec,
+    AggCall, AggFunc, AggregatePlan, OverCall, OverFunc, Partitioning, PlanBody, QueryPlan,
+    RowWindowPlan, Watermarking, WindowKind, WindowSpec,
 };
 use crate::data::{DataType, Field, Schema, Value};
 use crate::error::{SqlError, SqlErrorKind};
@@ -99,6 +99,7 @@ fn plan_inner(
         schema,
         table: binder_table,
         event_time: None,
+        over: None,
         grouping: None,
     };
 
@@ -198,6 +199,32 @@ fn plan_inner(
             _ => false,
         });
 
+    let first_over = select.projection.iter().find_map(|item| match item {
+        ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+            find_over(e)
+        }
+        _ => None,
+    });
+    if let Some(over) = &first_over {
+        if aggregating {
+            return Err(unsupported(
+                over,
+                "window functions (OVER) cannot be combined with GROUP BY or aggregates",
+            ));
+        }
+        if parsed.emit == Some(EmitMode::Final) {
+            return Err(unsupported(
+                over,
+                "EMIT FINAL does not apply to a row window: every row is emitted once, as it completes",
+            ));
+        }
+        binder.over = Some(OverBinding {
+            input_width: schema.fields.len(),
+            partition: None,
+            calls: Vec::new(),
+        });
+    }
+
     let (body, output_schema, partitioning, emit) = if aggregating {
         let keys = key_exprs
             .iter()
@@ -280,10 +307,27 @@ fn plan_inner(
                 other => return Err(unsupported(other, "this select item is not supported")),
             }
         }
+        let (body, partitioning) = match binder.over.take() {
+            Some(over) => {
+                let partition = over.partition.unwrap_or_default();
+                let partitioning = if partition.is_empty() {
+                    Partitioning::Single
+                } else {
+                    Partitioning::ByKey(partition.clone())
+                };
+                let body = PlanBody::RowWindow(RowWindowPlan {
+                    partition,
+                    calls: over.calls,
+                    project,
+                });
+                (body, partitioning)
+            }
+            None => (PlanBody::Project(project), Partitioning::RoundRobin),
+        };
         (
-            PlanBody::Project(project),
+            body,
             Schema::new(fields),
-            Partitioning::RoundRobin,
+            partitioning,
             parsed.emit.unwrap_or(EmitMode::Changes),
         )
     };
@@ -531,11 +575,23 @@ fn aggregate_func(name: &str) -> Option<AggFunc> {
     })
 }
 
+/// The first window function call (`... OVER (...)`) in `e`.
+fn find_over(e: &ast::Expr) -> Option<ast::Expr> {
+    let found = ast::visit_expressions(e, |e: &ast::Expr| match e {
+        ast::Expr::Function(f) if f.over.is_some() => std::ops::ControlFlow::Break(e.clone()),
+        _ => std::ops::ControlFlow::Continue(()),
+    });
+    match found {
+        std::ops::ControlFlow::Break(e) => Some(e),
+        std::ops::ControlFlow::Continue(()) => None,
+    }
+}
+
 fn contains_aggregate(e: &ast::Expr) -> bool {
     let mut found = false;
     let _ = ast::visit_expressions(e, |e: &ast::Expr| {
         if let ast::Expr::Function(f) = e {
-            if aggregate_func(&f.name.to_string()).is_some() {
+            if f.over.is_none() && aggregate_func(&f.name.to_string()).is_some() {
                 found = true;
             }
         }
@@ -576,9 +632,20 @@ impl Grouping {
     }
 }
 
+/// The window functions found while binding the select list of a row window.
+struct OverBinding {
+    /// Calls' results follow the input's columns.
+    input_width: usize,
+    /// The PARTITION BY every call shares (set by the first call).
+    partition: Option<Vec<Expr>>,
+    calls: Vec<OverCall>,
+}
+
 struct Binder<'a> {
     schema: &'a Schema,
     table: TableRef,
+    /// `Some` while binding the select list of a row window.
+    over: Option<OverBinding>,
     /// The event-time column, which orders `FIRST_VALUE` / `LAST_VALUE`.
     event_time: Option<Expr>,
     /// `Some` while binding over the grouped schema (keys, then aggregates).
@@ -734,11 +801,8 @@ impl Binder<'_> {
 
     fn function(&mut self, f: &ast::Function, e: &ast::Expr) -> Result<Expr, SqlError> {
         let name = f.name.to_string();
-        if f.over.is_some() {
-            return Err(unsupported(
-                e,
-                "window functions (OVER) are not supported yet",
-            ));
+        if let Some(over) = &f.over {
+            return self.over_call(f, over, e);
         }
         if let Some(bound) = self.grouping.as_ref().and_then(|g| g.window_bound(&name)) {
             return Ok(bound);
@@ -839,6 +903,289 @@ impl Binder<'_> {
             index: grouping.first_agg() + index,
             data_type: out,
         })
+    }
+}
+
+impl Binder<'_> {
+    /// Binds `f(...) OVER (...)` in the select list of a row window.
+    fn over_call(
+        &mut self,
+        f: &ast::Function,
+        over: &ast::WindowType,
+        e: &ast::Expr,
+    ) -> Result<Expr, SqlError> {
+        let name = f.name.to_string().to_ascii_uppercase();
+        if self.over.is_none() {
+            return Err(unsupported(
+                e,
+                "window functions (OVER) are only allowed in the select list",
+            ));
+        }
+        let spec = match over {
+            ast::WindowType::WindowSpec(spec) if spec.window_name.is_none() => spec,
+            _ => {
+                return Err(unsupported(
+                    e,
+                    "named windows are not supported; write OVER (...)",
+                ))
+            }
+        };
+        let partition = spec
+            .partition_by
+            .iter()
+            .map(|p| self.bind(p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let state = self.over.as_mut().expect("checked above");
+        match &state.partition {
+            None => state.partition = Some(partition),
+            Some(first) if *first == partition => {}
+            Some(_) => {
+                return Err(unsupported(
+                    e,
+                    "all window functions of a query must share one PARTITION BY",
+                ))
+            }
+        }
+        self.over_order(spec)?;
+        let preceding = over_frame(spec, e)?;
+        let list = match &f.args {
+            ast::FunctionArguments::List(list) => {
+                if list.duplicate_treatment.is_some() || !list.clauses.is_empty() {
+                    return Err(unsupported(
+                        e,
+                        format!("{name} with DISTINCT or clauses is not supported in OVER"),
+                    ));
+                }
+                list.args.as_slice()
+            }
+            ast::FunctionArguments::None => &[],
+            ast::FunctionArguments::Subquery(_) => {
+                return Err(unsupported(e, "subqueries are not supported"))
+            }
+        };
+        let mut args = Vec::new();
+        let mut star = false;
+        for a in list {
+            match a {
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg)) => {
+                    if find_over(arg).is_some() {
+                        return Err(unsupported(arg, "window functions cannot nest"));
+                    }
+                    args.push((self.bind(arg)?, arg));
+                }
+                ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Wildcard) => star = true,
+                other => return Err(unsupported(other, "this argument form is not supported")),
+            }
+        }
+        let (func, arg) = match name.as_str() {
+            "ROW_NUMBER" if args.is_empty() && !star => (OverFunc::RowNumber, None),
+            "ROW_NUMBER" => return Err(unsupported(e, "ROW_NUMBER() takes no arguments")),
+            "LAG" | "LEAD" => {
+                let Some((arg, _)) = args.first() else {
+                    return Err(unsupported(e, format!("{name} needs an argument")));
+                };
+                if args.len() > 3 {
+                    return Err(unsupported(e, format!("{name} takes at most 3 arguments")));
+                }
+                let offset = match args.get(1) {
+                    None => 1,
+                    Some((
+                        Expr::Literal {
+                            value: Value::Int64(n),
+                            ..
+                        },
+                        _,
+                    )) if *n >= 0 => *n as usize,
+                    Some((_, node)) => {
+                        return Err(unsupported(
+                            *node,
+                            format!("{name}'s offset must be a non-negative integer literal"),
+                        ))
+                    }
+                };
+                let default = match args.get(2).map(|(e, node)| (constant(e), node)) {
+                    None => Value::Null,
+                    Some((Some(value), node)) => {
+                        let cast = crate::exec::expr::cast_value(value.clone(), arg.data_type());
+                        if cast.is_null() && !value.is_null() {
+                            return Err(error_at(
+                                *node,
+                                SqlErrorKind::TypeMismatch,
+                                format!("{name}'s default must be a {}", arg.data_type()),
+                            ));
+                        }
+                        cast
+                    }
+                    Some((_, node)) => {
+                        return Err(unsupported(
+                            *node,
+                            format!("{name}'s default must be a literal"),
+                        ))
+                    }
+                };
+                let func = if name == "LAG" {
+                    OverFunc::Lag { offset, default }
+                } else {
+                    OverFunc::Lead { offset, default }
+                };
+                (func, Some(arg.clone()))
+            }
+            _ => {
+                let Some(agg) = aggregate_func(&name) else {
+                    return Err(error_at(
+                        &f.name,
+                        SqlErrorKind::UnknownFunction,
+                        format!(
+                            "no window function `{name}`; OVER supports COUNT, SUM, AVG, MIN, MAX, \
+                             FIRST_VALUE, LAST_VALUE, ROW_NUMBER, LAG, LEAD"
+                        ),
+                    ));
+                };
+                match (agg, star, args.as_slice()) {
+                    (AggFunc::Count, true, []) => (OverFunc::Aggregate(AggFunc::CountStar), None),
+                    (
+                        AggFunc::Count
+                        | AggFunc::Sum
+                        | AggFunc::Avg
+                        | AggFunc::Min
+                        | AggFunc::Max
+                        | AggFunc::FirstValue
+                        | AggFunc::LastValue,
+                        false,
+                        [(arg, node)],
+                    ) => {
+                        let t = arg.data_type();
+                        let numeric = t.is_numeric() || t == DataType::Timestamp;
+                        let ok = match agg {
+                            AggFunc::Count => true,
+                            AggFunc::Sum | AggFunc::Avg => t.is_numeric(),
+                            _ => numeric,
+                        };
+                        if !ok {
+                            return Err(error_at(
+                                *node,
+                                SqlErrorKind::TypeMismatch,
+                                format!("{name} OVER (...) needs a numeric argument, found {t}"),
+                            ));
+                        }
+                        (OverFunc::Aggregate(agg), Some(arg.clone()))
+                    }
+                    _ => {
+                        return Err(unsupported(
+                            e,
+                            format!("{name} OVER (...) takes exactly one argument"),
+                        ))
+                    }
+                }
+            }
+        };
+        let output_type = match &func {
+            OverFunc::RowNumber => DataType::Int64,
+            OverFunc::Lag { .. } | OverFunc::Lead { .. } => {
+                arg.as_ref().map_or(DataType::Int64, |a| a.data_type())
+            }
+            OverFunc::Aggregate(agg) => output_type(*agg, arg.as_ref().map(|a| a.data_type())),
+        };
+        let state = self.over.as_mut().expect("checked above");
+        state.calls.push(OverCall {
+            func,
+            arg,
+            preceding,
+            output_type,
+        });
+        Ok(Expr::Column {
+            index: state.input_width + state.calls.len() - 1,
+            data_type: output_type,
+        })
+    }
+
+    /// Checks a row window's ORDER BY: at most one ascending column, which
+    /// must be the event-time column when one is declared. Rows are taken in
+    /// arrival order, so ORDER BY states that order rather than sorting.
+    fn over_order(&mut self, spec: &ast::WindowSpec) -> Result<(), SqlError> {
+        match spec.order_by.as_slice() {
+            [] => Ok(()),
+            [o] => {
+                let bound = self.bind(&o.expr)?;
+                if o.options.asc == Some(false) {
+                    return Err(unsupported(
+                        &o.expr,
+                        "a streaming row window is ordered ascending (rows arrive in order)",
+                    ));
+                }
+                match (&bound, &self.event_time) {
+                    (Expr::Column { .. }, None) => Ok(()),
+                    (b, Some(t)) if b == t => Ok(()),
+                    (Expr::Column { .. }, Some(_)) => Err(unsupported(
+                        &o.expr,
+                        "a row window is ordered by the event-time column",
+                    )),
+                    _ => Err(unsupported(&o.expr, "ORDER BY in OVER must name a column")),
+                }
+            }
+            [_, second, ..] => Err(unsupported(
+                &second.expr,
+                "ORDER BY in OVER takes one column",
+            )),
+        }
+    }
+}
+
+/// The value of a literal or a negated numeric literal.
+fn constant(e: &Expr) -> Option<Value> {
+    match e {
+        Expr::Literal { value, .. } => Some(value.clone()),
+        Expr::Negate(inner) => match constant(inner)? {
+            Value::Int64(v) => Some(Value::Int64(v.checked_neg()?)),
+            Value::Float64(v) => Some(Value::Float64(-v)),
+            Value::Decimal { value, scale } => Some(Value::Decimal {
+                value: -value,
+                scale,
+            }),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The frame of a row window: `Some(n)` for `n PRECEDING`, `None` for
+/// `UNBOUNDED PRECEDING` (also the default). Frames end at the current row.
+fn over_frame(spec: &ast::WindowSpec, e: &ast::Expr) -> Result<Option<usize>, SqlError> {
+    let Some(frame) = &spec.window_frame else {
+        return Ok(None);
+    };
+    if frame.units != ast::WindowFrameUnits::Rows {
+        return Err(unsupported(
+            e,
+            format!("{} frames are not supported; use ROWS", frame.units),
+        ));
+    }
+    match &frame.end_bound {
+        None | Some(ast::WindowFrameBound::CurrentRow) => {}
+        Some(other) => {
+            return Err(unsupported(
+                e,
+                format!("a streaming row window ends at CURRENT ROW, not {other}"),
+            ))
+        }
+    }
+    match &frame.start_bound {
+        ast::WindowFrameBound::CurrentRow => Ok(Some(0)),
+        ast::WindowFrameBound::Preceding(None) => Ok(None),
+        ast::WindowFrameBound::Preceding(Some(n)) => match n.as_ref() {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::Number(text, _) => text
+                    .parse::<usize>()
+                    .map(Some)
+                    .map_err(|_| unsupported(n.as_ref(), "PRECEDING needs a row count")),
+                _ => Err(unsupported(n.as_ref(), "PRECEDING needs a row count")),
+            },
+            other => Err(unsupported(other, "PRECEDING needs a row count")),
+        },
+        ast::WindowFrameBound::Following(_) => Err(unsupported(
+            e,
+            "a streaming row window cannot look at FOLLOWING rows; use LEAD",
+        )),
     }
 }
 

@@ -62,6 +62,7 @@ pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
         })?;
     let (tokens, emit) = take_emit_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let (tokens, window) = take_window_clause(tokens).map_err(|e| e.in_sql(sql))?;
+    let tokens = rewrite_buffer_frames(tokens).map_err(|e| e.in_sql(sql))?;
 
     let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
     let query = parser
@@ -229,6 +230,103 @@ fn take_window_clause(
     Ok((tokens, None))
 }
 
+/// Rewrites the predecessor's row-window form
+/// `OVER (ROWS WINDOW BUFFER n ROWS PARTITION BY ... ORDER BY ...)` into the
+/// standard `OVER (PARTITION BY ... ORDER BY ... ROWS BETWEEN n-1 PRECEDING
+/// AND CURRENT ROW)`: a buffer of `n` rows is the current row and the `n - 1`
+/// before it. The new tokens carry the location of `BUFFER`.
+fn rewrite_buffer_frames(mut tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>, SqlError> {
+    let next = |tokens: &[TokenWithSpan], from: usize| {
+        (from..tokens.len()).find(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+    };
+    let is_word = |t: &TokenWithSpan, word: &str| matches!(&t.token, Token::Word(w) if w.value.eq_ignore_ascii_case(word));
+    let mut i = 0;
+    while i < tokens.len() {
+        if !is_word(&tokens[i], "OVER") {
+            i += 1;
+            continue;
+        }
+        let Some(open) = next(&tokens, i + 1).filter(|&o| tokens[o].token == Token::LParen) else {
+            i += 1;
+            continue;
+        };
+        // ROWS WINDOW BUFFER n ROWS, each the next significant token.
+        let mut cursor = open;
+        let mut parts = Vec::new();
+        for _ in 0..5 {
+            match next(&tokens, cursor + 1) {
+                Some(j) => {
+                    parts.push(j);
+                    cursor = j;
+                }
+                None => break,
+            }
+        }
+        let matches_form = parts.len() == 5
+            && is_word(&tokens[parts[0]], "ROWS")
+            && is_word(&tokens[parts[1]], "WINDOW")
+            && is_word(&tokens[parts[2]], "BUFFER");
+        if !matches_form {
+            i += 1;
+            continue;
+        }
+        let buffer = tokens[parts[2]].clone();
+        let rows = match &tokens[parts[3]].token {
+            Token::Number(n, _) => n.parse::<u64>().ok().filter(|&n| n > 0),
+            _ => None,
+        };
+        let Some(rows) = rows else {
+            return Err(at(
+                &tokens[parts[3]],
+                SqlErrorKind::Syntax,
+                "expected a positive row count after ROWS WINDOW BUFFER".into(),
+            ));
+        };
+        if !is_word(&tokens[parts[4]], "ROWS") {
+            return Err(at(
+                &tokens[parts[4]],
+                SqlErrorKind::Syntax,
+                format!("expected ROWS after BUFFER {rows}"),
+            ));
+        }
+        let mut depth = 0i32;
+        let close = (open + 1..tokens.len()).find(|&j| match tokens[j].token {
+            Token::LParen => {
+                depth += 1;
+                false
+            }
+            Token::RParen if depth == 0 => true,
+            Token::RParen => {
+                depth -= 1;
+                false
+            }
+            _ => false,
+        });
+        let Some(close) = close else {
+            return Err(at(
+                &tokens[open],
+                SqlErrorKind::Syntax,
+                "unclosed ( after OVER".into(),
+            ));
+        };
+        let frame = format!(" ROWS BETWEEN {} PRECEDING AND CURRENT ROW ", rows - 1);
+        let dialect = GenericDialect {};
+        let inserted: Vec<TokenWithSpan> = Tokenizer::new(&dialect, &frame)
+            .tokenize()
+            .expect("the frame text is valid SQL")
+            .into_iter()
+            .map(|token| TokenWithSpan {
+                token,
+                span: buffer.span,
+            })
+            .collect();
+        tokens.splice(close..close, inserted);
+        tokens.drain(parts[0]..=parts[4]);
+        i = open + 1;
+    }
+    Ok(tokens)
+}
+
 /// Turns sqlparser's message, which ends in "at Line: L, Column: C", into a
 /// located error.
 fn from_parser_error(e: ParserError, sql: &str) -> SqlError {
@@ -275,6 +373,24 @@ mod tests {
         let q = parse("SELECT a FROM t GROUP BY a WINDOW SLIDING(5m, 1m)").unwrap();
         assert_eq!(q.window.unwrap().args, vec!["5m", "1m"]);
         assert!(parse("SELECT a FROM t GROUP BY a WINDOW TUMBLING 1m").is_err());
+    }
+
+    #[test]
+    fn rewrites_the_buffer_form_of_a_row_window() {
+        let q = parse(
+            "SELECT AVG(price) OVER (ROWS WINDOW BUFFER 100 ROWS PARTITION BY symbol ORDER BY event_time) FROM trades",
+        )
+        .unwrap();
+        let text = q.query.to_string();
+        assert!(
+            text.contains(
+                "OVER (PARTITION BY symbol ORDER BY event_time ROWS BETWEEN 99 PRECEDING AND CURRENT ROW)"
+            ),
+            "{text}"
+        );
+        let err =
+            parse("SELECT AVG(price) OVER (ROWS WINDOW BUFFER 0 ROWS) FROM trades").unwrap_err();
+        assert_eq!((err.line, err.column), (1, 44), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The compiled query plan: what every shard runs, and how the router partitions.
 
 use super::EmitMode;
-use crate::data::{DataType, Schema};
+use crate::data::{DataType, Schema, Value};
 use crate::exec::accumulator::SpreadKind;
 use crate::exec::expr::Expr;
 
@@ -79,12 +79,52 @@ pub struct AggregatePlan {
     pub window: Option<WindowSpec>,
 }
 
+/// A window function of a row window (`... OVER (...)`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OverFunc {
+    /// An aggregate over the frame: COUNT, SUM, AVG, MIN, MAX, FIRST_VALUE, LAST_VALUE.
+    Aggregate(AggFunc),
+    /// The row's 1-based position in its partition.
+    RowNumber,
+    /// The argument `offset` rows back in the partition, else `default`.
+    Lag { offset: usize, default: Value },
+    /// The argument `offset` rows ahead; the row is emitted once that row
+    /// arrives (or, at end of input, with `default`).
+    Lead { offset: usize, default: Value },
+}
+
+/// One `func(arg) OVER (...)` call.
+#[derive(Debug, Clone)]
+pub struct OverCall {
+    pub func: OverFunc,
+    /// The argument over the input schema; `None` for `COUNT(*)` and `ROW_NUMBER()`.
+    pub arg: Option<Expr>,
+    /// Rows before the current one in the frame (`n PRECEDING`); `None` is
+    /// `UNBOUNDED PRECEDING`. Every frame ends at the current row.
+    pub preceding: Option<usize>,
+    pub output_type: DataType,
+}
+
+/// A row window: every input row is emitted once, with its window functions.
+///
+/// Its intermediate schema is the input columns followed by one column per
+/// call; `project` is bound against that schema. Rows of a partition are
+/// taken in arrival order, which the query's `ORDER BY` names.
+#[derive(Debug, Clone)]
+pub struct RowWindowPlan {
+    /// `PARTITION BY` expressions over the input (empty: one partition).
+    pub partition: Vec<Expr>,
+    pub calls: Vec<OverCall>,
+    pub project: Vec<Expr>,
+}
+
 /// What the plan does after `WHERE`.
 #[derive(Debug, Clone)]
 pub enum PlanBody {
     /// A stateless projection over the input schema.
     Project(Vec<Expr>),
     Aggregate(AggregatePlan),
+    RowWindow(RowWindowPlan),
 }
 
 /// How the router assigns input rows to shards.

@@ -1,0 +1,426 @@
+//! Row windows: `f(x) OVER (PARTITION BY k ORDER BY t ROWS BETWEEN n PRECEDING AND CURRENT ROW)`.
+//!
+//! Every input row is emitted once, extended with the values of its window
+//! functions. A partition's rows are taken in arrival order (the router keeps
+//! a partition on one shard and a shard sees its rows in source order).
+//!
+//! Bounded frames keep the frame's last `n + 1` values: sums and counts add the
+//! entering value and subtract the leaving one; MIN and MAX keep a monotonic
+//! deque of the frame's candidates, so each row enters and leaves it once
+//! (O(1) amortised per row). Unbounded frames keep only running totals.
+//!
+//! With `LEAD(x, k)` a row waits until the row `k` ahead in its partition
+//! arrives; at end of input the rows still waiting are emitted with the
+//! default. Rows therefore leave in partition order, not input order.
+
+use super::group_table::GroupTable;
+use super::hash::hash_rows;
+use super::project::project;
+use crate::data::column::ColumnData;
+use crate::data::{Batch, Column, DataType, Value};
+use crate::sql::plan::{AggFunc, OverCall, OverFunc, RowWindowPlan};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+/// A numeric frame value: integers, timestamps and decimals (at the
+/// argument's scale) as `I`, doubles as `F`.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+enum Num {
+    I(i128),
+    F(f64),
+}
+
+impl Num {
+    fn at(c: &Column, i: usize) -> Option<Num> {
+        if !c.is_valid(i) {
+            return None;
+        }
+        match &c.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => Some(Num::I(v[i] as i128)),
+            ColumnData::Float64(v) => Some(Num::F(v[i])),
+            ColumnData::Decimal { values, .. } => Some(Num::I(values[i])),
+            _ => None,
+        }
+    }
+
+    fn add(self, other: Num) -> Num {
+        match (self, other) {
+            (Num::I(a), Num::I(b)) => Num::I(a + b),
+            (a, b) => Num::F(a.f64() + b.f64()),
+        }
+    }
+
+    fn sub(self, other: Num) -> Num {
+        match (self, other) {
+            (Num::I(a), Num::I(b)) => Num::I(a - b),
+            (a, b) => Num::F(a.f64() - b.f64()),
+        }
+    }
+
+    fn f64(self) -> f64 {
+        match self {
+            Num::I(v) => v as f64,
+            Num::F(v) => v,
+        }
+    }
+
+    /// As a value of type `t` (the argument's or the result's type).
+    fn value(self, t: DataType) -> Value {
+        match (self, t) {
+            (Num::I(v), DataType::Int64) => i64::try_from(v).map_or(Value::Null, Value::Int64),
+            (Num::I(v), DataType::Timestamp) => {
+                i64::try_from(v).map_or(Value::Null, Value::Timestamp)
+            }
+            (Num::I(v), DataType::Decimal { scale, .. }) => Value::Decimal { value: v, scale },
+            (n, _) => Value::Float64(n.f64()),
+        }
+    }
+}
+
+/// One aggregate's frame in one partition.
+#[derive(Debug, Default)]
+struct Frame {
+    /// The frame's values, oldest first (bounded frames only).
+    values: VecDeque<Option<Num>>,
+    sum: Option<Num>,
+    non_null: i64,
+    /// MIN/MAX candidates `(row, value)`: rows ascending, values strictly
+    /// improving from back to front.
+    extremes: VecDeque<(u64, Num)>,
+    /// The partition's first value (unbounded FIRST_VALUE).
+    first: Option<Option<Num>>,
+}
+
+/// One call's state in one partition.
+#[derive(Debug)]
+enum CallState {
+    Frame(Frame),
+    /// LAG: the last `offset` argument values, oldest first.
+    Lag(VecDeque<Value>),
+    /// ROW_NUMBER and LEAD keep nothing per call.
+    None,
+}
+
+struct Partition {
+    /// Rows seen so far.
+    rows: u64,
+    calls: Vec<CallState>,
+    /// Rows waiting for their LEAD values (plans with LEAD only).
+    waiting: VecDeque<Vec<Value>>,
+}
+
+/// The operator state of one shard's row window.
+///
+/// # Threading
+/// Owned by one shard; never shared.
+pub struct RowWindow {
+    plan: RowWindowPlan,
+    /// The intermediate schema's types: the input's, then one per call.
+    types: Vec<DataType>,
+    input_width: usize,
+    partitions: GroupTable,
+    states: Vec<Partition>,
+    /// The largest LEAD offset, when the plan has a LEAD.
+    lead_horizon: Option<usize>,
+    hashes: Vec<u64>,
+    ids: Vec<u32>,
+}
+
+impl RowWindow {
+    pub fn new(plan: RowWindowPlan, input_types: &[DataType]) -> RowWindow {
+        let key_types: Vec<_> = plan.partition.iter().map(|e| e.data_type()).collect();
+        let mut types = input_types.to_vec();
+        types.extend(plan.calls.iter().map(|c| c.output_type));
+        let lead_horizon = plan
+            .calls
+            .iter()
+            .filter_map(|c| match c.func {
+                OverFunc::Lead { offset, .. } => Some(offset),
+                _ => None,
+            })
+            .max();
+        RowWindow {
+            partitions: GroupTable::new(&key_types, 1024),
+            input_width: input_types.len(),
+            types,
+            plan,
+            states: Vec::new(),
+            lead_horizon,
+            hashes: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+
+    /// Partitions seen.
+    pub fn partitions(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Extends every row of `batch` with its window values; returns the rows
+    /// that are complete (all of them, unless the plan has LEAD).
+    pub fn process(&mut self, batch: Batch) -> Option<Batch> {
+        self.assign_partitions(&batch);
+        let args: Vec<Option<Cow<'_, Column>>> = self
+            .plan
+            .calls
+            .iter()
+            .map(|c| c.arg.as_ref().map(|e| e.eval(&batch)))
+            .collect();
+        let mut outputs: Vec<Column> = self
+            .plan
+            .calls
+            .iter()
+            .map(|c| Column::with_capacity(c.output_type, batch.len))
+            .collect();
+        let mut ready: Vec<Vec<Value>> = Vec::new();
+        for (row, &p) in self.ids.iter().enumerate() {
+            let state = &mut self.states[p as usize];
+            let seq = state.rows;
+            state.rows += 1;
+            for (c, call) in self.plan.calls.iter().enumerate() {
+                let arg = args[c].as_deref();
+                step(call, &mut state.calls[c], seq, arg, row, &mut outputs[c]);
+            }
+            if let Some(horizon) = self.lead_horizon {
+                let mut values: Vec<Value> = batch.columns.iter().map(|c| c.value(row)).collect();
+                values.extend(outputs.iter().map(|c| c.value(c.len() - 1)));
+                state.waiting.push_back(values);
+                let waiting = state.waiting.len();
+                for (c, call) in self.plan.calls.iter().enumerate() {
+                    if let OverFunc::Lead { offset, .. } = call.func {
+                        if waiting > offset {
+                            let value = args[c].as_deref().map_or(Value::Null, |a| a.value(row));
+                            state.waiting[waiting - 1 - offset][self.input_width + c] = value;
+                        }
+                    }
+                }
+                while state.waiting.len() > horizon {
+                    ready.extend(state.waiting.pop_front());
+                }
+            }
+        }
+        drop(args);
+        if self.lead_horizon.is_some() {
+            return self.emit_rows(ready, batch.ingest_time);
+        }
+        let len = batch.len;
+        let ingest_time = batch.ingest_time;
+        let mut columns = batch.columns;
+        columns.extend(outputs);
+        let extended = Batch {
+            columns,
+            len,
+            ingest_time,
+        };
+        Some(project(&self.plan.project, &extended))
+    }
+
+    /// End of input: rows still waiting for a LEAD get its default.
+    pub fn finish(&mut self) -> Option<Batch> {
+        self.lead_horizon?;
+        let mut rows = Vec::new();
+        for state in &mut self.states {
+            rows.extend(state.waiting.drain(..));
+        }
+        self.emit_rows(rows, std::time::Instant::now())
+    }
+
+    fn assign_partitions(&mut self, batch: &Batch) {
+        if self.plan.partition.is_empty() {
+            self.ids.clear();
+            self.ids.resize(batch.len, 0);
+        } else {
+            let keys: Vec<Cow<'_, Column>> =
+                self.plan.partition.iter().map(|k| k.eval(batch)).collect();
+            let key_refs: Vec<&Column> = keys.iter().map(|c| c.as_ref()).collect();
+            hash_rows(&key_refs, batch.len, &mut self.hashes);
+            self.partitions
+                .find_or_insert(&key_refs, &self.hashes, &mut self.ids);
+        }
+        let wanted = self.partitions.len().max(1);
+        while self.states.len() < wanted {
+            let calls = self.plan.calls.iter().map(new_state).collect();
+            self.states.push(Partition {
+                rows: 0,
+                calls,
+                waiting: VecDeque::new(),
+            });
+        }
+    }
+
+    fn emit_rows(&self, rows: Vec<Vec<Value>>, ingest_time: std::time::Instant) -> Option<Batch> {
+        if rows.is_empty() {
+            return None;
+        }
+        let mut columns: Vec<Column> = self
+            .types
+            .iter()
+            .map(|t| Column::with_capacity(*t, rows.len()))
+            .collect();
+        for row in &rows {
+            for (c, v) in columns.iter_mut().zip(row) {
+                push(c, v);
+            }
+        }
+        let extended = Batch {
+            columns,
+            len: rows.len(),
+            ingest_time,
+        };
+        Some(project(&self.plan.project, &extended))
+    }
+}
+
+fn new_state(call: &OverCall) -> CallState {
+    match call.func {
+        OverFunc::Aggregate(_) => CallState::Frame(Frame::default()),
+        OverFunc::Lag { .. } => CallState::Lag(VecDeque::new()),
+        OverFunc::RowNumber | OverFunc::Lead { .. } => CallState::None,
+    }
+}
+
+/// Folds row `row` (the partition's row number `seq`, from 0) into `call`'s
+/// state and appends the call's value for that row to `out`.
+#[inline]
+fn step(
+    call: &OverCall,
+    state: &mut CallState,
+    seq: u64,
+    arg: Option<&Column>,
+    row: usize,
+    out: &mut Column,
+) {
+    match (&call.func, state) {
+        (OverFunc::RowNumber, _) => push_int(out, seq as i64 + 1),
+        (OverFunc::Lead { default, .. }, _) => push(out, default),
+        (OverFunc::Lag { offset, default }, CallState::Lag(last)) => {
+            let value = arg.map_or(Value::Null, |a| a.value(row));
+            if *offset == 0 {
+                push(out, &value);
+                return;
+            }
+            push(
+                out,
+                if last.len() == *offset {
+                    &last[0]
+                } else {
+                    default
+                },
+            );
+            last.push_back(value);
+            if last.len() > *offset {
+                last.pop_front();
+            }
+        }
+        (OverFunc::Aggregate(func), CallState::Frame(frame)) => {
+            let value = arg.and_then(|a| Num::at(a, row));
+            frame_step(*func, call, frame, seq, value, out);
+        }
+        (func, state) => unreachable!("{func:?} with state {state:?}"),
+    }
+}
+
+#[inline]
+fn frame_step(
+    func: AggFunc,
+    call: &OverCall,
+    frame: &mut Frame,
+    seq: u64,
+    value: Option<Num>,
+    out: &mut Column,
+) {
+    if let Some(x) = value {
+        frame.sum = Some(frame.sum.map_or(x, |s| s.add(x)));
+        frame.non_null += 1;
+    }
+    if frame.first.is_none() {
+        frame.first = Some(value);
+    }
+    if let Some(n) = call.preceding {
+        frame.values.push_back(value);
+        if frame.values.len() > n + 1 {
+            if let Some(Some(old)) = frame.values.pop_front() {
+                frame.sum = frame.sum.map(|s| s.sub(old));
+                frame.non_null -= 1;
+            }
+        }
+    }
+    let frame_rows = call
+        .preceding
+        .map_or(seq + 1, |n| (seq + 1).min(n as u64 + 1));
+    let t = call.output_type;
+    match func {
+        AggFunc::CountStar => push_int(out, frame_rows as i64),
+        AggFunc::Count => push_int(out, frame.non_null),
+        AggFunc::Sum => push_num(out, frame.sum.filter(|_| frame.non_null > 0), t),
+        AggFunc::Avg => {
+            let avg = frame.sum.filter(|_| frame.non_null > 0).map(|s| {
+                let scale = match call.arg.as_ref().map(|a| a.data_type()) {
+                    Some(DataType::Decimal { scale, .. }) => 10f64.powi(scale as i32),
+                    _ => 1.0,
+                };
+                Num::F(s.f64() / scale / frame.non_null as f64)
+            });
+            push_num(out, avg, t)
+        }
+        AggFunc::Min | AggFunc::Max => {
+            let max = func == AggFunc::Max;
+            if let Some(x) = value {
+                while frame
+                    .extremes
+                    .back()
+                    .is_some_and(|&(_, b)| if max { b <= x } else { b >= x })
+                {
+                    frame.extremes.pop_back();
+                }
+                frame.extremes.push_back((seq, x));
+            }
+            if let Some(n) = call.preceding {
+                while frame
+                    .extremes
+                    .front()
+                    .is_some_and(|&(at, _)| at + (n as u64) < seq)
+                {
+                    frame.extremes.pop_front();
+                }
+            }
+            push_num(out, frame.extremes.front().map(|&(_, v)| v), t)
+        }
+        AggFunc::FirstValue => {
+            let first = match call.preceding {
+                Some(_) => frame.values.front().copied().flatten(),
+                None => frame.first.flatten(),
+            };
+            push_num(out, first, t)
+        }
+        AggFunc::LastValue => push_num(out, value, t),
+        other => unreachable!("{other:?} is refused in OVER by the planner"),
+    }
+}
+
+#[inline]
+fn push_int(out: &mut Column, v: i64) {
+    match (&mut out.data, &out.validity) {
+        (ColumnData::Int64(values), None) => values.push(v),
+        _ => push(out, &Value::Int64(v)),
+    }
+}
+
+#[inline]
+fn push_num(out: &mut Column, v: Option<Num>, t: DataType) {
+    match (&mut out.data, &out.validity, v) {
+        (ColumnData::Float64(values), None, Some(n)) => values.push(n.f64()),
+        (_, _, Some(n)) => push(out, &n.value(t)),
+        (_, _, None) => out.push_null(),
+    }
+}
+
+/// Appends `v`; the planner types every value to its column, so a value that
+/// does not fit is a bug, shown as NULL rather than a short column.
+#[inline]
+fn push(out: &mut Column, v: &Value) {
+    if !out.push_value(v) {
+        debug_assert!(false, "{v:?} does not fit a {} column", out.data_type());
+        out.push_null();
+    }
+}
