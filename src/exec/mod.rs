@@ -6,6 +6,8 @@ pub mod filter;
 pub mod group_table;
 pub mod hash;
 pub mod hash_agg;
+pub mod like;
 pub mod pipeline;
 pub mod project;
+pub mod scalar;
 pub mod window_agg;
