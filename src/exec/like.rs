@@ -177,11 +177,7 @@ fn matches_general(p: &[Elem], text: &str) -> bool {
             return false;
         };
         // Let the last `%` absorb one more character and retry.
-        let next = absorbed
-            + text[absorbed..]
-                .chars()
-                .next()
-                .map_or(0, char::len_utf8);
+        let next = absorbed + text[absorbed..].chars().next().map_or(0, char::len_utf8);
         star = Some((after, next));
         pi = after;
         ti = next;

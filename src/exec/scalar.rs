@@ -310,11 +310,20 @@ fn round(v: &Value, digits: i32, out: DataType) -> Value {
                 return Value::Null;
             };
             if digits >= scale as i32 {
-                return coerce(v.clone(), DataType::Decimal { precision: 38, scale: out });
+                return coerce(
+                    v.clone(),
+                    DataType::Decimal {
+                        precision: 38,
+                        scale: out,
+                    },
+                );
             }
             let drop = (scale as i32 - digits) as u32;
             let Some(p) = 10i128.checked_pow(drop) else {
-                return Value::Decimal { value: 0, scale: out };
+                return Value::Decimal {
+                    value: 0,
+                    scale: out,
+                };
             };
             let q = div_round(value, p);
             // `q` has max(digits, 0) places; with negative digits, scale back up.
@@ -702,17 +711,36 @@ mod tests {
     #[test]
     fn math() {
         let f = DataType::Float64;
-        assert_eq!(strict(ScalarFunc::Abs, &[Value::Int64(-3)], DataType::Int64), Value::Int64(3));
-        assert_eq!(strict(ScalarFunc::Abs, &[Value::Int64(i64::MIN)], DataType::Int64), Value::Null);
-        assert_eq!(strict(ScalarFunc::Abs, &[dec(-15, 1)], dec_type(1)), dec(15, 1));
-        assert_eq!(strict(ScalarFunc::Sqrt, &[Value::Int64(16)], f), Value::Float64(4.0));
-        assert_eq!(strict(ScalarFunc::Sqrt, &[Value::Int64(-1)], f), Value::Null);
+        assert_eq!(
+            strict(ScalarFunc::Abs, &[Value::Int64(-3)], DataType::Int64),
+            Value::Int64(3)
+        );
+        assert_eq!(
+            strict(ScalarFunc::Abs, &[Value::Int64(i64::MIN)], DataType::Int64),
+            Value::Null
+        );
+        assert_eq!(
+            strict(ScalarFunc::Abs, &[dec(-15, 1)], dec_type(1)),
+            dec(15, 1)
+        );
+        assert_eq!(
+            strict(ScalarFunc::Sqrt, &[Value::Int64(16)], f),
+            Value::Float64(4.0)
+        );
+        assert_eq!(
+            strict(ScalarFunc::Sqrt, &[Value::Int64(-1)], f),
+            Value::Null
+        );
         assert_eq!(
             strict(ScalarFunc::Power, &[Value::Int64(2), Value::Int64(10)], f),
             Value::Float64(1024.0)
         );
         assert_eq!(
-            strict(ScalarFunc::Power, &[Value::Int64(-8), Value::Float64(0.5)], f),
+            strict(
+                ScalarFunc::Power,
+                &[Value::Int64(-8), Value::Float64(0.5)],
+                f
+            ),
             Value::Null
         );
     }
@@ -739,7 +767,10 @@ mod tests {
         assert_eq!(extract(DatePart::Dow, -1), Value::Int64(3));
         // A Sunday: 2024-03-03.
         assert_eq!(extract(DatePart::Dow, 1_709_424_000_000), Value::Int64(0));
-        assert_eq!(extract(DatePart::IsoDow, 1_709_424_000_000), Value::Int64(7));
+        assert_eq!(
+            extract(DatePart::IsoDow, 1_709_424_000_000),
+            Value::Int64(7)
+        );
     }
 
     #[test]
@@ -755,9 +786,18 @@ mod tests {
         assert_eq!(t(TruncUnit::Quarter), "2024-01-01T00:00:00.000Z");
         assert_eq!(t(TruncUnit::Year), "2024-01-01T00:00:00.000Z");
         // Truncation goes down, also before the epoch.
-        assert_eq!(iso(date_trunc(TruncUnit::Second, -1)), "1969-12-31T23:59:59.000Z");
-        assert_eq!(iso(date_trunc(TruncUnit::Week, 0)), "1969-12-29T00:00:00.000Z");
-        assert_eq!(iso(date_trunc(TruncUnit::Month, -1)), "1969-12-01T00:00:00.000Z");
+        assert_eq!(
+            iso(date_trunc(TruncUnit::Second, -1)),
+            "1969-12-31T23:59:59.000Z"
+        );
+        assert_eq!(
+            iso(date_trunc(TruncUnit::Week, 0)),
+            "1969-12-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            iso(date_trunc(TruncUnit::Month, -1)),
+            "1969-12-01T00:00:00.000Z"
+        );
         assert_eq!(TruncUnit::parse("Day"), Some(TruncUnit::Day));
         assert_eq!(TruncUnit::parse("fortnight"), None);
     }
@@ -777,13 +817,24 @@ mod tests {
         let null = || lit(Value::Null);
         let int = |x| lit(Value::Int64(x));
         let call = |f, args: &[Expr], t| eval_call(f, args, t, &b, 0);
-        assert_eq!(call(ScalarFunc::Upper, &[null()], DataType::Utf8), Value::Null);
         assert_eq!(
-            call(ScalarFunc::Substring, &[lit(s("abc")), null()], DataType::Utf8),
+            call(ScalarFunc::Upper, &[null()], DataType::Utf8),
             Value::Null
         );
         assert_eq!(
-            call(ScalarFunc::Concat, &[lit(s("a")), null(), int(2)], DataType::Utf8),
+            call(
+                ScalarFunc::Substring,
+                &[lit(s("abc")), null()],
+                DataType::Utf8
+            ),
+            Value::Null
+        );
+        assert_eq!(
+            call(
+                ScalarFunc::Concat,
+                &[lit(s("a")), null(), int(2)],
+                DataType::Utf8
+            ),
             s("a2")
         );
         assert_eq!(
@@ -794,16 +845,34 @@ mod tests {
             call(ScalarFunc::Coalesce, &[null(), int(2), int(3)], dec_type(1)),
             dec(20, 1)
         );
-        assert_eq!(call(ScalarFunc::Coalesce, &[null(), null()], DataType::Int64), Value::Null);
-        assert_eq!(call(ScalarFunc::NullIf, &[int(1), int(1)], DataType::Int64), Value::Null);
-        assert_eq!(call(ScalarFunc::NullIf, &[int(1), int(2)], DataType::Int64), Value::Int64(1));
-        assert_eq!(call(ScalarFunc::NullIf, &[int(1), null()], DataType::Int64), Value::Int64(1));
-        assert_eq!(call(ScalarFunc::NullIf, &[null(), int(1)], DataType::Int64), Value::Null);
+        assert_eq!(
+            call(ScalarFunc::Coalesce, &[null(), null()], DataType::Int64),
+            Value::Null
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[int(1), int(1)], DataType::Int64),
+            Value::Null
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[int(1), int(2)], DataType::Int64),
+            Value::Int64(1)
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[int(1), null()], DataType::Int64),
+            Value::Int64(1)
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[null(), int(1)], DataType::Int64),
+            Value::Null
+        );
 
         let in_list = |x, l: &[Expr], neg| eval_in_list(&x, l, neg, &b, 0);
         assert_eq!(in_list(int(1), &[int(1), null()], false), Value::Bool(true));
         assert_eq!(in_list(int(2), &[int(1), null()], false), Value::Null);
-        assert_eq!(in_list(int(2), &[int(1), int(3)], false), Value::Bool(false));
+        assert_eq!(
+            in_list(int(2), &[int(1), int(3)], false),
+            Value::Bool(false)
+        );
         assert_eq!(in_list(int(2), &[int(1), null()], true), Value::Null);
         assert_eq!(in_list(int(1), &[int(1), null()], true), Value::Bool(false));
         assert_eq!(in_list(int(2), &[int(1)], true), Value::Bool(true));
@@ -827,7 +896,10 @@ mod tests {
             Value::Int64(2)
         );
         assert_eq!(case(&[when(Value::Bool(false), 1)], None), Value::Null);
-        assert_eq!(case(&[when(Value::Bool(false), 1)], Some(&int(9))), Value::Int64(9));
+        assert_eq!(
+            case(&[when(Value::Bool(false), 1)], Some(&int(9))),
+            Value::Int64(9)
+        );
         // Simple form: a NULL operand matches no WHEN, not even WHEN NULL.
         let simple = eval_case(
             Some(&null()),
@@ -843,7 +915,12 @@ mod tests {
     #[test]
     fn vectorised_predicates_keep_nulls() {
         let mut col = Column::new(DataType::Int64);
-        for v in [Value::Int64(1), Value::Null, Value::Int64(5), Value::Int64(3)] {
+        for v in [
+            Value::Int64(1),
+            Value::Null,
+            Value::Int64(5),
+            Value::Int64(3),
+        ] {
             col.push_value(&v);
         }
         let lo = lit(Value::Int64(2));
@@ -852,13 +929,24 @@ mod tests {
         let values: Vec<Value> = (0..4).map(|i| out.value(i)).collect();
         assert_eq!(
             values,
-            [Value::Bool(false), Value::Null, Value::Bool(true), Value::Bool(true)]
+            [
+                Value::Bool(false),
+                Value::Null,
+                Value::Bool(true),
+                Value::Bool(true)
+            ]
         );
-        let out = in_list_column(&col, &[lit(Value::Int64(3)), lit(Value::Int64(1))], true).unwrap();
+        let out =
+            in_list_column(&col, &[lit(Value::Int64(3)), lit(Value::Int64(1))], true).unwrap();
         let values: Vec<Value> = (0..4).map(|i| out.value(i)).collect();
         assert_eq!(
             values,
-            [Value::Bool(false), Value::Null, Value::Bool(true), Value::Bool(false)]
+            [
+                Value::Bool(false),
+                Value::Null,
+                Value::Bool(true),
+                Value::Bool(false)
+            ]
         );
         // A NULL in the list is not a literal number: the row path handles it.
         assert!(in_list_column(&col, &[lit(Value::Null)], false).is_none());
@@ -870,6 +958,9 @@ mod tests {
         let p = LikePattern::compile("%ap%", None, false).unwrap();
         let out = like_column(&strings, &p, true).unwrap();
         let values: Vec<Value> = (0..3).map(|i| out.value(i)).collect();
-        assert_eq!(values, [Value::Bool(false), Value::Null, Value::Bool(false)]);
+        assert_eq!(
+            values,
+            [Value::Bool(false), Value::Null, Value::Bool(false)]
+        );
     }
 }

@@ -51,7 +51,11 @@ pub(super) fn unsupported(node: &impl Spanned, what: impl Into<String>) -> SqlEr
     error_at(node, SqlErrorKind::Unsupported, what)
 }
 
-pub(super) fn error_at(node: &impl Spanned, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
+pub(super) fn error_at(
+    node: &impl Spanned,
+    kind: SqlErrorKind,
+    message: impl Into<String>,
+) -> SqlError {
     span_error(node.span(), kind, message)
 }
 

@@ -79,10 +79,7 @@ fn want(func: &str, arg: &Arg, ok: fn(DataType) -> bool, expected: &str) -> Resu
 /// Whether SQL compares values of these two expressions.
 fn comparable(a: &Expr, b: &Expr) -> bool {
     let (at, bt) = (a.data_type(), b.data_type());
-    at == bt
-        || (at.is_numeric() && bt.is_numeric())
-        || is_null_literal(a)
-        || is_null_literal(b)
+    at == bt || (at.is_numeric() && bt.is_numeric()) || is_null_literal(a) || is_null_literal(b)
 }
 
 fn want_comparable(what: &str, left: &Expr, right: &Arg) -> Result<(), SqlError> {
@@ -230,7 +227,12 @@ pub(super) fn function(
             list.args.as_slice()
         }
         ast::FunctionArguments::None => &[],
-        _ => return Err(unsupported(e, format!("this form of {name} is not supported"))),
+        _ => {
+            return Err(unsupported(
+                e,
+                format!("this form of {name} is not supported"),
+            ))
+        }
     };
     if f.filter.is_some() || f.null_treatment.is_some() || !f.within_group.is_empty() {
         return Err(unsupported(e, format!("{name} takes no clauses")));
@@ -367,7 +369,12 @@ pub(super) fn function(
         }
         "DATE_TRUNC" | "DATE_PART" => {
             arity(&name, f, n, 2, 2)?;
-            want(&name, &args[1], is_time, "a TIMESTAMP (or BIGINT epoch milliseconds)")?;
+            want(
+                &name,
+                &args[1],
+                is_time,
+                "a TIMESTAMP (or BIGINT epoch milliseconds)",
+            )?;
             let unit = match &args[0].expr {
                 Expr::Literal {
                     value: Value::Utf8(s),
@@ -666,7 +673,11 @@ pub(super) fn special(e: &ast::Expr, bind: &mut Bind) -> Result<Expr, SqlError> 
                 is_time,
                 "a TIMESTAMP (or BIGINT epoch milliseconds)",
             )?;
-            Ok(call(ScalarFunc::Extract(part), vec![arg], part.output_type()))
+            Ok(call(
+                ScalarFunc::Extract(part),
+                vec![arg],
+                part.output_type(),
+            ))
         }
         ast::Expr::Floor { expr, field } | ast::Expr::Ceil { expr, field } => {
             let func = if matches!(e, ast::Expr::Ceil { .. }) {
