@@ -5,6 +5,8 @@
 //! other shape falls back to row-at-a-time evaluation over [`Value`]s, which is
 //! slower but follows the same SQL semantics (NULL in, NULL out).
 
+use super::like::LikePattern;
+use super::scalar::{self, ScalarFunc};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, DataType, Value};
 use std::borrow::Cow;
@@ -95,6 +97,39 @@ pub enum Expr {
         expr: Box<Expr>,
         to: DataType,
     },
+    /// A scalar function (see [`scalar`]).
+    Call {
+        func: ScalarFunc,
+        args: Vec<Expr>,
+        data_type: DataType,
+    },
+    /// `CASE [operand] WHEN .. THEN .. [ELSE ..] END`; branch results are
+    /// unified to `data_type`.
+    Case {
+        operand: Option<Box<Expr>>,
+        branches: Vec<(Expr, Expr)>,
+        otherwise: Option<Box<Expr>>,
+        data_type: DataType,
+    },
+    /// `expr [NOT] IN (list)`.
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    /// `expr [NOT] BETWEEN low AND high`.
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    /// `expr [NOT] LIKE / ILIKE pattern`, the pattern compiled at bind time.
+    Like {
+        expr: Box<Expr>,
+        pattern: LikePattern,
+        negated: bool,
+    },
 }
 
 impl Expr {
@@ -102,8 +137,14 @@ impl Expr {
         match self {
             Expr::Column { data_type, .. }
             | Expr::Literal { data_type, .. }
-            | Expr::Binary { data_type, .. } => *data_type,
-            Expr::Not(_) | Expr::IsNull { .. } => DataType::Bool,
+            | Expr::Binary { data_type, .. }
+            | Expr::Call { data_type, .. }
+            | Expr::Case { data_type, .. } => *data_type,
+            Expr::Not(_)
+            | Expr::IsNull { .. }
+            | Expr::InList { .. }
+            | Expr::Between { .. }
+            | Expr::Like { .. } => DataType::Bool,
             Expr::Negate(e) => e.data_type(),
             Expr::Cast { to, .. } => *to,
         }
@@ -122,6 +163,31 @@ impl Expr {
                     Some(c) => Cow::Owned(c),
                     None => Cow::Owned(self.eval_rows(batch)),
                 }
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => {
+                let fast = scalar::like_column(&expr.eval(batch), pattern, *negated);
+                Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
+            }
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let fast = scalar::between_column(&expr.eval(batch), low, high, *negated);
+                Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let fast = scalar::in_list_column(&expr.eval(batch), list, *negated);
+                Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
             }
             _ => Cow::Owned(self.eval_rows(batch)),
         }
@@ -175,6 +241,43 @@ impl Expr {
                 Value::Bool(expr.eval_row(batch, row).is_null() != *negated)
             }
             Expr::Cast { expr, to } => cast_value(expr.eval_row(batch, row), *to),
+            Expr::Call {
+                func,
+                args,
+                data_type,
+            } => scalar::eval_call(*func, args, *data_type, batch, row),
+            Expr::Case {
+                operand,
+                branches,
+                otherwise,
+                data_type,
+            } => scalar::eval_case(
+                operand.as_deref(),
+                branches,
+                otherwise.as_deref(),
+                *data_type,
+                batch,
+                row,
+            ),
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => scalar::eval_in_list(expr, list, *negated, batch, row),
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => scalar::eval_between(expr, low, high, *negated, batch, row),
+            Expr::Like {
+                expr,
+                pattern,
+                negated,
+            } => match expr.eval_row(batch, row) {
+                Value::Utf8(s) => Value::Bool(pattern.matches(&s) != *negated),
+                _ => Value::Null,
+            },
         }
     }
 }

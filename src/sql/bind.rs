@@ -47,11 +47,15 @@ pub fn plan_query_with(
     plan_inner(parsed, input_name, schema, options).map_err(|e| e.in_sql(&parsed.sql))
 }
 
-fn unsupported(node: &impl Spanned, what: impl Into<String>) -> SqlError {
+pub(super) fn unsupported(node: &impl Spanned, what: impl Into<String>) -> SqlError {
     error_at(node, SqlErrorKind::Unsupported, what)
 }
 
-fn error_at(node: &impl Spanned, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
+pub(super) fn error_at(
+    node: &impl Spanned,
+    kind: SqlErrorKind,
+    message: impl Into<String>,
+) -> SqlError {
     span_error(node.span(), kind, message)
 }
 
@@ -690,6 +694,7 @@ impl Binder<'_> {
             ast::Expr::CompoundIdentifier(ids) => self.column(ids, e),
             ast::Expr::Nested(inner) => self.bind(inner),
             ast::Expr::Value(v) => literal(&v.value, e),
+            e if super::scalar::is_special(e) => super::scalar::special(e, &mut |x| self.bind(x)),
             ast::Expr::BinaryOp { left, op, right } => {
                 let op_kind = binary_op(op)
                     .ok_or_else(|| unsupported(e, format!("operator {op} is not supported yet")))?;
@@ -803,6 +808,9 @@ impl Binder<'_> {
         let name = f.name.to_string();
         if let Some(over) = &f.over {
             return self.over_call(f, over, e);
+        }
+        if let Some(bound) = super::scalar::function(f, e, &mut |x| self.bind(x))? {
+            return Ok(bound);
         }
         if let Some(bound) = self.grouping.as_ref().and_then(|g| g.window_bound(&name)) {
             return Ok(bound);

@@ -4,6 +4,7 @@ mod bind;
 pub mod duration;
 mod parse;
 pub mod plan;
+mod scalar;
 
 pub use bind::{plan_query, plan_query_with, PlanOptions};
 pub use parse::{parse, EmitMode, ParsedQuery, WindowClause};

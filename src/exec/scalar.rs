@@ -1,0 +1,966 @@
+//! Scalar functions and the conditional forms (CASE, IN, BETWEEN, LIKE).
+//!
+//! Functions are strict unless stated: a NULL argument gives a NULL result.
+//! The exceptions are `COALESCE`, `NULLIF` and `CONCAT` (which skips NULLs, as
+//! in PostgreSQL). `IN`, `BETWEEN` and `CASE` follow SQL's three-valued logic:
+//! `x IN (1, NULL)` is TRUE when `x = 1` and NULL otherwise, `x NOT IN (1, NULL)`
+//! is never TRUE, and a CASE branch is taken only when its condition is TRUE.
+//!
+//! Evaluation is row at a time over [`Value`]s, except for the hot predicates:
+//! LIKE over a VARCHAR column and BETWEEN / IN with literal bounds over a
+//! BIGINT, TIMESTAMP or DOUBLE column run as loops over the column.
+//!
+//! Where PostgreSQL raises a run-time error (a negative SUBSTRING length, the
+//! square root of a negative number, an overflow), the result is NULL instead:
+//! a running stream has no caller to hand the error to.
+
+use super::expr::{binary_value, cast_value, BinaryOp, Expr};
+use super::like::LikePattern;
+use crate::data::column::ColumnData;
+use crate::data::{Batch, Column, DataType, Value};
+use chrono::{Datelike, NaiveDate, Timelike};
+use std::cmp::Ordering;
+
+/// A scalar function, its constant arguments folded in at bind time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarFunc {
+    Upper,
+    Lower,
+    /// `LENGTH` / `CHAR_LENGTH`: characters, not bytes.
+    CharLength,
+    /// `(s, start [, length])`, 1-based.
+    Substring,
+    /// `CONCAT(...)`: NULL arguments are skipped.
+    Concat,
+    /// `a || b`: NULL when either side is NULL.
+    ConcatOp,
+    /// `(s [, characters])`; the characters default to a space.
+    Trim(TrimSide),
+    Abs,
+    /// Half away from zero to `digits` places (negative: to tens, hundreds...).
+    Round {
+        digits: i32,
+    },
+    Floor,
+    Ceil,
+    Sqrt,
+    Power,
+    /// A field of a TIMESTAMP (or BIGINT epoch milliseconds), UTC.
+    Extract(DatePart),
+    /// The TIMESTAMP truncated down to a unit, UTC.
+    DateTrunc(TruncUnit),
+    /// The first non-NULL argument.
+    Coalesce,
+    /// NULL when the two arguments are equal, else the first.
+    NullIf,
+}
+
+/// Which end(s) TRIM removes characters from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrimSide {
+    Both,
+    Leading,
+    Trailing,
+}
+
+/// A field EXTRACT can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatePart {
+    Year,
+    Quarter,
+    Month,
+    /// ISO 8601 week of the year (1-53).
+    Week,
+    Day,
+    Hour,
+    Minute,
+    /// Seconds with the milliseconds as a fraction: DECIMAL(5,3), as PostgreSQL.
+    Second,
+    /// Seconds times 1000 plus the milliseconds, as PostgreSQL.
+    Millisecond,
+    /// Day of the week, Sunday = 0.
+    Dow,
+    /// Day of the week, Monday = 1 ... Sunday = 7.
+    IsoDow,
+    /// Day of the year, 1-366.
+    Doy,
+    /// Seconds since 1970-01-01 UTC, with the milliseconds as a fraction.
+    Epoch,
+}
+
+impl DatePart {
+    pub fn output_type(self) -> DataType {
+        match self {
+            DatePart::Second => DataType::Decimal {
+                precision: 5,
+                scale: 3,
+            },
+            DatePart::Epoch => DataType::Decimal {
+                precision: 38,
+                scale: 3,
+            },
+            _ => DataType::Int64,
+        }
+    }
+}
+
+/// A unit DATE_TRUNC truncates to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TruncUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    /// The Monday starting the ISO week.
+    Week,
+    Month,
+    Quarter,
+    Year,
+}
+
+impl TruncUnit {
+    /// The unit named `name` (case-insensitive), as in PostgreSQL.
+    pub fn parse(name: &str) -> Option<TruncUnit> {
+        Some(match name.trim().to_ascii_lowercase().as_str() {
+            "second" | "seconds" => TruncUnit::Second,
+            "minute" | "minutes" => TruncUnit::Minute,
+            "hour" | "hours" => TruncUnit::Hour,
+            "day" | "days" => TruncUnit::Day,
+            "week" | "weeks" => TruncUnit::Week,
+            "month" | "months" => TruncUnit::Month,
+            "quarter" | "quarters" => TruncUnit::Quarter,
+            "year" | "years" => TruncUnit::Year,
+            _ => return None,
+        })
+    }
+}
+
+/// `value` expressed as `to`, the type a CASE or COALESCE was unified to.
+fn coerce(value: Value, to: DataType) -> Value {
+    if value.is_null() || value.data_type() == Some(to) {
+        value
+    } else {
+        cast_value(value, to)
+    }
+}
+
+/// Evaluates `func(args)` at `row`.
+pub(super) fn eval_call(
+    func: ScalarFunc,
+    args: &[Expr],
+    out: DataType,
+    batch: &Batch,
+    row: usize,
+) -> Value {
+    match func {
+        ScalarFunc::Coalesce => args
+            .iter()
+            .map(|a| a.eval_row(batch, row))
+            .find(|v| !v.is_null())
+            .map_or(Value::Null, |v| coerce(v, out)),
+        ScalarFunc::NullIf => {
+            let a = args[0].eval_row(batch, row);
+            let b = args[1].eval_row(batch, row);
+            if a.sql_cmp(&b) == Some(Ordering::Equal) {
+                Value::Null
+            } else {
+                coerce(a, out)
+            }
+        }
+        ScalarFunc::Concat => {
+            let mut s = String::new();
+            for a in args {
+                let v = a.eval_row(batch, row);
+                if !v.is_null() {
+                    use std::fmt::Write;
+                    let _ = write!(s, "{v}");
+                }
+            }
+            Value::Utf8(s)
+        }
+        _ => {
+            let mut values = Vec::with_capacity(args.len());
+            for a in args {
+                let v = a.eval_row(batch, row);
+                if v.is_null() {
+                    return Value::Null;
+                }
+                values.push(v);
+            }
+            strict(func, &values, out)
+        }
+    }
+}
+
+/// A strict function over non-NULL arguments, already type-checked by the binder.
+pub fn strict(func: ScalarFunc, args: &[Value], out: DataType) -> Value {
+    use ScalarFunc::*;
+    match (func, args) {
+        (Upper, [Value::Utf8(s)]) => Value::Utf8(s.to_uppercase()),
+        (Lower, [Value::Utf8(s)]) => Value::Utf8(s.to_lowercase()),
+        (CharLength, [Value::Utf8(s)]) => Value::Int64(s.chars().count() as i64),
+        (Substring, [Value::Utf8(s), Value::Int64(start)]) => substring(s, *start, None),
+        (Substring, [Value::Utf8(s), Value::Int64(start), Value::Int64(len)]) => {
+            substring(s, *start, Some(*len))
+        }
+        (ConcatOp, [a, b]) => Value::Utf8(format!("{a}{b}")),
+        (Trim(side), [Value::Utf8(s)]) => Value::Utf8(trim(s, " ", side).to_owned()),
+        (Trim(side), [Value::Utf8(s), Value::Utf8(chars)]) => {
+            Value::Utf8(trim(s, chars, side).to_owned())
+        }
+        (Abs, [v]) => abs(v),
+        (Round { digits }, [v]) => round(v, digits, out),
+        (Floor, [v]) => floor_ceil(v, false),
+        (Ceil, [v]) => floor_ceil(v, true),
+        (Sqrt, [v]) => match v.as_f64() {
+            Some(x) if x >= 0.0 => Value::Float64(x.sqrt()),
+            _ => Value::Null,
+        },
+        (Power, [a, b]) => match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) => {
+                let p = a.powf(b);
+                if p.is_finite() {
+                    Value::Float64(p)
+                } else {
+                    Value::Null
+                }
+            }
+            _ => Value::Null,
+        },
+        (Extract(part), [Value::Timestamp(ms) | Value::Int64(ms)]) => extract(part, *ms),
+        (DateTrunc(unit), [Value::Timestamp(ms) | Value::Int64(ms)]) => {
+            date_trunc(unit, *ms).map_or(Value::Null, Value::Timestamp)
+        }
+        _ => Value::Null,
+    }
+}
+
+/// SQL `SUBSTRING(s FROM start [FOR len])`: the characters at 1-based positions
+/// `start .. start + len`, clipped to the string. Positions before 1 count
+/// towards `len` (`SUBSTRING('abc', 0, 2)` is `'a'`); a negative `len` is NULL.
+pub fn substring(s: &str, start: i64, len: Option<i64>) -> Value {
+    let end = match len {
+        Some(l) if l < 0 => return Value::Null,
+        Some(l) => start.saturating_add(l),
+        None => i64::MAX,
+    };
+    let from = start.max(1);
+    if end <= from {
+        return Value::Utf8(String::new());
+    }
+    let skip = usize::try_from(from - 1).unwrap_or(usize::MAX);
+    let take = usize::try_from(end - from).unwrap_or(usize::MAX);
+    Value::Utf8(s.chars().skip(skip).take(take).collect())
+}
+
+fn trim<'s>(s: &'s str, chars: &str, side: TrimSide) -> &'s str {
+    let strip = |c: char| chars.contains(c);
+    match side {
+        TrimSide::Both => s.trim_matches(strip),
+        TrimSide::Leading => s.trim_start_matches(strip),
+        TrimSide::Trailing => s.trim_end_matches(strip),
+    }
+}
+
+fn abs(v: &Value) -> Value {
+    match *v {
+        Value::Int64(x) => x.checked_abs().map_or(Value::Null, Value::Int64),
+        Value::Float64(x) => Value::Float64(x.abs()),
+        Value::Decimal { value, scale } => Value::Decimal {
+            value: value.abs(),
+            scale,
+        },
+        _ => Value::Null,
+    }
+}
+
+/// `v / p` rounded half away from zero (`p > 0`).
+fn div_round(v: i128, p: i128) -> i128 {
+    let (q, r) = (v / p, v % p);
+    if r.abs() * 2 >= p {
+        q + v.signum()
+    } else {
+        q
+    }
+}
+
+/// ROUND(v, digits), half away from zero; exact on BIGINT and DECIMAL.
+fn round(v: &Value, digits: i32, out: DataType) -> Value {
+    match *v {
+        Value::Int64(x) if digits >= 0 => Value::Int64(x),
+        Value::Int64(x) => {
+            let Some(p) = 10i128.checked_pow(digits.unsigned_abs()) else {
+                return Value::Int64(0);
+            };
+            i64::try_from(div_round(x as i128, p) * p).map_or(Value::Null, Value::Int64)
+        }
+        Value::Float64(x) => {
+            let r = if digits >= 0 {
+                let p = 10f64.powi(digits);
+                (x * p).round() / p
+            } else {
+                let p = 10f64.powi(-digits);
+                (x / p).round() * p
+            };
+            // Very large `digits` overflow the scaling: the value is already exact.
+            Value::Float64(if r.is_finite() { r } else { x })
+        }
+        Value::Decimal { value, scale } => {
+            let DataType::Decimal { scale: out, .. } = out else {
+                return Value::Null;
+            };
+            if digits >= scale as i32 {
+                return coerce(
+                    v.clone(),
+                    DataType::Decimal {
+                        precision: 38,
+                        scale: out,
+                    },
+                );
+            }
+            let drop = (scale as i32 - digits) as u32;
+            let Some(p) = 10i128.checked_pow(drop) else {
+                return Value::Decimal {
+                    value: 0,
+                    scale: out,
+                };
+            };
+            let q = div_round(value, p);
+            // `q` has max(digits, 0) places; with negative digits, scale back up.
+            let value = if digits < 0 {
+                q.checked_mul(10i128.pow(digits.unsigned_abs()))
+            } else {
+                Some(q)
+            };
+            match value {
+                Some(value) => coerce(
+                    Value::Decimal {
+                        value,
+                        scale: digits.max(0) as u8,
+                    },
+                    DataType::Decimal {
+                        precision: 38,
+                        scale: out,
+                    },
+                ),
+                None => Value::Null,
+            }
+        }
+        _ => Value::Null,
+    }
+}
+
+/// FLOOR or CEIL; a DECIMAL comes back with scale 0, exactly.
+fn floor_ceil(v: &Value, ceil: bool) -> Value {
+    match *v {
+        Value::Int64(x) => Value::Int64(x),
+        Value::Float64(x) => Value::Float64(if ceil { x.ceil() } else { x.floor() }),
+        Value::Decimal { value, scale } => {
+            let p = 10i128.pow(scale as u32);
+            let value = if ceil {
+                -(-value).div_euclid(p)
+            } else {
+                value.div_euclid(p)
+            };
+            Value::Decimal { value, scale: 0 }
+        }
+        _ => Value::Null,
+    }
+}
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+/// EXTRACT(part FROM ms), UTC.
+pub fn extract(part: DatePart, ms: i64) -> Value {
+    let Some(t) = chrono::DateTime::from_timestamp_millis(ms).map(|t| t.naive_utc()) else {
+        return Value::Null;
+    };
+    let millis_of_minute = (t.second() * 1000 + t.nanosecond() / 1_000_000 % 1000) as i64;
+    Value::Int64(match part {
+        DatePart::Year => t.year() as i64,
+        DatePart::Quarter => (t.month0() / 3 + 1) as i64,
+        DatePart::Month => t.month() as i64,
+        DatePart::Week => t.iso_week().week() as i64,
+        DatePart::Day => t.day() as i64,
+        DatePart::Hour => t.hour() as i64,
+        DatePart::Minute => t.minute() as i64,
+        DatePart::Second => {
+            return Value::Decimal {
+                value: millis_of_minute as i128,
+                scale: 3,
+            }
+        }
+        DatePart::Millisecond => millis_of_minute,
+        DatePart::Dow => t.weekday().num_days_from_sunday() as i64,
+        DatePart::IsoDow => t.weekday().number_from_monday() as i64,
+        DatePart::Doy => t.ordinal() as i64,
+        DatePart::Epoch => {
+            return Value::Decimal {
+                value: ms as i128,
+                scale: 3,
+            }
+        }
+    })
+}
+
+/// DATE_TRUNC(unit, ms), UTC; `None` outside chrono's range.
+pub fn date_trunc(unit: TruncUnit, ms: i64) -> Option<i64> {
+    let down = |step: i64| ms.div_euclid(step) * step;
+    let start_of = |y: i32, m: u32| {
+        NaiveDate::from_ymd_opt(y, m, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_millis())
+    };
+    match unit {
+        TruncUnit::Second => Some(down(1000)),
+        TruncUnit::Minute => Some(down(60_000)),
+        TruncUnit::Hour => Some(down(3_600_000)),
+        TruncUnit::Day => Some(down(MS_PER_DAY)),
+        TruncUnit::Week => {
+            // 1970-01-01 was a Thursday: three days after a Monday.
+            let day = ms.div_euclid(MS_PER_DAY);
+            Some((day - (day + 3).rem_euclid(7)) * MS_PER_DAY)
+        }
+        TruncUnit::Month | TruncUnit::Quarter | TruncUnit::Year => {
+            let t = chrono::DateTime::from_timestamp_millis(ms)?;
+            let month = match unit {
+                TruncUnit::Month => t.month(),
+                TruncUnit::Quarter => t.month0() / 3 * 3 + 1,
+                _ => 1,
+            };
+            start_of(t.year(), month)
+        }
+    }
+}
+
+/// CASE at `row`: the result of the first branch whose condition is TRUE (or,
+/// with an operand, whose value equals it), else the ELSE result, else NULL.
+pub(super) fn eval_case(
+    operand: Option<&Expr>,
+    branches: &[(Expr, Expr)],
+    otherwise: Option<&Expr>,
+    out: DataType,
+    batch: &Batch,
+    row: usize,
+) -> Value {
+    let operand = operand.map(|o| o.eval_row(batch, row));
+    for (when, then) in branches {
+        let w = when.eval_row(batch, row);
+        let taken = match &operand {
+            Some(o) => o.sql_cmp(&w) == Some(Ordering::Equal),
+            None => w == Value::Bool(true),
+        };
+        if taken {
+            return coerce(then.eval_row(batch, row), out);
+        }
+    }
+    otherwise.map_or(Value::Null, |e| coerce(e.eval_row(batch, row), out))
+}
+
+/// `x [NOT] IN (list)` at `row`, with SQL's NULL rules.
+pub(super) fn eval_in_list(
+    expr: &Expr,
+    list: &[Expr],
+    negated: bool,
+    batch: &Batch,
+    row: usize,
+) -> Value {
+    let x = expr.eval_row(batch, row);
+    if x.is_null() {
+        return Value::Null;
+    }
+    let mut saw_null = false;
+    for item in list {
+        match x.sql_cmp(&item.eval_row(batch, row)) {
+            Some(Ordering::Equal) => return Value::Bool(!negated),
+            Some(_) => {}
+            None => saw_null = true,
+        }
+    }
+    if saw_null {
+        Value::Null
+    } else {
+        Value::Bool(negated)
+    }
+}
+
+/// `x [NOT] BETWEEN low AND high` at `row`: `low <= x AND x <= high`.
+pub(super) fn eval_between(
+    expr: &Expr,
+    low: &Expr,
+    high: &Expr,
+    negated: bool,
+    batch: &Batch,
+    row: usize,
+) -> Value {
+    let x = expr.eval_row(batch, row);
+    let lo = binary_value(
+        BinaryOp::GtEq,
+        &x,
+        &low.eval_row(batch, row),
+        DataType::Bool,
+    );
+    let hi = binary_value(
+        BinaryOp::LtEq,
+        &x,
+        &high.eval_row(batch, row),
+        DataType::Bool,
+    );
+    match binary_value(BinaryOp::And, &lo, &hi, DataType::Bool) {
+        Value::Bool(b) => Value::Bool(b != negated),
+        other => other,
+    }
+}
+
+/// LIKE over a whole VARCHAR column; `None` for any other column.
+pub(super) fn like_column(col: &Column, pattern: &LikePattern, negated: bool) -> Option<Column> {
+    let ColumnData::Utf8(strings) = &col.data else {
+        return None;
+    };
+    let mut buf = String::new();
+    let hits = (0..strings.len())
+        .map(|i| pattern.matches_with(strings.get(i), &mut buf) != negated)
+        .collect();
+    Some(Column {
+        data: ColumnData::Bool(hits),
+        validity: col.validity.clone(),
+    })
+}
+
+/// Literal, non-NULL integer values (BIGINT or TIMESTAMP).
+fn int_literals<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Option<Vec<i64>> {
+    exprs
+        .into_iter()
+        .map(|e| match e {
+            Expr::Literal {
+                value: Value::Int64(x) | Value::Timestamp(x),
+                ..
+            } => Some(*x),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Literal, non-NULL numeric values as floats.
+fn float_literals<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Option<Vec<f64>> {
+    exprs
+        .into_iter()
+        .map(|e| match e {
+            Expr::Literal { value, .. } if !matches!(value, Value::Timestamp(_)) => value.as_f64(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A BOOLEAN column of `test` over each value of `col`, keeping its NULLs;
+/// `None` unless `col` is BIGINT / TIMESTAMP (with integer literals) or DOUBLE.
+fn numeric_test(
+    col: &Column,
+    literals: &[&Expr],
+    int_test: impl Fn(i64, &[i64]) -> bool,
+    float_test: impl Fn(f64, &[f64]) -> bool,
+) -> Option<Column> {
+    let bits = match &col.data {
+        ColumnData::Int64(v) | ColumnData::Timestamp(v) => {
+            let lits = int_literals(literals.iter().copied())?;
+            v.iter().map(|&x| int_test(x, &lits)).collect()
+        }
+        ColumnData::Float64(v) => {
+            let lits = float_literals(literals.iter().copied())?;
+            v.iter().map(|&x| float_test(x, &lits)).collect()
+        }
+        _ => return None,
+    };
+    Some(Column {
+        data: ColumnData::Bool(bits),
+        validity: col.validity.clone(),
+    })
+}
+
+/// BETWEEN with literal bounds over a numeric column.
+pub(super) fn between_column(
+    col: &Column,
+    low: &Expr,
+    high: &Expr,
+    negated: bool,
+) -> Option<Column> {
+    numeric_test(
+        col,
+        &[low, high],
+        |x, b| (b[0] <= x && x <= b[1]) != negated,
+        |x, b| (b[0] <= x && x <= b[1]) != negated,
+    )
+}
+
+/// IN with a list of non-NULL literals over a numeric column.
+pub(super) fn in_list_column(col: &Column, list: &[Expr], negated: bool) -> Option<Column> {
+    let list: Vec<&Expr> = list.iter().collect();
+    numeric_test(
+        col,
+        &list,
+        |x, l| l.contains(&x) != negated,
+        |x, l| l.contains(&x) != negated,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Utf8(v.to_owned())
+    }
+
+    fn dec(value: i128, scale: u8) -> Value {
+        Value::Decimal { value, scale }
+    }
+
+    fn dec_type(scale: u8) -> DataType {
+        DataType::Decimal {
+            precision: 38,
+            scale,
+        }
+    }
+
+    /// 2024-02-29T13:45:30.250Z, a Thursday, day 60 of a leap year.
+    const LEAP: i64 = 1_709_214_330_250;
+
+    #[test]
+    fn substring_follows_sql() {
+        assert_eq!(substring("hello", 2, Some(3)), s("ell"));
+        assert_eq!(substring("hello", 2, None), s("ello"));
+        assert_eq!(substring("hello", 1, Some(100)), s("hello"));
+        assert_eq!(substring("hello", 0, Some(2)), s("h"));
+        assert_eq!(substring("hello", -5, Some(3)), s(""));
+        assert_eq!(substring("hello", -1, None), s("hello"));
+        assert_eq!(substring("hello", 6, None), s(""));
+        assert_eq!(substring("hello", 3, Some(0)), s(""));
+        assert_eq!(substring("hello", 3, Some(-1)), Value::Null);
+        assert_eq!(substring("héllo", 2, Some(2)), s("él"));
+        assert_eq!(substring("abc", i64::MAX, Some(i64::MAX)), s(""));
+        assert_eq!(substring("abc", i64::MIN, Some(i64::MAX)), s(""));
+    }
+
+    #[test]
+    fn strings() {
+        let t = DataType::Utf8;
+        assert_eq!(strict(ScalarFunc::Upper, &[s("straße")], t), s("STRASSE"));
+        assert_eq!(strict(ScalarFunc::Lower, &[s("ÀB")], t), s("àb"));
+        assert_eq!(
+            strict(ScalarFunc::CharLength, &[s("héllo")], DataType::Int64),
+            Value::Int64(5)
+        );
+        let both = ScalarFunc::Trim(TrimSide::Both);
+        assert_eq!(strict(both, &[s("  a b  ")], t), s("a b"));
+        assert_eq!(strict(both, &[s("xyaxy"), s("yx")], t), s("a"));
+        let lead = ScalarFunc::Trim(TrimSide::Leading);
+        assert_eq!(strict(lead, &[s("  a  ")], t), s("a  "));
+        let trail = ScalarFunc::Trim(TrimSide::Trailing);
+        assert_eq!(strict(trail, &[s("  a  ")], t), s("  a"));
+        assert_eq!(
+            strict(ScalarFunc::ConcatOp, &[s("a"), Value::Int64(1)], t),
+            s("a1")
+        );
+    }
+
+    #[test]
+    fn round_is_half_away_from_zero() {
+        let f = |x: f64, d: i32| round(&Value::Float64(x), d, DataType::Float64);
+        assert_eq!(f(2.5, 0), Value::Float64(3.0));
+        assert_eq!(f(-2.5, 0), Value::Float64(-3.0));
+        assert_eq!(f(1.25, 1), Value::Float64(1.3));
+        assert_eq!(f(1234.5, -2), Value::Float64(1200.0));
+        assert_eq!(f(1250.0, -2), Value::Float64(1300.0));
+        let i = |x: i64, d: i32| round(&Value::Int64(x), d, DataType::Int64);
+        assert_eq!(i(1234, 2), Value::Int64(1234));
+        assert_eq!(i(1250, -2), Value::Int64(1300));
+        assert_eq!(i(-1250, -2), Value::Int64(-1300));
+        assert_eq!(i(-1249, -2), Value::Int64(-1200));
+        assert_eq!(i(5, -40), Value::Int64(0));
+    }
+
+    #[test]
+    fn round_is_exact_on_decimals() {
+        let r = |v: i128, s: u8, d: i32, out: u8| round(&dec(v, s), d, dec_type(out));
+        // 2.675 is not exact in binary; as a decimal it rounds up.
+        assert_eq!(r(2675, 3, 2, 2), dec(268, 2));
+        assert_eq!(r(-2675, 3, 2, 2), dec(-268, 2));
+        assert_eq!(r(-2674, 3, 2, 2), dec(-267, 2));
+        assert_eq!(r(2500, 3, 0, 0), dec(3, 0));
+        assert_eq!(r(-2500, 3, 0, 0), dec(-3, 0));
+        assert_eq!(r(123_456, 2, -2, 0), dec(1200, 0));
+        assert_eq!(r(-125_000, 2, -2, 0), dec(-1300, 0));
+        // More digits than the scale: unchanged.
+        assert_eq!(r(1234, 2, 5, 2), dec(1234, 2));
+    }
+
+    #[test]
+    fn floor_and_ceil() {
+        assert_eq!(floor_ceil(&dec(-125, 2), false), dec(-2, 0));
+        assert_eq!(floor_ceil(&dec(-125, 2), true), dec(-1, 0));
+        assert_eq!(floor_ceil(&dec(125, 2), false), dec(1, 0));
+        assert_eq!(floor_ceil(&dec(125, 2), true), dec(2, 0));
+        assert_eq!(floor_ceil(&dec(200, 2), true), dec(2, 0));
+        assert_eq!(
+            floor_ceil(&Value::Float64(-1.5), false),
+            Value::Float64(-2.0)
+        );
+        assert_eq!(floor_ceil(&Value::Int64(7), true), Value::Int64(7));
+    }
+
+    #[test]
+    fn math() {
+        let f = DataType::Float64;
+        assert_eq!(
+            strict(ScalarFunc::Abs, &[Value::Int64(-3)], DataType::Int64),
+            Value::Int64(3)
+        );
+        assert_eq!(
+            strict(ScalarFunc::Abs, &[Value::Int64(i64::MIN)], DataType::Int64),
+            Value::Null
+        );
+        assert_eq!(
+            strict(ScalarFunc::Abs, &[dec(-15, 1)], dec_type(1)),
+            dec(15, 1)
+        );
+        assert_eq!(
+            strict(ScalarFunc::Sqrt, &[Value::Int64(16)], f),
+            Value::Float64(4.0)
+        );
+        assert_eq!(
+            strict(ScalarFunc::Sqrt, &[Value::Int64(-1)], f),
+            Value::Null
+        );
+        assert_eq!(
+            strict(ScalarFunc::Power, &[Value::Int64(2), Value::Int64(10)], f),
+            Value::Float64(1024.0)
+        );
+        assert_eq!(
+            strict(
+                ScalarFunc::Power,
+                &[Value::Int64(-8), Value::Float64(0.5)],
+                f
+            ),
+            Value::Null
+        );
+    }
+
+    #[test]
+    fn extract_fields() {
+        let e = |p| extract(p, LEAP);
+        assert_eq!(e(DatePart::Year), Value::Int64(2024));
+        assert_eq!(e(DatePart::Quarter), Value::Int64(1));
+        assert_eq!(e(DatePart::Month), Value::Int64(2));
+        assert_eq!(e(DatePart::Week), Value::Int64(9));
+        assert_eq!(e(DatePart::Day), Value::Int64(29));
+        assert_eq!(e(DatePart::Hour), Value::Int64(13));
+        assert_eq!(e(DatePart::Minute), Value::Int64(45));
+        assert_eq!(e(DatePart::Second), dec(30_250, 3));
+        assert_eq!(e(DatePart::Millisecond), Value::Int64(30_250));
+        assert_eq!(e(DatePart::Dow), Value::Int64(4));
+        assert_eq!(e(DatePart::IsoDow), Value::Int64(4));
+        assert_eq!(e(DatePart::Doy), Value::Int64(60));
+        assert_eq!(e(DatePart::Epoch), dec(LEAP as i128, 3));
+        // Before the epoch: 1969-12-31T23:59:59.999Z, a Wednesday.
+        assert_eq!(extract(DatePart::Year, -1), Value::Int64(1969));
+        assert_eq!(extract(DatePart::Millisecond, -1), Value::Int64(59_999));
+        assert_eq!(extract(DatePart::Dow, -1), Value::Int64(3));
+        // A Sunday: 2024-03-03.
+        assert_eq!(extract(DatePart::Dow, 1_709_424_000_000), Value::Int64(0));
+        assert_eq!(
+            extract(DatePart::IsoDow, 1_709_424_000_000),
+            Value::Int64(7)
+        );
+    }
+
+    #[test]
+    fn date_trunc_units() {
+        let iso = |ms: Option<i64>| crate::data::column::format_timestamp(ms.unwrap());
+        let t = |u| iso(date_trunc(u, LEAP));
+        assert_eq!(t(TruncUnit::Second), "2024-02-29T13:45:30.000Z");
+        assert_eq!(t(TruncUnit::Minute), "2024-02-29T13:45:00.000Z");
+        assert_eq!(t(TruncUnit::Hour), "2024-02-29T13:00:00.000Z");
+        assert_eq!(t(TruncUnit::Day), "2024-02-29T00:00:00.000Z");
+        assert_eq!(t(TruncUnit::Week), "2024-02-26T00:00:00.000Z");
+        assert_eq!(t(TruncUnit::Month), "2024-02-01T00:00:00.000Z");
+        assert_eq!(t(TruncUnit::Quarter), "2024-01-01T00:00:00.000Z");
+        assert_eq!(t(TruncUnit::Year), "2024-01-01T00:00:00.000Z");
+        // Truncation goes down, also before the epoch.
+        assert_eq!(
+            iso(date_trunc(TruncUnit::Second, -1)),
+            "1969-12-31T23:59:59.000Z"
+        );
+        assert_eq!(
+            iso(date_trunc(TruncUnit::Week, 0)),
+            "1969-12-29T00:00:00.000Z"
+        );
+        assert_eq!(
+            iso(date_trunc(TruncUnit::Month, -1)),
+            "1969-12-01T00:00:00.000Z"
+        );
+        assert_eq!(TruncUnit::parse("Day"), Some(TruncUnit::Day));
+        assert_eq!(TruncUnit::parse("fortnight"), None);
+    }
+
+    fn lit(value: Value) -> Expr {
+        let data_type = value.data_type().unwrap_or(DataType::Int64);
+        Expr::Literal { value, data_type }
+    }
+
+    fn one_row() -> Batch {
+        Batch::new(Vec::new(), 1)
+    }
+
+    #[test]
+    fn null_propagation_and_three_valued_logic() {
+        let b = one_row();
+        let null = || lit(Value::Null);
+        let int = |x| lit(Value::Int64(x));
+        let call = |f, args: &[Expr], t| eval_call(f, args, t, &b, 0);
+        assert_eq!(
+            call(ScalarFunc::Upper, &[null()], DataType::Utf8),
+            Value::Null
+        );
+        assert_eq!(
+            call(
+                ScalarFunc::Substring,
+                &[lit(s("abc")), null()],
+                DataType::Utf8
+            ),
+            Value::Null
+        );
+        assert_eq!(
+            call(
+                ScalarFunc::Concat,
+                &[lit(s("a")), null(), int(2)],
+                DataType::Utf8
+            ),
+            s("a2")
+        );
+        assert_eq!(
+            call(ScalarFunc::ConcatOp, &[lit(s("a")), null()], DataType::Utf8),
+            Value::Null
+        );
+        assert_eq!(
+            call(ScalarFunc::Coalesce, &[null(), int(2), int(3)], dec_type(1)),
+            dec(20, 1)
+        );
+        assert_eq!(
+            call(ScalarFunc::Coalesce, &[null(), null()], DataType::Int64),
+            Value::Null
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[int(1), int(1)], DataType::Int64),
+            Value::Null
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[int(1), int(2)], DataType::Int64),
+            Value::Int64(1)
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[int(1), null()], DataType::Int64),
+            Value::Int64(1)
+        );
+        assert_eq!(
+            call(ScalarFunc::NullIf, &[null(), int(1)], DataType::Int64),
+            Value::Null
+        );
+
+        let in_list = |x, l: &[Expr], neg| eval_in_list(&x, l, neg, &b, 0);
+        assert_eq!(in_list(int(1), &[int(1), null()], false), Value::Bool(true));
+        assert_eq!(in_list(int(2), &[int(1), null()], false), Value::Null);
+        assert_eq!(
+            in_list(int(2), &[int(1), int(3)], false),
+            Value::Bool(false)
+        );
+        assert_eq!(in_list(int(2), &[int(1), null()], true), Value::Null);
+        assert_eq!(in_list(int(1), &[int(1), null()], true), Value::Bool(false));
+        assert_eq!(in_list(int(2), &[int(1)], true), Value::Bool(true));
+        assert_eq!(in_list(null(), &[int(1)], true), Value::Null);
+
+        let between = |x, lo, hi, neg| eval_between(&x, &lo, &hi, neg, &b, 0);
+        assert_eq!(between(int(2), int(1), int(3), false), Value::Bool(true));
+        assert_eq!(between(int(1), int(1), int(3), false), Value::Bool(true));
+        assert_eq!(between(int(4), int(1), int(3), true), Value::Bool(true));
+        assert_eq!(between(int(2), null(), int(3), false), Value::Null);
+        // FALSE AND NULL is FALSE: 4 is not below 3 whatever the low bound.
+        assert_eq!(between(int(4), null(), int(3), false), Value::Bool(false));
+        assert_eq!(between(int(4), null(), int(3), true), Value::Bool(true));
+
+        let when = |c: Value, r: i64| (lit(c), int(r));
+        let case = |branches: &[(Expr, Expr)], otherwise: Option<&Expr>| {
+            eval_case(None, branches, otherwise, DataType::Int64, &b, 0)
+        };
+        assert_eq!(
+            case(&[when(Value::Null, 1), when(Value::Bool(true), 2)], None),
+            Value::Int64(2)
+        );
+        assert_eq!(case(&[when(Value::Bool(false), 1)], None), Value::Null);
+        assert_eq!(
+            case(&[when(Value::Bool(false), 1)], Some(&int(9))),
+            Value::Int64(9)
+        );
+        // Simple form: a NULL operand matches no WHEN, not even WHEN NULL.
+        let simple = eval_case(
+            Some(&null()),
+            &[(null(), int(1))],
+            Some(&int(0)),
+            DataType::Int64,
+            &b,
+            0,
+        );
+        assert_eq!(simple, Value::Int64(0));
+    }
+
+    #[test]
+    fn vectorised_predicates_keep_nulls() {
+        let mut col = Column::new(DataType::Int64);
+        for v in [
+            Value::Int64(1),
+            Value::Null,
+            Value::Int64(5),
+            Value::Int64(3),
+        ] {
+            col.push_value(&v);
+        }
+        let lo = lit(Value::Int64(2));
+        let hi = lit(Value::Int64(5));
+        let out = between_column(&col, &lo, &hi, false).unwrap();
+        let values: Vec<Value> = (0..4).map(|i| out.value(i)).collect();
+        assert_eq!(
+            values,
+            [
+                Value::Bool(false),
+                Value::Null,
+                Value::Bool(true),
+                Value::Bool(true)
+            ]
+        );
+        let out =
+            in_list_column(&col, &[lit(Value::Int64(3)), lit(Value::Int64(1))], true).unwrap();
+        let values: Vec<Value> = (0..4).map(|i| out.value(i)).collect();
+        assert_eq!(
+            values,
+            [
+                Value::Bool(false),
+                Value::Null,
+                Value::Bool(true),
+                Value::Bool(false)
+            ]
+        );
+        // A NULL in the list is not a literal number: the row path handles it.
+        assert!(in_list_column(&col, &[lit(Value::Null)], false).is_none());
+
+        let mut strings = Column::new(DataType::Utf8);
+        for v in [s("apple"), Value::Null, s("grape")] {
+            strings.push_value(&v);
+        }
+        let p = LikePattern::compile("%ap%", None, false).unwrap();
+        let out = like_column(&strings, &p, true).unwrap();
+        let values: Vec<Value> = (0..3).map(|i| out.value(i)).collect();
+        assert_eq!(
+            values,
+            [Value::Bool(false), Value::Null, Value::Bool(false)]
+        );
+    }
+}

@@ -1,0 +1,733 @@
+//! Binding scalar functions and the expression forms with their own syntax
+//! (CASE, IN, BETWEEN, LIKE, SUBSTRING, TRIM, EXTRACT, FLOOR, CEIL, `||`):
+//! names to [`ScalarFunc`]s, argument counts and types checked, result types
+//! worked out.
+//!
+//! Arguments are bound through the caller's binder (`bind`), so over a
+//! grouping a key expression or an aggregate inside a function resolves as it
+//! does anywhere else in the select list.
+//!
+//! Result types of CASE and COALESCE unify numerically (BIGINT -> DECIMAL ->
+//! DOUBLE); a NULL literal takes the type of the other branches.
+
+use super::bind::{error_at, unsupported};
+use crate::data::{DataType, Value};
+use crate::error::{SqlError, SqlErrorKind};
+use crate::exec::expr::{BinaryOp, Expr};
+use crate::exec::like::LikePattern;
+use crate::exec::scalar::{DatePart, ScalarFunc, TrimSide, TruncUnit};
+use sqlparser::ast;
+
+/// The caller's binder for argument expressions.
+pub(super) type Bind<'b> = dyn FnMut(&ast::Expr) -> Result<Expr, SqlError> + 'b;
+
+/// A bound argument and the text it came from, for errors.
+struct Arg<'a> {
+    node: &'a ast::Expr,
+    expr: Expr,
+}
+
+impl Arg<'_> {
+    fn data_type(&self) -> DataType {
+        self.expr.data_type()
+    }
+
+    fn is_null(&self) -> bool {
+        is_null_literal(&self.expr)
+    }
+}
+
+fn is_null_literal(e: &Expr) -> bool {
+    matches!(
+        e,
+        Expr::Literal {
+            value: Value::Null,
+            ..
+        }
+    )
+}
+
+fn is_time(t: DataType) -> bool {
+    matches!(t, DataType::Timestamp | DataType::Int64)
+}
+
+fn is_utf8(t: DataType) -> bool {
+    t == DataType::Utf8
+}
+
+fn is_int(t: DataType) -> bool {
+    t == DataType::Int64
+}
+
+fn is_numeric(t: DataType) -> bool {
+    t.is_numeric()
+}
+
+/// Fails unless `arg` has a type `ok` accepts (a NULL literal fits anything).
+fn want(func: &str, arg: &Arg, ok: fn(DataType) -> bool, expected: &str) -> Result<(), SqlError> {
+    if arg.is_null() || ok(arg.data_type()) {
+        Ok(())
+    } else {
+        Err(error_at(
+            arg.node,
+            SqlErrorKind::TypeMismatch,
+            format!("{func} needs {expected}, found {}", arg.data_type()),
+        ))
+    }
+}
+
+/// Whether SQL compares values of these two expressions.
+fn comparable(a: &Expr, b: &Expr) -> bool {
+    let (at, bt) = (a.data_type(), b.data_type());
+    at == bt || (at.is_numeric() && bt.is_numeric()) || is_null_literal(a) || is_null_literal(b)
+}
+
+fn want_comparable(what: &str, left: &Expr, right: &Arg) -> Result<(), SqlError> {
+    if comparable(left, &right.expr) {
+        Ok(())
+    } else {
+        Err(error_at(
+            right.node,
+            SqlErrorKind::TypeMismatch,
+            format!(
+                "{what} cannot compare {} with {}",
+                left.data_type(),
+                right.data_type()
+            ),
+        ))
+    }
+}
+
+/// The type two non-NULL branch types unify to, if any.
+fn common_type(a: DataType, b: DataType) -> Option<DataType> {
+    use DataType::*;
+    Some(match (a, b) {
+        _ if a == b => a,
+        (Float64, t) | (t, Float64) if t.is_numeric() => Float64,
+        (Decimal { scale: x, .. }, Decimal { scale: y, .. }) => Decimal {
+            precision: 38,
+            scale: x.max(y),
+        },
+        (Decimal { scale, .. }, Int64) | (Int64, Decimal { scale, .. }) => Decimal {
+            precision: 38,
+            scale,
+        },
+        _ => return None,
+    })
+}
+
+/// The type `results` unify to; NULL literals take the others' type.
+fn unify(what: &str, results: &[&Arg]) -> Result<DataType, SqlError> {
+    let mut out: Option<DataType> = None;
+    for r in results.iter().filter(|r| !r.is_null()) {
+        out = Some(match out {
+            None => r.data_type(),
+            Some(t) => common_type(t, r.data_type()).ok_or_else(|| {
+                error_at(
+                    r.node,
+                    SqlErrorKind::TypeMismatch,
+                    format!(
+                        "{what} results must share a type: found {t} and {}",
+                        r.data_type()
+                    ),
+                )
+            })?,
+        });
+    }
+    Ok(out.unwrap_or(DataType::Int64))
+}
+
+fn arity(
+    func: &str,
+    node: &ast::Function,
+    found: usize,
+    min: usize,
+    max: usize,
+) -> Result<(), SqlError> {
+    if (min..=max).contains(&found) {
+        return Ok(());
+    }
+    let expected = match (min, max) {
+        (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
+        (a, usize::MAX) => format!("at least {a} argument{}", if a == 1 { "" } else { "s" }),
+        (a, b) => format!("{a} to {b} arguments"),
+    };
+    Err(error_at(
+        &node.name,
+        SqlErrorKind::TypeMismatch,
+        format!("{func} takes {expected}, found {found}"),
+    ))
+}
+
+/// A constant integer: a literal, or a negated one.
+fn const_int(e: &Expr) -> Option<i64> {
+    match e {
+        Expr::Literal {
+            value: Value::Int64(x),
+            ..
+        } => Some(*x),
+        Expr::Negate(inner) => const_int(inner).and_then(i64::checked_neg),
+        _ => None,
+    }
+}
+
+fn call(func: ScalarFunc, args: Vec<Arg>, data_type: DataType) -> Expr {
+    Expr::Call {
+        func,
+        args: args.into_iter().map(|a| a.expr).collect(),
+        data_type,
+    }
+}
+
+fn bind_arg<'a>(node: &'a ast::Expr, bind: &mut Bind) -> Result<Arg<'a>, SqlError> {
+    Ok(Arg {
+        node,
+        expr: bind(node)?,
+    })
+}
+
+/// Binds `f` when it names a scalar function; `Ok(None)` when it does not (an
+/// aggregate, or an unknown name the caller reports).
+pub(super) fn function(
+    f: &ast::Function,
+    e: &ast::Expr,
+    bind: &mut Bind,
+) -> Result<Option<Expr>, SqlError> {
+    let name = f.name.to_string().to_ascii_uppercase();
+    let known = matches!(
+        name.as_str(),
+        "UPPER"
+            | "LOWER"
+            | "LENGTH"
+            | "CHAR_LENGTH"
+            | "CHARACTER_LENGTH"
+            | "CONCAT"
+            | "LTRIM"
+            | "RTRIM"
+            | "BTRIM"
+            | "ABS"
+            | "ROUND"
+            | "CEILING"
+            | "SQRT"
+            | "POWER"
+            | "POW"
+            | "MOD"
+            | "COALESCE"
+            | "NULLIF"
+            | "DATE_TRUNC"
+            | "DATE_PART"
+    );
+    if !known {
+        return Ok(None);
+    }
+    let list = match &f.args {
+        ast::FunctionArguments::List(list)
+            if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
+        {
+            list.args.as_slice()
+        }
+        ast::FunctionArguments::None => &[],
+        _ => {
+            return Err(unsupported(
+                e,
+                format!("this form of {name} is not supported"),
+            ))
+        }
+    };
+    if f.filter.is_some() || f.null_treatment.is_some() || !f.within_group.is_empty() {
+        return Err(unsupported(e, format!("{name} takes no clauses")));
+    }
+    let mut args = Vec::with_capacity(list.len());
+    for a in list {
+        match a {
+            ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(x)) => {
+                args.push(bind_arg(x, bind)?)
+            }
+            _ => {
+                return Err(unsupported(
+                    e,
+                    format!("{name} takes plain arguments (no `*`, no names)"),
+                ))
+            }
+        }
+    }
+    let n = args.len();
+    let bound = match name.as_str() {
+        "UPPER" | "LOWER" => {
+            arity(&name, f, n, 1, 1)?;
+            want(&name, &args[0], is_utf8, "VARCHAR")?;
+            let func = if name == "UPPER" {
+                ScalarFunc::Upper
+            } else {
+                ScalarFunc::Lower
+            };
+            call(func, args, DataType::Utf8)
+        }
+        "LENGTH" | "CHAR_LENGTH" | "CHARACTER_LENGTH" => {
+            arity(&name, f, n, 1, 1)?;
+            want(&name, &args[0], is_utf8, "VARCHAR")?;
+            call(ScalarFunc::CharLength, args, DataType::Int64)
+        }
+        "CONCAT" => {
+            arity(&name, f, n, 1, usize::MAX)?;
+            call(ScalarFunc::Concat, args, DataType::Utf8)
+        }
+        "LTRIM" | "RTRIM" | "BTRIM" => {
+            arity(&name, f, n, 1, 2)?;
+            for a in &args {
+                want(&name, a, is_utf8, "VARCHAR")?;
+            }
+            let side = match name.as_str() {
+                "LTRIM" => TrimSide::Leading,
+                "RTRIM" => TrimSide::Trailing,
+                _ => TrimSide::Both,
+            };
+            call(ScalarFunc::Trim(side), args, DataType::Utf8)
+        }
+        "ABS" => {
+            arity(&name, f, n, 1, 1)?;
+            want(&name, &args[0], is_numeric, "a number")?;
+            let t = args[0].data_type();
+            call(ScalarFunc::Abs, args, t)
+        }
+        "ROUND" => {
+            arity(&name, f, n, 1, 2)?;
+            want(&name, &args[0], is_numeric, "a number")?;
+            let digits = match args.get(1) {
+                None => 0,
+                Some(d) => const_int(&d.expr)
+                    .and_then(|d| i32::try_from(d).ok())
+                    .ok_or_else(|| {
+                        error_at(
+                            d.node,
+                            SqlErrorKind::TypeMismatch,
+                            "ROUND needs a constant integer number of digits",
+                        )
+                    })?,
+            };
+            args.truncate(1);
+            let t = match args[0].data_type() {
+                DataType::Decimal { precision, scale } => DataType::Decimal {
+                    precision,
+                    scale: digits.clamp(0, scale as i32) as u8,
+                },
+                t => t,
+            };
+            call(ScalarFunc::Round { digits }, args, t)
+        }
+        "CEILING" => {
+            arity(&name, f, n, 1, 1)?;
+            floor_ceil(ScalarFunc::Ceil, args.pop().expect("one argument"))?
+        }
+        "SQRT" => {
+            arity(&name, f, n, 1, 1)?;
+            want(&name, &args[0], is_numeric, "a number")?;
+            call(ScalarFunc::Sqrt, args, DataType::Float64)
+        }
+        "POWER" | "POW" => {
+            arity(&name, f, n, 2, 2)?;
+            for a in &args {
+                want(&name, a, is_numeric, "numbers")?;
+            }
+            call(ScalarFunc::Power, args, DataType::Float64)
+        }
+        "MOD" => {
+            arity(&name, f, n, 2, 2)?;
+            for a in &args {
+                want(&name, a, is_numeric, "numbers")?;
+            }
+            let (l, r) = (&args[0], &args[1]);
+            let t = if l.is_null() {
+                r.data_type()
+            } else if r.is_null() {
+                l.data_type()
+            } else {
+                common_type(l.data_type(), r.data_type()).unwrap_or(DataType::Float64)
+            };
+            let mut it = args.into_iter().map(|a| Box::new(a.expr));
+            Expr::Binary {
+                op: BinaryOp::Mod,
+                left: it.next().expect("two arguments"),
+                right: it.next().expect("two arguments"),
+                data_type: t,
+            }
+        }
+        "COALESCE" => {
+            arity(&name, f, n, 1, usize::MAX)?;
+            let t = unify(&name, &args.iter().collect::<Vec<_>>())?;
+            call(ScalarFunc::Coalesce, args, t)
+        }
+        "NULLIF" => {
+            arity(&name, f, n, 2, 2)?;
+            want_comparable(&name, &args[0].expr, &args[1])?;
+            let t = if args[0].is_null() {
+                args[1].data_type()
+            } else {
+                args[0].data_type()
+            };
+            call(ScalarFunc::NullIf, args, t)
+        }
+        "DATE_TRUNC" | "DATE_PART" => {
+            arity(&name, f, n, 2, 2)?;
+            want(
+                &name,
+                &args[1],
+                is_time,
+                "a TIMESTAMP (or BIGINT epoch milliseconds)",
+            )?;
+            let unit = match &args[0].expr {
+                Expr::Literal {
+                    value: Value::Utf8(s),
+                    ..
+                } => s.clone(),
+                _ => {
+                    return Err(error_at(
+                        args[0].node,
+                        SqlErrorKind::TypeMismatch,
+                        format!("{name} needs the unit as a string literal, e.g. 'day'"),
+                    ))
+                }
+            };
+            let unit_node = args[0].node;
+            let time = args.swap_remove(1);
+            if name == "DATE_TRUNC" {
+                let unit = TruncUnit::parse(&unit).ok_or_else(|| {
+                    unsupported(
+                        unit_node,
+                        format!(
+                            "DATE_TRUNC unit '{unit}' is not supported; use second, minute, \
+                             hour, day, week, month, quarter or year"
+                        ),
+                    )
+                })?;
+                call(ScalarFunc::DateTrunc(unit), vec![time], DataType::Timestamp)
+            } else {
+                let part = date_part_named(&unit)
+                    .ok_or_else(|| unsupported(unit_node, format!("no date part '{unit}'")))?;
+                call(ScalarFunc::Extract(part), vec![time], part.output_type())
+            }
+        }
+        _ => unreachable!("`known` lists every name matched here"),
+    };
+    Ok(Some(bound))
+}
+
+fn date_part_named(name: &str) -> Option<DatePart> {
+    Some(match name.trim().to_ascii_lowercase().as_str() {
+        "year" | "years" => DatePart::Year,
+        "quarter" => DatePart::Quarter,
+        "month" | "months" => DatePart::Month,
+        "week" | "weeks" => DatePart::Week,
+        "day" | "days" => DatePart::Day,
+        "hour" | "hours" => DatePart::Hour,
+        "minute" | "minutes" => DatePart::Minute,
+        "second" | "seconds" => DatePart::Second,
+        "millisecond" | "milliseconds" => DatePart::Millisecond,
+        "dow" | "dayofweek" => DatePart::Dow,
+        "isodow" => DatePart::IsoDow,
+        "doy" | "dayofyear" => DatePart::Doy,
+        "epoch" => DatePart::Epoch,
+        _ => return None,
+    })
+}
+
+fn date_part(field: &ast::DateTimeField) -> Option<DatePart> {
+    use ast::DateTimeField as F;
+    Some(match field {
+        F::Year | F::Years => DatePart::Year,
+        F::Quarter => DatePart::Quarter,
+        F::Month | F::Months => DatePart::Month,
+        F::Week(None) | F::Weeks | F::IsoWeek => DatePart::Week,
+        F::Day | F::Days => DatePart::Day,
+        F::Hour | F::Hours => DatePart::Hour,
+        F::Minute | F::Minutes => DatePart::Minute,
+        F::Second | F::Seconds => DatePart::Second,
+        F::Millisecond | F::Milliseconds => DatePart::Millisecond,
+        F::Dow | F::DayOfWeek => DatePart::Dow,
+        F::Isodow => DatePart::IsoDow,
+        F::Doy | F::DayOfYear => DatePart::Doy,
+        F::Epoch => DatePart::Epoch,
+        F::Custom(name) => return date_part_named(&name.value),
+        _ => return None,
+    })
+}
+
+fn floor_ceil(func: ScalarFunc, arg: Arg) -> Result<Expr, SqlError> {
+    let what = if func == ScalarFunc::Ceil {
+        "CEIL"
+    } else {
+        "FLOOR"
+    };
+    want(what, &arg, is_numeric, "a number")?;
+    let t = match arg.data_type() {
+        DataType::Decimal { precision, .. } => DataType::Decimal {
+            precision,
+            scale: 0,
+        },
+        t => t,
+    };
+    Ok(call(func, vec![arg], t))
+}
+
+/// Binds one of the forms with their own syntax. The caller sends only the
+/// variants listed here.
+pub(super) fn special(e: &ast::Expr, bind: &mut Bind) -> Result<Expr, SqlError> {
+    match e {
+        ast::Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            let x = bind(expr)?;
+            let mut items = Vec::with_capacity(list.len());
+            for node in list {
+                let item = bind_arg(node, bind)?;
+                want_comparable("IN", &x, &item)?;
+                items.push(item.expr);
+            }
+            Ok(Expr::InList {
+                expr: Box::new(x),
+                list: items,
+                negated: *negated,
+            })
+        }
+        ast::Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => {
+            let x = bind(expr)?;
+            let low = bind_arg(low, bind)?;
+            let high = bind_arg(high, bind)?;
+            want_comparable("BETWEEN", &x, &low)?;
+            want_comparable("BETWEEN", &x, &high)?;
+            Ok(Expr::Between {
+                expr: Box::new(x),
+                low: Box::new(low.expr),
+                high: Box::new(high.expr),
+                negated: *negated,
+            })
+        }
+        ast::Expr::Like {
+            negated,
+            any,
+            expr,
+            pattern,
+            escape_char,
+        }
+        | ast::Expr::ILike {
+            negated,
+            any,
+            expr,
+            pattern,
+            escape_char,
+        } => {
+            let op = if matches!(e, ast::Expr::Like { .. }) {
+                "LIKE"
+            } else {
+                "ILIKE"
+            };
+            if *any {
+                return Err(unsupported(e, format!("{op} ANY is not supported")));
+            }
+            let x = bind_arg(expr, bind)?;
+            want(op, &x, is_utf8, "VARCHAR")?;
+            let p = bind_arg(pattern, bind)?;
+            let text = match &p.expr {
+                Expr::Literal {
+                    value: Value::Utf8(s),
+                    ..
+                } => s.clone(),
+                Expr::Literal {
+                    value: Value::Null, ..
+                } => {
+                    return Ok(Expr::Literal {
+                        value: Value::Null,
+                        data_type: DataType::Bool,
+                    })
+                }
+                _ => {
+                    return Err(unsupported(
+                        pattern.as_ref(),
+                        format!("{op} needs a string literal pattern"),
+                    ))
+                }
+            };
+            let escape = match escape_char {
+                None => Some('\\'),
+                Some(ast::Value::SingleQuotedString(s)) if s.chars().count() <= 1 => {
+                    s.chars().next()
+                }
+                Some(other) => {
+                    return Err(unsupported(
+                        e,
+                        format!("ESCAPE takes one character, found {other}"),
+                    ))
+                }
+            };
+            let compiled = LikePattern::compile(&text, escape, op == "ILIKE")
+                .map_err(|err| error_at(pattern.as_ref(), SqlErrorKind::Syntax, err.to_string()))?;
+            Ok(Expr::Like {
+                expr: Box::new(x.expr),
+                pattern: compiled,
+                negated: *negated,
+            })
+        }
+        ast::Expr::Case {
+            operand,
+            conditions,
+            else_result,
+            ..
+        } => {
+            let operand = operand.as_deref().map(&mut *bind).transpose()?;
+            let mut whens = Vec::with_capacity(conditions.len());
+            let mut results = Vec::with_capacity(conditions.len() + 1);
+            for w in conditions {
+                let cond = bind_arg(&w.condition, bind)?;
+                match &operand {
+                    Some(o) => want_comparable("CASE", o, &cond)?,
+                    None => want("CASE WHEN", &cond, |t| t == DataType::Bool, "BOOLEAN")?,
+                }
+                whens.push(cond.expr);
+                results.push(bind_arg(&w.result, bind)?);
+            }
+            if let Some(r) = else_result {
+                results.push(bind_arg(r, bind)?);
+            }
+            let data_type = unify("CASE", &results.iter().collect::<Vec<_>>())?;
+            let otherwise = else_result
+                .is_some()
+                .then(|| Box::new(results.pop().expect("pushed above").expr));
+            Ok(Expr::Case {
+                operand: operand.map(Box::new),
+                branches: whens
+                    .into_iter()
+                    .zip(results.into_iter().map(|r| r.expr))
+                    .collect(),
+                otherwise,
+                data_type,
+            })
+        }
+        ast::Expr::Substring {
+            expr,
+            substring_from,
+            substring_for,
+            ..
+        } => {
+            let mut args = vec![bind_arg(expr, bind)?];
+            want("SUBSTRING", &args[0], is_utf8, "VARCHAR")?;
+            match substring_from {
+                Some(from) => args.push(bind_arg(from, bind)?),
+                None => args.push(Arg {
+                    node: expr,
+                    expr: Expr::Literal {
+                        value: Value::Int64(1),
+                        data_type: DataType::Int64,
+                    },
+                }),
+            }
+            if let Some(len) = substring_for {
+                args.push(bind_arg(len, bind)?);
+            }
+            for a in &args[1..] {
+                want("SUBSTRING", a, is_int, "BIGINT positions and lengths")?;
+            }
+            Ok(call(ScalarFunc::Substring, args, DataType::Utf8))
+        }
+        ast::Expr::Trim {
+            expr,
+            trim_where,
+            trim_what,
+            trim_characters,
+        } => {
+            let mut args = vec![bind_arg(expr, bind)?];
+            let chars = match (trim_what, trim_characters.as_deref()) {
+                (Some(what), _) => Some(what.as_ref()),
+                (None, Some([one])) => Some(one),
+                (None, Some(_)) => {
+                    return Err(unsupported(e, "TRIM takes one string of characters"))
+                }
+                (None, None) => None,
+            };
+            if let Some(c) = chars {
+                args.push(bind_arg(c, bind)?);
+            }
+            for a in &args {
+                want("TRIM", a, is_utf8, "VARCHAR")?;
+            }
+            let side = match trim_where {
+                None | Some(ast::TrimWhereField::Both) => TrimSide::Both,
+                Some(ast::TrimWhereField::Leading) => TrimSide::Leading,
+                Some(ast::TrimWhereField::Trailing) => TrimSide::Trailing,
+            };
+            Ok(call(ScalarFunc::Trim(side), args, DataType::Utf8))
+        }
+        ast::Expr::Extract { field, expr, .. } => {
+            let part = date_part(field)
+                .ok_or_else(|| unsupported(e, format!("EXTRACT({field}) is not supported")))?;
+            let arg = bind_arg(expr, bind)?;
+            want(
+                "EXTRACT",
+                &arg,
+                is_time,
+                "a TIMESTAMP (or BIGINT epoch milliseconds)",
+            )?;
+            Ok(call(
+                ScalarFunc::Extract(part),
+                vec![arg],
+                part.output_type(),
+            ))
+        }
+        ast::Expr::Floor { expr, field } | ast::Expr::Ceil { expr, field } => {
+            let func = if matches!(e, ast::Expr::Ceil { .. }) {
+                ScalarFunc::Ceil
+            } else {
+                ScalarFunc::Floor
+            };
+            if !matches!(
+                field,
+                ast::CeilFloorKind::DateTimeField(ast::DateTimeField::NoDateTime)
+            ) {
+                return Err(unsupported(
+                    e,
+                    "FLOOR and CEIL take one argument; use ROUND for digits",
+                ));
+            }
+            floor_ceil(func, bind_arg(expr, bind)?)
+        }
+        ast::Expr::BinaryOp {
+            left,
+            op: ast::BinaryOperator::StringConcat,
+            right,
+        } => {
+            let args = vec![bind_arg(left, bind)?, bind_arg(right, bind)?];
+            Ok(call(ScalarFunc::ConcatOp, args, DataType::Utf8))
+        }
+        other => Err(unsupported(
+            other,
+            format!("expression `{other}` is not supported yet"),
+        )),
+    }
+}
+
+/// Whether [`special`] binds `e`.
+pub(super) fn is_special(e: &ast::Expr) -> bool {
+    matches!(
+        e,
+        ast::Expr::InList { .. }
+            | ast::Expr::Between { .. }
+            | ast::Expr::Like { .. }
+            | ast::Expr::ILike { .. }
+            | ast::Expr::Case { .. }
+            | ast::Expr::Substring { .. }
+            | ast::Expr::Trim { .. }
+            | ast::Expr::Extract { .. }
+            | ast::Expr::Floor { .. }
+            | ast::Expr::Ceil { .. }
+            | ast::Expr::BinaryOp {
+                op: ast::BinaryOperator::StringConcat,
+                ..
+            }
+    )
+}
