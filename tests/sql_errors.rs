@@ -425,31 +425,31 @@ fn unsupported_limit() {
 }
 
 #[test]
-fn unsupported_window_function() {
+fn unsupported_window_frame() {
     check(
-        "SELECT SUM(price) OVER (PARTITION BY symbol) FROM trades",
+        "SELECT SUM(price) OVER (PARTITION BY symbol RANGE UNBOUNDED PRECEDING) FROM trades",
         Golden {
             step: Step::Plan,
             kind: SqlErrorKind::Unsupported,
             line: 1,
             column: 8,
             at: "SUM(price) OVER",
-            message: &["window functions (OVER) are not supported"],
+            message: &["RANGE frames are not supported; use ROWS"],
         },
     );
 }
 
 #[test]
-fn unsupported_ranking_window_function() {
+fn unknown_ranking_window_function() {
     check(
-        "SELECT trader_id, ROW_NUMBER() OVER (PARTITION BY trader_id ORDER BY event_time) FROM trades",
+        "SELECT trader_id, RANK() OVER (PARTITION BY trader_id ORDER BY event_time) FROM trades",
         Golden {
             step: Step::Plan,
-            kind: SqlErrorKind::Unsupported,
+            kind: SqlErrorKind::UnknownFunction,
             line: 1,
             column: 19,
-            at: "ROW_NUMBER()",
-            message: &["window functions (OVER) are not supported"],
+            at: "RANK()",
+            message: &["no window function `RANK`"],
         },
     );
 }
