@@ -428,7 +428,7 @@ fn explain_prints_the_plan() {
         "source: trades",
         "partitioning: by key (symbol), hashed to shards",
         "each shard runs:",
-        "  1. filter: (price > 100)",
+        "  1. filter: price > 100",
         "  2. window aggregate: TUMBLING size 1m on event_time; group by (symbol); aggregates COUNT(*)",
         "  3. project: symbol, window_start, COUNT(*) AS n",
         "emit: FINAL (one row per key and window, when the window closes)",
@@ -449,7 +449,7 @@ fn explain_shows_round_robin_and_single_partitioning() {
         ran.stdout
     );
     assert!(
-        ran.stdout.contains("  1. project: (price * 2) AS p2"),
+        ran.stdout.contains("  1. project: price * 2 AS p2"),
         "{}",
         ran.stdout
     );
@@ -540,4 +540,106 @@ fn a_full_stdout_fails_clearly() {
         ran.context()
     );
     assert!(!ran.stderr.contains("panicked"), "{}", ran.context());
+}
+
+/// Runs the binary with its stderr on a new pseudo-terminal; returns the exit
+/// code, stdout, and everything written to the terminal.
+fn corestream_on_a_terminal(args: &[&str]) -> (Option<i32>, String, String) {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let (mut master, mut slave) = (-1, -1);
+    // SAFETY: openpty writes two fds into the valid locations passed; the
+    // name, termios and winsize pointers may be null.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: openpty succeeded, so both are open fds that nothing else owns.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .expect("the binary starts");
+    // The parent's copy of the slave end went into the Command and is
+    // closed now, so reading the master ends (EIO) when the child exits.
+    let reader = thread::spawn(move || {
+        let mut terminal = std::fs::File::from(master);
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match terminal.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    });
+    let watchdog = Watchdog::new(&child);
+    let out = child.wait_with_output().expect("the binary runs");
+    assert!(!watchdog.disarm(), "the run hung and was killed");
+    let terminal = reader.join().expect("the terminal reader does not panic");
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        terminal,
+    )
+}
+
+#[test]
+fn a_long_run_on_a_terminal_shows_progress_then_the_summary() {
+    // 2.5 s of paced input: progress starts after 1 s, every 500 ms.
+    let (code, stdout, terminal) = corestream_on_a_terminal(&[
+        "run",
+        "--input",
+        "gen:trades?records=25000&rate=10000",
+        "--sql",
+        PROJECT,
+    ]);
+    assert_eq!(code, Some(0), "{terminal}");
+    assert_eq!(stdout.lines().count(), 25_001, "{terminal}");
+    let progress = terminal
+        .split('\r')
+        .find(|l| l.contains(" rec/s") && l.contains("backlog"))
+        .unwrap_or_else(|| panic!("no progress line on the terminal: {terminal:?}"));
+    assert!(progress.contains(" s: in "), "{progress:?}");
+    assert!(progress.contains("backlog 0:"), "{progress:?}");
+    // The progress line is cleared before the summary.
+    assert!(terminal.contains("\r\x1b[K"), "{terminal:?}");
+    assert!(terminal.contains("(holds)"), "{terminal:?}");
+}
+
+#[test]
+fn quiet_prints_nothing_even_on_a_terminal() {
+    let (code, _, terminal) = corestream_on_a_terminal(&[
+        "run",
+        "--quiet",
+        "--input",
+        "gen:trades?records=15000&rate=10000",
+        "--sql",
+        PROJECT,
+    ]);
+    assert_eq!(code, Some(0), "{terminal}");
+    assert_eq!(terminal, "", "--quiet writes nothing on stderr");
+}
+
+#[test]
+fn no_progress_line_when_stderr_is_not_a_terminal() {
+    let ran = corestream(&[
+        "run",
+        "--input",
+        "gen:trades?records=15000&rate=10000",
+        "--sql",
+        PROJECT,
+    ]);
+    assert_eq!(ran.code, Some(0), "{}", ran.context());
+    assert!(!ran.stderr.contains("backlog"), "{}", ran.context());
+    assert!(!ran.stderr.contains('\r'), "{}", ran.context());
 }

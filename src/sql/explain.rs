@@ -10,7 +10,7 @@
 //! source: trades
 //! partitioning: by key (trader_id, symbol), hashed to shards
 //! each shard runs:
-//!   1. filter: (price > 100)
+//!   1. filter: price > 100
 //!   2. hash aggregate: group by (trader_id, symbol); aggregates COUNT(*), AVG(price)
 //!   3. project: trader_id, symbol, COUNT(*) AS n, AVG(price) AS avg_price
 //! emit: CHANGES (an updated row per input record that changes it)
@@ -62,7 +62,7 @@ impl fmt::Display for QueryPlan {
             writeln!(f, "  {step}. {text}")
         };
         if let Some(filter) = &self.filter {
-            op(f, format!("filter: {}", expr(filter, &input)))?;
+            op(f, format!("filter: {}", top(filter, &input)))?;
         }
         match &self.body {
             PlanBody::Project(exprs) => op(
@@ -77,7 +77,7 @@ impl fmt::Display for QueryPlan {
                 if let Some(having) = &agg.having {
                     op(
                         f,
-                        format!("having: {}", expr(having, &agg_names(agg, &input))),
+                        format!("having: {}", top(having, &agg_names(agg, &input))),
                     )?;
                 }
                 op(
@@ -153,7 +153,7 @@ fn aggregate(agg: &AggregatePlan, input: &[String]) -> String {
 /// The names of the aggregation's intermediate schema: keys, window bounds
 /// (when windowed), then aggregates. `having` and `project` refer to these.
 fn agg_names(agg: &AggregatePlan, input: &[String]) -> Vec<String> {
-    let mut names: Vec<String> = agg.keys.iter().map(|k| expr(k, input)).collect();
+    let mut names: Vec<String> = agg.keys.iter().map(|k| top(k, input)).collect();
     if agg.window.is_some() {
         names.push("window_start".into());
         names.push("window_end".into());
@@ -174,7 +174,7 @@ fn agg_call(a: &AggCall, input: &[String]) -> String {
         other => return format!("{other:?}").to_uppercase(),
     };
     match &a.arg {
-        Some(arg) => format!("{func}({})", expr(arg, input)),
+        Some(arg) => format!("{func}({})", top(arg, input)),
         None => format!("{func}(*)"),
     }
 }
@@ -185,7 +185,7 @@ fn named_exprs(exprs: &[Expr], names: &[String], output: &Schema) -> String {
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let text = expr(e, names);
+            let text = top(e, names);
             match output.fields.get(i) {
                 Some(field) if field.name != text => format!("{text} AS {}", field.name),
                 _ => text,
@@ -196,7 +196,7 @@ fn named_exprs(exprs: &[Expr], names: &[String], output: &Schema) -> String {
 }
 
 fn expr_list(exprs: &[Expr], names: &[String]) -> String {
-    let items: Vec<String> = exprs.iter().map(|e| expr(e, names)).collect();
+    let items: Vec<String> = exprs.iter().map(|e| top(e, names)).collect();
     items.join(", ")
 }
 
@@ -205,6 +205,22 @@ fn name(names: &[String], index: usize) -> String {
         .get(index)
         .cloned()
         .unwrap_or_else(|| format!("#{index}"))
+}
+
+/// An expression standing alone (a list item, an argument): without the
+/// parentheses a binary operation gets inside a larger expression.
+fn top(e: &Expr, names: &[String]) -> String {
+    match e {
+        Expr::Binary {
+            op, left, right, ..
+        } => format!(
+            "{} {} {}",
+            expr(left, names),
+            op.symbol(),
+            expr(right, names)
+        ),
+        _ => expr(e, names),
+    }
 }
 
 /// An expression in SQL-like text; column references by name from `names`.
