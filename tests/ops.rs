@@ -15,6 +15,7 @@ use corestream::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -329,6 +330,42 @@ fn latency_is_recorded_per_shard_and_merged() {
     assert_ordered(&total);
     let rendered = s.render();
     assert!(rendered.contains("p99.9_us"), "{rendered}");
+}
+
+#[test]
+fn run_observed_reports_progress_and_run_until_stops_an_endless_input() {
+    // The observer asks the run to stop once it has seen records processed:
+    // no timing assumption, and the input would never end by itself.
+    let stop = AtomicBool::new(false);
+    let mut reports = 0u32;
+    let mut observe = |p: &corestream::runtime::metrics::Progress| {
+        reports += 1;
+        assert!(p.records_in() <= p.routed(), "{p:?}");
+        if p.records_in() > 0 {
+            stop.store(true, Ordering::Relaxed);
+        }
+    };
+    let out = Engine::builder()
+        .sql(PROJECT)
+        .input(ENDLESS)
+        .cores(CoreSet::all_online().expect("online cores"))
+        .output(OutputSpec::Collect)
+        .build()
+        .expect("the query plans")
+        .run_observed(
+            &|| stop.load(Ordering::Relaxed),
+            Duration::from_millis(20),
+            &mut observe,
+        )
+        .expect("the run succeeds");
+    assert!(reports > 0, "the observer was called");
+    let s = &out.summary;
+    assert!(s.stopped, "the summary says the run was stopped");
+    assert!(s.identity_holds(), "{}", s.render());
+    assert!(s.render().contains("stopped before the end of input"));
+    let rows: u64 = out.collected.iter().flatten().map(|b| b.len as u64).sum();
+    assert_eq!(rows, s.total().rows_out, "every row counted was delivered");
+    assert_eq!(s.total_latency().count, s.records_read);
 }
 
 fn assert_ordered(p: &LatencyPercentiles) {
