@@ -1,4 +1,16 @@
 //! The engine: a query, a core set, a source and a sink, run to completion.
+//!
+//! # Threading
+//! The calling thread is the router; each shard runs on its own pinned
+//! executor thread. With [`Engine::run_observed`], one more (unpinned) thread
+//! wakes every interval to read the shards' relaxed counters and hand a
+//! [`Progress`] to the observer; it touches nothing on the data path.
+//!
+//! # Stopping
+//! [`Engine::run_until`] stops reading the input once its `stop` condition is
+//! true (checked at least every [`STOP_CHECK`](crate::runtime::router::STOP_CHECK)),
+//! then finishes as at end of input: rings drain, shards emit what they hold
+//! and flush their sinks, and the summary says `stopped`.
 
 use crate::data::{Batch, Schema};
 use crate::error::Error;
@@ -7,12 +19,13 @@ use crate::io::source::{self, Source};
 use crate::io::text::OnError;
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
-use crate::runtime::metrics::{RunSummary, ShardCounters};
+use crate::runtime::metrics::{new_latency_histogram, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::ring;
 use crate::runtime::router::{route, Batching, Lane, RouterStats};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
 use crate::sql::plan::QueryPlan;
 use crate::sql::PlanOptions;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The default query: per trader and symbol, trades, average price, volume and value.
@@ -141,6 +154,9 @@ impl EngineBuilder {
     }
 }
 
+/// A progress observer: called from the observer thread every interval.
+pub type Observer<'a> = dyn FnMut(&Progress) + Send + 'a;
+
 /// A planned query, ready to run.
 pub struct Engine {
     plan: QueryPlan,
@@ -181,7 +197,26 @@ impl Engine {
     }
 
     /// Like [`run`](Self::run); the router stops reading once `stop()` is true.
-    pub fn run_until(mut self, stop: &dyn Fn() -> bool) -> Result<RunOutput, Error> {
+    pub fn run_until(self, stop: &dyn Fn() -> bool) -> Result<RunOutput, Error> {
+        self.run_inner(stop, None)
+    }
+
+    /// Like [`run_until`](Self::run_until), and calls `observe` with the run's
+    /// [`Progress`] every `every`, from a thread of its own, until the run ends.
+    pub fn run_observed(
+        self,
+        stop: &dyn Fn() -> bool,
+        every: Duration,
+        observe: &mut Observer<'_>,
+    ) -> Result<RunOutput, Error> {
+        self.run_inner(stop, Some((every, observe)))
+    }
+
+    fn run_inner(
+        mut self,
+        stop: &dyn Fn() -> bool,
+        observer: Option<(Duration, &mut Observer<'_>)>,
+    ) -> Result<RunOutput, Error> {
         let started = Instant::now();
         let schema = self.plan.output_schema.clone();
         if self.output == OutputSpec::Stdout {
@@ -230,37 +265,61 @@ impl Engine {
                 self.batching.batch_size,
             ));
         }
+        let routed_counters: Vec<_> = lanes.iter().map(Lane::routed_counter).collect();
         let mut routed_stats = RouterStats::default();
-        let routed = match startup_error {
-            Some(e) => Err(e),
-            None => route(
-                self.source.as_mut(),
-                &self.plan.partitioning,
-                &mut lanes,
-                self.batching,
-                self.plan.windowed().then_some(self.plan.watermarking),
-                stop,
-                &mut routed_stats,
-            ),
-        };
-        drop(lanes);
+        // The run is over (routed and joined): the observer thread stops. The
+        // flag carries no data, so Relaxed suffices; `unpark` wakes the
+        // observer if it is parked, and it re-reads the flag on waking.
+        let done = AtomicBool::new(false);
+        let (routed, joined) = std::thread::scope(|scope| {
+            let observer = observer.map(|(every, observe)| {
+                let (done, routed_counters, counters) = (&done, &routed_counters, &counters);
+                scope.spawn(move || {
+                    observe_until(done, started, every, observe, |elapsed| {
+                        Progress::read(elapsed, routed_counters, counters)
+                    })
+                })
+            });
+            let routed = match startup_error {
+                Some(e) => Err(e),
+                None => route(
+                    self.source.as_mut(),
+                    &self.plan.partitioning,
+                    &mut lanes,
+                    self.batching,
+                    self.plan.windowed().then_some(self.plan.watermarking),
+                    stop,
+                    &mut routed_stats,
+                ),
+            };
+            drop(lanes);
+            let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+            done.store(true, Ordering::Relaxed);
+            if let Some(o) = &observer {
+                o.thread().unpark();
+            }
+            (routed, joined)
+        });
 
         let mut shard_error = None;
         let mut summary = RunSummary::default();
         let mut collected = Vec::new();
-        for (index, handle) in handles.into_iter().enumerate() {
+        for (index, joined) in joined.into_iter().enumerate() {
             let core = self.cores.cores()[index];
-            match handle.join() {
+            match joined {
                 Ok(Ok(out)) => {
                     summary.shards.push((core, out.stats));
+                    summary.latency.push(out.latency);
                     collected.push(out.collected);
                 }
                 Ok(Err(e)) => {
                     summary.shards.push((core, counters[index].read()));
+                    summary.latency.push(new_latency_histogram());
                     shard_error.get_or_insert(e);
                 }
                 Err(e) => {
                     summary.shards.push((core, counters[index].read()));
+                    summary.latency.push(new_latency_histogram());
                     let reason = match e {
                         glommio::GlommioError::BuilderError(_) => e.to_string(),
                         other => shard::startup_hint(&other.to_string()),
@@ -275,6 +334,7 @@ impl Engine {
         summary.elapsed = started.elapsed();
         summary.records_read = routed_stats.records_read;
         summary.malformed = routed_stats.malformed;
+        summary.stopped = routed_stats.stopped;
         if let Some(e) = shard_error {
             return Err(e);
         }
@@ -284,5 +344,34 @@ impl Engine {
             schema,
             collected,
         })
+    }
+}
+
+/// The observer thread's loop: every `every` (first at `started + every`),
+/// reads the progress and hands it to `observe`, until `done`.
+///
+/// A thread of its own rather than a check in the router's loop: it keeps
+/// the router's loop as it was, and it still reports when the router is
+/// waiting on a full ring (backpressure) or on a slow source, which is when a
+/// progress line matters most. It parks between reports
+/// (`park_timeout`, not a sleep), so the end of the run wakes it at once.
+fn observe_until(
+    done: &AtomicBool,
+    started: Instant,
+    every: Duration,
+    observe: &mut Observer<'_>,
+    read: impl Fn(Duration) -> Progress,
+) {
+    let every = every.max(Duration::from_millis(1));
+    let mut next = started + every;
+    // ORDERING: Relaxed; see where `done` is set in `run_inner`.
+    while !done.load(Ordering::Relaxed) {
+        let now = Instant::now();
+        if now >= next {
+            observe(&read(now - started));
+            next = now + every;
+        } else {
+            std::thread::park_timeout(next - now);
+        }
     }
 }

@@ -1,4 +1,12 @@
 //! The `corestream` command line: flags become library calls, nothing more.
+//!
+//! # Signals
+//! During `run`, the first SIGINT or SIGTERM only sets a flag (signal-hook's
+//! flag handlers: an atomic store, nothing else in the handler). The router
+//! sees it within `STOP_CHECK`, stops reading, and the run finishes as at end
+//! of input: rings drain, sinks flush, the summary is printed, and the exit
+//! code is 128 + the signal (130 for SIGINT, 143 for SIGTERM). A second
+//! signal exits at once with the code of that signal.
 
 use clap::{Args, Parser, Subcommand};
 use corestream::engine::{DEFAULT_INPUT, DEFAULT_SQL};
@@ -10,7 +18,10 @@ use corestream::runtime::shard::IdlePolicy;
 use corestream::runtime::topology::{render, Topology};
 use corestream::sql::duration::parse_duration_ms;
 use corestream::{Engine, Error};
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -26,8 +37,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a streaming query until its input ends.
+    /// Run a streaming query until its input ends (or SIGINT/SIGTERM).
     Run(Box<RunArgs>),
+    /// Print the plan of a query: partitioning, operators, emit mode, watermark, output schema.
+    Explain(Box<ExplainArgs>),
     /// Print the machine's CPUs and NUMA nodes, and where shards would run.
     Topology(CoreArgs),
 }
@@ -54,14 +67,54 @@ impl CoreArgs {
     }
 }
 
+/// The query, its input and its event-time settings: what a plan depends on.
 #[derive(Args)]
-struct RunArgs {
+struct QueryArgs {
     /// The query text, or @FILE to read it from a file.
     #[arg(long, default_value = DEFAULT_SQL)]
     sql: String,
     /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D, a CSV file with a header, or - for stdin.
     #[arg(long, default_value = DEFAULT_INPUT)]
     input: String,
+    /// The event-time column (TIMESTAMP or BIGINT epoch ms); windows use processing time without it.
+    #[arg(long)]
+    event_time: Option<String>,
+    /// How far the watermark trails the largest event time seen (e.g. 5s).
+    #[arg(long, default_value = "0s")]
+    max_out_of_orderness: String,
+    /// How far behind the watermark a record may be and still count (e.g. 10s).
+    #[arg(long, default_value = "0s")]
+    allowed_lateness: String,
+}
+
+impl QueryArgs {
+    /// A builder with the query, input and event-time settings applied.
+    fn builder(&self) -> Result<corestream::EngineBuilder, Error> {
+        let mut builder = Engine::builder();
+        if let Some(c) = &self.event_time {
+            builder = builder.event_time(c);
+        }
+        Ok(builder
+            .max_out_of_orderness(duration(
+                "max-out-of-orderness",
+                &self.max_out_of_orderness,
+            )?)
+            .allowed_lateness(duration("allowed-lateness", &self.allowed_lateness)?)
+            .sql(read_sql(&self.sql)?)
+            .input(self.input.clone()))
+    }
+}
+
+#[derive(Args)]
+struct ExplainArgs {
+    #[command(flatten)]
+    query: QueryArgs,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    query: QueryArgs,
     /// A directory for part-<shard>.csv files, or - for stdout.
     #[arg(long, default_value = "-")]
     output: String,
@@ -76,18 +129,15 @@ struct RunArgs {
     /// How long an idle shard polls before it parks (e.g. 100us, 1ms).
     #[arg(long, default_value = "100us")]
     idle_spin: String,
-    /// The event-time column (TIMESTAMP or BIGINT epoch ms); windows use processing time without it.
-    #[arg(long)]
-    event_time: Option<String>,
-    /// How far the watermark trails the largest event time seen (e.g. 5s).
-    #[arg(long, default_value = "0s")]
-    max_out_of_orderness: String,
-    /// How far behind the watermark a record may be and still count (e.g. 10s).
-    #[arg(long, default_value = "0s")]
-    allowed_lateness: String,
     /// What to do with a malformed input record: fail (stop, exit 1) or skip (count it).
     #[arg(long, value_enum, default_value = "skip")]
     on_error: OnErrorArg,
+    /// Print nothing on stderr but errors: no summary, no progress line.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Also write the final summary as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    metrics_json: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -120,20 +170,52 @@ fn read_sql(arg: &str) -> Result<String, Error> {
     }
 }
 
-fn run(args: RunArgs) -> Result<(), Error> {
-    let cores = args.cores.core_set()?;
-    let mut builder = Engine::builder();
-    if let Some(c) = &args.event_time {
-        builder = builder.event_time(c);
+/// Writes to stderr; a closed or full stderr is not worth failing the run for.
+fn to_stderr(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
+
+/// The signal that asked the run to stop, 0 while none has.
+///
+/// Registered per signal, in this order: a conditional shutdown (exits with
+/// 128 + the signal if `asked` is already set: the second signal), then the
+/// flag (`asked`), then the signal number (`which`). The handlers only store
+/// to atomics (or `_exit`), which is async-signal-safe.
+fn install_stop_signals() -> Result<Arc<AtomicUsize>, Error> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let asked = Arc::new(AtomicBool::new(false));
+    let which = Arc::new(AtomicUsize::new(0));
+    for sig in [SIGINT, SIGTERM] {
+        flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&asked))
+            .and_then(|_| flag::register(sig, Arc::clone(&asked)))
+            .and_then(|_| flag::register_usize(sig, Arc::clone(&which), sig as usize))
+            .map_err(|source| Error::Io {
+                what: format!("cannot install a handler for signal {sig}"),
+                source,
+            })?;
     }
-    let engine = builder
-        .max_out_of_orderness(duration(
-            "max-out-of-orderness",
-            &args.max_out_of_orderness,
-        )?)
-        .allowed_lateness(duration("allowed-lateness", &args.allowed_lateness)?)
-        .sql(read_sql(&args.sql)?)
-        .input(args.input)
+    Ok(which)
+}
+
+fn signal_name(sig: usize) -> &'static str {
+    match sig as i32 {
+        signal_hook::consts::SIGINT => "SIGINT",
+        signal_hook::consts::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+/// How often the progress line is refreshed, and after how long it first shows.
+const PROGRESS_EVERY: Duration = Duration::from_millis(500);
+const PROGRESS_AFTER: Duration = Duration::from_secs(1);
+
+/// Runs the query; returns the signal that stopped it (0 if none).
+fn run(args: RunArgs) -> Result<usize, Error> {
+    let cores = args.cores.core_set()?;
+    let engine = args
+        .query
+        .builder()?
         .cores(cores)
         .output(OutputSpec::parse(&args.output))
         .batching(Batching {
@@ -148,26 +230,85 @@ fn run(args: RunArgs) -> Result<(), Error> {
             OnErrorArg::Skip => OnError::Skip,
         })
         .build()?;
-    let out = engine.run()?;
-    eprint!("{}", out.summary.render());
-    Ok(())
+    // Installed once the engine is built: a signal while the input is being
+    // opened (a stdin with no header yet) still ends the process at once.
+    let which = install_stop_signals()?;
+    // ORDERING: Relaxed; the flag carries no data, the router only needs to
+    // see it eventually (it re-reads it every STOP_CHECK).
+    let stop = || which.load(Ordering::Relaxed) != 0;
+    let out = if !args.quiet && std::io::stderr().is_terminal() {
+        let mut shown = false;
+        let mut last = corestream::runtime::metrics::Progress::default();
+        let mut observe = |p: &corestream::runtime::metrics::Progress| {
+            if p.elapsed >= PROGRESS_AFTER {
+                to_stderr(&format!("\r{}\x1b[K", p.render_since(&last)));
+                shown = true;
+            }
+            last = p.clone();
+        };
+        let out = engine.run_observed(&stop, PROGRESS_EVERY, &mut observe);
+        if shown {
+            to_stderr("\r\x1b[K");
+        }
+        out
+    } else {
+        engine.run_until(&stop)
+    }?;
+    let signal = which.load(Ordering::Relaxed);
+    if !args.quiet {
+        to_stderr(&out.summary.render());
+        if signal != 0 {
+            to_stderr(&format!(
+                "stopped by {}: the input was read up to here\n",
+                signal_name(signal)
+            ));
+        }
+    }
+    if let Some(path) = &args.metrics_json {
+        let mut json = out.summary.to_json();
+        json.push('\n');
+        std::fs::write(path, json).map_err(|source| Error::Io {
+            what: format!("cannot write the metrics to {}", path.display()),
+            source,
+        })?;
+    }
+    Ok(signal)
+}
+
+fn explain(args: ExplainArgs) -> Result<(), Error> {
+    let engine = args.query.builder()?.build()?;
+    let mut text = engine.plan().explain();
+    text.push_str(&format!("shards: {}\n", engine.cores().cores().len()));
+    write_stdout(&text)
+}
+
+/// Writes to stdout; a full or failing stdout is an error naming it.
+fn write_stdout(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Io {
+            what: "cannot write to stdout".into(),
+            source,
+        })
 }
 
 fn topology(args: CoreArgs) -> Result<(), Error> {
     let cores = args.core_set()?;
     let topo = Topology::read().map_err(Error::Config)?;
-    print!("{}", render(&topo, Some(&cores)));
-    Ok(())
+    write_stdout(&render(&topo, Some(&cores)))
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(*args),
-        Command::Topology(args) => topology(args),
+        Command::Explain(args) => explain(*args).map(|()| 0),
+        Command::Topology(args) => topology(args).map(|()| 0),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(signal) => ExitCode::from(128 + signal as u8),
         // A reader of stdout that went away (`| head`) is not an error of ours.
         Err(Error::Sink { output, source, .. })
             if output == "stdout" && source.kind() == std::io::ErrorKind::BrokenPipe =>
@@ -175,7 +316,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            to_stderr(&format!("error: {e}\n"));
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -211,7 +211,9 @@ impl TextSource {
         }
     }
 
-    /// Waits until the input has a byte to read or `deadline` passes.
+    /// Waits until the input has a byte to read or `deadline` passes (or a
+    /// signal interrupts the wait). Another poll error returns true, so the
+    /// read that follows reports it.
     fn wait_readable(&self, deadline: Option<Instant>) -> bool {
         let (Some(fd), Some(deadline)) = (self.fd, deadline) else {
             return true;
@@ -234,7 +236,13 @@ impl TextSource {
                 timeout.as_millis().min(i32::MAX as u128) as i32,
             )
         };
-        ready != 0
+        match ready {
+            0 => false,
+            // Interrupted by a signal: report nothing yet, so the caller
+            // returns to check whether it should stop, and polls again.
+            r if r < 0 => std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted,
+            _ => true,
+        }
     }
 
     fn infer_schema(&mut self, names: &[String]) -> Result<Schema, Error> {

@@ -1,12 +1,33 @@
-//! Per-shard counters and the end-of-run summary.
+//! Per-shard counters, ingest-to-sink latency, live progress, and the
+//! end-of-run summary (human table and JSON).
 //!
 //! # Threading
 //! Each shard's counters are written only by that shard, with plain relaxed
 //! stores (no read-modify-write, no contention), and sit on their own cache
-//! line. Any thread may read them for progress; the final read happens after
-//! the shard thread is joined, so it sees the final values.
+//! line. The router's per-shard [`RoutedCounter`] is written only by the
+//! router, on a cache line of its own. Any thread may read both for progress
+//! ([`Progress`]); the final read happens after the shard thread is joined, so
+//! it sees the final values.
+//!
+//! Each shard owns its latency [`Histogram`] outright while it runs (no
+//! sharing, no atomics) and hands it back when it finishes; the summary holds
+//! one per shard and merges them on demand.
+//!
+//! # Latency
+//! Ingest-to-sink latency is in **microseconds**: from a batch's
+//! [`ingest_time`](crate::data::Batch::ingest_time) (when the router read the
+//! oldest row of that batch from the source) to the moment the shard has run
+//! the batch through its pipeline and handed the results to its sink (or found
+//! there were none, e.g. an `EMIT FINAL` aggregate only updating its state).
+//! Every record of a batch is recorded with its batch's latency, so the
+//! percentiles are per record and an upper bound for all but the batch's
+//! oldest row. "Handed to the sink" is not "written": a sink buffers up to
+//! 64 KiB or until the router's linger flush. Rows emitted by a watermark or at
+//! end of input (closed windows, FINAL results) are not recorded.
 
 use crossbeam::utils::CachePadded;
+use hdrhistogram::Histogram;
+use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -22,7 +43,7 @@ pub struct ShardCounters {
 }
 
 /// The shard-local tally, published to [`ShardCounters`] once per batch.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ShardStats {
     pub records_in: u64,
     pub processed: u64,
@@ -56,16 +77,206 @@ impl ShardCounters {
     }
 }
 
+/// Records the router has sent to one shard, for progress (backlog).
+///
+/// Written only by the router, once per batch pushed on that shard's ring, on
+/// a cache line of its own (so it does not share one with the shard's
+/// counters). Range: 0 ..= records read.
+#[derive(Debug, Default)]
+pub struct RoutedCounter(AtomicU64);
+
+impl RoutedCounter {
+    pub fn new() -> std::sync::Arc<CachePadded<RoutedCounter>> {
+        std::sync::Arc::new(CachePadded::new(RoutedCounter::default()))
+    }
+
+    /// Publishes the router's running total. Only the router calls this.
+    pub fn publish(&self, routed: u64) {
+        debug_assert!(routed >= self.0.load(Ordering::Relaxed), "never decreases");
+        self.0.store(routed, Ordering::Relaxed);
+    }
+
+    pub fn read(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Ingest-to-sink latencies in microseconds (see the module docs).
+pub type LatencyHistogram = Histogram<u64>;
+
+/// The largest latency recorded as itself: one hour, in microseconds. Longer
+/// ones are recorded as one hour.
+pub const LATENCY_MAX_US: u64 = 3_600_000_000;
+
+/// An empty latency histogram: 1 us to one hour, 3 significant digits
+/// (about 190 KiB; no allocation when recording).
+pub fn new_latency_histogram() -> LatencyHistogram {
+    // The bounds are constants that satisfy the crate's checks (low >= 1,
+    // high >= 2 * low, sigfig <= 5): failure here is a bug, not bad input.
+    Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("constant histogram bounds are valid")
+}
+
+/// The percentiles reported for a latency histogram, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LatencyPercentiles {
+    /// Records measured.
+    pub count: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+}
+
+impl LatencyPercentiles {
+    /// The percentiles of `h`; all zero when it is empty.
+    pub fn of(h: &LatencyHistogram) -> LatencyPercentiles {
+        if h.is_empty() {
+            return LatencyPercentiles::default();
+        }
+        LatencyPercentiles {
+            count: h.len(),
+            p50: h.value_at_quantile(0.50),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+        }
+    }
+}
+
+/// A live view of one shard, read off the data path while the run goes on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShardProgress {
+    /// Records the router has sent to the shard.
+    pub routed: u64,
+    /// Records the shard has taken from its ring and run through its pipeline.
+    pub records_in: u64,
+    pub rows_out: u64,
+}
+
+impl ShardProgress {
+    /// Records routed to the shard that it has not processed yet (in its ring).
+    /// The two counters are read separately, so this is approximate.
+    pub fn backlog(&self) -> u64 {
+        self.routed.saturating_sub(self.records_in)
+    }
+}
+
+/// A live view of a run, handed to a progress observer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Since the run started.
+    pub elapsed: Duration,
+    /// Per shard, in shard order.
+    pub shards: Vec<ShardProgress>,
+}
+
+impl Progress {
+    /// Reads every shard's counters (relaxed loads; no effect on the shards).
+    pub fn read(
+        elapsed: Duration,
+        routed: &[std::sync::Arc<CachePadded<RoutedCounter>>],
+        counters: &[std::sync::Arc<CachePadded<ShardCounters>>],
+    ) -> Progress {
+        let shards = routed
+            .iter()
+            .zip(counters)
+            .map(|(r, c)| {
+                // The shard's count first: it trails the router's, so reading
+                // it first keeps the backlog from going negative in practice.
+                let s = c.read();
+                ShardProgress {
+                    routed: r.read(),
+                    records_in: s.records_in,
+                    rows_out: s.rows_out,
+                }
+            })
+            .collect();
+        Progress { elapsed, shards }
+    }
+
+    /// Records routed to all shards.
+    pub fn routed(&self) -> u64 {
+        self.shards.iter().map(|s| s.routed).sum()
+    }
+
+    /// Records processed by all shards.
+    pub fn records_in(&self) -> u64 {
+        self.shards.iter().map(|s| s.records_in).sum()
+    }
+
+    /// Result rows from all shards.
+    pub fn rows_out(&self) -> u64 {
+        self.shards.iter().map(|s| s.rows_out).sum()
+    }
+
+    /// One line for a terminal: rates since `earlier` and each shard's backlog.
+    pub fn render_since(&self, earlier: &Progress) -> String {
+        let dt = self
+            .elapsed
+            .saturating_sub(earlier.elapsed)
+            .as_secs_f64()
+            .max(1e-9);
+        let rate = |now: u64, then: u64| now.saturating_sub(then) as f64 / dt;
+        let mut line = format!(
+            "{:.1} s: in {:.0} rec/s, processed {:.0} rec/s, out {:.0} rows/s; backlog",
+            self.elapsed.as_secs_f64(),
+            rate(self.routed(), earlier.routed()),
+            rate(self.records_in(), earlier.records_in()),
+            rate(self.rows_out(), earlier.rows_out()),
+        );
+        for (i, s) in self.shards.iter().enumerate() {
+            let _ = write!(line, " {i}:{}", s.backlog());
+        }
+        line
+    }
+}
+
 /// Totals of one finished run.
 #[derive(Debug, Clone, Default)]
 pub struct RunSummary {
     /// Per shard, with the core it ran on.
     pub shards: Vec<(usize, ShardStats)>,
+    /// Per shard (same order as `shards`), ingest-to-sink latency in
+    /// microseconds, one count per record (see the module docs). Empty for a
+    /// shard that failed.
+    pub latency: Vec<LatencyHistogram>,
     /// Records the source produced, before routing.
     pub records_read: u64,
     /// Records that did not decode (skipped and counted by the source).
     pub malformed: u64,
     pub elapsed: Duration,
+    /// The run was stopped (its `stop` condition became true) before the
+    /// input ended; what was read was processed and written.
+    pub stopped: bool,
+}
+
+/// The JSON form of one summary row (a shard, or the total).
+#[derive(Serialize)]
+struct JsonRow {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    core: Option<usize>,
+    records_in: u64,
+    processed: u64,
+    filtered: u64,
+    late: u64,
+    malformed: u64,
+    rows_out: u64,
+    records_per_s: f64,
+    latency_us: LatencyPercentiles,
+}
+
+/// The JSON form of a summary.
+#[derive(Serialize)]
+struct JsonSummary {
+    elapsed_s: f64,
+    records_per_s: f64,
+    records_read: u64,
+    stopped: bool,
+    identity_holds: bool,
+    shards: Vec<JsonRow>,
+    total: JsonRow,
 }
 
 impl RunSummary {
@@ -81,6 +292,30 @@ impl RunSummary {
         t
     }
 
+    /// Every shard's latency histogram merged into one.
+    pub fn merged_latency(&self) -> LatencyHistogram {
+        let mut all = new_latency_histogram();
+        for h in &self.latency {
+            // Every histogram here has the bounds of `new_latency_histogram`,
+            // so adding cannot overflow its range.
+            let _ = all.add(h);
+        }
+        all
+    }
+
+    /// The latency percentiles of shard `shard` (zero if it recorded none).
+    pub fn shard_latency(&self, shard: usize) -> LatencyPercentiles {
+        self.latency
+            .get(shard)
+            .map(LatencyPercentiles::of)
+            .unwrap_or_default()
+    }
+
+    /// The latency percentiles of all shards together.
+    pub fn total_latency(&self) -> LatencyPercentiles {
+        LatencyPercentiles::of(&self.merged_latency())
+    }
+
     /// Whether every record read is accounted for:
     /// read + malformed = processed + filtered + late + malformed, and every shard
     /// received exactly what it accounts for.
@@ -92,13 +327,14 @@ impl RunSummary {
             && self.records_read == t.records_in
     }
 
-    /// The human summary printed to stderr at the end of a run.
+    /// The human summary printed to stderr at the end of a run. Latencies are
+    /// ingest-to-sink, in microseconds.
     pub fn render(&self) -> String {
         let secs = self.elapsed.as_secs_f64().max(1e-9);
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14}",
+            "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14} {:>9} {:>9} {:>9} {:>9}",
             "shard",
             "core",
             "records_in",
@@ -107,12 +343,17 @@ impl RunSummary {
             "late",
             "malformed",
             "rows_out",
-            "records/s"
+            "records/s",
+            "p50_us",
+            "p99_us",
+            "p99.9_us",
+            "max_us"
         );
         for (i, (core, s)) in self.shards.iter().enumerate() {
+            let l = self.shard_latency(i);
             let _ = writeln!(
                 out,
-                "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14.0}",
+                "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14.0} {:>9} {:>9} {:>9} {:>9}",
                 i,
                 core,
                 s.records_in,
@@ -121,14 +362,19 @@ impl RunSummary {
                 s.late,
                 0,
                 s.rows_out,
-                s.records_in as f64 / secs
+                s.records_in as f64 / secs,
+                l.p50,
+                l.p99,
+                l.p999,
+                l.max
             );
         }
         let t = self.total();
+        let l = self.total_latency();
         let input = t.records_in + self.malformed;
         let _ = writeln!(
             out,
-            "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14.0}",
+            "{:>6} {:>5} {:>12} {:>12} {:>10} {:>8} {:>10} {:>12} {:>14.0} {:>9} {:>9} {:>9} {:>9}",
             "total",
             "",
             input,
@@ -137,18 +383,79 @@ impl RunSummary {
             t.late,
             self.malformed,
             t.rows_out,
-            input as f64 / secs
+            input as f64 / secs,
+            l.p50,
+            l.p99,
+            l.p999,
+            l.max
         );
         let _ = writeln!(
             out,
-            "in {input} = processed {} + filtered {} + late {} + malformed {} ({}); elapsed {:.3} s",
+            "in {input} = processed {} + filtered {} + late {} + malformed {} ({}); elapsed {:.3} s{}",
             t.processed,
             t.filtered,
             t.late,
             self.malformed,
             if self.identity_holds() { "holds" } else { "VIOLATED" },
-            secs
+            secs,
+            if self.stopped { "; stopped before the end of input" } else { "" }
         );
         out
+    }
+
+    /// The summary as one JSON object: `elapsed_s`, `records_per_s`,
+    /// `records_read`, `stopped`, `identity_holds`, `shards` (one row per
+    /// shard) and `total`. Each row has `records_in`, `processed`, `filtered`,
+    /// `late`, `malformed`, `rows_out`, `records_per_s` and `latency_us`
+    /// (`count`, `p50`, `p99`, `p999`, `max`). In `total`, `records_in`
+    /// includes the malformed records, so
+    /// `records_in = processed + filtered + late + malformed` when the
+    /// identity holds.
+    pub fn to_json(&self) -> String {
+        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let row = |shard: Option<usize>,
+                   core: Option<usize>,
+                   s: &ShardStats,
+                   records_in: u64,
+                   malformed: u64,
+                   latency_us: LatencyPercentiles| JsonRow {
+            shard,
+            core,
+            records_in,
+            processed: s.processed,
+            filtered: s.filtered,
+            late: s.late,
+            malformed,
+            rows_out: s.rows_out,
+            records_per_s: records_in as f64 / secs,
+            latency_us,
+        };
+        let t = self.total();
+        let input = t.records_in + self.malformed;
+        let summary = JsonSummary {
+            elapsed_s: self.elapsed.as_secs_f64(),
+            records_per_s: input as f64 / secs,
+            records_read: self.records_read,
+            stopped: self.stopped,
+            identity_holds: self.identity_holds(),
+            shards: self
+                .shards
+                .iter()
+                .enumerate()
+                .map(|(i, (core, s))| {
+                    row(
+                        Some(i),
+                        Some(*core),
+                        s,
+                        s.records_in,
+                        0,
+                        self.shard_latency(i),
+                    )
+                })
+                .collect(),
+            total: row(None, None, &t, input, self.malformed, self.total_latency()),
+        };
+        // Plain numbers, strings and booleans only: serialising cannot fail.
+        serde_json::to_string_pretty(&summary).unwrap_or_default()
     }
 }

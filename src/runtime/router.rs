@@ -7,11 +7,24 @@
 //! is backpressure: the router spins, then yields its core, and retries; it
 //! never drops a batch.
 //!
+//! # Stopping
+//! The router checks its `stop` condition once per loop, and never waits in a
+//! source poll for longer than [`STOP_CHECK`], so a stop request (a signal in
+//! the CLI) is seen within that bound even when the source has no data (stdin
+//! kept open, a slow generator). A stop ends routing as end of input does:
+//! pending rows are sent, then end of input, so shards drain and flush.
+//!
+//! # Progress
+//! Each lane publishes the records it has sent to its shard in a
+//! [`RoutedCounter`] (one relaxed store per batch sent), for the backlog shown
+//! by progress reports.
+//!
 //! # Threading
 //! One router thread owns the source and the producer end of every ring.
 
 use super::doorbell::Doorbell;
 use super::message::Message;
+use super::metrics::RoutedCounter;
 use super::ring::{Producer, PushError};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, Schema};
@@ -20,10 +33,13 @@ use crate::exec::hash::{hash_rows, shard_of};
 use crate::io::source::{Poll, Source};
 use crate::sql::plan::{Partitioning, Watermarking};
 use crate::sync::Arc;
-use crossbeam::utils::Backoff;
+use crossbeam::utils::{Backoff, CachePadded};
 use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
+
+/// Longest the router waits in one source poll before it checks `stop` again.
+pub const STOP_CHECK: Duration = Duration::from_millis(50);
 
 /// When the router sends a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +67,9 @@ pub struct Lane {
     pending: Batch,
     /// When the oldest pending row arrived.
     oldest: Option<Instant>,
+    /// Records sent to the shard so far, and where they are published.
+    routed: u64,
+    routed_counter: std::sync::Arc<CachePadded<RoutedCounter>>,
 }
 
 impl Lane {
@@ -65,17 +84,32 @@ impl Lane {
             doorbell,
             pending: Batch::with_capacity(schema, batch_size),
             oldest: None,
+            routed: 0,
+            routed_counter: RoutedCounter::new(),
         }
+    }
+
+    /// The counter of records this lane has sent to its shard (for progress).
+    pub fn routed_counter(&self) -> std::sync::Arc<CachePadded<RoutedCounter>> {
+        self.routed_counter.clone()
     }
 
     /// Pushes `message`, waiting while the ring is full. Fails only when the
     /// shard has stopped (its consumer end is gone).
     fn send(&mut self, mut message: Message) -> Result<(), Stopped> {
+        let records = match &message {
+            Message::Data(b) => b.len as u64,
+            _ => 0,
+        };
         let backoff = Backoff::new();
         loop {
             match self.producer.push(message) {
                 Ok(()) => {
                     self.doorbell.ring();
+                    if records > 0 {
+                        self.routed += records;
+                        self.routed_counter.publish(self.routed);
+                    }
                     return Ok(());
                 }
                 Err(PushError::Full(m)) => {
@@ -178,6 +212,8 @@ struct Stopped;
 pub struct RouterStats {
     pub records_read: u64,
     pub malformed: u64,
+    /// Routing ended because `stop` became true, before the input ended.
+    pub stopped: bool,
 }
 
 /// Routes every record of `source` to `lanes` (lane `i` feeds shard `i`), then
@@ -205,13 +241,20 @@ pub fn route(
         reason: "stopped before the end of input".into(),
     };
     let result = (|| {
-        while !stop() {
+        loop {
+            if stop() {
+                stats.stopped = true;
+                break;
+            }
+            // The earliest linger deadline, and never later than STOP_CHECK
+            // from now, so that a source with no data returns to check `stop`.
+            let check = Instant::now() + STOP_CHECK;
             let deadline = lanes
                 .iter()
                 .filter_map(|l| l.oldest)
                 .min()
-                .map(|t| t + batching.linger);
-            match source.poll(batching.batch_size, deadline)? {
+                .map_or(check, |t| check.min(t + batching.linger));
+            match source.poll(batching.batch_size, Some(deadline))? {
                 Poll::End => break,
                 Poll::Idle => {}
                 Poll::Batch(batch) => {

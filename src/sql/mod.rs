@@ -2,6 +2,7 @@
 
 mod bind;
 pub mod duration;
+mod explain;
 mod parse;
 pub mod plan;
 mod scalar;
