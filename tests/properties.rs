@@ -43,6 +43,8 @@ struct Rec {
 struct Input {
     recs: Vec<Rec>,
     bound: i64,
+    /// Arrival order 0 may be out of order by more than the bound.
+    beyond_bound: bool,
 }
 
 impl Input {
@@ -51,6 +53,24 @@ impl Input {
     /// `0..=bound` is at most `bound` older than it, so the disorder never
     /// exceeds the bound. `None`: in event-time order.
     fn arrival(&self, which: Option<usize>) -> Vec<&Rec> {
+        let recs = self.arrival_order(which);
+        // The premise of the invariance properties: disorder within the bound.
+        if which != Some(0) || !self.beyond_bound {
+            let mut max_seen = i64::MIN;
+            for r in &recs {
+                assert!(max_seen == i64::MIN || r.ts >= max_seen - self.bound);
+                max_seen = max_seen.max(r.ts);
+            }
+        }
+        recs
+    }
+
+    /// Arrival order 0, whose disorder may exceed the bound.
+    fn arrival_unchecked(&self, which: usize) -> Vec<&Rec> {
+        self.arrival_order(Some(which))
+    }
+
+    fn arrival_order(&self, which: Option<usize>) -> Vec<&Rec> {
         let mut order: Vec<(i64, usize)> = self
             .recs
             .iter()
@@ -58,14 +78,7 @@ impl Input {
             .map(|(i, r)| (r.ts + which.map_or(0, |w| r.delay[w]), i))
             .collect();
         order.sort();
-        let recs: Vec<&Rec> = order.iter().map(|&(_, i)| &self.recs[i]).collect();
-        // The premise of every property: disorder stays within the bound.
-        let mut max_seen = i64::MIN;
-        for r in &recs {
-            assert!(max_seen == i64::MIN || r.ts >= max_seen - self.bound);
-            max_seen = max_seen.max(r.ts);
-        }
-        recs
+        order.iter().map(|&(_, i)| &self.recs[i]).collect()
     }
 
     fn table(&self, which: Option<usize>) -> Table {
@@ -135,7 +148,11 @@ fn input() -> impl Strategy<Value = Input> {
                 }
             })
             .collect();
-        Input { recs, bound }
+        Input {
+            recs,
+            bound,
+            beyond_bound: false,
+        }
     })
 }
 
@@ -408,5 +425,104 @@ proptest! {
     ) {
         let sql = format!("SELECT k, {AGGS} FROM s GROUP BY k EMIT FINAL");
         check(&sql, Windows::None, all, &input, &[a, b])?;
+    }
+}
+
+/// Records whose disorder may exceed the declared bound: arrival delays up to
+/// three times the bound.
+fn unbounded_input() -> impl Strategy<Value = Input> {
+    input().prop_map(|mut input| {
+        for r in &mut input.recs {
+            r.delay[0] *= 3;
+        }
+        input.beyond_bound = true;
+        input
+    })
+}
+
+/// Which rows of `arrival` are late, given the watermark the router sends
+/// after each source batch: the largest event time of the batches before,
+/// minus the out-of-orderness bound. A source batch is `min(chunk, batch
+/// size)` rows (the router asks for at most a batch).
+fn late_rows(arrival: &[&Rec], config: &RunConfig) -> Vec<bool> {
+    let et = config.event_time.expect("event time");
+    let (bound, lateness) = (et.max_out_of_orderness as i64, et.allowed_lateness as i64);
+    let mut late = Vec::with_capacity(arrival.len());
+    let mut max_seen = i64::MIN;
+    let mut start = 0;
+    for poll in 0.. {
+        if start >= arrival.len() {
+            break;
+        }
+        let n = config.chunks[poll % config.chunks.len()].min(config.batch_size);
+        let batch = &arrival[start..(start + n).min(arrival.len())];
+        let cutoff = if max_seen == i64::MIN {
+            i64::MIN
+        } else {
+            max_seen - bound - lateness
+        };
+        late.extend(batch.iter().map(|r| r.ts < cutoff));
+        max_seen = max_seen.max(batch.iter().map(|r| r.ts).max().unwrap_or(i64::MIN));
+        start += n;
+    }
+    late
+}
+
+/// With disorder beyond the bound, the late rows are exactly the rows behind
+/// the watermark minus the allowed lateness, they are counted, and the FINAL
+/// result is the reference over the other rows.
+fn check_late(
+    sql: &str,
+    windows: Windows,
+    input: &Input,
+    shape: &Shape,
+) -> Result<(), TestCaseError> {
+    let table = input.table(Some(0));
+    let config = shape.config(input.bound);
+    let arrival = input.arrival_unchecked(0);
+    let late = late_rows(&arrival, &config);
+    let on_time: Vec<Rec> = arrival
+        .iter()
+        .zip(&late)
+        .filter(|(_, &l)| !l)
+        .map(|(r, _)| (*r).clone())
+        .collect();
+    let expected_late = late.iter().filter(|&&l| l).count() as u64;
+    let what = format!("bound {} ms, {shape:?}, {expected_late} late", input.bound);
+    let out = run(sql, &table, &config);
+    check_accounting(&out, input.recs.len() as u64, shape.shards())
+        .map_err(|e| TestCaseError::fail(format!("{what}: {e}")))?;
+    let t = out.summary.total();
+    prop_assert_eq!(t.late, expected_late, "{}: late rows", what);
+    prop_assert_eq!(t.processed, on_time.len() as u64, "{}: processed", what);
+    compare_rows(&result_rows(&out), &reference(&on_time, windows, all), REL).map_err(|e| {
+        TestCaseError::fail(format!(
+            "{what}: result differs from the reference over on-time rows: {e}"
+        ))
+    })?;
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(CASES))]
+
+    #[test]
+    fn tumbling_late_rows_are_exactly_those_behind_the_watermark(
+        input in unbounded_input(), shape in shape()
+    ) {
+        let sql = format!(
+            "SELECT k, window_start, window_end, {AGGS} FROM s GROUP BY k, TUMBLE(ts, INTERVAL '1' SECOND) EMIT FINAL"
+        );
+        check_late(&sql, Windows::Tumbling(1_000), &input, &shape)?;
+    }
+
+    #[test]
+    fn session_late_rows_are_exactly_those_behind_the_watermark(
+        input in unbounded_input(), shape in shape()
+    ) {
+        let sql = format!(
+            "SELECT k, window_start, window_end, {AGGS} FROM s GROUP BY k, SESSION(ts, INTERVAL '400' MILLISECOND) EMIT FINAL"
+        );
+        check_late(&sql, Windows::Session(400), &input, &shape)?;
     }
 }
