@@ -15,7 +15,8 @@
 //!   `g` BIGINT 0..=5, ~5 % NULL; `v` BIGINT -1000..=1000, ~5 % NULL;
 //!   `w` BIGINT -5..=5 (zeros, for division); `d` DOUBLE -100..100, ~5 % NULL;
 //!   `p` DECIMAL(12,2), ~5 % NULL (SQLite holds it as integer cents `p_cents`);
-//!   `ts` BIGINT epoch ms, never NULL.
+//!   `ts` BIGINT epoch ms, never NULL; `z` DOUBLE, one of 0.0, -0.0, 0.5,
+//!   -0.5, ~10 % NULL (a float key where 0.0 and -0.0 are one key).
 //! - Arrival order is out of event-time order by at most [`BOUND`] ms.
 //!
 //! SQLite spellings of the streaming windows:
@@ -113,6 +114,16 @@ const PAIRS: &[Pair] = &[
         sqlite: "SELECT v % 10, COUNT(*), SUM(w), MIN(d) FROM s GROUP BY v % 10",
     },
     Pair {
+        name: "GROUP BY a DOUBLE key holding 0.0 and -0.0",
+        corestream: "SELECT z, COUNT(*) AS n, SUM(v) AS sv FROM s GROUP BY z EMIT FINAL",
+        sqlite: "SELECT z, COUNT(*), SUM(v) FROM s GROUP BY z",
+    },
+    Pair {
+        name: "comparisons between BIGINT, DOUBLE and DECIMAL",
+        corestream: "SELECT id, v, d FROM s WHERE (v < d * 10 AND w >= z) OR v * 1.5 > 1400 OR p < v",
+        sqlite: "SELECT id, v, d FROM s WHERE (v < d * 10 AND w >= z) OR v * 1.5 > 1400 OR p_cents < v * 100",
+    },
+    Pair {
         name: "WHERE then GROUP BY",
         corestream: "SELECT k, w, COUNT(*) AS n, AVG(d) AS ad, MAX(v) AS hi FROM s \
                      WHERE v IS NOT NULL AND (d > 0.0 OR w = 0) GROUP BY k, w EMIT FINAL",
@@ -206,6 +217,7 @@ fn data(seed: u64) -> Table {
             },
         ),
         ("ts", DataType::Int64),
+        ("z", DataType::Float64),
     ]);
     fn null_or(rng: &mut Rng, p: f64, v: impl FnOnce(&mut Rng) -> Value) -> Value {
         if rng.chance(p) {
@@ -243,6 +255,9 @@ fn data(seed: u64) -> Table {
                 scale: 2,
             }),
             Value::Int64(ts),
+            null_or(&mut rng, 0.1, |r| {
+                Value::Float64([0.0, -0.0, 0.5, -0.5][r.range(0, 3) as usize])
+            }),
         ];
         // Arrival: event time plus a delay within the bound.
         rows.push((ts + rng.range(0, BOUND), id, row));
@@ -266,13 +281,13 @@ fn sqlite(table: &Table) -> rusqlite::Connection {
     let db = rusqlite::Connection::open_in_memory().expect("SQLite opens");
     db.execute_batch(
         "CREATE TABLE s (id INTEGER PRIMARY KEY, k TEXT, g INTEGER, v INTEGER, w INTEGER, \
-         d REAL, p_cents INTEGER, ts INTEGER NOT NULL)",
+         d REAL, p_cents INTEGER, ts INTEGER NOT NULL, z REAL)",
     )
     .unwrap();
     let tx = db.unchecked_transaction().unwrap();
     {
         let mut insert = tx
-            .prepare("INSERT INTO s VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+            .prepare("INSERT INTO s VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
             .unwrap();
         for row in &table.rows {
             let params: Vec<rusqlite::types::Value> = row
@@ -451,6 +466,72 @@ fn global_aggregate_over_no_rows_emits_one_row() {
     for config in configs() {
         if let Err(e) = differ(&pair, &table, &db, &config) {
             panic!("{}\n  run: {config:?}\n  {e}", pair.name);
+        }
+    }
+}
+
+/// The windowed pairs over the same data with `ts` typed TIMESTAMP instead
+/// of BIGINT epoch ms (SQLite still holds epoch ms).
+#[test]
+fn windowed_queries_agree_with_sqlite_over_a_timestamp_event_time() {
+    let mut table = data(0x5eed_0004);
+    let ts = table.schema.index_of("ts").unwrap();
+    table.schema.fields[ts].data_type = DataType::Timestamp;
+    for row in &mut table.rows {
+        if let Value::Int64(t) = row[ts] {
+            row[ts] = Value::Timestamp(t);
+        }
+    }
+    let db = sqlite(&table);
+    let config = &configs()[0];
+    let failures: Vec<String> = PAIRS
+        .iter()
+        .filter(|p| p.name.contains("window"))
+        .filter_map(|pair| {
+            differ(pair, &table, &db, config)
+                .err()
+                .map(|e| format!("{}\n  {e}", pair.name))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Beyond SQLite (which stores NaN as NULL): NaN is one GROUP BY key, as
+/// NULL is, and as PostgreSQL groups it; 0.0 and -0.0 are one key.
+#[test]
+#[ignore = "engine bug: GROUP BY a DOUBLE key puts every NaN row in a group of its own (NaN != NaN in the group table)"]
+fn nan_is_one_group_key() {
+    let mut table = Table::new(&[("z", DataType::Float64), ("v", DataType::Int64)]);
+    for (z, v) in [
+        (f64::NAN, 1),
+        (1.0, 2),
+        (f64::NAN, 3),
+        (0.0, 4),
+        (-0.0, 5),
+        (f64::NAN, 6),
+        (1.0, 7),
+    ] {
+        table.rows.push(vec![Value::Float64(z), Value::Int64(v)]);
+    }
+    for cores in ["0", "0-1"] {
+        let config = RunConfig {
+            cores,
+            batch_size: 2,
+            chunks: vec![3],
+            event_time: None,
+        };
+        let out = run(
+            "SELECT z, COUNT(*) AS n, SUM(v) AS sv FROM s GROUP BY z EMIT FINAL",
+            &table,
+            &config,
+        );
+        let want = vec![
+            vec![Cell::Float(0.0), Cell::Int(2), Cell::Int(9)],
+            vec![Cell::Float(1.0), Cell::Int(2), Cell::Int(9)],
+            vec![Cell::Float(f64::NAN), Cell::Int(3), Cell::Int(10)],
+        ];
+        if let Err(e) = compare_rows(&result_rows(&out), &want, 0.0) {
+            panic!("cores {cores}: {e}");
         }
     }
 }

@@ -18,7 +18,7 @@ use support::*;
 /// Cases per property. Each case runs the engine three times.
 const CASES: u32 = 64;
 
-/// Event times start here (2026-01-01T00:00:00Z).
+/// Event times usually start here (2026-01-01T00:00:00Z).
 const T0: i64 = 1_767_225_600_000;
 
 /// Relative tolerance for AVG over DOUBLE, whose summation order may differ.
@@ -131,29 +131,37 @@ fn input() -> impl Strategy<Value = Input> {
         0u32..=10_000,
         0u32..=10_000,
     );
-    (1u8..=4, 0i64..=2_000, prop::collection::vec(rec, 1..=2_000)).prop_map(|(keys, bound, raw)| {
-        let mut ts = T0;
-        let recs = raw
-            .into_iter()
-            .map(|(key, v, cents, d, step, a, b)| {
-                ts += step;
-                let scale = |x: u32| bound * x as i64 / 10_000;
-                Rec {
-                    key: key % keys,
-                    v,
-                    cents,
-                    d,
-                    ts,
-                    delay: [scale(a), scale(b)],
-                }
-            })
-            .collect();
-        Input {
-            recs,
-            bound,
-            beyond_bound: false,
-        }
-    })
+    (
+        1u8..=4,
+        0i64..=2_000,
+        // Event times in 2026, or starting before the epoch (negative, so
+        // windows straddle 0 and window starts round down, not toward zero).
+        prop_oneof![3 => Just(T0), 1 => -20_000i64..=0],
+        prop::collection::vec(rec, 1..=2_000),
+    )
+        .prop_map(|(keys, bound, start, raw)| {
+            let mut ts = start;
+            let recs = raw
+                .into_iter()
+                .map(|(key, v, cents, d, step, a, b)| {
+                    ts += step;
+                    let scale = |x: u32| bound * x as i64 / 10_000;
+                    Rec {
+                        key: key % keys,
+                        v,
+                        cents,
+                        d,
+                        ts,
+                        delay: [scale(a), scale(b)],
+                    }
+                })
+                .collect();
+            Input {
+                recs,
+                bound,
+                beyond_bound: false,
+            }
+        })
 }
 
 /// A run's shape: shards, router batch size, source chunking, and how the
