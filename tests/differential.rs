@@ -160,6 +160,19 @@ const PAIRS: &[Pair] = &[
         sqlite: "SELECT g, (ts / 2000) * 2000 AS ws, COUNT(*), MAX(d) FROM s WHERE v > 0 OR v IS NULL \
                  GROUP BY g, ws HAVING COUNT(*) > 3",
     },
+    Pair {
+        name: "tumbling window without a key",
+        corestream: "SELECT window_start, window_end, COUNT(*) AS n, SUM(v) AS sv, MAX(d) AS hi FROM s \
+                     GROUP BY TUMBLE(ts, INTERVAL '3' SECOND) EMIT FINAL",
+        sqlite: "SELECT (ts / 3000) * 3000 AS ws, (ts / 3000) * 3000 + 3000, COUNT(*), SUM(v), MAX(d) FROM s \
+                 GROUP BY ws",
+    },
+    Pair {
+        name: "tumbling window keyed by an expression",
+        corestream: "SELECT v % 3 AS b, window_start, COUNT(*) AS n, MIN(d) AS lo FROM s \
+                     GROUP BY v % 3, TUMBLE(ts, INTERVAL '4' SECOND) EMIT FINAL",
+        sqlite: "SELECT v % 3, (ts / 4000) * 4000 AS ws, COUNT(*), MIN(d) FROM s GROUP BY v % 3, ws",
+    },
     // ---- hopping windows ----------------------------------------------------
     Pair {
         name: "hopping window, HOP(time, slide, size)",
@@ -186,6 +199,15 @@ const PAIRS: &[Pair] = &[
                  THEN 0 ELSE 1 END AS brk FROM s), \
                  n AS (SELECT *, SUM(brk) OVER (PARTITION BY k ORDER BY ts, id) AS sid FROM f) \
                  SELECT k, MIN(ts), MAX(ts) + 1000, COUNT(*), SUM(v), AVG(d) FROM n GROUP BY k, sid",
+    },
+    Pair {
+        name: "session window without a key",
+        corestream: "SELECT window_start, window_end, COUNT(*) AS n, SUM(v) AS sv FROM s \
+                     GROUP BY SESSION(ts, INTERVAL '500' MILLISECOND) EMIT FINAL",
+        sqlite: "WITH f AS (SELECT *, CASE WHEN ts - LAG(ts) OVER (ORDER BY ts, id) < 500 \
+                 THEN 0 ELSE 1 END AS brk FROM s), \
+                 n AS (SELECT *, SUM(brk) OVER (ORDER BY ts, id) AS sid FROM f) \
+                 SELECT MIN(ts), MAX(ts) + 500, COUNT(*), SUM(v) FROM n GROUP BY sid",
     },
     Pair {
         name: "session window clause with WHERE and HAVING",
