@@ -18,7 +18,10 @@
 //! output schema: trader_id VARCHAR, symbol VARCHAR, n BIGINT, avg_price DOUBLE
 //! ```
 
-use super::plan::{AggCall, AggFunc, AggregatePlan, Partitioning, PlanBody, QueryPlan, WindowKind};
+use super::plan::{
+    AggCall, AggFunc, AggregatePlan, OverCall, OverFunc, Partitioning, PlanBody, QueryPlan,
+    RowWindowPlan, WindowKind,
+};
 use super::EmitMode;
 use crate::data::{Schema, Value};
 use crate::exec::expr::Expr;
@@ -52,8 +55,6 @@ impl fmt::Display for QueryPlan {
                 f,
                 "partitioning: round-robin (whole batches, no keyed state)"
             )?,
-            #[allow(unreachable_patterns)] // a partitioning added to plan.rs later
-            other => writeln!(f, "partitioning: {other:?}")?,
         }
         writeln!(f, "each shard runs:")?;
         let mut step = 0;
@@ -88,8 +89,18 @@ impl fmt::Display for QueryPlan {
                     ),
                 )?;
             }
-            #[allow(unreachable_patterns)] // an operator added to plan.rs later
-            other => op(f, format!("{other:?}"))?,
+            PlanBody::RowWindow(rows) => {
+                op(f, row_window(rows, &input))?;
+                let mut names = input.clone();
+                names.extend(rows.calls.iter().map(|c| over_call(c, &input)));
+                op(
+                    f,
+                    format!(
+                        "project: {}",
+                        named_exprs(&rows.project, &names, &self.output_schema)
+                    ),
+                )?;
+            }
         }
         let emit = match self.emit {
             EmitMode::Changes => "CHANGES (an updated row per input record that changes it)",
@@ -129,8 +140,6 @@ fn aggregate(agg: &AggregatePlan, input: &[String]) -> String {
                     format!("HOPPING size {}, advance {}", ms(size), ms(advance))
                 }
                 WindowKind::Session { gap } => format!("SESSION gap {}", ms(gap)),
-                #[allow(unreachable_patterns)] // a window kind added to plan.rs later
-                other => format!("{other:?}"),
             };
             let time = match w.time_column {
                 Some(c) => format!("on {}", name(input, c)),
@@ -163,19 +172,71 @@ fn agg_names(agg: &AggregatePlan, input: &[String]) -> Vec<String> {
 }
 
 fn agg_call(a: &AggCall, input: &[String]) -> String {
-    let func = match a.func {
+    call_text(a.func, a.arg.as_ref(), input)
+}
+
+fn call_text(func: AggFunc, arg: Option<&Expr>, input: &[String]) -> String {
+    let name = match func {
         AggFunc::CountStar => return "COUNT(*)".into(),
-        AggFunc::Count => "COUNT",
+        AggFunc::Count | AggFunc::CountDistinct => "COUNT",
         AggFunc::Sum => "SUM",
         AggFunc::Avg => "AVG",
         AggFunc::Min => "MIN",
         AggFunc::Max => "MAX",
-        #[allow(unreachable_patterns)] // an aggregate added to plan.rs later
-        other => return format!("{other:?}").to_uppercase(),
+        AggFunc::Spread(k) => match (k.sample, k.sqrt) {
+            (true, true) => "STDDEV",
+            (false, true) => "STDDEV_POP",
+            (true, false) => "VARIANCE",
+            (false, false) => "VAR_POP",
+        },
+        AggFunc::FirstValue => "FIRST_VALUE",
+        AggFunc::LastValue => "LAST_VALUE",
     };
-    match &a.arg {
-        Some(arg) => format!("{func}({})", top(arg, input)),
-        None => format!("{func}(*)"),
+    let distinct = if func == AggFunc::CountDistinct {
+        "DISTINCT "
+    } else {
+        ""
+    };
+    match arg {
+        Some(arg) => format!("{name}({distinct}{})", top(arg, input)),
+        None => format!("{name}(*)"),
+    }
+}
+
+/// The row-window step: partition and each call with its frame.
+fn row_window(rows: &RowWindowPlan, input: &[String]) -> String {
+    let partition = if rows.partition.is_empty() {
+        "one partition".to_owned()
+    } else {
+        format!("partition by ({})", expr_list(&rows.partition, input))
+    };
+    let calls: Vec<String> = rows
+        .calls
+        .iter()
+        .map(|c| {
+            let frame = match (&c.func, c.preceding) {
+                (OverFunc::Aggregate(_), Some(n)) => {
+                    format!(" over ROWS {n} PRECEDING TO CURRENT ROW")
+                }
+                (OverFunc::Aggregate(_), None) => " over ROWS UNBOUNDED PRECEDING".to_owned(),
+                _ => String::new(),
+            };
+            format!("{}{frame}", over_call(c, input))
+        })
+        .collect();
+    format!(
+        "row window (rows in arrival order): {partition}; {}",
+        calls.join(", ")
+    )
+}
+
+fn over_call(c: &OverCall, input: &[String]) -> String {
+    let arg = c.arg.as_ref().map(|a| top(a, input)).unwrap_or_default();
+    match &c.func {
+        OverFunc::Aggregate(func) => call_text(*func, c.arg.as_ref(), input),
+        OverFunc::RowNumber => "ROW_NUMBER()".to_owned(),
+        OverFunc::Lag { offset, .. } => format!("LAG({arg}, {offset})"),
+        OverFunc::Lead { offset, .. } => format!("LEAD({arg}, {offset})"),
     }
 }
 
@@ -225,7 +286,6 @@ fn top(e: &Expr, names: &[String]) -> String {
 
 /// An expression in SQL-like text; column references by name from `names`.
 fn expr(e: &Expr, names: &[String]) -> String {
-    #[allow(unreachable_patterns)] // an expression added to expr.rs later
     match e {
         Expr::Column { index, .. } => name(names, *index),
         Expr::Literal { value, .. } => match value {
@@ -253,7 +313,62 @@ fn expr(e: &Expr, names: &[String]) -> String {
             if *negated { "NOT " } else { "" }
         ),
         Expr::Cast { expr: inner, to } => format!("CAST({} AS {to})", expr(inner, names)),
-        other => format!("{other:?}"),
+        Expr::Call { func, args, .. } => {
+            format!(
+                "{}({})",
+                format!("{func:?}").to_uppercase(),
+                expr_list(args, names)
+            )
+        }
+        Expr::Case {
+            operand,
+            branches,
+            otherwise,
+            ..
+        } => {
+            let mut s = "CASE".to_owned();
+            if let Some(o) = operand {
+                let _ = write!(s, " {}", expr(o, names));
+            }
+            for (when, then) in branches {
+                let _ = write!(s, " WHEN {} THEN {}", top(when, names), top(then, names));
+            }
+            if let Some(e) = otherwise {
+                let _ = write!(s, " ELSE {}", top(e, names));
+            }
+            s + " END"
+        }
+        Expr::InList {
+            expr: inner,
+            list,
+            negated,
+        } => format!(
+            "{} {}IN ({})",
+            expr(inner, names),
+            if *negated { "NOT " } else { "" },
+            expr_list(list, names)
+        ),
+        Expr::Between {
+            expr: inner,
+            low,
+            high,
+            negated,
+        } => format!(
+            "{} {}BETWEEN {} AND {}",
+            expr(inner, names),
+            if *negated { "NOT " } else { "" },
+            expr(low, names),
+            expr(high, names)
+        ),
+        Expr::Like {
+            expr: inner,
+            negated,
+            ..
+        } => format!(
+            "{} {}LIKE <pattern>",
+            expr(inner, names),
+            if *negated { "NOT " } else { "" }
+        ),
     }
 }
 
