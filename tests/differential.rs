@@ -472,10 +472,8 @@ fn windowed_queries_agree_with_sqlite_in_every_shape() {
 }
 
 /// SQL gives one row for an aggregate without GROUP BY, also over no rows:
-/// `COUNT(*)` 0 and NULL for the others. At end of input, EMIT FINAL should
-/// too; corestream emits nothing.
+/// `COUNT(*)` 0 and NULL for the others; so does EMIT FINAL at end of input.
 #[test]
-#[ignore = "engine bug: a global aggregate (no GROUP BY) over zero rows emits no FINAL row; SQL gives (0, NULL, ...)"]
 fn global_aggregate_over_no_rows_emits_one_row() {
     let table = data(0x5eed_0003);
     let db = sqlite(&table);
@@ -521,7 +519,6 @@ fn windowed_queries_agree_with_sqlite_over_a_timestamp_event_time() {
 /// Beyond SQLite (which stores NaN as NULL): NaN is one GROUP BY key, as
 /// NULL is, and as PostgreSQL groups it; 0.0 and -0.0 are one key.
 #[test]
-#[ignore = "engine bug: GROUP BY a DOUBLE key puts every NaN row in a group of its own (NaN != NaN in the group table)"]
 fn nan_is_one_group_key() {
     let mut table = Table::new(&[("z", DataType::Float64), ("v", DataType::Int64)]);
     for (z, v) in [

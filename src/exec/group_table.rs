@@ -138,7 +138,7 @@ impl<'a> KeyView<'a> {
         match self {
             KeyView::Utf8(a, b) => bytes_eq(a.get_bytes(g), b.get_bytes(row)),
             KeyView::Int(a, b) => a[g] == b[row],
-            KeyView::Float(a, b) => a[g] == b[row],
+            KeyView::Float(a, b) => float_key_eq(a[g], b[row]),
             KeyView::Bool(a, b) => a[g] == b[row],
             KeyView::Decimal(a, b) => a[g] == b[row],
         }
@@ -160,7 +160,7 @@ fn keys_equal(keys: &[Column], g: usize, columns: &[&Column], row: usize) -> boo
             }
             (ColumnData::Int64(a), ColumnData::Int64(b))
             | (ColumnData::Timestamp(a), ColumnData::Timestamp(b)) => a[g] == b[row],
-            (ColumnData::Float64(a), ColumnData::Float64(b)) => a[g] == b[row],
+            (ColumnData::Float64(a), ColumnData::Float64(b)) => float_key_eq(a[g], b[row]),
             (ColumnData::Bool(a), ColumnData::Bool(b)) => a[g] == b[row],
             (ColumnData::Decimal { values: a, .. }, ColumnData::Decimal { values: b, .. }) => {
                 a[g] == b[row]
@@ -168,6 +168,13 @@ fn keys_equal(keys: &[Column], g: usize, columns: &[&Column], row: usize) -> boo
             _ => false,
         }
     })
+}
+
+/// Float equality for grouping: as `==` (so -0.0 is 0.0), except that every
+/// NaN is the same key.
+#[inline(always)]
+fn float_key_eq(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
 }
 
 /// Byte-slice equality tuned for short keys (symbols, ids): up to 16 bytes it

@@ -40,8 +40,15 @@ pub fn hash_rows(columns: &[&Column], rows: usize, out: &mut Vec<u64>) {
             }
             ColumnData::Float64(v) => {
                 for (h, x) in out.iter_mut().zip(v) {
-                    // -0.0 and 0.0 are equal keys, so they must hash alike.
-                    let x = if *x == 0.0 { 0.0f64 } else { *x };
+                    // Equal keys hash alike: -0.0 is 0.0, and every NaN is
+                    // one key (as in PostgreSQL's GROUP BY).
+                    let x = if *x == 0.0 {
+                        0.0f64
+                    } else if x.is_nan() {
+                        f64::NAN
+                    } else {
+                        *x
+                    };
                     *h = combine(*h, x.to_bits());
                 }
             }

@@ -18,6 +18,9 @@ use std::borrow::Cow;
 pub struct HashAggregate {
     plan: AggregatePlan,
     emit: EmitMode,
+    /// Emit the one row of a global aggregate (no GROUP BY) even over no rows,
+    /// as SQL does (`COUNT(*)` 0, other aggregates NULL). Set on one shard only.
+    global_row: bool,
     groups: GroupTable,
     accumulators: Vec<Accumulator>,
     // Per-batch scratch, kept to avoid allocating per batch.
@@ -27,8 +30,9 @@ pub struct HashAggregate {
 }
 
 impl HashAggregate {
-    pub fn new(plan: AggregatePlan, emit: EmitMode) -> HashAggregate {
+    pub fn new(plan: AggregatePlan, emit: EmitMode, global_row: bool) -> HashAggregate {
         HashAggregate {
+            global_row: global_row && plan.keys.is_empty(),
             groups: key_table(&plan),
             accumulators: accumulators(&plan),
             plan,
@@ -89,8 +93,11 @@ impl HashAggregate {
     /// The final row of every group (FINAL); nothing for CHANGES, whose rows
     /// were already emitted.
     pub fn finish(&mut self) -> Option<Batch> {
-        if self.emit == EmitMode::Changes || self.groups.is_empty() {
+        if self.emit == EmitMode::Changes {
             return None;
+        }
+        if self.groups.is_empty() {
+            return self.global_row.then(|| self.empty_global_row());
         }
         let n = self.groups.len();
         let mut columns: Vec<Column> = self.groups.keys().to_vec();
@@ -102,6 +109,18 @@ impl HashAggregate {
             columns.push(c);
         }
         Some(self.finish_rows(Batch::new(columns, n)))
+    }
+
+    /// The global aggregate's row over no input.
+    fn empty_global_row(&mut self) -> Batch {
+        let mut columns = Vec::new();
+        for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
+            acc.resize(1);
+            let mut c = Column::with_capacity(call.output_type, 1);
+            acc.push_result(0, &mut c);
+            columns.push(c);
+        }
+        self.finish_rows(Batch::new(columns, 1))
     }
 
     fn finish_rows(&mut self, grouped: Batch) -> Batch {

@@ -35,15 +35,19 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(plan: &QueryPlan) -> Pipeline {
+    /// The pipeline of shard `shard`. Shard 0 also owns the single group of
+    /// a global aggregate (the router sends it every row).
+    pub fn new(plan: &QueryPlan, shard: usize) -> Pipeline {
         let body = match &plan.body {
             PlanBody::Project(exprs) => Body::Project(exprs.clone()),
             PlanBody::Aggregate(agg) if agg.window.is_some() => Body::Window(Box::new(
                 WindowAggregate::new(agg.clone(), plan.emit, plan.watermarking.allowed_lateness),
             )),
-            PlanBody::Aggregate(agg) => {
-                Body::Aggregate(Box::new(HashAggregate::new(agg.clone(), plan.emit)))
-            }
+            PlanBody::Aggregate(agg) => Body::Aggregate(Box::new(HashAggregate::new(
+                agg.clone(),
+                plan.emit,
+                shard == 0,
+            ))),
             PlanBody::RowWindow(rows) => {
                 let input_types: Vec<_> = plan
                     .input_schema

@@ -123,7 +123,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     let mut sink = ShardSink::open(&output, index, &plan.output_schema)
         .await
         .map_err(sink_error)?;
-    let mut pipeline = Pipeline::new(&plan);
+    let mut pipeline = Pipeline::new(&plan, index);
     let mut stats = ShardStats::default();
     let mut latency = new_latency_histogram();
     let mut idle_since: Option<Instant> = None;
