@@ -14,6 +14,7 @@
 
 use crate::data::{Batch, Schema};
 use crate::error::Error;
+use crate::io::late::LatePolicy;
 use crate::io::sink::{write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
 use crate::io::text::OnError;
@@ -50,6 +51,7 @@ pub struct EngineBuilder {
     batching: Batching,
     idle: IdlePolicy,
     on_error: OnError,
+    late: LatePolicy,
     plan_options: PlanOptions,
 }
 
@@ -63,6 +65,7 @@ impl Default for EngineBuilder {
             batching: Batching::default(),
             idle: IdlePolicy::default(),
             on_error: OnError::default(),
+            late: LatePolicy::default(),
             plan_options: PlanOptions::default(),
         }
     }
@@ -107,6 +110,13 @@ impl EngineBuilder {
         self
     }
 
+    /// What happens to late records: counted and dropped (the default), or
+    /// also written unchanged to a per-shard side output.
+    pub fn late(mut self, late: LatePolicy) -> Self {
+        self.late = late;
+        self
+    }
+
     /// The event-time column; windows use processing time without one.
     pub fn event_time(mut self, column: impl Into<String>) -> Self {
         self.plan_options.event_time = Some(column.into());
@@ -148,6 +158,7 @@ impl EngineBuilder {
             cores,
             source,
             output: self.output,
+            late: self.late,
             batching: self.batching,
             idle: self.idle,
         })
@@ -163,6 +174,7 @@ pub struct Engine {
     cores: CoreSet,
     source: Box<dyn Source>,
     output: OutputSpec,
+    late: LatePolicy,
     batching: Batching,
     idle: IdlePolicy,
 }
@@ -232,6 +244,12 @@ impl Engine {
                 source,
             })?;
         }
+        if let LatePolicy::SideOutput(dir) = &self.late {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                what: format!("cannot create the late-record directory {}", dir.display()),
+                source,
+            })?;
+        }
         let mut lanes = Vec::new();
         let mut handles = Vec::new();
         let mut counters = Vec::new();
@@ -245,6 +263,7 @@ impl Engine {
                 core,
                 plan: self.plan.clone(),
                 output: self.output.clone(),
+                late: self.late.clone(),
                 idle: self.idle,
                 consumer,
                 doorbell: doorbell.clone(),

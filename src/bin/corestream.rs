@@ -10,6 +10,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use corestream::engine::{DEFAULT_INPUT, DEFAULT_SQL};
+use corestream::io::late::LatePolicy;
 use corestream::io::sink::OutputSpec;
 use corestream::io::text::OnError;
 use corestream::runtime::cores::CoreSet;
@@ -138,6 +139,21 @@ struct RunArgs {
     /// Also write the final summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     metrics_json: Option<std::path::PathBuf>,
+    /// Late records (behind the watermark by more than the allowed lateness):
+    /// drop (count them) or side-output (count them and write them unchanged
+    /// to late-<shard>.csv in --late-dir).
+    #[arg(long, value_enum, default_value = "drop")]
+    late: LateArg,
+    /// The directory for late-<shard>.csv; default: the --output directory,
+    /// or ./corestream-late when the output is stdout.
+    #[arg(long, value_name = "DIR")]
+    late_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LateArg {
+    Drop,
+    SideOutput,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -198,6 +214,19 @@ fn install_stop_signals() -> Result<Arc<AtomicUsize>, Error> {
     Ok(which)
 }
 
+fn late_policy(args: &RunArgs) -> LatePolicy {
+    match args.late {
+        LateArg::Drop => LatePolicy::Drop,
+        LateArg::SideOutput => {
+            LatePolicy::SideOutput(match (&args.late_dir, args.output.as_str()) {
+                (Some(dir), _) => dir.clone(),
+                (None, "-") => "corestream-late".into(),
+                (None, dir) => dir.into(),
+            })
+        }
+    }
+}
+
 fn signal_name(sig: usize) -> &'static str {
     match sig as i32 {
         signal_hook::consts::SIGINT => "SIGINT",
@@ -229,6 +258,7 @@ fn run(args: RunArgs) -> Result<usize, Error> {
             OnErrorArg::Fail => OnError::Fail,
             OnErrorArg::Skip => OnError::Skip,
         })
+        .late(late_policy(&args))
         .build()?;
     // Installed once the engine is built: a signal while the input is being
     // opened (a stdin with no header yet) still ends the process at once.

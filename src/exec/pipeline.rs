@@ -36,13 +36,19 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// The pipeline of shard `shard`. Shard 0 also owns the single group of
-    /// a global aggregate (the router sends it every row).
-    pub fn new(plan: &QueryPlan, shard: usize) -> Pipeline {
+    /// a global aggregate (the router sends it every row). With `keep_late`,
+    /// late rows are kept for [`take_late`](Self::take_late).
+    pub fn new(plan: &QueryPlan, shard: usize, keep_late: bool) -> Pipeline {
         let body = match &plan.body {
             PlanBody::Project(exprs) => Body::Project(exprs.clone()),
-            PlanBody::Aggregate(agg) if agg.window.is_some() => Body::Window(Box::new(
-                WindowAggregate::new(agg.clone(), plan.emit, plan.watermarking.allowed_lateness),
-            )),
+            PlanBody::Aggregate(agg) if agg.window.is_some() => {
+                Body::Window(Box::new(WindowAggregate::new(
+                    agg.clone(),
+                    plan.emit,
+                    plan.watermarking.allowed_lateness,
+                    keep_late,
+                )))
+            }
             PlanBody::Aggregate(agg) => Body::Aggregate(Box::new(HashAggregate::new(
                 agg.clone(),
                 plan.emit,
@@ -93,6 +99,14 @@ impl Pipeline {
             }
         };
         (out.filter(|b| !b.is_empty()), counts)
+    }
+
+    /// The late rows since the last call (only when built with `keep_late`).
+    pub fn take_late(&mut self) -> Option<Batch> {
+        match &mut self.body {
+            Body::Window(w) => w.take_late(),
+            _ => None,
+        }
     }
 
     /// The watermark moved: the rows of windows that closed.

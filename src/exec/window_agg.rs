@@ -43,6 +43,10 @@ pub struct WindowAggregate {
     sessions: Vec<Vec<u32>>,
     accumulators: Vec<Accumulator>,
     watermark: i64,
+    /// Keep late rows for a side output (else they are only counted).
+    keep_late: bool,
+    /// Late rows kept since the last [`take_late`](Self::take_late).
+    late_rows: Option<Batch>,
     // Per-batch scratch.
     hashes: Vec<u64>,
     key_ids: Vec<u32>,
@@ -57,9 +61,18 @@ fn slot_hash(key: u32, start: i64) -> u64 {
 }
 
 impl WindowAggregate {
-    pub fn new(plan: AggregatePlan, emit: EmitMode, allowed_lateness: i64) -> WindowAggregate {
+    /// A windowed aggregation; with `keep_late` it keeps late rows for
+    /// [`take_late`](Self::take_late).
+    pub fn new(
+        plan: AggregatePlan,
+        emit: EmitMode,
+        allowed_lateness: i64,
+        keep_late: bool,
+    ) -> WindowAggregate {
         let spec = plan.window.expect("a windowed plan");
         WindowAggregate {
+            keep_late,
+            late_rows: None,
             keys: key_table(&plan),
             accumulators: accumulators(&plan),
             plan,
@@ -81,6 +94,11 @@ impl WindowAggregate {
             row_slots: Vec::new(),
             selection: Vec::new(),
         }
+    }
+
+    /// The late rows seen since the last call, unchanged (input columns).
+    pub fn take_late(&mut self) -> Option<Batch> {
+        self.late_rows.take()
     }
 
     /// Windows currently open (state held).
@@ -117,6 +135,19 @@ impl WindowAggregate {
                 late += 1;
             } else {
                 kept.push(i as u32);
+            }
+        }
+        if late > 0 && self.keep_late {
+            let late_rows: Vec<u32> = (0..batch.len as u32)
+                .filter(|&i| !time_valid(i as usize) || times[i as usize] < cutoff)
+                .collect();
+            match &mut self.late_rows {
+                Some(held) => {
+                    for &i in &late_rows {
+                        held.push_row_from(batch, i as usize);
+                    }
+                }
+                None => self.late_rows = Some(batch.gather(&late_rows)),
             }
         }
         if kept.is_empty() {

@@ -77,18 +77,22 @@ impl ShardSink {
                 buf: Vec::with_capacity(FLUSH_BYTES * 2),
             },
             OutputSpec::Directory(dir) => {
-                let path = dir.join(part_name(shard));
-                let file = glommio::io::BufferedFile::create(&path)
-                    .await
-                    .map_err(io::Error::from)?;
-                let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
-                buf.extend_from_slice(schema.header().as_bytes());
-                buf.push(b'\n');
-                ShardSink::File { file, pos: 0, buf }
+                ShardSink::create_file(&dir.join(part_name(shard)), schema).await?
             }
             OutputSpec::Collect => ShardSink::Collect(Vec::new()),
             OutputSpec::Discard => ShardSink::Discard,
         })
+    }
+
+    /// A CSV file sink at `path` (created or truncated), starting with the header line.
+    pub async fn create_file(path: &std::path::Path, schema: &Schema) -> io::Result<ShardSink> {
+        let file = glommio::io::BufferedFile::create(path)
+            .await
+            .map_err(io::Error::from)?;
+        let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
+        buf.extend_from_slice(schema.header().as_bytes());
+        buf.push(b'\n');
+        Ok(ShardSink::File { file, pos: 0, buf })
     }
 
     /// Accepts a batch of result rows; may buffer them.

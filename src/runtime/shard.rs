@@ -23,6 +23,7 @@ use super::ring::Consumer;
 use crate::data::Batch;
 use crate::error::Error;
 use crate::exec::pipeline::Pipeline;
+use crate::io::late::{late_file, LatePolicy};
 use crate::io::sink::{OutputSpec, ShardSink};
 use crate::sql::plan::QueryPlan;
 use crate::sync::Arc;
@@ -49,6 +50,7 @@ pub struct ShardSpec {
     pub core: usize,
     pub plan: QueryPlan,
     pub output: OutputSpec,
+    pub late: LatePolicy,
     pub idle: IdlePolicy,
     pub consumer: Consumer<Message>,
     pub doorbell: Arc<Doorbell>,
@@ -108,6 +110,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         index,
         plan,
         output,
+        late,
         idle,
         mut consumer,
         doorbell,
@@ -123,7 +126,21 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     let mut sink = ShardSink::open(&output, index, &plan.output_schema)
         .await
         .map_err(sink_error)?;
-    let mut pipeline = Pipeline::new(&plan, index);
+    let mut late_sink = match &late {
+        LatePolicy::Drop => None,
+        LatePolicy::SideOutput(dir) => {
+            let path = late_file(dir, index);
+            let sink = ShardSink::create_file(&path, &plan.input_schema)
+                .await
+                .map_err(|source| Error::Sink {
+                    output: path.display().to_string(),
+                    shard: index,
+                    source,
+                })?;
+            Some((sink, path))
+        }
+    };
+    let mut pipeline = Pipeline::new(&plan, index, late_sink.is_some());
     let mut stats = ShardStats::default();
     let mut latency = new_latency_histogram();
     let mut idle_since: Option<Instant> = None;
@@ -139,6 +156,13 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 stats.processed += counts.processed;
                 stats.filtered += counts.filtered;
                 stats.late += counts.late;
+                if let (Some(rows), Some((sink, path))) = (pipeline.take_late(), &mut late_sink) {
+                    sink.write(rows).await.map_err(|source| Error::Sink {
+                        output: path.display().to_string(),
+                        shard: index,
+                        source,
+                    })?;
+                }
                 if let Some(out) = out {
                     stats.rows_out += out.len as u64;
                     sink.write(out).await.map_err(sink_error)?;
@@ -182,6 +206,13 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         sink.write(out).await.map_err(sink_error)?;
     }
     counters.publish(&stats);
+    if let Some((sink, path)) = late_sink {
+        sink.close().await.map_err(|source| Error::Sink {
+            output: path.display().to_string(),
+            shard: index,
+            source,
+        })?;
+    }
     let collected = sink.close().await.map_err(sink_error)?;
     Ok(ShardOutput {
         stats,
