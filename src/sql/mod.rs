@@ -1,6 +1,7 @@
 //! The SQL front end: parse (sqlparser plus streaming clauses) -> bind -> plan.
 
 mod bind;
+mod ddl;
 pub mod duration;
 mod explain;
 mod parse;
@@ -8,4 +9,5 @@ pub mod plan;
 mod scalar;
 
 pub use bind::{plan_query, plan_query_with, PlanOptions};
+pub use ddl::StreamDecl;
 pub use parse::{parse, EmitMode, ParsedQuery, WindowClause};

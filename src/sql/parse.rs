@@ -6,6 +6,7 @@
 //! line and column, go to sqlparser. Whatever sqlparser does not consume is an
 //! error: trailing garbage is never ignored.
 
+use super::ddl::{is_declaration, parse_create_stream, StreamDecl};
 use crate::error::{SqlError, SqlErrorKind};
 use sqlparser::ast::Query;
 use sqlparser::dialect::GenericDialect;
@@ -42,6 +43,8 @@ pub struct ParsedQuery {
     pub emit: Option<EmitMode>,
     /// The `WINDOW` clause, if the query had one.
     pub window: Option<WindowClause>,
+    /// `CREATE STREAM` declarations before the query.
+    pub streams: Vec<StreamDecl>,
     /// The query text, for rendering errors.
     pub sql: String,
 }
@@ -60,6 +63,12 @@ pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
             )
             .in_sql(sql)
         })?;
+    let (declarations, tokens) = split_declarations(tokens).map_err(|e| e.in_sql(sql))?;
+    let streams = declarations
+        .into_iter()
+        .map(|d| parse_create_stream(d, |e| from_parser_error(e, sql)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.in_sql(sql))?;
     let (tokens, emit) = take_emit_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let (tokens, window) = take_window_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let tokens = rewrite_buffer_frames(tokens).map_err(|e| e.in_sql(sql))?;
@@ -82,6 +91,7 @@ pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
         query,
         emit,
         window,
+        streams,
         sql: sql.to_owned(),
     })
 }
@@ -94,6 +104,44 @@ fn at(token: &TokenWithSpan, kind: SqlErrorKind, message: String) -> SqlError {
         token.span.start.line as usize,
         token.span.start.column as usize,
     )
+}
+
+/// Splits the leading `CREATE ...;` statements off `tokens`; the rest is the query.
+#[allow(clippy::type_complexity)] // (statements, rest) is clearest as a pair
+fn split_declarations(
+    mut tokens: Vec<TokenWithSpan>,
+) -> Result<(Vec<Vec<TokenWithSpan>>, Vec<TokenWithSpan>), SqlError> {
+    let mut declarations = Vec::new();
+    while is_declaration(&tokens) {
+        let mut depth = 0i32;
+        let end = tokens.iter().position(|t| match t.token {
+            Token::LParen => {
+                depth += 1;
+                false
+            }
+            Token::RParen => {
+                depth -= 1;
+                false
+            }
+            Token::SemiColon => depth == 0,
+            _ => false,
+        });
+        let Some(end) = end else {
+            let first = tokens
+                .iter()
+                .find(|t| !matches!(t.token, Token::Whitespace(_)))
+                .expect("a declaration has a first token");
+            return Err(at(
+                first,
+                SqlErrorKind::Syntax,
+                "a CREATE STREAM declaration ends with `;` and is followed by the query".into(),
+            ));
+        };
+        let rest = tokens.split_off(end + 1);
+        tokens.pop(); // the `;`
+        declarations.push(std::mem::replace(&mut tokens, rest));
+    }
+    Ok((declarations, tokens))
 }
 
 /// Removes a trailing `EMIT CHANGES | EMIT FINAL` at depth 0 from `tokens`.

@@ -1,0 +1,200 @@
+//! `CREATE STREAM`: declares an input stream's columns, its event-time
+//! column and its watermark, ahead of the query.
+//!
+//! ```sql
+//! CREATE STREAM trades (event_time TIMESTAMP, symbol VARCHAR, price DOUBLE)
+//!   WITH (event_time = 'event_time', watermark = '5s', allowed_lateness = '0s');
+//! SELECT symbol, COUNT(*) FROM trades GROUP BY symbol, TUMBLE(event_time, INTERVAL '1' MINUTE)
+//! ```
+//!
+//! The options mean exactly what the flags `--event-time`,
+//! `--max-out-of-orderness` and `--allowed-lateness` mean (`watermark` and
+//! `max_out_of_orderness` are one option); a flag given explicitly wins.
+//! sqlparser parses the statement as a `CREATE TABLE` (the `STREAM` keyword
+//! is swapped for `TABLE` in the token stream, locations kept).
+
+use super::duration::parse_duration_ms;
+use crate::data::{DataType, Field, Schema};
+use crate::error::{SqlError, SqlErrorKind};
+use sqlparser::ast::{self, Spanned};
+use sqlparser::dialect::GenericDialect;
+use sqlparser::keywords::Keyword;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Span, Token, TokenWithSpan, Word};
+
+/// A declared input stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamDecl {
+    pub name: String,
+    /// The declared columns, in input order.
+    pub schema: Schema,
+    pub event_time: Option<String>,
+    /// Milliseconds the watermark trails the largest event time.
+    pub max_out_of_orderness: Option<i64>,
+    /// Milliseconds a row may be behind the watermark and still count.
+    pub allowed_lateness: Option<i64>,
+}
+
+/// Whether `tokens` (one statement) starts with `CREATE`.
+pub(super) fn is_declaration(tokens: &[TokenWithSpan]) -> bool {
+    first_word(tokens, 0).is_some_and(|(_, w)| w.keyword == Keyword::CREATE)
+}
+
+fn first_word(tokens: &[TokenWithSpan], from: usize) -> Option<(usize, &Word)> {
+    let i = (from..tokens.len()).find(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))?;
+    match &tokens[i].token {
+        Token::Word(w) => Some((i, w)),
+        _ => None,
+    }
+}
+
+fn error_at(node: &impl Spanned, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
+    span_error(node.span(), kind, message)
+}
+
+fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
+    SqlError::new(
+        kind,
+        message,
+        span.start.line as usize,
+        span.start.column as usize,
+    )
+}
+
+/// Parses one `CREATE STREAM` statement (without its `;`).
+pub(super) fn parse_create_stream(
+    mut tokens: Vec<TokenWithSpan>,
+    parse_error: impl Fn(sqlparser::parser::ParserError) -> SqlError,
+) -> Result<StreamDecl, SqlError> {
+    let (create, _) = first_word(&tokens, 0).expect("checked by is_declaration");
+    match first_word(&tokens, create + 1) {
+        Some((i, w)) if w.value.eq_ignore_ascii_case("STREAM") => {
+            tokens[i].token = Token::make_keyword("TABLE");
+        }
+        _ => {
+            let at = &tokens[create];
+            return Err(SqlError::new(
+                SqlErrorKind::Unsupported,
+                "only CREATE STREAM declarations may come before the query",
+                at.span.start.line as usize,
+                at.span.start.column as usize,
+            ));
+        }
+    }
+    let statement = Parser::new(&GenericDialect {})
+        .with_tokens_with_locations(tokens)
+        .parse_statement()
+        .map_err(parse_error)?;
+    let ast::Statement::CreateTable(table) = statement else {
+        unreachable!("a statement starting CREATE TABLE parses as one or fails");
+    };
+    if table.columns.is_empty() {
+        return Err(error_at(
+            &table.name,
+            SqlErrorKind::Syntax,
+            "CREATE STREAM needs its columns: CREATE STREAM name (column TYPE, ...)",
+        ));
+    }
+    let mut fields = Vec::new();
+    for c in &table.columns {
+        if let Some(option) = c.options.first() {
+            return Err(error_at(
+                &option.option,
+                SqlErrorKind::Unsupported,
+                format!("column option `{}` is not supported", option.option),
+            ));
+        }
+        let data_type = DataType::parse(&c.data_type.to_string()).ok_or_else(|| {
+            span_error(
+                c.name.span,
+                SqlErrorKind::Unsupported,
+                format!(
+                    "column `{}`: type {} is not supported (BIGINT, DOUBLE, VARCHAR, BOOLEAN, TIMESTAMP, DECIMAL(p,s))",
+                    c.name.value, c.data_type
+                ),
+            )
+        })?;
+        fields.push(Field::new(c.name.value.clone(), data_type));
+    }
+    let schema = Schema::new(fields);
+    let mut decl = StreamDecl {
+        name: table.name.to_string(),
+        schema,
+        event_time: None,
+        max_out_of_orderness: None,
+        allowed_lateness: None,
+    };
+    let options = match &table.table_options {
+        ast::CreateTableOptions::None => &[][..],
+        ast::CreateTableOptions::With(options) => options.as_slice(),
+        _ => {
+            return Err(error_at(
+                &table.name,
+                SqlErrorKind::Unsupported,
+                "CREATE STREAM takes its options as WITH (key = 'value', ...)",
+            ))
+        }
+    };
+    for option in options {
+        let ast::SqlOption::KeyValue { key, value } = option else {
+            return Err(error_at(
+                option,
+                SqlErrorKind::Unsupported,
+                "CREATE STREAM options are key = 'value'",
+            ));
+        };
+        let text = match value {
+            ast::Expr::Value(v) => match &v.value {
+                ast::Value::SingleQuotedString(s) => s.clone(),
+                _ => v.value.to_string(),
+            },
+            ast::Expr::Identifier(id) => id.value.clone(),
+            other => {
+                return Err(error_at(
+                    other,
+                    SqlErrorKind::Unsupported,
+                    "an option's value is a quoted string, e.g. '5s'",
+                ))
+            }
+        };
+        let duration = || {
+            parse_duration_ms(&text).filter(|ms| *ms >= 0).ok_or_else(|| {
+                error_at(
+                    value,
+                    SqlErrorKind::Syntax,
+                    format!("`{text}` is not a duration like 500ms, 30s, 5m, 1h"),
+                )
+            })
+        };
+        match key.value.to_ascii_lowercase().as_str() {
+            "event_time" | "timestamp" => {
+                let Some(index) = decl.schema.index_of(&text) else {
+                    return Err(error_at(
+                        value,
+                        SqlErrorKind::UnknownColumn,
+                        format!("the event-time column `{text}` is not a declared column"),
+                    ));
+                };
+                let t = decl.schema.fields[index].data_type;
+                if !matches!(t, DataType::Int64 | DataType::Timestamp) {
+                    return Err(error_at(
+                        value,
+                        SqlErrorKind::TypeMismatch,
+                        format!("the event-time column `{text}` is {t}; it must be TIMESTAMP or BIGINT epoch milliseconds"),
+                    ));
+                }
+                decl.event_time = Some(decl.schema.fields[index].name.clone());
+            }
+            "watermark" | "max_out_of_orderness" => decl.max_out_of_orderness = Some(duration()?),
+            "allowed_lateness" => decl.allowed_lateness = Some(duration()?),
+            other => {
+                return Err(span_error(
+                    key.span,
+                    SqlErrorKind::Unsupported,
+                    format!("unknown CREATE STREAM option `{other}`; known: event_time, watermark (max_out_of_orderness), allowed_lateness"),
+                ))
+            }
+        }
+    }
+    Ok(decl)
+}
