@@ -16,7 +16,7 @@ use crate::data::{Batch, Schema};
 use crate::error::Error;
 use crate::io::sink::{write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
-use crate::io::text::OnError;
+use crate::io::text::{OnError, TextOptions};
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
 use crate::runtime::metrics::{new_latency_histogram, Progress, RunSummary, ShardCounters};
@@ -49,7 +49,7 @@ pub struct EngineBuilder {
     output: OutputSpec,
     batching: Batching,
     idle: IdlePolicy,
-    on_error: OnError,
+    text: TextOptions,
     plan_options: PlanOptions,
 }
 
@@ -62,7 +62,7 @@ impl Default for EngineBuilder {
             output: OutputSpec::Stdout,
             batching: Batching::default(),
             idle: IdlePolicy::default(),
-            on_error: OnError::default(),
+            text: TextOptions::default(),
             plan_options: PlanOptions::default(),
         }
     }
@@ -102,9 +102,35 @@ impl EngineBuilder {
         self
     }
 
+    /// What to do with a malformed input record (the `on_error` of the text options).
     pub fn on_error(mut self, on_error: OnError) -> Self {
-        self.on_error = on_error;
+        self.text.on_error = on_error;
         self
+    }
+
+    /// How a text input is read: header, declared schema, delimiter, error
+    /// policy, record bound.
+    pub fn text_options(mut self, options: TextOptions) -> Self {
+        self.text = options;
+        self
+    }
+
+    /// The declared input columns (`--schema`, `CREATE STREAM`): their types
+    /// win over inference, and a header must name them.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.text.schema = Some(schema);
+        self
+    }
+
+    /// Whether the text input starts with a header row (default true).
+    pub fn header(mut self, header: bool) -> Self {
+        self.text.header = header;
+        self
+    }
+
+    /// The text options as set so far.
+    pub fn current_text_options(&self) -> &TextOptions {
+        &self.text
     }
 
     /// The event-time column; windows use processing time without one.
@@ -131,7 +157,7 @@ impl EngineBuilder {
         if self.batching.batch_size == 0 {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
-        let source = source::open(&self.input, self.on_error)?;
+        let source = source::open(&self.input, &self.text)?;
         self.build_with_source(source)
     }
 

@@ -11,7 +11,7 @@
 use clap::{Args, Parser, Subcommand};
 use corestream::engine::{DEFAULT_INPUT, DEFAULT_SQL};
 use corestream::io::sink::OutputSpec;
-use corestream::io::text::OnError;
+use corestream::io::text::{parse_delimiter, parse_schema, OnError, TextOptions};
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::router::Batching;
 use corestream::runtime::shard::IdlePolicy;
@@ -73,9 +73,18 @@ struct QueryArgs {
     /// The query text, or @FILE to read it from a file.
     #[arg(long, default_value = DEFAULT_SQL)]
     sql: String,
-    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D, a CSV file with a header, or - for stdin.
+    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D, a CSV file, or - for stdin.
     #[arg(long, default_value = DEFAULT_INPUT)]
     input: String,
+    /// The CSV input has no header row: --schema names the columns, else they are c1..cN.
+    #[arg(long)]
+    no_header: bool,
+    /// The input columns, e.g. 'station VARCHAR, temperature DOUBLE'; their types win over inference, and a header must name them.
+    #[arg(long, value_name = "'NAME TYPE, ...'")]
+    schema: Option<String>,
+    /// The CSV field delimiter: one byte (e.g. ';'), or \t or tab.
+    #[arg(long, default_value = ",")]
+    delimiter: String,
     /// The event-time column (TIMESTAMP or BIGINT epoch ms); windows use processing time without it.
     #[arg(long)]
     event_time: Option<String>,
@@ -91,6 +100,15 @@ impl QueryArgs {
     /// A builder with the query, input and event-time settings applied.
     fn builder(&self) -> Result<corestream::EngineBuilder, Error> {
         let mut builder = Engine::builder();
+        let mut text = TextOptions {
+            header: !self.no_header,
+            delimiter: parse_delimiter(&self.delimiter)?,
+            ..TextOptions::default()
+        };
+        if let Some(schema) = &self.schema {
+            text.schema = Some(parse_schema(schema)?);
+        }
+        builder = builder.text_options(text);
         if let Some(c) = &self.event_time {
             builder = builder.event_time(c);
         }

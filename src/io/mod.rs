@@ -1,7 +1,9 @@
 //! Sources and sinks, one per format or transport.
 
 pub mod generator;
+pub mod lines;
 pub mod parse;
+pub mod reject;
 pub mod sink;
 pub mod source;
 pub mod text;

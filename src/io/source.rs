@@ -1,7 +1,7 @@
 //! The source contract, and opening a source from its `--input` spec.
 
 use super::generator::TradesGenerator;
-use super::text::{OnError, TextSource};
+use super::text::{TextOptions, TextSource};
 use crate::data::{Batch, Schema};
 use crate::error::Error;
 use std::time::Instant;
@@ -37,13 +37,13 @@ pub trait Source: Send {
 }
 
 /// Opens the source named by an `--input` spec: `gen:trades?...`, `-` for
-/// stdin, or a path to a CSV file with a header row.
-pub fn open(spec: &str, on_error: OnError) -> Result<Box<dyn Source>, Error> {
+/// stdin, or a path to a CSV file (read as `options` say).
+pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error> {
     if let Some(rest) = spec.strip_prefix("gen:") {
         return Ok(Box::new(TradesGenerator::from_spec(rest)?));
     }
     if spec == "-" {
-        return Ok(Box::new(TextSource::stdin(on_error)?));
+        return Ok(Box::new(TextSource::stdin(options)?));
     }
-    Ok(Box::new(TextSource::file(spec, on_error)?))
+    Ok(Box::new(TextSource::file(spec, options)?))
 }

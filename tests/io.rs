@@ -1,0 +1,362 @@
+//! Real inputs and outputs: text options (header, declared schema, delimiter),
+//! malformed records under each `--on-error` policy, JSON lines, output
+//! formats and the TCP source. Library-level tests drive a source directly;
+//! CLI tests run the binary as a user does.
+
+use corestream::data::{DataType, Schema, Value};
+use corestream::io::source::{Poll, Source};
+use corestream::io::text::{parse_schema, OnError, TextOptions, TextSource};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_corestream");
+
+/// What a finished run left behind.
+struct Ran {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn context(&self) -> String {
+        format!(
+            "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
+            self.code, self.stderr, self.stdout
+        )
+    }
+
+    fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "{}", self.context());
+    }
+}
+
+fn corestream(args: &[&str]) -> Ran {
+    let out = Command::new(BIN)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the binary runs");
+    Ran {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A path under the temp directory, unique to this process and `tag`,
+/// removed (file or directory) when dropped.
+struct TempPath(PathBuf);
+
+impl TempPath {
+    fn new(tag: &str) -> TempPath {
+        let path = std::env::temp_dir().join(format!("corestream-io-{}-{tag}", std::process::id()));
+        remove(&path);
+        TempPath(path)
+    }
+
+    fn str(&self) -> &str {
+        self.0.to_str().expect("the temp path is UTF-8")
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        remove(&self.0);
+    }
+}
+
+fn remove(path: &Path) {
+    if path.is_dir() {
+        let _ = std::fs::remove_dir_all(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+fn temp_file(tag: &str, contents: impl AsRef<[u8]>) -> TempPath {
+    let p = TempPath::new(tag);
+    std::fs::write(&p.0, contents).expect("the temp file is writable");
+    p
+}
+
+/// The accounting line's numbers: (in, processed, filtered, late, malformed, holds).
+fn accounting(ran: &Ran) -> (u64, u64, u64, u64, u64, bool) {
+    let line = ran
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("in ") && l.contains(" = processed "))
+        .unwrap_or_else(|| panic!("no accounting line\n{}", ran.context()));
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let n = |i: usize| w[i].parse::<u64>().expect("a number");
+    (n(1), n(4), n(7), n(10), n(13), w[14].starts_with("(holds)"))
+}
+
+/// The stdout rows after `header`, sorted (shards write in any order).
+fn sorted_rows(ran: &Ran, header: &str) -> Vec<String> {
+    let mut lines = ran.stdout.lines();
+    assert_eq!(lines.next(), Some(header), "{}", ran.context());
+    let mut rows: Vec<String> = lines.map(str::to_owned).collect();
+    rows.sort();
+    rows
+}
+
+/// Every row of `source`, in order.
+fn drain(source: &mut dyn Source) -> Result<Vec<Vec<Value>>, corestream::Error> {
+    let mut rows = Vec::new();
+    loop {
+        match source.poll(3, None)? {
+            Poll::Batch(b) => {
+                for r in 0..b.len {
+                    rows.push(b.columns.iter().map(|c| c.value(r)).collect());
+                }
+            }
+            Poll::Idle => {}
+            Poll::End => return Ok(rows),
+        }
+    }
+}
+
+fn text_source(text: &str, options: &TextOptions) -> Result<TextSource, corestream::Error> {
+    TextSource::from_reader(
+        "mem",
+        Box::new(std::io::Cursor::new(text.to_owned())),
+        options,
+    )
+}
+
+fn types(schema: &Schema) -> Vec<(String, DataType)> {
+    schema
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), f.data_type))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// 1. Text options
+
+const ONE_BRC: &str = "Hamburg;10.5\nBulawayo;8.25\n\"St. John's; NL\";-1.5\nHamburg;-2.5\n\
+Palembang;38.5\nBulawayo;9.75\nHamburg;7.0\n";
+
+const ONE_BRC_SQL: &str = "SELECT station, MIN(temperature), AVG(temperature), MAX(temperature) \
+FROM measurements GROUP BY station EMIT FINAL";
+
+#[test]
+fn one_brc_query_over_a_headerless_semicolon_file() {
+    let file = temp_file("1brc.txt", ONE_BRC);
+    for cores in ["0", "0-1"] {
+        let ran = corestream(&[
+            "run",
+            "--input",
+            file.str(),
+            "--no-header",
+            "--schema",
+            "station VARCHAR, temperature DOUBLE",
+            "--delimiter",
+            ";",
+            "--cores",
+            cores,
+            "--sql",
+            ONE_BRC_SQL,
+        ]);
+        ran.assert_success();
+        assert_eq!(
+            sorted_rows(
+                &ran,
+                "station,MIN(temperature),AVG(temperature),MAX(temperature)"
+            ),
+            [
+                "Bulawayo,8.25,9,9.75",
+                "Hamburg,-2.5,5,10.5",
+                "Palembang,38.5,38.5,38.5",
+                "St. John's; NL,-1.5,-1.5,-1.5",
+            ],
+            "--cores {cores}"
+        );
+        assert_eq!(accounting(&ran), (7, 7, 0, 0, 0, true), "{}", ran.context());
+    }
+}
+
+#[test]
+fn a_header_must_match_the_declared_schema_and_declared_types_win() {
+    let options = TextOptions {
+        schema: Some(parse_schema("Station VARCHAR, temp DOUBLE").unwrap()),
+        ..TextOptions::default()
+    };
+    // Case-insensitive match; "1" and "2" would infer BIGINT, the declared DOUBLE wins.
+    let mut src = text_source("station,TEMP\nA,1\nB,2\n", &options).unwrap();
+    assert_eq!(
+        types(src.schema()),
+        [
+            ("Station".to_owned(), DataType::Utf8),
+            ("temp".to_owned(), DataType::Float64)
+        ]
+    );
+    assert_eq!(
+        drain(&mut src).unwrap(),
+        [
+            vec![Value::Utf8("A".into()), Value::Float64(1.0)],
+            vec![Value::Utf8("B".into()), Value::Float64(2.0)]
+        ]
+    );
+
+    let err = text_source("station,temperature\nA,1\n", &options)
+        .err()
+        .expect("a mismatched header is an error")
+        .to_string();
+    assert!(
+        err.contains("header column 2 is \"temperature\", the declared column 2 is \"temp\""),
+        "{err}"
+    );
+    let err = text_source("station\nA\n", &options)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("the declared column 2 (\"temp\") is missing"),
+        "{err}"
+    );
+    let err = text_source("station,temp,x\nA,1,2\n", &options)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("header column 3 (\"x\") is not declared"),
+        "{err}"
+    );
+}
+
+#[test]
+fn without_header_or_schema_columns_are_c1_to_cn_with_inferred_types() {
+    let options = TextOptions {
+        header: false,
+        ..TextOptions::default()
+    };
+    let mut src = text_source("a,1,2026-01-01T00:00:00Z\nb,2.5,2026-01-02\n", &options).unwrap();
+    assert_eq!(
+        types(src.schema()),
+        [
+            ("c1".to_owned(), DataType::Utf8),
+            ("c2".to_owned(), DataType::Float64),
+            ("c3".to_owned(), DataType::Timestamp)
+        ]
+    );
+    // The sampled rows are not lost, the first included.
+    let rows = drain(&mut src).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0][0], Value::Utf8("a".into()));
+    assert_eq!(rows[1][1], Value::Float64(2.5));
+
+    let err = text_source("", &options).err().unwrap().to_string();
+    assert!(err.contains("declare the columns"), "{err}");
+}
+
+#[test]
+fn without_header_the_declared_schema_names_the_columns() {
+    let options = TextOptions {
+        header: false,
+        schema: Some(parse_schema("k VARCHAR, v BIGINT, d DECIMAL(10,2)").unwrap()),
+        ..TextOptions::default()
+    };
+    let mut src = text_source("x,1,2.50\ny,2,3\n", &options).unwrap();
+    assert_eq!(
+        src.schema().fields[2].data_type,
+        DataType::Decimal {
+            precision: 10,
+            scale: 2
+        }
+    );
+    let rows = drain(&mut src).unwrap();
+    assert_eq!(rows[0][1], Value::Int64(1));
+    assert_eq!(rows[1][0], Value::Utf8("y".into()));
+}
+
+#[test]
+fn tab_delimiter_keeps_quoted_fields() {
+    let options = TextOptions {
+        delimiter: corestream::io::text::parse_delimiter("\\t").unwrap(),
+        ..TextOptions::default()
+    };
+    let mut src = text_source(
+        "name\tn\n\"a\tb\"\t1\n\"multi\nline\"\t2\nplain\t3\n",
+        &options,
+    )
+    .unwrap();
+    let rows = drain(&mut src).unwrap();
+    assert_eq!(
+        rows,
+        [
+            vec![Value::Utf8("a\tb".into()), Value::Int64(1)],
+            vec![Value::Utf8("multi\nline".into()), Value::Int64(2)],
+            vec![Value::Utf8("plain".into()), Value::Int64(3)]
+        ]
+    );
+    assert_eq!(corestream::io::text::parse_delimiter("tab").unwrap(), b'\t');
+    assert_eq!(corestream::io::text::parse_delimiter("|").unwrap(), b'|');
+    assert!(corestream::io::text::parse_delimiter(";;").is_err());
+}
+
+#[test]
+fn bad_schema_and_delimiter_flags_exit_2_naming_the_item() {
+    let file = temp_file("flags.txt", ONE_BRC);
+    let ran = corestream(&[
+        "run",
+        "--input",
+        file.str(),
+        "--schema",
+        "station VARCHAR, temperature DUBBLE",
+    ]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert!(
+        ran.stderr
+            .contains("--schema: item 2 \"temperature DUBBLE\": unknown type \"DUBBLE\""),
+        "{}",
+        ran.context()
+    );
+    let ran = corestream(&[
+        "run",
+        "--input",
+        file.str(),
+        "--schema",
+        "station, x BIGINT",
+    ]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert!(
+        ran.stderr.contains("item 1 \"station\": no type"),
+        "{}",
+        ran.context()
+    );
+    let ran = corestream(&["run", "--input", file.str(), "--delimiter", "::"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert!(
+        ran.stderr.contains("--delimiter \"::\""),
+        "{}",
+        ran.context()
+    );
+}
+
+#[test]
+fn engine_builder_takes_a_declared_schema() {
+    let file = temp_file("builder.txt", ONE_BRC);
+    let out = corestream::Engine::builder()
+        .sql(ONE_BRC_SQL)
+        .input(file.str())
+        .text_options(TextOptions {
+            header: false,
+            delimiter: b';',
+            on_error: OnError::Fail,
+            ..TextOptions::default()
+        })
+        .schema(parse_schema("station VARCHAR, temperature DOUBLE").unwrap())
+        .on_error(OnError::Skip)
+        .cores(corestream::runtime::cores::CoreSet::all_online().unwrap())
+        .output(corestream::io::sink::OutputSpec::Collect)
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let rows: usize = out.collected.iter().flatten().map(|b| b.len).sum();
+    assert_eq!(rows, 4);
+    assert!(out.summary.identity_holds());
+}
