@@ -157,7 +157,13 @@ impl EngineBuilder {
         if self.batching.batch_size == 0 {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
-        let source = source::open(&self.input, &self.text)?;
+        let mut text = self.text.clone();
+        let dir = match &self.output {
+            OutputSpec::Directory(d) => Some(d.as_path()),
+            _ => None,
+        };
+        text.on_error = text.on_error.resolve(dir);
+        let source = source::open(&self.input, &text)?;
         self.build_with_source(source)
     }
 

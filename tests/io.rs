@@ -360,3 +360,152 @@ fn engine_builder_takes_a_declared_schema() {
     assert_eq!(rows, 4);
     assert!(out.summary.identity_holds());
 }
+
+// ---------------------------------------------------------------------------
+// 2. Malformed records under each --on-error policy
+
+const MALFORMED_SCHEMA: &str = "ts TIMESTAMP, station VARCHAR, temperature DOUBLE";
+const GOOD_1: &[u8] = b"2026-01-01T00:00:00Z,A,1.5\n";
+const GOOD_2: &[u8] = b"2026-01-01T00:00:05Z,B,4.5\n";
+
+/// Each kind of malformed record, the line it is on in [`malformed_file`], and its reason.
+fn bad_lines() -> Vec<(Vec<u8>, &'static str)> {
+    let mut long = b"2026-01-01T00:00:04Z,A,".to_vec();
+    long.extend(std::iter::repeat_n(b'9', 100));
+    long.push(b'\n');
+    vec![
+        (
+            b"2026-01-01T00:00:01Z,B\n".to_vec(),
+            "expected 3 fields, found 2",
+        ),
+        (
+            b"2026-01-01T00:00:02Z,A,abc\n".to_vec(),
+            "column temperature: cannot read \"abc\" as DOUBLE",
+        ),
+        (
+            b"2026-01-01T00:00:03Z,\xff\xfe,2.0\n".to_vec(),
+            "column station: invalid UTF-8",
+        ),
+        (long, "the record is longer than 64 bytes (max_line_bytes)"),
+        (
+            b"yesterday,B,3.0\n".to_vec(),
+            "column ts: cannot read \"yesterday\" as TIMESTAMP",
+        ),
+    ]
+}
+
+/// A header, a good record, every bad one (lines 3..=7), a good record.
+fn malformed_file(tag: &str) -> TempPath {
+    let mut bytes = b"ts,station,temperature\n".to_vec();
+    bytes.extend_from_slice(GOOD_1);
+    for (line, _) in bad_lines() {
+        bytes.extend_from_slice(&line);
+    }
+    bytes.extend_from_slice(GOOD_2);
+    temp_file(tag, bytes)
+}
+
+fn run_malformed(input: &str, on_error: &str, extra: &[&str]) -> Ran {
+    let mut args = vec![
+        "run",
+        "--input",
+        input,
+        "--schema",
+        MALFORMED_SCHEMA,
+        "--max-line-bytes",
+        "64",
+        "--on-error",
+        on_error,
+        "--sql",
+        "SELECT station, COUNT(*) AS n FROM m GROUP BY station EMIT FINAL",
+    ];
+    args.extend_from_slice(extra);
+    corestream(&args)
+}
+
+#[test]
+fn on_error_fail_names_the_file_line_and_reason_of_each_kind() {
+    for (i, (bad, reason)) in bad_lines().into_iter().enumerate() {
+        let mut bytes = b"ts,station,temperature\n".to_vec();
+        bytes.extend_from_slice(GOOD_1);
+        bytes.extend_from_slice(&bad);
+        bytes.extend_from_slice(GOOD_2);
+        let file = temp_file(&format!("fail-{i}.csv"), bytes);
+        let ran = run_malformed(file.str(), "fail", &[]);
+        assert_eq!(ran.code, Some(1), "{}", ran.context());
+        let expected = format!(
+            "error: malformed record in {} at line 3: {reason}",
+            file.str()
+        );
+        assert!(
+            ran.stderr.contains(&expected),
+            "stderr lacks {expected:?}\n{}",
+            ran.context()
+        );
+    }
+}
+
+#[test]
+fn on_error_skip_counts_every_kind_and_the_identity_holds() {
+    let file = malformed_file("skip.csv");
+    let ran = run_malformed(file.str(), "skip", &[]);
+    ran.assert_success();
+    assert_eq!(sorted_rows(&ran, "station,n"), ["A,1", "B,1"]);
+    assert_eq!(accounting(&ran), (7, 2, 0, 0, 5, true), "{}", ran.context());
+}
+
+#[test]
+fn on_error_dead_letter_writes_each_record_with_its_reason() {
+    let file = malformed_file("dead.csv");
+    let dead = TempPath::new("dead-letter.txt");
+    let ran = run_malformed(file.str(), &format!("dead-letter={}", dead.str()), &[]);
+    ran.assert_success();
+    assert_eq!(accounting(&ran), (7, 2, 0, 0, 5, true), "{}", ran.context());
+    let written = std::fs::read_to_string(&dead.0).expect("the dead-letter file exists");
+    let raws = [
+        "2026-01-01T00:00:01Z,B".to_owned(),
+        "2026-01-01T00:00:02Z,A,abc".to_owned(),
+        "2026-01-01T00:00:03Z,\\xFF\\xFE,2.0".to_owned(),
+        // Only the first 64 bytes of the over-long record are kept.
+        format!("2026-01-01T00:00:04Z,A,{}", "9".repeat(64 - 23)),
+        "yesterday,B,3.0".to_owned(),
+    ];
+    let expected: Vec<String> = bad_lines()
+        .iter()
+        .zip(&raws)
+        .enumerate()
+        .map(|(i, ((_, reason), raw))| format!("{}\t{}\t{reason}\t{raw}", file.str(), i + 3))
+        .collect();
+    assert_eq!(written.lines().collect::<Vec<_>>(), expected);
+
+    // The default place, with an output directory: DIR/dead-letter.txt.
+    let out = TempPath::new("dead-out");
+    let ran = run_malformed(file.str(), "dead-letter", &["--output", out.str()]);
+    ran.assert_success();
+    let written =
+        std::fs::read_to_string(out.0.join("dead-letter.txt")).expect("DIR/dead-letter.txt");
+    assert_eq!(written.lines().count(), 5);
+
+    let ran = run_malformed(file.str(), "ignore", &[]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert!(ran.stderr.contains("dead-letter=PATH"), "{}", ran.context());
+}
+
+#[test]
+fn a_quoted_field_left_open_does_not_eat_the_input() {
+    // The open quote swallows the following lines into one record until the
+    // bound; then reading starts afresh on the next line.
+    let mut text = String::from("k,v\n\"open,1\n");
+    for i in 0..20 {
+        text.push_str(&format!("k{i},{i}\n"));
+    }
+    let options = TextOptions {
+        max_line_bytes: 40,
+        ..TextOptions::default()
+    };
+    let mut src = text_source(&text, &options).unwrap();
+    let rows = drain(&mut src).unwrap();
+    assert!(src.malformed() >= 1);
+    assert!(!rows.is_empty(), "reading resumed after the bound");
+    assert_eq!(rows.last().unwrap()[0], Value::Utf8("k19".into()));
+}

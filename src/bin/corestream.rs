@@ -85,6 +85,9 @@ struct QueryArgs {
     /// The CSV field delimiter: one byte (e.g. ';'), or \t or tab.
     #[arg(long, default_value = ",")]
     delimiter: String,
+    /// The longest input record in bytes; a longer one is malformed (and not kept in memory).
+    #[arg(long, default_value_t = corestream::io::text::DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: usize,
     /// The event-time column (TIMESTAMP or BIGINT epoch ms); windows use processing time without it.
     #[arg(long)]
     event_time: Option<String>,
@@ -103,6 +106,7 @@ impl QueryArgs {
         let mut text = TextOptions {
             header: !self.no_header,
             delimiter: parse_delimiter(&self.delimiter)?,
+            max_line_bytes: self.max_line_bytes,
             ..TextOptions::default()
         };
         if let Some(schema) = &self.schema {
@@ -147,21 +151,21 @@ struct RunArgs {
     /// How long an idle shard polls before it parks (e.g. 100us, 1ms).
     #[arg(long, default_value = "100us")]
     idle_spin: String,
-    /// What to do with a malformed input record: fail (stop, exit 1) or skip (count it).
-    #[arg(long, value_enum, default_value = "skip")]
-    on_error: OnErrorArg,
+    /// A malformed input record: fail (stop, exit 1, naming file and line), skip (count it), or
+    /// dead-letter[=PATH] (count it and write `source<TAB>line<TAB>reason<TAB>raw` to PATH;
+    /// default DIR/dead-letter.txt with --output DIR, else ./corestream-dead-letter.txt).
+    #[arg(
+        long,
+        default_value = "skip",
+        value_name = "fail|skip|dead-letter[=PATH]"
+    )]
+    on_error: String,
     /// Print nothing on stderr but errors: no summary, no progress line.
     #[arg(long, short)]
     quiet: bool,
     /// Also write the final summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     metrics_json: Option<std::path::PathBuf>,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum OnErrorArg {
-    Fail,
-    Skip,
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration, Error> {
@@ -243,10 +247,7 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         .idle(IdlePolicy {
             spin: duration("idle-spin", &args.idle_spin)?,
         })
-        .on_error(match args.on_error {
-            OnErrorArg::Fail => OnError::Fail,
-            OnErrorArg::Skip => OnError::Skip,
-        })
+        .on_error(OnError::parse(&args.on_error)?)
         .build()?;
     // Installed once the engine is built: a signal while the input is being
     // opened (a stdin with no header yet) still ends the process at once.

@@ -200,7 +200,7 @@ impl TextSource {
             reader: BufReader::with_capacity(1 << 16, reader),
             fd,
             schema: Schema::default(),
-            rejects: Rejects::new(options.on_error),
+            rejects: Rejects::new(&options.on_error)?,
             max_line_bytes: options.max_line_bytes.max(1),
             csv: csv_core::ReaderBuilder::new()
                 .delimiter(options.delimiter)
@@ -621,6 +621,7 @@ impl Source for TextSource {
             self.rejects
                 .reject(&self.name, self.record_line, reason, &self.raw)?;
         }
+        self.rejects.flush()?;
         Ok(if batch.len > 0 {
             Poll::Batch(batch)
         } else if self.at_end {
