@@ -509,3 +509,141 @@ fn a_quoted_field_left_open_does_not_eat_the_input() {
     assert!(!rows.is_empty(), "reading resumed after the bound");
     assert_eq!(rows.last().unwrap()[0], Value::Utf8("k19".into()));
 }
+
+// ---------------------------------------------------------------------------
+// 3. JSON lines
+
+fn json_source(
+    text: &str,
+    options: &TextOptions,
+) -> Result<corestream::io::json::JsonSource, corestream::Error> {
+    corestream::io::json::JsonSource::from_reader(
+        "mem.jsonl",
+        Box::new(std::io::Cursor::new(text.to_owned())),
+        options,
+    )
+}
+
+#[test]
+fn json_lines_infer_a_schema_and_missing_fields_are_null() {
+    let text = r#"{"station": "Hamburg", "temperature": 10, "at": "2026-01-01T00:00:00Z", "ok": true}
+{"temperature": -2.5, "station": "Hamburg", "extra": [1, 2]}
+
+{"station": "Bulawayo", "temperature": null, "ok": false}
+"#;
+    let mut src = json_source(text, &TextOptions::default()).unwrap();
+    assert_eq!(
+        types(src.schema()),
+        [
+            ("station".to_owned(), DataType::Utf8),
+            ("temperature".to_owned(), DataType::Float64),
+            ("at".to_owned(), DataType::Timestamp),
+            ("ok".to_owned(), DataType::Bool),
+            ("extra".to_owned(), DataType::Utf8),
+        ]
+    );
+    let rows = drain(&mut src).unwrap();
+    // "extra" is an array: the wrong type for VARCHAR, so row 2 is malformed.
+    assert_eq!(src.malformed(), 1);
+    assert_eq!(
+        rows,
+        [
+            vec![
+                Value::Utf8("Hamburg".into()),
+                Value::Float64(10.0),
+                Value::Timestamp(1_767_225_600_000),
+                Value::Bool(true),
+                Value::Null
+            ],
+            vec![
+                Value::Utf8("Bulawayo".into()),
+                Value::Null,
+                Value::Null,
+                Value::Bool(false),
+                Value::Null
+            ],
+        ]
+    );
+}
+
+#[test]
+fn json_lines_malformed_records_say_why() {
+    let options = TextOptions {
+        schema: Some(parse_schema("k VARCHAR, n BIGINT, d DECIMAL(10,2)").unwrap()),
+        on_error: OnError::Fail,
+        max_line_bytes: 60,
+        ..TextOptions::default()
+    };
+    let cases = [
+        (
+            r#"{"k": "a", "n": "7"}"#,
+            "column n: expected BIGINT, found \"7\" (a string)",
+        ),
+        (
+            r#"{"k": "a", "n": 1.5}"#,
+            "column n: expected BIGINT, found 1.5 (a number)",
+        ),
+        (
+            r#"{"k": 3}"#,
+            "column k: expected VARCHAR, found 3 (a number)",
+        ),
+        ("[1, 2]", "not a JSON object"),
+        (r#"{"k": "a", "#, "invalid JSON"),
+        (
+            r#"{"k": "a", "d": 1e40}"#,
+            "column d: expected DECIMAL(10,2)",
+        ),
+        (
+            r#"{"k": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#,
+            "the record is longer than 60 bytes",
+        ),
+    ];
+    for (line, reason) in cases {
+        let text = format!("{{\"k\": \"ok\", \"n\": 1, \"d\": \"2.50\"}}\n{line}\n");
+        let mut src = json_source(&text, &options).unwrap();
+        let err = drain(&mut src).expect_err(line).to_string();
+        assert!(
+            err.contains("in mem.jsonl at line 2: ") && err.contains(reason),
+            "{line}: {err}"
+        );
+    }
+    let bytes: &[u8] = b"{\"k\": \"\xff\"}\n";
+    let mut src = corestream::io::json::JsonSource::from_reader(
+        "mem.jsonl",
+        Box::new(std::io::Cursor::new(bytes)),
+        &options,
+    )
+    .unwrap();
+    let err = drain(&mut src).unwrap_err().to_string();
+    assert!(err.contains("at line 1: invalid UTF-8 at byte 8"), "{err}");
+}
+
+#[test]
+fn json_input_through_the_cli_by_extension_and_by_flag() {
+    let text = "{\"station\": \"Hamburg\", \"temperature\": 10.5}\n\
+{\"station\": \"Bulawayo\", \"temperature\": 8.25}\n\
+{\"station\": \"Hamburg\", \"temperature\": -2.5}\n\
+not json\n\
+{\"station\": \"Hamburg\", \"temperature\": [1]}\n\
+{\"station\": \"Hamburg\", \"temperature\": 7}\n";
+    let jsonl = temp_file("m.jsonl", text);
+    let txt = temp_file("m.txt", text);
+    for (input, extra) in [(jsonl.str(), None), (txt.str(), Some("json"))] {
+        let mut args = vec!["run", "--input", input, "--sql", ONE_BRC_SQL];
+        if let Some(f) = extra {
+            args.extend(["--input-format", f]);
+        }
+        let ran = corestream(&args);
+        ran.assert_success();
+        assert_eq!(
+            sorted_rows(
+                &ran,
+                "station,MIN(temperature),AVG(temperature),MAX(temperature)"
+            ),
+            ["Bulawayo,8.25,8.25,8.25", "Hamburg,-2.5,5,10.5"]
+        );
+        assert_eq!(accounting(&ran), (6, 4, 0, 0, 2, true), "{}", ran.context());
+    }
+    let ran = corestream(&["run", "--input", txt.str(), "--input-format", "xml"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+}

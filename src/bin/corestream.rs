@@ -11,7 +11,7 @@
 use clap::{Args, Parser, Subcommand};
 use corestream::engine::{DEFAULT_INPUT, DEFAULT_SQL};
 use corestream::io::sink::OutputSpec;
-use corestream::io::text::{parse_delimiter, parse_schema, OnError, TextOptions};
+use corestream::io::text::{parse_delimiter, parse_schema, InputFormat, OnError, TextOptions};
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::router::Batching;
 use corestream::runtime::shard::IdlePolicy;
@@ -76,6 +76,9 @@ struct QueryArgs {
     /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D, a CSV file, or - for stdin.
     #[arg(long, default_value = DEFAULT_INPUT)]
     input: String,
+    /// csv, json (one object per line) or auto (json for .jsonl/.ndjson paths, else csv).
+    #[arg(long, default_value = "auto")]
+    input_format: String,
     /// The CSV input has no header row: --schema names the columns, else they are c1..cN.
     #[arg(long)]
     no_header: bool,
@@ -104,6 +107,7 @@ impl QueryArgs {
     fn builder(&self) -> Result<corestream::EngineBuilder, Error> {
         let mut builder = Engine::builder();
         let mut text = TextOptions {
+            format: InputFormat::parse(&self.input_format)?,
             header: !self.no_header,
             delimiter: parse_delimiter(&self.delimiter)?,
             max_line_bytes: self.max_line_bytes,

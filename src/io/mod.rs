@@ -1,6 +1,7 @@
 //! Sources and sinks, one per format or transport.
 
 pub mod generator;
+pub mod json;
 pub mod lines;
 pub mod parse;
 pub mod reject;

@@ -39,9 +39,51 @@ use std::time::Instant;
 /// The default bound on one record's bytes: 1 MiB.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
+/// The format of a text input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InputFormat {
+    /// JSON lines for a path ending `.jsonl` or `.ndjson`, CSV otherwise.
+    #[default]
+    Auto,
+    Csv,
+    /// One JSON object per line ([`super::json`]).
+    Json,
+}
+
+impl InputFormat {
+    /// Parses `auto`, `csv` or `json` (also `jsonl`, `ndjson`).
+    pub fn parse(text: &str) -> Result<InputFormat, Error> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(InputFormat::Auto),
+            "csv" => Ok(InputFormat::Csv),
+            "json" | "jsonl" | "ndjson" => Ok(InputFormat::Json),
+            _ => Err(Error::Config(format!(
+                "--input-format {text:?}: expected csv, json or auto"
+            ))),
+        }
+    }
+
+    /// The format for the input at `path` (`Auto` decided by its extension).
+    pub fn for_path(self, path: &str) -> InputFormat {
+        match self {
+            InputFormat::Auto => {
+                let lower = path.to_ascii_lowercase();
+                if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+                    InputFormat::Json
+                } else {
+                    InputFormat::Csv
+                }
+            }
+            f => f,
+        }
+    }
+}
+
 /// How to read a text input.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TextOptions {
+    /// CSV or JSON lines; default by the path's extension.
+    pub format: InputFormat,
     /// The first record is a header naming the columns. Default true.
     pub header: bool,
     /// The declared columns (`--schema`, or a `CREATE STREAM`); `None` infers them.
@@ -57,6 +99,7 @@ pub struct TextOptions {
 impl Default for TextOptions {
     fn default() -> Self {
         TextOptions {
+            format: InputFormat::Auto,
             header: true,
             schema: None,
             delimiter: b',',
