@@ -158,11 +158,7 @@ impl EngineBuilder {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
         let mut text = self.text.clone();
-        let dir = match &self.output {
-            OutputSpec::Directory(d) => Some(d.as_path()),
-            _ => None,
-        };
-        text.on_error = text.on_error.resolve(dir);
+        text.on_error = text.on_error.resolve(self.output.directory());
         let source = source::open(&self.input, &text)?;
         self.build_with_source(source)
     }
@@ -258,7 +254,7 @@ impl Engine {
                 source,
             })?;
         }
-        if let OutputSpec::Directory(dir) = &self.output {
+        if let Some(dir) = self.output.directory() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io {
                 what: format!("cannot create output directory {}", dir.display()),
                 source,

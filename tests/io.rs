@@ -647,3 +647,144 @@ not json\n\
     let ran = corestream(&["run", "--input", txt.str(), "--input-format", "xml"]);
     assert_eq!(ran.code, Some(2), "{}", ran.context());
 }
+
+// ---------------------------------------------------------------------------
+// 4. Output formats
+
+const TYPED_CSV: &str = "s,n,d,ts,b,x\n\
+plain,1,12.50,2026-01-01T00:00:00Z,true,0.5\n\
+\"say \"\"hi\"\", \\ back\",-7,-0.05,2026-01-01 00:00:01.250,false,-1e300\n\
+\"multi\nline\ttab\x01ctl\",,,,,\n\
+unicode é ✓,9223372036854775807,99999999.99,1970-01-01,true,3\n";
+
+const TYPED_SCHEMA: &str =
+    "s VARCHAR, n BIGINT, d DECIMAL(10,2), ts TIMESTAMP, b BOOLEAN, x DOUBLE";
+
+/// Parses every line as a JSON object; returns them sorted by their text.
+fn parse_json_lines(text: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut objects: Vec<_> = text
+        .lines()
+        .map(|l| match serde_json::from_str::<serde_json::Value>(l) {
+            Ok(serde_json::Value::Object(o)) => o,
+            other => panic!("not a JSON object line: {l:?}: {other:?}"),
+        })
+        .collect();
+    objects.sort_by_key(|o| serde_json::Value::Object(o.clone()).to_string());
+    objects
+}
+
+fn check_typed_objects(objects: &[serde_json::Map<String, serde_json::Value>]) {
+    use serde_json::json;
+    assert_eq!(objects.len(), 4);
+    let by_s = |prefix: &str| {
+        objects
+            .iter()
+            .find(|o| o["s"].as_str().is_some_and(|s| s.starts_with(prefix)))
+            .unwrap_or_else(|| panic!("no row {prefix}"))
+    };
+    let plain = by_s("plain");
+    assert_eq!(plain["n"], json!(1));
+    assert_eq!(plain["d"], json!(12.5));
+    assert_eq!(plain["ts"], json!("2026-01-01T00:00:00.000Z"));
+    assert_eq!(plain["b"], json!(true));
+    assert_eq!(plain["x"], json!(0.5));
+    let quoted = by_s("say");
+    assert_eq!(quoted["s"], json!("say \"hi\", \\ back"));
+    assert_eq!(quoted["d"], json!(-0.05));
+    assert_eq!(quoted["ts"], json!("2026-01-01T00:00:01.250Z"));
+    assert_eq!(quoted["x"], json!(-1e300));
+    let nulls = by_s("multi");
+    assert_eq!(nulls["s"], json!("multi\nline\ttab\u{1}ctl"));
+    for k in ["n", "d", "ts", "b", "x"] {
+        assert_eq!(nulls[k], serde_json::Value::Null, "{k}");
+    }
+    let big = by_s("unicode");
+    assert_eq!(big["s"], json!("unicode é ✓"));
+    assert_eq!(big["n"], json!(i64::MAX));
+    assert_eq!(big["d"].to_string(), "99999999.99");
+    // Keys in the output schema's order.
+    assert_eq!(
+        big.keys().collect::<Vec<_>>().len(),
+        6,
+        "every column is a key"
+    );
+}
+
+#[test]
+fn json_output_on_stdout_and_in_part_files_is_valid_json() {
+    let input = temp_file("typed.csv", TYPED_CSV);
+    let ran = corestream(&[
+        "run",
+        "--input",
+        input.str(),
+        "--schema",
+        TYPED_SCHEMA,
+        "--output-format",
+        "json",
+        "--cores",
+        "0-1",
+        "--sql",
+        "SELECT * FROM t",
+    ]);
+    ran.assert_success();
+    check_typed_objects(&parse_json_lines(&ran.stdout));
+    assert!(ran.stdout.starts_with("{\"s\":"), "{}", ran.context());
+
+    let out = TempPath::new("json-out");
+    let ran = corestream(&[
+        "run",
+        "--input",
+        input.str(),
+        "--schema",
+        TYPED_SCHEMA,
+        "--output-format",
+        "json",
+        "--output",
+        out.str(),
+        "--cores",
+        "0-1",
+        "--sql",
+        "SELECT * FROM t",
+    ]);
+    ran.assert_success();
+    let mut all = String::new();
+    for shard in 0..2 {
+        let part = out.0.join(format!("part-{shard}.jsonl"));
+        all.push_str(&std::fs::read_to_string(&part).expect("a part file per shard"));
+    }
+    check_typed_objects(&parse_json_lines(&all));
+
+    let ran = corestream(&["run", "--input", input.str(), "--output-format", "xml"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+}
+
+#[test]
+fn json_output_of_an_aggregate_has_the_query_column_names() {
+    let file = temp_file("1brc-json.txt", ONE_BRC);
+    let ran = corestream(&[
+        "run",
+        "--input",
+        file.str(),
+        "--no-header",
+        "--schema",
+        "station VARCHAR, temperature DOUBLE",
+        "--delimiter",
+        ";",
+        "--output-format",
+        "json",
+        "--sql",
+        ONE_BRC_SQL,
+    ]);
+    ran.assert_success();
+    let mut lines: Vec<&str> = ran.stdout.lines().collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            r#"{"station":"Bulawayo","MIN(temperature)":8.25,"AVG(temperature)":9,"MAX(temperature)":9.75}"#,
+            r#"{"station":"Hamburg","MIN(temperature)":-2.5,"AVG(temperature)":5,"MAX(temperature)":10.5}"#,
+            r#"{"station":"Palembang","MIN(temperature)":38.5,"AVG(temperature)":38.5,"MAX(temperature)":38.5}"#,
+            r#"{"station":"St. John's; NL","MIN(temperature)":-1.5,"AVG(temperature)":-1.5,"MAX(temperature)":-1.5}"#,
+        ]
+    );
+}

@@ -10,7 +10,7 @@
 
 use clap::{Args, Parser, Subcommand};
 use corestream::engine::{DEFAULT_INPUT, DEFAULT_SQL};
-use corestream::io::sink::OutputSpec;
+use corestream::io::sink::{OutputFormat, OutputSpec};
 use corestream::io::text::{parse_delimiter, parse_schema, InputFormat, OnError, TextOptions};
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::router::Batching;
@@ -141,9 +141,12 @@ struct ExplainArgs {
 struct RunArgs {
     #[command(flatten)]
     query: QueryArgs,
-    /// A directory for part-<shard>.csv files, or - for stdout.
+    /// A directory for part-<shard>.csv (or .jsonl) files, or - for stdout.
     #[arg(long, default_value = "-")]
     output: String,
+    /// csv (with a header line) or json (one object per line, no header).
+    #[arg(long, default_value = "csv")]
+    output_format: String,
     #[command(flatten)]
     cores: CoreArgs,
     /// Rows per batch sent from the router to a shard.
@@ -243,7 +246,15 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         .query
         .builder()?
         .cores(cores)
-        .output(OutputSpec::parse(&args.output))
+        .output(OutputSpec::parse_as(
+            &args.output,
+            OutputFormat::parse(&args.output_format).ok_or_else(|| {
+                Error::Config(format!(
+                    "--output-format {:?}: expected csv or json",
+                    args.output_format
+                ))
+            })?,
+        ))
         .batching(Batching {
             batch_size: args.batch_size,
             linger: duration("linger", &args.linger)?,
