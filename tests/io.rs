@@ -788,3 +788,146 @@ fn json_output_of_an_aggregate_has_the_query_column_names() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------
+// 5. TCP listener source
+
+/// Connects to `addr`, retrying while the child starts listening.
+// A child process gives no ring or doorbell to wait on before it listens, and
+// a refused connect returns at once: a short pause between tries is the wait.
+#[allow(clippy::disallowed_methods)]
+fn connect(addr: &str) -> std::net::TcpStream {
+    let started = std::time::Instant::now();
+    loop {
+        match std::net::TcpStream::connect(addr) {
+            Ok(s) => return s,
+            Err(e) if started.elapsed() > std::time::Duration::from_secs(30) => {
+                panic!("cannot connect to {addr}: {e}")
+            }
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(10)),
+        }
+    }
+}
+
+#[test]
+fn tcp_source_serves_two_clients_at_once_until_sigterm() {
+    use std::io::{BufRead, BufReader, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let input = format!("tcp://{addr}");
+    let mut child = Command::new(BIN)
+        .args([
+            "run",
+            "--input",
+            &input,
+            "--schema",
+            "k VARCHAR, v BIGINT",
+            "--cores",
+            "0-1",
+            "--sql",
+            "SELECT k, v FROM t",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let pid = child.id() as libc::pid_t;
+    // A hang fails the test instead of stalling the suite.
+    let (disarm, armed) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if armed
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .is_err()
+        {
+            // SAFETY: kill(2) takes plain integers; the child is not reaped
+            // before the watchdog is disarmed, so `pid` still names it.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+
+    const PER_CLIENT: usize = 500;
+    // Both clients are connected before either sends: they are served at once.
+    let clients: Vec<std::net::TcpStream> = (0..2).map(|_| connect(&addr)).collect();
+    let senders: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(c, mut stream)| {
+            std::thread::spawn(move || {
+                for i in 0..PER_CLIENT {
+                    writeln!(stream, "c{c}k{},{i}", i % 7).expect("the source reads");
+                    if i == PER_CLIENT / 2 {
+                        stream.write_all(b"bad,notanumber\n").unwrap();
+                    }
+                }
+                // The last record has no newline: it counts when the client closes.
+                write!(stream, "c{c}last,{}", PER_CLIENT).unwrap();
+            })
+        })
+        .collect();
+    for s in senders {
+        s.join().expect("a client sends");
+    }
+    let expected_rows = 2 * (PER_CLIENT + 1);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(line, "k,v\n");
+    let mut rows = Vec::new();
+    while rows.len() < expected_rows {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "stdout ended early"
+        );
+        rows.push(line.trim_end().to_owned());
+    }
+    // SAFETY: as in the watchdog: plain integers, and the child is not reaped yet.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().expect("the child ends");
+    let _ = disarm.send(());
+    watchdog.join().unwrap();
+    let ran = Ran {
+        code: out.status.code(),
+        stdout: rest,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(ran.code, Some(143), "{}", ran.context());
+    assert!(ran.stdout.is_empty(), "{}", ran.context());
+    assert!(rows.contains(&"c0last,500".to_owned()));
+    assert!(rows.contains(&"c1k1,498".to_owned()));
+    assert_eq!(
+        accounting(&ran),
+        (
+            expected_rows as u64 + 2,
+            expected_rows as u64,
+            0,
+            0,
+            2,
+            true
+        ),
+        "{}",
+        ran.context()
+    );
+    assert!(
+        ran.stderr.contains("stopped by SIGTERM"),
+        "{}",
+        ran.context()
+    );
+}
+
+#[test]
+fn tcp_source_needs_declared_columns() {
+    let ran = corestream(&["run", "--input", "tcp://127.0.0.1:0"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert!(
+        ran.stderr.contains("declare the columns"),
+        "{}",
+        ran.context()
+    );
+}

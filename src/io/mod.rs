@@ -7,4 +7,5 @@ pub mod parse;
 pub mod reject;
 pub mod sink;
 pub mod source;
+pub mod tcp;
 pub mod text;

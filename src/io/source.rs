@@ -2,6 +2,7 @@
 
 use super::generator::TradesGenerator;
 use super::json::JsonSource;
+use super::tcp::TcpSource;
 use super::text::{InputFormat, TextOptions, TextSource};
 use crate::data::{Batch, Schema};
 use crate::error::Error;
@@ -38,11 +39,14 @@ pub trait Source: Send {
 }
 
 /// Opens the source named by an `--input` spec: `gen:trades?...`, `-` for
-/// stdin, or a path to a CSV or JSON lines file (read as `options` say; JSON
+/// stdin, `tcp://HOST:PORT` (a listener), or a path to a CSV or JSON lines file (read as `options` say; JSON
 /// lines by default for `.jsonl` and `.ndjson`).
 pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error> {
     if let Some(rest) = spec.strip_prefix("gen:") {
         return Ok(Box::new(TradesGenerator::from_spec(rest)?));
+    }
+    if let Some(addr) = spec.strip_prefix("tcp://") {
+        return Ok(Box::new(TcpSource::bind(addr, options)?));
     }
     let json = options.format.for_path(spec) == InputFormat::Json;
     Ok(match (spec, json) {
