@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::io::late::LatePolicy;
 use crate::io::sink::{write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
-use crate::io::text::OnError;
+use crate::io::text::{OnError, TextOptions};
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
 use crate::runtime::metrics::{new_latency_histogram, Progress, RunSummary, ShardCounters};
@@ -25,7 +25,7 @@ use crate::runtime::ring::ring;
 use crate::runtime::router::{route, Batching, Lane, RouterStats};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
 use crate::sql::plan::QueryPlan;
-use crate::sql::PlanOptions;
+use crate::sql::{PlanOptions, StreamDecl};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -50,9 +50,13 @@ pub struct EngineBuilder {
     output: OutputSpec,
     batching: Batching,
     idle: IdlePolicy,
-    on_error: OnError,
+    text: TextOptions,
     late: LatePolicy,
     plan_options: PlanOptions,
+    /// Whether the watermark bound and the lateness were set here (they then
+    /// win over a `CREATE STREAM` declaration).
+    out_of_orderness_set: bool,
+    lateness_set: bool,
 }
 
 impl Default for EngineBuilder {
@@ -64,9 +68,11 @@ impl Default for EngineBuilder {
             output: OutputSpec::Stdout,
             batching: Batching::default(),
             idle: IdlePolicy::default(),
-            on_error: OnError::default(),
+            text: TextOptions::default(),
             late: LatePolicy::default(),
             plan_options: PlanOptions::default(),
+            out_of_orderness_set: false,
+            lateness_set: false,
         }
     }
 }
@@ -105,8 +111,9 @@ impl EngineBuilder {
         self
     }
 
+    /// What to do with a malformed input record (the `on_error` of the text options).
     pub fn on_error(mut self, on_error: OnError) -> Self {
-        self.on_error = on_error;
+        self.text.on_error = on_error;
         self
     }
 
@@ -115,6 +122,31 @@ impl EngineBuilder {
     pub fn late(mut self, late: LatePolicy) -> Self {
         self.late = late;
         self
+    }
+
+    /// How a text input is read: header, declared schema, delimiter, error
+    /// policy, record bound.
+    pub fn text_options(mut self, options: TextOptions) -> Self {
+        self.text = options;
+        self
+    }
+
+    /// The declared input columns (`--schema`, `CREATE STREAM`): their types
+    /// win over inference, and a header must name them.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.text.schema = Some(schema);
+        self
+    }
+
+    /// Whether the text input starts with a header row (default true).
+    pub fn header(mut self, header: bool) -> Self {
+        self.text.header = header;
+        self
+    }
+
+    /// The text options as set so far.
+    pub fn current_text_options(&self) -> &TextOptions {
+        &self.text
     }
 
     /// The event-time column; windows use processing time without one.
@@ -126,6 +158,7 @@ impl EngineBuilder {
     /// How far the watermark trails the largest event time seen.
     pub fn max_out_of_orderness(mut self, bound: Duration) -> Self {
         self.plan_options.max_out_of_orderness = bound.as_millis() as i64;
+        self.out_of_orderness_set = true;
         self
     }
 
@@ -133,6 +166,7 @@ impl EngineBuilder {
     /// close this long after the watermark passes their end.
     pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
         self.plan_options.allowed_lateness = lateness.as_millis() as i64;
+        self.lateness_set = true;
         self
     }
 
@@ -141,18 +175,66 @@ impl EngineBuilder {
         if self.batching.batch_size == 0 {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
-        let source = source::open(&self.input, self.on_error)?;
-        self.build_with_source(source)
+        let parsed = crate::sql::parse(&self.sql)?;
+        let mut text = self.text.clone();
+        text.on_error = text.on_error.resolve(self.output.directory());
+        if let Some(decl) = declared_stream(&parsed)? {
+            match &text.schema {
+                None => text.schema = Some(decl.schema.clone()),
+                Some(flag) if same_columns(flag, &decl.schema) => {}
+                Some(_) => {
+                    return Err(Error::Config(format!(
+                        "--schema and CREATE STREAM {} declare different columns",
+                        decl.name
+                    )))
+                }
+            }
+        }
+        let source = source::open(&self.input, &text)?;
+        self.finish(parsed, source)
     }
 
     /// Like [`build`](Self::build), reading from `source` instead of the input spec.
     pub fn build_with_source(self, source: Box<dyn Source>) -> Result<Engine, Error> {
+        let parsed = crate::sql::parse(&self.sql)?;
+        self.finish(parsed, source)
+    }
+
+    /// Plans `parsed` over `source`, with a `CREATE STREAM` declaration's
+    /// settings where the builder left them unset.
+    fn finish(
+        self,
+        parsed: crate::sql::ParsedQuery,
+        source: Box<dyn Source>,
+    ) -> Result<Engine, Error> {
         let cores = match self.cores {
             Some(c) => c,
             None => CoreSet::all_online()?,
         };
-        let parsed = crate::sql::parse(&self.sql)?;
-        let plan = crate::sql::plan_query_with(&parsed, None, source.schema(), &self.plan_options)?;
+        let mut options = self.plan_options.clone();
+        let decl = declared_stream(&parsed)?;
+        if let Some(decl) = decl {
+            if !same_columns(source.schema(), &decl.schema) {
+                return Err(Error::Config(format!(
+                    "CREATE STREAM {} declares ({}) but the input {} has ({})",
+                    decl.name,
+                    decl.schema.describe(),
+                    source.describe(),
+                    source.schema().describe()
+                )));
+            }
+            if options.event_time.is_none() {
+                options.event_time = decl.event_time.clone();
+            }
+            if !self.out_of_orderness_set {
+                options.max_out_of_orderness = decl.max_out_of_orderness.unwrap_or(0);
+            }
+            if !self.lateness_set {
+                options.allowed_lateness = decl.allowed_lateness.unwrap_or(0);
+            }
+        }
+        let input_name = decl.map(|d| d.name.as_str());
+        let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
         Ok(Engine {
             plan,
             cores,
@@ -163,6 +245,27 @@ impl EngineBuilder {
             idle: self.idle,
         })
     }
+}
+
+/// The run's one declared input stream, if the SQL declares one.
+fn declared_stream(parsed: &crate::sql::ParsedQuery) -> Result<Option<&StreamDecl>, Error> {
+    match parsed.streams.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        [_, second, ..] => Err(Error::Config(format!(
+            "a run reads one input stream; CREATE STREAM {} is a second one",
+            second.name
+        ))),
+    }
+}
+
+/// Same column names (ignoring case) and types, in the same order.
+fn same_columns(a: &Schema, b: &Schema) -> bool {
+    a.fields.len() == b.fields.len()
+        && a.fields
+            .iter()
+            .zip(&b.fields)
+            .all(|(x, y)| x.name.eq_ignore_ascii_case(&y.name) && x.data_type == y.data_type)
 }
 
 /// A progress observer: called from the observer thread every interval.
@@ -238,7 +341,7 @@ impl Engine {
                 source,
             })?;
         }
-        if let OutputSpec::Directory(dir) = &self.output {
+        if let Some(dir) = self.output.directory() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io {
                 what: format!("cannot create output directory {}", dir.display()),
                 source,

@@ -11,8 +11,8 @@
 use clap::{Args, Parser, Subcommand};
 use corestream::engine::{DEFAULT_INPUT, DEFAULT_SQL};
 use corestream::io::late::LatePolicy;
-use corestream::io::sink::OutputSpec;
-use corestream::io::text::OnError;
+use corestream::io::sink::{OutputFormat, OutputSpec};
+use corestream::io::text::{parse_delimiter, parse_schema, InputFormat, OnError, TextOptions};
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::router::Batching;
 use corestream::runtime::shard::IdlePolicy;
@@ -74,35 +74,62 @@ struct QueryArgs {
     /// The query text, or @FILE to read it from a file.
     #[arg(long, default_value = DEFAULT_SQL)]
     sql: String,
-    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D, a CSV file with a header, or - for stdin.
+    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D, a CSV file, or - for stdin.
     #[arg(long, default_value = DEFAULT_INPUT)]
     input: String,
+    /// csv, json (one object per line) or auto (json for .jsonl/.ndjson paths, else csv).
+    #[arg(long, default_value = "auto")]
+    input_format: String,
+    /// The CSV input has no header row: --schema names the columns, else they are c1..cN.
+    #[arg(long)]
+    no_header: bool,
+    /// The input columns, e.g. 'station VARCHAR, temperature DOUBLE'; their types win over inference, and a header must name them.
+    #[arg(long, value_name = "'NAME TYPE, ...'")]
+    schema: Option<String>,
+    /// The CSV field delimiter: one byte (e.g. ';'), or \t or tab.
+    #[arg(long, default_value = ",")]
+    delimiter: String,
+    /// The longest input record in bytes; a longer one is malformed (and not kept in memory).
+    #[arg(long, default_value_t = corestream::io::text::DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: usize,
     /// The event-time column (TIMESTAMP or BIGINT epoch ms); windows use processing time without it.
     #[arg(long)]
     event_time: Option<String>,
-    /// How far the watermark trails the largest event time seen (e.g. 5s).
-    #[arg(long, default_value = "0s")]
-    max_out_of_orderness: String,
-    /// How far behind the watermark a record may be and still count (e.g. 10s).
-    #[arg(long, default_value = "0s")]
-    allowed_lateness: String,
+    /// How far the watermark trails the largest event time seen (e.g. 5s;
+    /// default 0s, or the CREATE STREAM watermark).
+    #[arg(long)]
+    max_out_of_orderness: Option<String>,
+    /// How far behind the watermark a record may be and still count (e.g. 10s;
+    /// default 0s, or the CREATE STREAM allowed_lateness).
+    #[arg(long)]
+    allowed_lateness: Option<String>,
 }
 
 impl QueryArgs {
     /// A builder with the query, input and event-time settings applied.
     fn builder(&self) -> Result<corestream::EngineBuilder, Error> {
         let mut builder = Engine::builder();
+        let mut text = TextOptions {
+            format: InputFormat::parse(&self.input_format)?,
+            header: !self.no_header,
+            delimiter: parse_delimiter(&self.delimiter)?,
+            max_line_bytes: self.max_line_bytes,
+            ..TextOptions::default()
+        };
+        if let Some(schema) = &self.schema {
+            text.schema = Some(parse_schema(schema)?);
+        }
+        builder = builder.text_options(text);
         if let Some(c) = &self.event_time {
             builder = builder.event_time(c);
         }
-        Ok(builder
-            .max_out_of_orderness(duration(
-                "max-out-of-orderness",
-                &self.max_out_of_orderness,
-            )?)
-            .allowed_lateness(duration("allowed-lateness", &self.allowed_lateness)?)
-            .sql(read_sql(&self.sql)?)
-            .input(self.input.clone()))
+        if let Some(bound) = &self.max_out_of_orderness {
+            builder = builder.max_out_of_orderness(duration("max-out-of-orderness", bound)?);
+        }
+        if let Some(lateness) = &self.allowed_lateness {
+            builder = builder.allowed_lateness(duration("allowed-lateness", lateness)?);
+        }
+        Ok(builder.sql(read_sql(&self.sql)?).input(self.input.clone()))
     }
 }
 
@@ -116,9 +143,12 @@ struct ExplainArgs {
 struct RunArgs {
     #[command(flatten)]
     query: QueryArgs,
-    /// A directory for part-<shard>.csv files, or - for stdout.
+    /// A directory for part-<shard>.csv (or .jsonl) files, or - for stdout.
     #[arg(long, default_value = "-")]
     output: String,
+    /// csv (with a header line) or json (one object per line, no header).
+    #[arg(long, default_value = "csv")]
+    output_format: String,
     #[command(flatten)]
     cores: CoreArgs,
     /// Rows per batch sent from the router to a shard.
@@ -130,9 +160,15 @@ struct RunArgs {
     /// How long an idle shard polls before it parks (e.g. 100us, 1ms).
     #[arg(long, default_value = "100us")]
     idle_spin: String,
-    /// What to do with a malformed input record: fail (stop, exit 1) or skip (count it).
-    #[arg(long, value_enum, default_value = "skip")]
-    on_error: OnErrorArg,
+    /// A malformed input record: fail (stop, exit 1, naming file and line), skip (count it), or
+    /// dead-letter[=PATH] (count it and write `source<TAB>line<TAB>reason<TAB>raw` to PATH;
+    /// default DIR/dead-letter.txt with --output DIR, else ./corestream-dead-letter.txt).
+    #[arg(
+        long,
+        default_value = "skip",
+        value_name = "fail|skip|dead-letter[=PATH]"
+    )]
+    on_error: String,
     /// Print nothing on stderr but errors: no summary, no progress line.
     #[arg(long, short)]
     quiet: bool,
@@ -154,12 +190,6 @@ struct RunArgs {
 enum LateArg {
     Drop,
     SideOutput,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum OnErrorArg {
-    Fail,
-    Skip,
 }
 
 fn duration(flag: &str, text: &str) -> Result<Duration, Error> {
@@ -246,7 +276,15 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         .query
         .builder()?
         .cores(cores)
-        .output(OutputSpec::parse(&args.output))
+        .output(OutputSpec::parse_as(
+            &args.output,
+            OutputFormat::parse(&args.output_format).ok_or_else(|| {
+                Error::Config(format!(
+                    "--output-format {:?}: expected csv or json",
+                    args.output_format
+                ))
+            })?,
+        ))
         .batching(Batching {
             batch_size: args.batch_size,
             linger: duration("linger", &args.linger)?,
@@ -254,10 +292,7 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         .idle(IdlePolicy {
             spin: duration("idle-spin", &args.idle_spin)?,
         })
-        .on_error(match args.on_error {
-            OnErrorArg::Fail => OnError::Fail,
-            OnErrorArg::Skip => OnError::Skip,
-        })
+        .on_error(OnError::parse(&args.on_error)?)
         .late(late_policy(&args))
         .build()?;
     // Installed once the engine is built: a signal while the input is being

@@ -116,6 +116,16 @@ impl Schema {
         self.fields.is_empty()
     }
 
+    /// `name TYPE, ...`: the columns as SQL declares them.
+    pub fn describe(&self) -> String {
+        let items: Vec<String> = self
+            .fields
+            .iter()
+            .map(|f| format!("{} {}", f.name, f.data_type))
+            .collect();
+        items.join(", ")
+    }
+
     /// Column names joined by commas: the CSV header line (without newline).
     pub fn header(&self) -> String {
         let names: Vec<&str> = self.fields.iter().map(|f| f.name.as_str()).collect();

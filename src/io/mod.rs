@@ -1,8 +1,12 @@
 //! Sources and sinks, one per format or transport.
 
 pub mod generator;
+pub mod json;
 pub mod late;
+pub mod lines;
 pub mod parse;
+pub mod reject;
 pub mod sink;
 pub mod source;
+pub mod tcp;
 pub mod text;

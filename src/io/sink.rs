@@ -6,47 +6,200 @@
 //!   and on regular files Linux serialises writes to one file description).
 //! - a directory: shard `i` writes `DIR/part-<i>.csv`, with a header, through
 //!   glommio's io_uring file I/O.
+//! - JSON lines, to stdout or a directory (`DIR/part-<i>.jsonl`): one object per
+//!   row, keys in the output schema's order. BIGINT and DOUBLE are numbers (a
+//!   NaN or infinite DOUBLE is `null`), DECIMAL a number written exactly,
+//!   BOOLEAN `true`/`false`, VARCHAR a string, TIMESTAMP an ISO 8601 UTC string
+//!   (`"2026-01-01T00:00:00.000Z"`), NULL `null`. No header line.
 //! - collect: batches are kept in memory and handed back at the end (tests and
 //!   embedding).
 //! - discard: rows are counted, not formatted (benchmarks).
 
-use crate::data::{Batch, Schema};
+use crate::data::{Batch, Schema, Value};
 use std::io;
 use std::path::PathBuf;
 
-/// Where results go, as chosen by `--output`.
+/// Where results go, as chosen by `--output` and `--output-format`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutputSpec {
+    /// CSV with a header line, on stdout.
     Stdout,
+    /// CSV part files with a header, `DIR/part-<shard>.csv`.
     Directory(PathBuf),
+    /// JSON lines on stdout.
+    StdoutJson,
+    /// JSON lines part files, `DIR/part-<shard>.jsonl`.
+    DirectoryJson(PathBuf),
     Collect,
     Discard,
 }
 
+/// How result rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// CSV with a header line.
+    #[default]
+    Csv,
+    /// One JSON object per line.
+    Json,
+}
+
+impl OutputFormat {
+    /// Parses `csv` or `json` (also `jsonl`, `ndjson`).
+    pub fn parse(text: &str) -> Option<OutputFormat> {
+        match text.to_ascii_lowercase().as_str() {
+            "csv" => Some(OutputFormat::Csv),
+            "json" | "jsonl" | "ndjson" => Some(OutputFormat::Json),
+            _ => None,
+        }
+    }
+}
+
 impl OutputSpec {
-    /// `-` is stdout; anything else is a directory for part files.
+    /// `-` is stdout; anything else is a directory for part files (CSV).
     pub fn parse(spec: &str) -> OutputSpec {
-        if spec == "-" {
-            OutputSpec::Stdout
-        } else {
-            OutputSpec::Directory(PathBuf::from(spec))
+        OutputSpec::parse_as(spec, OutputFormat::Csv)
+    }
+
+    /// `-` is stdout; anything else is a directory for part files, in `format`.
+    pub fn parse_as(spec: &str, format: OutputFormat) -> OutputSpec {
+        match (spec, format) {
+            ("-", OutputFormat::Csv) => OutputSpec::Stdout,
+            ("-", OutputFormat::Json) => OutputSpec::StdoutJson,
+            (d, OutputFormat::Csv) => OutputSpec::Directory(PathBuf::from(d)),
+            (d, OutputFormat::Json) => OutputSpec::DirectoryJson(PathBuf::from(d)),
+        }
+    }
+
+    /// The directory of part files, if the output is one.
+    pub fn directory(&self) -> Option<&std::path::Path> {
+        match self {
+            OutputSpec::Directory(d) | OutputSpec::DirectoryJson(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The row format of stdout and part files.
+    pub fn format(&self) -> OutputFormat {
+        match self {
+            OutputSpec::StdoutJson | OutputSpec::DirectoryJson(_) => OutputFormat::Json,
+            _ => OutputFormat::Csv,
         }
     }
 
     /// A human name for messages: `stdout` or the part file path.
     pub fn describe(&self, shard: usize) -> String {
         match self {
-            OutputSpec::Stdout => "stdout".into(),
+            OutputSpec::Stdout | OutputSpec::StdoutJson => "stdout".into(),
             OutputSpec::Directory(d) => d.join(part_name(shard)).display().to_string(),
+            OutputSpec::DirectoryJson(d) => d.join(json_part_name(shard)).display().to_string(),
             OutputSpec::Collect => "memory".into(),
             OutputSpec::Discard => "discard".into(),
         }
     }
 }
 
-/// The file name of shard `shard`'s output part.
+/// The file name of shard `shard`'s CSV output part.
 pub fn part_name(shard: usize) -> String {
     format!("part-{shard}.csv")
+}
+
+/// The file name of shard `shard`'s JSON lines output part.
+pub fn json_part_name(shard: usize) -> String {
+    format!("part-{shard}.jsonl")
+}
+
+/// Writes rows as JSON lines: the keys are escaped once, up front.
+#[derive(Debug, Clone)]
+pub struct JsonRows {
+    /// `{"name":` for the first column, `,"name":` for the others.
+    keys: Vec<Vec<u8>>,
+}
+
+impl JsonRows {
+    pub fn new(schema: &Schema) -> JsonRows {
+        let keys = schema
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let mut k = vec![if i == 0 { b'{' } else { b',' }];
+                json_string(&f.name, &mut k);
+                k.push(b':');
+                k
+            })
+            .collect();
+        JsonRows { keys }
+    }
+
+    /// Appends each row of `batch` as one JSON object and a newline.
+    pub fn write(&self, batch: &Batch, out: &mut Vec<u8>) {
+        use crate::data::column::ColumnData;
+        use std::io::Write;
+        for row in 0..batch.len {
+            if self.keys.is_empty() {
+                out.push(b'{');
+            }
+            for (key, c) in self.keys.iter().zip(&batch.columns) {
+                out.extend_from_slice(key);
+                if !c.is_valid(row) {
+                    out.extend_from_slice(b"null");
+                    continue;
+                }
+                match &c.data {
+                    ColumnData::Int64(v) => {
+                        out.extend_from_slice(itoa::Buffer::new().format(v[row]).as_bytes())
+                    }
+                    ColumnData::Float64(v) if v[row].is_finite() => {
+                        let _ = write!(out, "{}", v[row]);
+                    }
+                    ColumnData::Float64(_) => out.extend_from_slice(b"null"),
+                    ColumnData::Bool(v) => {
+                        out.extend_from_slice(if v[row] { b"true" } else { b"false" })
+                    }
+                    ColumnData::Utf8(v) => json_string(v.get(row), out),
+                    ColumnData::Timestamp(v) => {
+                        json_string(&crate::data::column::format_timestamp(v[row]), out)
+                    }
+                    ColumnData::Decimal { values, scale, .. } => {
+                        // A decimal's text is a valid JSON number: digits, a
+                        // leading minus, and a point with digits on both sides.
+                        let _ = write!(
+                            out,
+                            "{}",
+                            Value::Decimal {
+                                value: values[row],
+                                scale: *scale,
+                            }
+                        );
+                    }
+                }
+            }
+            out.extend_from_slice(b"}\n");
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn json_string(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            b if b < 0x20 || b == 0x7f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+            }
+            b => out.push(b),
+        }
+    }
+    out.push(b'"');
 }
 
 /// Bytes buffered before a sink writes.
@@ -59,11 +212,15 @@ const FLUSH_BYTES: usize = 1 << 16;
 pub enum ShardSink {
     Stdout {
         buf: Vec<u8>,
+        /// `Some` for JSON lines, `None` for CSV.
+        json: Option<JsonRows>,
     },
     File {
         file: glommio::io::BufferedFile,
         pos: u64,
         buf: Vec<u8>,
+        /// `Some` for JSON lines, `None` for CSV.
+        json: Option<JsonRows>,
     },
     Collect(Vec<Batch>),
     Discard,
@@ -72,12 +229,31 @@ pub enum ShardSink {
 impl ShardSink {
     /// Opens shard `shard`'s sink; a part file starts with the header line.
     pub async fn open(spec: &OutputSpec, shard: usize, schema: &Schema) -> io::Result<ShardSink> {
+        let json = (spec.format() == OutputFormat::Json).then(|| JsonRows::new(schema));
         Ok(match spec {
-            OutputSpec::Stdout => ShardSink::Stdout {
+            OutputSpec::Stdout | OutputSpec::StdoutJson => ShardSink::Stdout {
                 buf: Vec::with_capacity(FLUSH_BYTES * 2),
+                json,
             },
-            OutputSpec::Directory(dir) => {
-                ShardSink::create_file(&dir.join(part_name(shard)), schema).await?
+            OutputSpec::Directory(dir) | OutputSpec::DirectoryJson(dir) => {
+                let name = match json {
+                    Some(_) => json_part_name(shard),
+                    None => part_name(shard),
+                };
+                let file = glommio::io::BufferedFile::create(&dir.join(name))
+                    .await
+                    .map_err(io::Error::from)?;
+                let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
+                if json.is_none() {
+                    buf.extend_from_slice(schema.header().as_bytes());
+                    buf.push(b'\n');
+                }
+                ShardSink::File {
+                    file,
+                    pos: 0,
+                    buf,
+                    json,
+                }
             }
             OutputSpec::Collect => ShardSink::Collect(Vec::new()),
             OutputSpec::Discard => ShardSink::Discard,
@@ -92,20 +268,31 @@ impl ShardSink {
         let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
         buf.extend_from_slice(schema.header().as_bytes());
         buf.push(b'\n');
-        Ok(ShardSink::File { file, pos: 0, buf })
+        Ok(ShardSink::File {
+            file,
+            pos: 0,
+            buf,
+            json: None,
+        })
     }
 
     /// Accepts a batch of result rows; may buffer them.
     pub async fn write(&mut self, batch: Batch) -> io::Result<()> {
         match self {
-            ShardSink::Stdout { buf } => {
-                batch.write_csv(buf);
+            ShardSink::Stdout { buf, json } => {
+                match json {
+                    Some(j) => j.write(&batch, buf),
+                    None => batch.write_csv(buf),
+                }
                 if buf.len() >= FLUSH_BYTES {
                     write_stdout_lines(buf)?;
                 }
             }
-            ShardSink::File { buf, .. } => {
-                batch.write_csv(buf);
+            ShardSink::File { buf, json, .. } => {
+                match json {
+                    Some(j) => j.write(&batch, buf),
+                    None => batch.write_csv(buf),
+                }
                 if buf.len() >= FLUSH_BYTES {
                     self.flush().await?;
                 }
@@ -119,8 +306,8 @@ impl ShardSink {
     /// Writes out everything buffered.
     pub async fn flush(&mut self) -> io::Result<()> {
         match self {
-            ShardSink::Stdout { buf } => write_stdout_lines(buf),
-            ShardSink::File { file, pos, buf } => {
+            ShardSink::Stdout { buf, .. } => write_stdout_lines(buf),
+            ShardSink::File { file, pos, buf, .. } => {
                 let mut data = std::mem::take(buf);
                 while !data.is_empty() {
                     let n = file

@@ -1,7 +1,9 @@
 //! The source contract, and opening a source from its `--input` spec.
 
 use super::generator::TradesGenerator;
-use super::text::{OnError, TextSource};
+use super::json::JsonSource;
+use super::tcp::TcpSource;
+use super::text::{InputFormat, TextOptions, TextSource};
 use crate::data::{Batch, Schema};
 use crate::error::Error;
 use std::time::Instant;
@@ -37,13 +39,20 @@ pub trait Source: Send {
 }
 
 /// Opens the source named by an `--input` spec: `gen:trades?...`, `-` for
-/// stdin, or a path to a CSV file with a header row.
-pub fn open(spec: &str, on_error: OnError) -> Result<Box<dyn Source>, Error> {
+/// stdin, `tcp://HOST:PORT` (a listener), or a path to a CSV or JSON lines file (read as `options` say; JSON
+/// lines by default for `.jsonl` and `.ndjson`).
+pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error> {
     if let Some(rest) = spec.strip_prefix("gen:") {
         return Ok(Box::new(TradesGenerator::from_spec(rest)?));
     }
-    if spec == "-" {
-        return Ok(Box::new(TextSource::stdin(on_error)?));
+    if let Some(addr) = spec.strip_prefix("tcp://") {
+        return Ok(Box::new(TcpSource::bind(addr, options)?));
     }
-    Ok(Box::new(TextSource::file(spec, on_error)?))
+    let json = options.format.for_path(spec) == InputFormat::Json;
+    Ok(match (spec, json) {
+        ("-", false) => Box::new(TextSource::stdin(options)?),
+        ("-", true) => Box::new(JsonSource::stdin(options)?),
+        (path, false) => Box::new(TextSource::file(path, options)?),
+        (path, true) => Box::new(JsonSource::file(path, options)?),
+    })
 }

@@ -1,32 +1,188 @@
-//! CSV text sources: a file or stdin, with a header row naming the columns.
+//! CSV text sources: a file or stdin, configured by [`TextOptions`].
 //!
-//! Column types come from the header when it names the trades columns, and are
-//! otherwise inferred from the first rows (BIGINT, then DOUBLE, then VARCHAR).
+//! # Columns
+//! - A header row and no declared schema: the header names the columns; when
+//!   it names the trades columns they get the trades schema, otherwise types are
+//!   inferred from the first rows (BIGINT, DOUBLE, BOOLEAN, TIMESTAMP for ISO
+//!   8601 text, else VARCHAR).
+//! - A header row and a declared schema: the header's names must match the
+//!   declared names (ignoring ASCII case), else an error names the first
+//!   mismatch; the declared types are used (declared types win over inference).
+//! - No header and a declared schema: the schema gives the names and types.
+//! - Neither: the columns are called `c1..cN` (N from the widest sampled
+//!   record) and their types are inferred from the first rows.
+//!
+//! # Records
+//! Fields are split by csv-core with the configured delimiter, so quoted fields
+//! (with delimiters, quotes or newlines inside) work. A record longer than
+//! [`TextOptions::max_line_bytes`] is malformed: its bytes beyond the bound are
+//! skipped, not kept. Malformed records go to the `on_error` policy
+//! ([`Rejects`](super::reject::Rejects)); errors name the source, the record's
+//! first line and the column.
+//!
 //! Records are read line by line so that a slow pipe can be polled with a
 //! deadline: the router flushes what it has when no line arrives in time.
 
+use super::lines::{self, LineRead};
 use super::parse::push_field;
+pub use super::reject::OnError;
+use super::reject::Rejects;
 use super::source::{Poll, Source};
 use crate::data::{Batch, DataType, Field, Schema};
 use crate::error::Error;
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
 
-/// What to do with a record that does not decode.
+/// The default bound on one record's bytes: 1 MiB.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+
+/// The format of a text input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum OnError {
-    /// Stop the run, naming the file, line and reason.
-    Fail,
-    /// Count it as malformed and go on.
+pub enum InputFormat {
+    /// JSON lines for a path ending `.jsonl` or `.ndjson`, CSV otherwise.
     #[default]
-    Skip,
+    Auto,
+    Csv,
+    /// One JSON object per line ([`super::json`]).
+    Json,
+}
+
+impl InputFormat {
+    /// Parses `auto`, `csv` or `json` (also `jsonl`, `ndjson`).
+    pub fn parse(text: &str) -> Result<InputFormat, Error> {
+        match text.to_ascii_lowercase().as_str() {
+            "auto" => Ok(InputFormat::Auto),
+            "csv" => Ok(InputFormat::Csv),
+            "json" | "jsonl" | "ndjson" => Ok(InputFormat::Json),
+            _ => Err(Error::Config(format!(
+                "--input-format {text:?}: expected csv, json or auto"
+            ))),
+        }
+    }
+
+    /// The format for the input at `path` (`Auto` decided by its extension).
+    pub fn for_path(self, path: &str) -> InputFormat {
+        match self {
+            InputFormat::Auto => {
+                let lower = path.to_ascii_lowercase();
+                if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
+                    InputFormat::Json
+                } else {
+                    InputFormat::Csv
+                }
+            }
+            f => f,
+        }
+    }
+}
+
+/// How to read a text input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextOptions {
+    /// CSV or JSON lines; default by the path's extension.
+    pub format: InputFormat,
+    /// The first record is a header naming the columns. Default true.
+    pub header: bool,
+    /// The declared columns (`--schema`, or a `CREATE STREAM`); `None` infers them.
+    pub schema: Option<Schema>,
+    /// The field delimiter. Default `,`.
+    pub delimiter: u8,
+    /// What to do with a malformed record.
+    pub on_error: OnError,
+    /// Longest record, in bytes; a longer one is malformed. Default 1 MiB.
+    pub max_line_bytes: usize,
+}
+
+impl Default for TextOptions {
+    fn default() -> Self {
+        TextOptions {
+            format: InputFormat::Auto,
+            header: true,
+            schema: None,
+            delimiter: b',',
+            on_error: OnError::default(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        }
+    }
+}
+
+/// Parses a declared schema: `name TYPE, name TYPE, ...`, types as
+/// [`DataType::parse`] reads them (`DECIMAL(10,2)` keeps its comma). An error
+/// names the bad item.
+pub fn parse_schema(text: &str) -> Result<Schema, Error> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0i32, 0usize);
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&text[start..]);
+    let mut fields: Vec<Field> = Vec::new();
+    for (n, item) in items.iter().enumerate() {
+        let item = item.trim();
+        let bad = |why: &str| {
+            Error::Config(format!(
+                "--schema: item {} {item:?}: {why}; expected `name TYPE, ...` (e.g. `station VARCHAR, temperature DOUBLE`)",
+                n + 1
+            ))
+        };
+        let Some((name, ty)) = item.split_once(char::is_whitespace) else {
+            return Err(bad(if item.is_empty() { "empty" } else { "no type" }));
+        };
+        let Some(data_type) = DataType::parse(ty) else {
+            return Err(bad(&format!("unknown type {:?}", ty.trim())));
+        };
+        if fields.iter().any(|f| f.name.eq_ignore_ascii_case(name)) {
+            return Err(bad(&format!("column {name} is declared twice")));
+        }
+        fields.push(Field::new(name, data_type));
+    }
+    Ok(Schema::new(fields))
+}
+
+/// Parses a `--delimiter`: one byte, or `\t` / `tab` for a tab.
+pub fn parse_delimiter(text: &str) -> Result<u8, Error> {
+    match text {
+        "\\t" | "tab" | "TAB" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && !matches!(t.as_bytes()[0], b'"' | b'\n' | b'\r') => {
+            Ok(t.as_bytes()[0])
+        }
+        _ => Err(Error::Config(format!(
+            "--delimiter {text:?}: expected one byte (e.g. ';' or '|'), or \\t or tab; not a quote or newline"
+        ))),
+    }
 }
 
 /// Rows read to infer column types.
 const INFER_ROWS: usize = 1_000;
+
+/// What [`TextSource::read_record`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Record {
+    /// A whole record is in `fields`/`ends`.
+    Whole,
+    /// A record longer than the bound; `raw` holds its first bytes.
+    TooLong,
+    /// End of input, or the deadline passed first (then `at_end` is false).
+    None,
+}
+
+/// A record read ahead for type inference, not yet returned.
+struct Pending {
+    line: u64,
+    raw: Vec<u8>,
+    too_long: bool,
+}
 
 /// A CSV source over a file or stdin.
 pub struct TextSource {
@@ -35,82 +191,168 @@ pub struct TextSource {
     /// Polled for readiness when a deadline applies and nothing is buffered.
     fd: Option<RawFd>,
     schema: Schema,
-    on_error: OnError,
+    rejects: Rejects,
+    max_line_bytes: usize,
     csv: csv_core::Reader,
+    /// The bytes being parsed: a line, or a whole record read ahead.
     line: Vec<u8>,
+    /// Every byte of the current record (for the dead-letter file).
+    raw: Vec<u8>,
     fields: Vec<u8>,
     ends: Vec<usize>,
-    /// Lines read ahead for type inference, not yet returned.
-    pending: VecDeque<(u64, Vec<u8>)>,
+    pending: VecDeque<Pending>,
+    /// Lines read from the input so far.
     line_no: u64,
-    malformed: u64,
+    /// The first line of the current record.
+    record_line: u64,
     at_end: bool,
 }
 
 impl TextSource {
-    pub fn file(path: &str, on_error: OnError) -> Result<TextSource, Error> {
+    pub fn file(path: &str, options: &TextOptions) -> Result<TextSource, Error> {
         let file = File::open(path).map_err(|source| Error::Io {
             what: format!("cannot open input {path}"),
             source,
         })?;
-        TextSource::new(path.to_owned(), Box::new(file), None, on_error)
+        TextSource::new(path.to_owned(), Box::new(file), None, options)
     }
 
-    pub fn stdin(on_error: OnError) -> Result<TextSource, Error> {
+    pub fn stdin(options: &TextOptions) -> Result<TextSource, Error> {
         let stdin = std::io::stdin();
         let fd = stdin.as_raw_fd();
-        TextSource::new("stdin".to_owned(), Box::new(stdin), Some(fd), on_error)
+        TextSource::new("stdin".to_owned(), Box::new(stdin), Some(fd), options)
     }
 
     /// A source over any reader (tests, embedding).
     pub fn from_reader(
         name: impl Into<String>,
         reader: Box<dyn Read + Send>,
-        on_error: OnError,
+        options: &TextOptions,
     ) -> Result<TextSource, Error> {
-        TextSource::new(name.into(), reader, None, on_error)
+        TextSource::new(name.into(), reader, None, options)
     }
 
     fn new(
         name: String,
         reader: Box<dyn Read + Send>,
         fd: Option<RawFd>,
-        on_error: OnError,
+        options: &TextOptions,
     ) -> Result<TextSource, Error> {
         let mut s = TextSource {
             name,
             reader: BufReader::with_capacity(1 << 16, reader),
             fd,
             schema: Schema::default(),
-            on_error,
-            csv: csv_core::Reader::new(),
+            rejects: Rejects::new(&options.on_error)?,
+            max_line_bytes: options.max_line_bytes.max(1),
+            csv: csv_core::ReaderBuilder::new()
+                .delimiter(options.delimiter)
+                .build(),
             line: Vec::new(),
+            raw: Vec::new(),
             fields: Vec::new(),
             ends: Vec::new(),
             pending: VecDeque::new(),
             line_no: 0,
-            malformed: 0,
+            record_line: 0,
             at_end: false,
         };
-        if !s.read_record(None)? {
-            return Err(Error::Input {
-                source: s.name.clone(),
-                line: 1,
-                reason: "the input is empty; a header row naming the columns is required".into(),
-            });
+        s.schema = match (options.header, &options.schema) {
+            (true, declared) => {
+                let names = s.read_header()?;
+                match declared {
+                    Some(d) => {
+                        s.check_header(&names, d)?;
+                        d.clone()
+                    }
+                    None => s.infer_schema(Some(names))?,
+                }
+            }
+            (false, Some(d)) => d.clone(),
+            (false, None) => s.infer_schema(None)?,
+        };
+        if s.schema.is_empty() {
+            return Err(Error::Config(format!("input {}: no columns", s.name)));
         }
-        let names: Vec<String> = (0..s.ends.len())
-            .map(|i| String::from_utf8_lossy(s.field(i)).trim().to_owned())
+        Ok(s)
+    }
+
+    fn read_header(&mut self) -> Result<Vec<String>, Error> {
+        let header_error = |s: &Self, reason: String| Error::Input {
+            source: s.name.clone(),
+            line: 1,
+            reason,
+        };
+        match self.read_record(None)? {
+            Record::Whole => {}
+            Record::TooLong => {
+                return Err(header_error(
+                    self,
+                    format!(
+                        "the header is longer than {} bytes (max_line_bytes)",
+                        self.max_line_bytes
+                    ),
+                ))
+            }
+            Record::None => {
+                return Err(header_error(
+                    self,
+                    "the input is empty; a header row naming the columns is required \
+                     (or declare the columns and say there is no header)"
+                        .into(),
+                ))
+            }
+        }
+        let names: Vec<String> = (0..self.ends.len())
+            .map(|i| String::from_utf8_lossy(self.field(i)).trim().to_owned())
             .collect();
         if let Some(i) = names.iter().position(|n| n.is_empty()) {
-            return Err(Error::Input {
-                source: s.name.clone(),
-                line: 1,
-                reason: format!("header column {} has no name", i + 1),
-            });
+            return Err(header_error(
+                self,
+                format!("header column {} has no name", i + 1),
+            ));
         }
-        s.schema = s.infer_schema(&names)?;
-        Ok(s)
+        Ok(names)
+    }
+
+    /// The header must name the declared columns, in order, ignoring ASCII case.
+    fn check_header(&self, names: &[String], declared: &Schema) -> Result<(), Error> {
+        let mismatch = |what: String| {
+            Error::Config(format!(
+                "input {} line 1: the header does not match the declared schema: {what}",
+                self.name
+            ))
+        };
+        for (i, f) in declared.fields.iter().enumerate() {
+            match names.get(i) {
+                Some(n) if n.eq_ignore_ascii_case(&f.name) => {}
+                Some(n) => {
+                    return Err(mismatch(format!(
+                        "header column {} is {n:?}, the declared column {} is {:?}",
+                        i + 1,
+                        i + 1,
+                        f.name
+                    )))
+                }
+                None => {
+                    return Err(mismatch(format!(
+                        "the header has {} columns, the declared column {} ({:?}) is missing",
+                        names.len(),
+                        i + 1,
+                        f.name
+                    )))
+                }
+            }
+        }
+        if names.len() > declared.len() {
+            return Err(mismatch(format!(
+                "header column {} ({:?}) is not declared (the schema has {} columns)",
+                declared.len() + 1,
+                names[declared.len()],
+                declared.len()
+            )));
+        }
+        Ok(())
     }
 
     fn field(&self, i: usize) -> &[u8] {
@@ -118,162 +360,201 @@ impl TextSource {
         &self.fields[start..self.ends[i]]
     }
 
-    /// Reads lines until one whole CSV record is in `fields`/`ends`. Returns
-    /// false at end of input, or when `deadline` passes before a line arrives
-    /// (then `at_end` is false).
-    fn read_record(&mut self, deadline: Option<Instant>) -> Result<bool, Error> {
-        self.fields.clear();
-        self.ends.clear();
-        let mut nout = 0usize;
-        let mut nend = 0usize;
-        let mut first_line = true;
-        loop {
-            if let Some((line_no, line)) = self.pending.pop_front() {
-                self.line_no = line_no;
-                self.line = line;
-            } else {
-                if first_line && !self.wait_readable(deadline) {
-                    return Ok(false);
-                }
-                self.line.clear();
-                let n = self
-                    .reader
-                    .read_until(b'\n', &mut self.line)
-                    .map_err(|source| Error::Io {
-                        what: format!("cannot read input {}", self.name),
-                        source,
-                    })?;
-                if n == 0 {
-                    if first_line {
-                        self.at_end = true;
-                        return Ok(false);
-                    }
-                    // A quoted field left open at end of input: finish it.
-                    self.line.clear();
-                }
-                self.line_no += 1;
-            }
-            first_line = false;
-            let mut input: &[u8] = &self.line;
+    /// Reads lines until one whole CSV record is in `fields`/`ends` (and its
+    /// bytes in `raw`). Blank lines are not records.
+    fn read_record(&mut self, deadline: Option<Instant>) -> Result<Record, Error> {
+        'record: loop {
+            self.fields.clear();
+            self.ends.clear();
+            self.raw.clear();
+            let mut nout = 0usize;
+            let mut nend = 0usize;
+            let mut first_line = true;
             loop {
-                if self.fields.len() < nout + input.len() + 1 {
-                    self.fields.resize(nout + input.len() + 64, 0);
-                }
-                if self.ends.len() <= nend {
-                    self.ends.resize(nend + 16, 0);
-                }
-                let (res, nin, o, e) =
-                    self.csv
-                        .read_record(input, &mut self.fields[nout..], &mut self.ends[nend..]);
-                for end in &mut self.ends[nend..nend + e] {
-                    *end += nout;
-                }
-                input = &input[nin..];
-                nout += o;
-                nend += e;
-                match res {
-                    csv_core::ReadRecordResult::Record => {
-                        self.ends.truncate(nend);
-                        self.fields.truncate(nout);
-                        // A blank line is not a record.
-                        if nend == 1 && nout == 0 {
-                            return self.read_record(deadline);
+                let pending = if first_line {
+                    self.pending.pop_front()
+                } else {
+                    None
+                };
+                if let Some(p) = pending {
+                    self.record_line = p.line;
+                    self.raw.extend_from_slice(&p.raw);
+                    if p.too_long {
+                        return Ok(Record::TooLong);
+                    }
+                    self.line = p.raw;
+                } else {
+                    if first_line && !self.wait_readable(deadline) {
+                        return Ok(Record::None);
+                    }
+                    self.line.clear();
+                    let room = self.max_line_bytes.saturating_sub(self.raw.len());
+                    let read = lines::read_line(&mut self.reader, &mut self.line, room).map_err(
+                        |source| Error::Io {
+                            what: format!("cannot read input {}", self.name),
+                            source,
+                        },
+                    )?;
+                    match read {
+                        LineRead::Eof if first_line => {
+                            self.at_end = true;
+                            return Ok(Record::None);
                         }
-                        return Ok(true);
-                    }
-                    csv_core::ReadRecordResult::End => {
-                        self.at_end = true;
-                        return Ok(false);
-                    }
-                    csv_core::ReadRecordResult::InputEmpty => {
-                        if self.line.is_empty() {
-                            // End of input: ask the parser to finish the record.
-                            let (res, _, o, e) = self.csv.read_record(
-                                &[],
-                                &mut self.fields[nout..],
-                                &mut self.ends[nend..],
-                            );
-                            for end in &mut self.ends[nend..nend + e] {
-                                *end += nout;
+                        // A quoted field left open at end of input: finish it.
+                        LineRead::Eof => self.line.clear(),
+                        LineRead::Line | LineRead::TooLong => {
+                            self.line_no += 1;
+                            if first_line {
+                                self.record_line = self.line_no;
                             }
-                            nout += o;
-                            nend += e;
+                            self.raw.extend_from_slice(&self.line);
+                        }
+                    }
+                    if read == LineRead::TooLong {
+                        // Start the next record afresh on the next line.
+                        self.csv.reset();
+                        return Ok(Record::TooLong);
+                    }
+                }
+                first_line = false;
+                let mut input: &[u8] = &self.line;
+                loop {
+                    if self.fields.len() < nout + input.len() + 1 {
+                        self.fields.resize(nout + input.len() + 64, 0);
+                    }
+                    if self.ends.len() <= nend {
+                        self.ends.resize(nend + 16, 0);
+                    }
+                    let (res, nin, o, e) = self.csv.read_record(
+                        input,
+                        &mut self.fields[nout..],
+                        &mut self.ends[nend..],
+                    );
+                    // csv-core's ends count from the start of the record
+                    // (it keeps its output position across calls), so they
+                    // are already offsets into `fields`.
+                    input = &input[nin..];
+                    nout += o;
+                    nend += e;
+                    match res {
+                        csv_core::ReadRecordResult::Record => {
                             self.ends.truncate(nend);
                             self.fields.truncate(nout);
-                            return Ok(res == csv_core::ReadRecordResult::Record);
+                            // A blank line is not a record.
+                            if nend == 1 && nout == 0 {
+                                continue 'record;
+                            }
+                            return Ok(Record::Whole);
                         }
-                        break;
+                        csv_core::ReadRecordResult::End => {
+                            self.at_end = true;
+                            return Ok(Record::None);
+                        }
+                        csv_core::ReadRecordResult::InputEmpty => {
+                            if self.line.is_empty() {
+                                // End of input: ask the parser to finish the record.
+                                let (res, _, o, e) = self.csv.read_record(
+                                    &[],
+                                    &mut self.fields[nout..],
+                                    &mut self.ends[nend..],
+                                );
+                                nout += o;
+                                nend += e;
+                                self.ends.truncate(nend);
+                                self.fields.truncate(nout);
+                                if res == csv_core::ReadRecordResult::Record {
+                                    return Ok(Record::Whole);
+                                }
+                                self.at_end = true;
+                                return Ok(Record::None);
+                            }
+                            break;
+                        }
+                        csv_core::ReadRecordResult::OutputFull
+                        | csv_core::ReadRecordResult::OutputEndsFull => continue,
                     }
-                    csv_core::ReadRecordResult::OutputFull
-                    | csv_core::ReadRecordResult::OutputEndsFull => continue,
+                }
+                if self.raw.len() >= self.max_line_bytes {
+                    // A quoted field spanning lines past the bound.
+                    self.csv.reset();
+                    return Ok(Record::TooLong);
                 }
             }
         }
     }
 
-    /// Waits until the input has a byte to read or `deadline` passes (or a
-    /// signal interrupts the wait). Another poll error returns true, so the
-    /// read that follows reports it.
+    /// Waits until the input has a byte to read or `deadline` passes; true
+    /// without a deadline or a pollable descriptor.
     fn wait_readable(&self, deadline: Option<Instant>) -> bool {
         let (Some(fd), Some(deadline)) = (self.fd, deadline) else {
             return true;
         };
-        if !self.reader.buffer().is_empty() {
-            return true;
-        }
-        let timeout = deadline.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call, and the
-        // count passed is 1, matching the single struct.
-        let ready = unsafe {
-            libc::poll(
-                &mut pfd,
-                1,
-                timeout.as_millis().min(i32::MAX as u128) as i32,
-            )
-        };
-        match ready {
-            0 => false,
-            // Interrupted by a signal: report nothing yet, so the caller
-            // returns to check whether it should stop, and polls again.
-            r if r < 0 => std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted,
-            _ => true,
-        }
+        !self.reader.buffer().is_empty() || lines::wait_readable(fd, deadline)
     }
 
-    fn infer_schema(&mut self, names: &[String]) -> Result<Schema, Error> {
-        let trades = super::generator::trades_schema();
-        let is_trades = names.len() == trades.len()
-            && names
-                .iter()
-                .zip(&trades.fields)
-                .all(|(n, f)| n.eq_ignore_ascii_case(&f.name));
-        if is_trades {
-            return Ok(trades);
+    /// Samples up to [`INFER_ROWS`] records (kept to be returned later) and
+    /// infers the column types; without `names`, the columns are `c1..cN`.
+    fn infer_schema(&mut self, names: Option<Vec<String>>) -> Result<Schema, Error> {
+        if let Some(names) = &names {
+            let trades = super::generator::trades_schema();
+            let is_trades = names.len() == trades.len()
+                && names
+                    .iter()
+                    .zip(&trades.fields)
+                    .all(|(n, f)| n.eq_ignore_ascii_case(&f.name));
+            if is_trades {
+                return Ok(trades);
+            }
         }
-        let mut types: Vec<Option<DataType>> = vec![None; names.len()];
+        let mut types: Vec<Option<DataType>> = vec![None; names.as_ref().map_or(0, Vec::len)];
+        // Kept apart while sampling, so that `read_record` reads on instead of
+        // replaying them.
+        let mut sampled = VecDeque::new();
         for _ in 0..INFER_ROWS {
-            if !self.read_record(None)? {
-                break;
+            let too_long = match self.read_record(None)? {
+                Record::None => break,
+                Record::TooLong => true,
+                Record::Whole => {
+                    if names.is_none() && types.len() < self.ends.len() {
+                        types.resize(self.ends.len(), None);
+                    }
+                    for (i, t) in types.iter_mut().enumerate().take(self.ends.len()) {
+                        let text = String::from_utf8_lossy(self.field(i));
+                        *t = widen(*t, text.trim());
+                    }
+                    false
+                }
+            };
+            let mut raw = std::mem::take(&mut self.raw);
+            if raw.last() != Some(&b'\n') {
+                raw.push(b'\n');
             }
-            for (i, t) in types.iter_mut().enumerate().take(self.ends.len()) {
-                let text = String::from_utf8_lossy(self.field(i));
-                *t = widen(*t, text.trim());
-            }
-            self.pending
-                .push_back((self.line_no, std::mem::take(&mut self.line)));
+            sampled.push_back(Pending {
+                line: self.record_line,
+                raw,
+                too_long,
+            });
         }
+        self.pending = sampled;
         self.at_end = false;
         self.csv.reset();
+        let names = match names {
+            Some(n) => n,
+            None if types.is_empty() => {
+                return Err(Error::Input {
+                    source: self.name.clone(),
+                    line: 1,
+                    reason: "the input is empty; without a header, declare the columns (--schema)"
+                        .into(),
+                })
+            }
+            None => (1..=types.len()).map(|i| format!("c{i}")).collect(),
+        };
         Ok(Schema::new(
             names
-                .iter()
+                .into_iter()
                 .zip(types)
-                .map(|(n, t)| Field::new(n.clone(), t.unwrap_or(DataType::Utf8)))
+                .map(|(n, t)| Field::new(n, t.unwrap_or(DataType::Utf8)))
                 .collect(),
         ))
     }
@@ -364,25 +645,26 @@ impl Source for TextSource {
                 deadline
             };
             let wait = if self.fd.is_some() { wait } else { None };
-            if !self.read_record(wait)? {
-                break;
-            }
-            if batch.len == 0 {
-                batch.ingest_time = Instant::now();
-            }
-            if let Err(reason) = self.decode_into(&mut batch) {
-                match self.on_error {
-                    OnError::Fail => {
-                        return Err(Error::Input {
-                            source: self.name.clone(),
-                            line: self.line_no,
-                            reason,
-                        })
+            let reason = match self.read_record(wait)? {
+                Record::None => break,
+                Record::TooLong => format!(
+                    "the record is longer than {} bytes (max_line_bytes)",
+                    self.max_line_bytes
+                ),
+                Record::Whole => {
+                    if batch.len == 0 {
+                        batch.ingest_time = Instant::now();
                     }
-                    OnError::Skip => self.malformed += 1,
+                    match self.decode_into(&mut batch) {
+                        Ok(()) => continue,
+                        Err(reason) => reason,
+                    }
                 }
-            }
+            };
+            self.rejects
+                .reject(&self.name, self.record_line, reason, &self.raw)?;
         }
+        self.rejects.flush()?;
         Ok(if batch.len > 0 {
             Poll::Batch(batch)
         } else if self.at_end {
@@ -393,7 +675,7 @@ impl Source for TextSource {
     }
 
     fn malformed(&self) -> u64 {
-        self.malformed
+        self.rejects.count()
     }
 
     fn describe(&self) -> String {
@@ -408,8 +690,12 @@ mod tests {
     #[test]
     fn infers_types_from_samples() {
         let csv = "ts,sym,px,n,flag\n2026-01-01T00:00:01Z,A,1.5,3,true\n2026-01-01 00:00:02,B,2,4,false\n";
-        let src = TextSource::from_reader("t", Box::new(std::io::Cursor::new(csv)), OnError::Fail)
-            .unwrap();
+        let src = TextSource::from_reader(
+            "t",
+            Box::new(std::io::Cursor::new(csv)),
+            &TextOptions::default(),
+        )
+        .unwrap();
         let types: Vec<DataType> = src.schema().fields.iter().map(|f| f.data_type).collect();
         assert_eq!(
             types,
@@ -421,5 +707,17 @@ mod tests {
                 DataType::Bool
             ]
         );
+    }
+
+    #[test]
+    fn inference_samples_every_row_not_only_the_first() {
+        let csv = "n,x\n1,a\n2.5,b\n";
+        let src = TextSource::from_reader(
+            "t",
+            Box::new(std::io::Cursor::new(csv)),
+            &TextOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(src.schema().fields[0].data_type, DataType::Float64);
     }
 }

@@ -158,13 +158,15 @@ pub(super) fn parse_create_stream(
             }
         };
         let duration = || {
-            parse_duration_ms(&text).filter(|ms| *ms >= 0).ok_or_else(|| {
-                error_at(
-                    value,
-                    SqlErrorKind::Syntax,
-                    format!("`{text}` is not a duration like 500ms, 30s, 5m, 1h"),
-                )
-            })
+            parse_duration_ms(&text)
+                .filter(|ms| *ms >= 0)
+                .ok_or_else(|| {
+                    error_at(
+                        value,
+                        SqlErrorKind::Syntax,
+                        format!("`{text}` is not a duration like 500ms, 30s, 5m, 1h"),
+                    )
+                })
         };
         match key.value.to_ascii_lowercase().as_str() {
             "event_time" | "timestamp" => {

@@ -43,7 +43,7 @@ impl fmt::Display for QueryPlan {
             .map(|x| x.name.clone())
             .collect();
         writeln!(f, "source: {}", self.source_name)?;
-        writeln!(f, "input schema: {}", schema_list(&self.input_schema))?;
+        writeln!(f, "input schema: {}", self.input_schema.describe())?;
         match &self.partitioning {
             Partitioning::ByKey(keys) => writeln!(
                 f,
@@ -125,7 +125,7 @@ impl fmt::Display for QueryPlan {
         } else {
             writeln!(f, "watermark: none (no windows)")?;
         }
-        writeln!(f, "output schema: {}", schema_list(&self.output_schema))
+        writeln!(f, "output schema: {}", self.output_schema.describe())
     }
 }
 
@@ -370,15 +370,6 @@ fn expr(e: &Expr, names: &[String]) -> String {
             if *negated { "NOT " } else { "" }
         ),
     }
-}
-
-fn schema_list(schema: &Schema) -> String {
-    let items: Vec<String> = schema
-        .fields
-        .iter()
-        .map(|f| format!("{} {}", f.name, f.data_type))
-        .collect();
-    items.join(", ")
 }
 
 /// Milliseconds in the largest whole unit: `60000` -> `1m`, `1500` -> `1500ms`.

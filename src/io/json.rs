@@ -1,0 +1,458 @@
+//! JSON lines sources: one JSON object per line, fields taken by name.
+//!
+//! # Columns
+//! Declared ([`TextOptions::schema`]), or inferred from the first 1000 lines: the
+//! keys in order of first appearance; integers are BIGINT, other numbers DOUBLE
+//! (an integer and a float widen to DOUBLE), strings VARCHAR (TIMESTAMP when
+//! every sampled one is ISO 8601 text, as the CSV inference does), booleans
+//! BOOLEAN; arrays and objects say nothing, and a key with no other value is
+//! VARCHAR. Other mixes are VARCHAR.
+//!
+//! # Records
+//! A key is matched to a column by name (exactly, else ignoring ASCII case);
+//! a missing key or `null` is NULL; keys not in the schema are ignored. A value
+//! of the wrong type (a string for a BIGINT, a number for a VARCHAR, an array
+//! ...), a line that is not a JSON object, invalid JSON or UTF-8, and a line
+//! over [`TextOptions::max_line_bytes`] are malformed and go to the `on_error`
+//! policy. BIGINT takes an integer; DOUBLE any number; DECIMAL a number or a
+//! numeric string, exactly; TIMESTAMP an ISO 8601 string or integer epoch
+//! milliseconds. Blank lines are skipped.
+
+use super::lines::{self, LineRead};
+use super::parse::{parse_decimal, parse_timestamp};
+use super::reject::Rejects;
+use super::source::{Poll, Source};
+use super::text::TextOptions;
+use crate::data::{Batch, DataType, Field, Schema, Value};
+use crate::error::Error;
+use serde_json::Value as Json;
+use std::collections::VecDeque;
+use std::io::{BufReader, Read};
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+/// Lines read to infer column types.
+const INFER_ROWS: usize = 1_000;
+
+/// A JSON object's members in the order they appear (serde_json's `Map` sorts
+/// them without its `preserve_order` feature).
+struct Object(Vec<(String, Json)>);
+
+impl<'de> serde::Deserialize<'de> for Object {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Object, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Object;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Object, A::Error> {
+                let mut members = Vec::with_capacity(map.size_hint().unwrap_or(8));
+                while let Some(member) = map.next_entry::<String, Json>()? {
+                    members.push(member);
+                }
+                Ok(Object(members))
+            }
+        }
+        d.deserialize_map(Members)
+    }
+}
+
+impl Object {
+    /// The member called `name`: exactly, else ignoring ASCII case.
+    fn get(&self, name: &str) -> Option<&Json> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .or_else(|| self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+            .map(|(_, v)| v)
+    }
+}
+
+/// Decodes one JSON object line into a row of a schema.
+#[derive(Debug, Clone)]
+pub struct JsonDecoder {
+    schema: Schema,
+    row: Vec<Value>,
+}
+
+impl JsonDecoder {
+    pub fn new(schema: Schema) -> JsonDecoder {
+        JsonDecoder {
+            schema,
+            row: Vec::new(),
+        }
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Appends the row `line` holds to `batch`, or says why it cannot.
+    /// Appends nothing on failure.
+    pub fn decode(&mut self, line: &[u8], batch: &mut Batch) -> Result<(), String> {
+        if let Err(e) = std::str::from_utf8(line) {
+            return Err(format!("invalid UTF-8 at byte {}", e.valid_up_to() + 1));
+        }
+        let object = match serde_json::from_slice::<Object>(line) {
+            Ok(o) => o,
+            Err(e) if e.is_data() => return Err(format!("not a JSON object ({e})")),
+            Err(e) => return Err(format!("invalid JSON: {e}")),
+        };
+        self.row.clear();
+        for f in &self.schema.fields {
+            let v = object.get(&f.name);
+            let value = match v {
+                None | Some(Json::Null) => Value::Null,
+                Some(v) => convert(v, f.data_type).ok_or_else(|| {
+                    format!(
+                        "column {}: expected {}, found {}",
+                        f.name,
+                        f.data_type,
+                        shown(v)
+                    )
+                })?,
+            };
+            self.row.push(value);
+        }
+        for (c, v) in batch.columns.iter_mut().zip(&self.row) {
+            // `convert` gave a value of the column's type, so this succeeds.
+            let pushed = c.push_value(v);
+            debug_assert!(pushed);
+        }
+        batch.len += 1;
+        Ok(())
+    }
+}
+
+/// A JSON value as a short text for messages.
+fn shown(v: &Json) -> String {
+    let text = v.to_string();
+    if text.len() > 40 {
+        let mut cut = 40;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("{}... ({})", &text[..cut], kind(v))
+    } else {
+        format!("{text} ({})", kind(v))
+    }
+}
+
+fn kind(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// `v` as a value of type `t`, if it is one.
+fn convert(v: &Json, t: DataType) -> Option<Value> {
+    Some(match (t, v) {
+        (DataType::Int64, Json::Number(n)) => Value::Int64(n.as_i64()?),
+        (DataType::Float64, Json::Number(n)) => Value::Float64(n.as_f64()?),
+        (DataType::Bool, Json::Bool(b)) => Value::Bool(*b),
+        (DataType::Utf8, Json::String(s)) => Value::Utf8(s.clone()),
+        (DataType::Timestamp, Json::String(s)) => Value::Timestamp(parse_timestamp(s)?),
+        (DataType::Timestamp, Json::Number(n)) => Value::Timestamp(n.as_i64()?),
+        (DataType::Decimal { precision, scale }, Json::Number(n)) => Value::Decimal {
+            value: fits(parse_decimal(&n.to_string(), scale)?, precision)?,
+            scale,
+        },
+        (DataType::Decimal { precision, scale }, Json::String(s)) => Value::Decimal {
+            value: fits(parse_decimal(s, scale)?, precision)?,
+            scale,
+        },
+        _ => return None,
+    })
+}
+
+fn fits(v: i128, precision: u8) -> Option<i128> {
+    (v.unsigned_abs() < 10u128.checked_pow(precision as u32).unwrap_or(u128::MAX)).then_some(v)
+}
+
+/// The type a sampled JSON value suggests; `None` for null.
+fn type_of(v: &Json) -> Option<DataType> {
+    Some(match v {
+        Json::Null => return None,
+        Json::Bool(_) => DataType::Bool,
+        Json::Number(n) if n.as_i64().is_some() => DataType::Int64,
+        Json::Number(_) => DataType::Float64,
+        Json::String(s) if s.contains('-') && parse_timestamp(s).is_some() => DataType::Timestamp,
+        Json::String(_) => DataType::Utf8,
+        // No column type holds these; they say nothing (and will be malformed).
+        Json::Array(_) | Json::Object(_) => return None,
+    })
+}
+
+fn widen(current: Option<DataType>, this: Option<DataType>) -> Option<DataType> {
+    match (current, this) {
+        (c, None) => c,
+        (None, t) => t,
+        (Some(a), Some(b)) if a == b => Some(a),
+        (Some(DataType::Int64), Some(DataType::Float64))
+        | (Some(DataType::Float64), Some(DataType::Int64)) => Some(DataType::Float64),
+        _ => Some(DataType::Utf8),
+    }
+}
+
+/// Infers a schema from sample lines (those that are not objects are ignored).
+pub fn infer_schema<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Schema {
+    let mut names: Vec<String> = Vec::new();
+    let mut types: Vec<Option<DataType>> = Vec::new();
+    for line in lines {
+        let Ok(Object(members)) = serde_json::from_slice::<Object>(line) else {
+            continue;
+        };
+        for (k, v) in &members {
+            let i = match names.iter().position(|n| n.eq_ignore_ascii_case(k)) {
+                Some(i) => i,
+                None => {
+                    names.push(k.clone());
+                    types.push(None);
+                    names.len() - 1
+                }
+            };
+            types[i] = widen(types[i], type_of(v));
+        }
+    }
+    Schema::new(
+        names
+            .into_iter()
+            .zip(types)
+            .map(|(n, t)| Field::new(n, t.unwrap_or(DataType::Utf8)))
+            .collect(),
+    )
+}
+
+/// A line read ahead for type inference, not yet returned.
+struct Pending {
+    line: u64,
+    raw: Vec<u8>,
+    too_long: bool,
+}
+
+/// A JSON lines source over a file, stdin or any reader.
+pub struct JsonSource {
+    name: String,
+    reader: BufReader<Box<dyn Read + Send>>,
+    fd: Option<RawFd>,
+    decoder: JsonDecoder,
+    rejects: Rejects,
+    max_line_bytes: usize,
+    line: Vec<u8>,
+    pending: VecDeque<Pending>,
+    line_no: u64,
+    at_end: bool,
+}
+
+impl JsonSource {
+    pub fn file(path: &str, options: &TextOptions) -> Result<JsonSource, Error> {
+        let file = std::fs::File::open(path).map_err(|source| Error::Io {
+            what: format!("cannot open input {path}"),
+            source,
+        })?;
+        JsonSource::new(path.to_owned(), Box::new(file), None, options)
+    }
+
+    pub fn stdin(options: &TextOptions) -> Result<JsonSource, Error> {
+        use std::os::fd::AsRawFd;
+        let stdin = std::io::stdin();
+        let fd = stdin.as_raw_fd();
+        JsonSource::new("stdin".to_owned(), Box::new(stdin), Some(fd), options)
+    }
+
+    /// A source over any reader (tests, embedding).
+    pub fn from_reader(
+        name: impl Into<String>,
+        reader: Box<dyn Read + Send>,
+        options: &TextOptions,
+    ) -> Result<JsonSource, Error> {
+        JsonSource::new(name.into(), reader, None, options)
+    }
+
+    fn new(
+        name: String,
+        reader: Box<dyn Read + Send>,
+        fd: Option<RawFd>,
+        options: &TextOptions,
+    ) -> Result<JsonSource, Error> {
+        let mut s = JsonSource {
+            name,
+            reader: BufReader::with_capacity(1 << 16, reader),
+            fd,
+            decoder: JsonDecoder::new(Schema::default()),
+            rejects: Rejects::new(&options.on_error)?,
+            max_line_bytes: options.max_line_bytes.max(1),
+            line: Vec::new(),
+            pending: VecDeque::new(),
+            line_no: 0,
+            at_end: false,
+        };
+        let schema = match &options.schema {
+            Some(d) => d.clone(),
+            None => {
+                let mut sampled = VecDeque::new();
+                while sampled.len() < INFER_ROWS {
+                    let Some(too_long) = s.read_line(None)? else {
+                        break;
+                    };
+                    sampled.push_back(Pending {
+                        line: s.line_no,
+                        raw: std::mem::take(&mut s.line),
+                        too_long,
+                    });
+                }
+                s.at_end = false;
+                let schema = infer_schema(
+                    sampled
+                        .iter()
+                        .filter(|p| !p.too_long)
+                        .map(|p| p.raw.as_slice()),
+                );
+                s.pending = sampled;
+                schema
+            }
+        };
+        if schema.is_empty() {
+            return Err(Error::Input {
+                source: s.name.clone(),
+                line: 1,
+                reason:
+                    "no JSON object with a field in the first lines; declare the columns (--schema)"
+                        .into(),
+            });
+        }
+        s.decoder = JsonDecoder::new(schema);
+        Ok(s)
+    }
+
+    /// Reads the next non-blank line into `line`: `Some(too_long)`, or `None`
+    /// at end of input or when `deadline` passes first.
+    fn read_line(&mut self, deadline: Option<Instant>) -> Result<Option<bool>, Error> {
+        loop {
+            self.line.clear();
+            if let (Some(fd), Some(deadline)) = (self.fd, deadline) {
+                if self.reader.buffer().is_empty() && !lines::wait_readable(fd, deadline) {
+                    return Ok(None);
+                }
+            }
+            let read = lines::read_line(&mut self.reader, &mut self.line, self.max_line_bytes)
+                .map_err(|source| Error::Io {
+                    what: format!("cannot read input {}", self.name),
+                    source,
+                })?;
+            match read {
+                LineRead::Eof => {
+                    self.at_end = true;
+                    return Ok(None);
+                }
+                LineRead::TooLong => {
+                    self.line_no += 1;
+                    return Ok(Some(true));
+                }
+                LineRead::Line => {
+                    self.line_no += 1;
+                    if !self.line.iter().all(u8::is_ascii_whitespace) {
+                        return Ok(Some(false));
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Source for JsonSource {
+    fn schema(&self) -> &Schema {
+        self.decoder.schema()
+    }
+
+    fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
+        let mut batch = Batch::with_capacity(self.decoder.schema(), max_rows);
+        while batch.len < max_rows {
+            let (line_no, too_long) = if let Some(p) = self.pending.pop_front() {
+                self.line = p.raw;
+                (p.line, p.too_long)
+            } else {
+                let wait = match (self.fd, batch.len) {
+                    (None, _) => None,
+                    (Some(_), 0) => deadline,
+                    (Some(_), _) => Some(Instant::now()),
+                };
+                match self.read_line(wait)? {
+                    None => break,
+                    Some(too_long) => (self.line_no, too_long),
+                }
+            };
+            if batch.len == 0 {
+                batch.ingest_time = Instant::now();
+            }
+            let reason = if too_long {
+                format!(
+                    "the record is longer than {} bytes (max_line_bytes)",
+                    self.max_line_bytes
+                )
+            } else {
+                match self.decoder.decode(&self.line, &mut batch) {
+                    Ok(()) => continue,
+                    Err(reason) => reason,
+                }
+            };
+            self.rejects
+                .reject(&self.name, line_no, reason, &self.line)?;
+        }
+        self.rejects.flush()?;
+        Ok(if batch.len > 0 {
+            Poll::Batch(batch)
+        } else if self.at_end {
+            Poll::End
+        } else {
+            Poll::Idle
+        })
+    }
+
+    fn malformed(&self) -> u64 {
+        self.rejects.count()
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infers_types_by_key() {
+        let lines: [&[u8]; 3] = [
+            br#"{"a": 1, "b": "x", "t": "2026-01-01T00:00:00Z", "f": true}"#,
+            br#"{"a": 2.5, "b": null, "n": null}"#,
+            b"[1]",
+        ];
+        let s = infer_schema(lines);
+        let got: Vec<(&str, DataType)> = s
+            .fields
+            .iter()
+            .map(|f| (f.name.as_str(), f.data_type))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", DataType::Float64),
+                ("b", DataType::Utf8),
+                ("t", DataType::Timestamp),
+                ("f", DataType::Bool),
+                ("n", DataType::Utf8)
+            ]
+        );
+    }
+}
