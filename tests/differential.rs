@@ -219,6 +219,50 @@ const PAIRS: &[Pair] = &[
                  n AS (SELECT *, SUM(brk) OVER (PARTITION BY g ORDER BY ts, id) AS sid FROM f) \
                  SELECT g, MIN(ts), MAX(ts) + 300, COUNT(*), MIN(v) FROM n GROUP BY g, sid HAVING COUNT(*) > 1",
     },
+    // ---- row windows (arrival order: SQLite rowid, as rows are inserted as they arrive) --
+    Pair {
+        name: "row window: sliding aggregates, LAG, LEAD, ROW_NUMBER per key",
+        corestream: "SELECT id, v, \
+                     SUM(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS s5, \
+                     COUNT(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS c5, \
+                     COUNT(*) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS n5, \
+                     MIN(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS lo5, \
+                     MAX(v) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS hi5, \
+                     AVG(d) OVER (PARTITION BY k ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS a5, \
+                     LAG(v) OVER (PARTITION BY k ORDER BY ts) AS prev, \
+                     LEAD(v, 2) OVER (PARTITION BY k ORDER BY ts) AS next2, \
+                     ROW_NUMBER() OVER (PARTITION BY k ORDER BY ts) AS rn FROM s",
+        sqlite: "SELECT id, v, \
+                 SUM(v) OVER (PARTITION BY k ORDER BY rowid ROWS BETWEEN 4 PRECEDING AND CURRENT ROW), \
+                 COUNT(v) OVER (PARTITION BY k ORDER BY rowid ROWS BETWEEN 4 PRECEDING AND CURRENT ROW), \
+                 COUNT(*) OVER (PARTITION BY k ORDER BY rowid ROWS BETWEEN 4 PRECEDING AND CURRENT ROW), \
+                 MIN(v) OVER (PARTITION BY k ORDER BY rowid ROWS BETWEEN 4 PRECEDING AND CURRENT ROW), \
+                 MAX(v) OVER (PARTITION BY k ORDER BY rowid ROWS BETWEEN 4 PRECEDING AND CURRENT ROW), \
+                 AVG(d) OVER (PARTITION BY k ORDER BY rowid ROWS BETWEEN 4 PRECEDING AND CURRENT ROW), \
+                 LAG(v) OVER (PARTITION BY k ORDER BY rowid), \
+                 LEAD(v, 2) OVER (PARTITION BY k ORDER BY rowid), \
+                 ROW_NUMBER() OVER (PARTITION BY k ORDER BY rowid) FROM s",
+    },
+    Pair {
+        name: "row window: unbounded and first/last value without a key, after WHERE",
+        corestream: "SELECT id, SUM(w) OVER (ORDER BY ts ROWS UNBOUNDED PRECEDING) AS run, \
+                     MAX(w) OVER (ORDER BY ts) AS hi, \
+                     FIRST_VALUE(v) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS f3, \
+                     LAST_VALUE(v) OVER (ORDER BY ts ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS l3 \
+                     FROM s WHERE g < 3",
+        sqlite: "SELECT id, SUM(w) OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING), \
+                 MAX(w) OVER (ORDER BY rowid ROWS UNBOUNDED PRECEDING), \
+                 FIRST_VALUE(v) OVER (ORDER BY rowid ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), \
+                 LAST_VALUE(v) OVER (ORDER BY rowid ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) \
+                 FROM s WHERE g < 3",
+    },
+    Pair {
+        name: "COUNT(DISTINCT) per key and per tumbling window",
+        corestream: "SELECT k, window_start, COUNT(DISTINCT g) AS dg, COUNT(DISTINCT v) AS dv FROM s \
+                     GROUP BY k, TUMBLE(ts, INTERVAL '10' SECOND) EMIT FINAL",
+        sqlite: "SELECT k, (ts / 10000) * 10000, COUNT(DISTINCT g), COUNT(DISTINCT v) FROM s \
+                 GROUP BY k, (ts / 10000) * 10000",
+    },
 ];
 
 /// The data set: [`ROWS`] rows in arrival order.
@@ -302,7 +346,7 @@ fn data(seed: u64) -> Table {
 fn sqlite(table: &Table) -> rusqlite::Connection {
     let db = rusqlite::Connection::open_in_memory().expect("SQLite opens");
     db.execute_batch(
-        "CREATE TABLE s (id INTEGER PRIMARY KEY, k TEXT, g INTEGER, v INTEGER, w INTEGER, \
+        "CREATE TABLE s (id INTEGER NOT NULL, k TEXT, g INTEGER, v INTEGER, w INTEGER, \
          d REAL, p_cents INTEGER, ts INTEGER NOT NULL, z REAL)",
     )
     .unwrap();

@@ -264,7 +264,7 @@ fn window_state_is_freed_as_the_watermark_passes() {
     let PlanBody::Aggregate(agg) = plan.body.clone() else {
         panic!()
     };
-    let mut op = WindowAggregate::new(agg, plan.emit, 0);
+    let mut op = WindowAggregate::new(agg, plan.emit, 0, false);
     let mut g = TradesGenerator::new(GeneratorOptions {
         records: Some(2_000_000),
         symbols: 10,

@@ -103,6 +103,9 @@ impl fmt::Display for QueryPlan {
             }
         }
         let emit = match self.emit {
+            EmitMode::Changes if matches!(self.body, PlanBody::RowWindow(_)) => {
+                "every input row once, with its window values (a LEAD row when its following row arrives)"
+            }
             EmitMode::Changes => "CHANGES (an updated row per input record that changes it)",
             EmitMode::Final if self.windowed() => {
                 "FINAL (one row per key and window, when the window closes)"
