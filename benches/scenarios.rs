@@ -187,7 +187,7 @@ fn base_s1(batches: &[Batch]) -> Reference {
     for b in batches {
         let (s, p) = (strs(&b.columns[2]), f64s(&b.columns[3]));
         out.clear();
-        for i in 0..b.len {
+        for (i, &price) in p.iter().enumerate().take(b.len) {
             let id = symbols.id(s.get_bytes(i)) as usize;
             if id == rings.len() {
                 rings.push(Ring {
@@ -203,8 +203,8 @@ fn base_s1(batches: &[Batch]) -> Reference {
             } else {
                 r.len += 1;
             }
-            r.values[r.next] = p[i];
-            r.sum += p[i];
+            r.values[r.next] = price;
+            r.sum += price;
             r.next = (r.next + 1) % 100;
             out.push(r.sum / r.len as f64);
         }
