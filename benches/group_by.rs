@@ -14,132 +14,23 @@
 //!
 //! `cargo bench --bench group_by`; `CORESTREAM_BENCH_RECORDS` sets the size.
 
-use corestream::data::column::ColumnData;
-use corestream::data::{Batch, Column};
-use corestream::exec::hash::{hash_rows, shard_of};
-use corestream::io::generator::{GeneratorOptions, TradesGenerator};
+mod support;
+
+use corestream::data::Batch;
 use corestream::io::sink::OutputSpec;
-use corestream::io::source::{Poll, Source};
-use corestream::runtime::doorbell::Doorbell;
-use corestream::runtime::message::Message;
-use corestream::runtime::metrics::ShardCounters;
-use corestream::runtime::ring::ring;
-use corestream::runtime::shard::{self, IdlePolicy, ShardSpec};
-use corestream::sql::plan::QueryPlan;
-use hashbrown::{HashMap, HashTable};
-use std::hash::BuildHasher;
+use hashbrown::HashMap;
 use std::hint::black_box;
 use std::time::Instant;
+use support::{baseline_str, f64s, i64s, median, partition, run_engine, strs, Agg, Item};
 
 const SQL: &str = "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price, \
     SUM(quantity) AS total_quantity, SUM(price * quantity) AS total_value \
     FROM trades GROUP BY trader_id, symbol EMIT FINAL";
-const BATCH: usize = 4096;
-const TRIALS: usize = 5;
+const BATCH: usize = support::BATCH;
 
-fn generate(records: u64) -> Vec<Batch> {
-    let mut g = TradesGenerator::new(GeneratorOptions {
-        records: Some(records),
-        ..GeneratorOptions::default()
-    });
-    let mut out = Vec::new();
-    while let Poll::Batch(b) = g.poll(BATCH, None).expect("the generator does not fail") {
-        out.push(b);
-    }
-    out
-}
-
-fn plan() -> QueryPlan {
-    let parsed = corestream::sql::parse(SQL).expect("valid SQL");
-    corestream::sql::plan_query(&parsed, None, &corestream::io::generator::trades_schema())
-        .expect("plans")
-}
-
-/// Splits batches by the engine's own key hash into `shards` partitions.
-fn partition(batches: &[Batch], shards: usize) -> Vec<Vec<Batch>> {
-    let mut parts: Vec<Vec<Batch>> = vec![Vec::new(); shards];
-    let mut hashes = Vec::new();
-    for b in batches {
-        hash_rows(&[&b.columns[1], &b.columns[2]], b.len, &mut hashes);
-        let mut rows: Vec<Vec<u32>> = vec![Vec::new(); shards];
-        for (i, h) in hashes.iter().enumerate() {
-            rows[shard_of(*h, shards)].push(i as u32);
-        }
-        for (s, r) in rows.iter().enumerate() {
-            parts[s].push(b.gather(r));
-        }
-    }
-    parts
-}
-
-/// Runs the engine's shards over pre-loaded rings; returns (seconds, rows out).
-fn run_engine(plan: &QueryPlan, parts: &[Vec<Batch>]) -> (f64, u64) {
-    let mut specs = Vec::new();
-    for (index, part) in parts.iter().enumerate() {
-        let (mut producer, consumer) = ring(part.len() + 1);
-        for b in part {
-            producer
-                .push(Message::Data(b.clone()))
-                .expect("ring sized to fit");
-        }
-        producer
-            .push(Message::EndOfInput)
-            .expect("ring sized to fit");
-        specs.push((
-            producer,
-            ShardSpec {
-                index,
-                core: index,
-                plan: plan.clone(),
-                output: OutputSpec::Discard,
-                idle: IdlePolicy::default(),
-                consumer,
-                doorbell: Doorbell::new(),
-                counters: ShardCounters::new(),
-            },
-        ));
-    }
-    let start = Instant::now();
-    let mut keep = Vec::new();
-    let handles: Vec<_> = specs
-        .into_iter()
-        .map(|(p, spec)| {
-            keep.push(p);
-            shard::spawn(spec).expect("shard starts")
-        })
-        .collect();
-    let mut rows = 0;
-    for h in handles {
-        rows += h.join().expect("joins").expect("runs").stats.rows_out;
-    }
-    (start.elapsed().as_secs_f64(), rows)
-}
-
-#[derive(Default, Clone, Copy)]
-struct Agg {
-    count: i64,
-    sum_price: f64,
-    sum_qty: i64,
-    sum_value: f64,
-}
-
-fn strs(c: &Column) -> &corestream::data::Utf8Column {
-    match &c.data {
-        ColumnData::Utf8(v) => v,
-        _ => unreachable!(),
-    }
-}
-fn f64s(c: &Column) -> &[f64] {
-    match &c.data {
-        ColumnData::Float64(v) => v,
-        _ => unreachable!(),
-    }
-}
-fn i64s(c: &Column) -> &[i64] {
-    match &c.data {
-        ColumnData::Int64(v) => v,
-        _ => unreachable!(),
-    }
+fn engine(plan: &corestream::sql::plan::QueryPlan, parts: &[Vec<Item>]) -> (f64, u64) {
+    let r = run_engine(plan, parts, OutputSpec::Discard);
+    (r.seconds, r.rows_out)
 }
 
 /// Bare loop, integer keys: (trader, symbol) pre-encoded as one u64.
@@ -159,50 +50,15 @@ fn baseline_int(keys: &[Vec<u64>], batches: &[Batch]) -> (f64, usize) {
     (start.elapsed().as_secs_f64(), black_box(map).len())
 }
 
-/// Bare loop, the same string keys the engine groups by.
-fn baseline_str(batches: &[Batch]) -> (f64, usize) {
-    let start = Instant::now();
-    let hasher = foldhash::fast::FixedState::with_seed(1);
-    let mut table: HashTable<(Vec<u8>, Vec<u8>, Agg)> = HashTable::with_capacity(256);
-    for b in batches {
-        let (t, s) = (strs(&b.columns[1]), strs(&b.columns[2]));
-        let (p, q) = (f64s(&b.columns[3]), i64s(&b.columns[4]));
-        for i in 0..b.len {
-            let (tk, sk) = (t.get_bytes(i), s.get_bytes(i));
-            let h = hasher.hash_one((tk, sk));
-            let entry = table
-                .entry(
-                    h,
-                    |e| e.0 == tk && e.1 == sk,
-                    |e| hasher.hash_one((&e.0[..], &e.1[..])),
-                )
-                .or_insert_with(|| (tk.to_vec(), sk.to_vec(), Agg::default()));
-            let a = &mut entry.into_mut().2;
-            a.count += 1;
-            a.sum_price += p[i];
-            a.sum_qty += q[i];
-            a.sum_value += p[i] * q[i] as f64;
-        }
-    }
-    (start.elapsed().as_secs_f64(), black_box(table).len())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 fn main() {
-    let records: u64 = std::env::var("CORESTREAM_BENCH_RECORDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8_000_000);
-    println!("# group_by: engine-only GROUP BY trader_id, symbol (200 keys), {records} records, batch {BATCH}, median of {TRIALS}");
+    let records = support::records(8_000_000);
+    let trials = support::trials();
+    println!("# group_by: engine-only GROUP BY trader_id, symbol (200 keys), {records} records, batch {BATCH}, median of {trials}");
     println!("# shards pinned to cores 0..n; input pre-built and pre-partitioned; results discarded (not formatted)");
-    let batches = generate(records);
-    let plan = plan();
-    let one = partition(&batches, 1);
-    let two = partition(&batches, 2);
+    let batches = support::trades(records);
+    let plan = support::plan(SQL, None);
+    let one = partition(&plan, &batches, 1);
+    let two = partition(&plan, &batches, 2);
     let int_keys: Vec<Vec<u64>> = batches
         .iter()
         .map(|b| {
@@ -218,8 +74,8 @@ fn main() {
         .collect();
 
     // Check the answers before timing anything.
-    let (_, rows1) = run_engine(&plan, &one);
-    let (_, rows2) = run_engine(&plan, &two);
+    let (_, rows1) = engine(&plan, &one);
+    let (_, rows2) = engine(&plan, &two);
     let (_, groups_int) = baseline_int(&int_keys, &batches);
     let (_, groups_str) = baseline_str(&batches);
     assert_eq!(rows1, 200, "1 shard: one FINAL row per group");
@@ -231,11 +87,11 @@ fn main() {
     let mut t_str = Vec::new();
     let mut t1 = Vec::new();
     let mut t2 = Vec::new();
-    for _ in 0..TRIALS {
+    for _ in 0..trials {
         t_int.push(baseline_int(&int_keys, &batches).0);
         t_str.push(baseline_str(&batches).0);
-        t1.push(run_engine(&plan, &one).0);
-        t2.push(run_engine(&plan, &two).0);
+        t1.push(engine(&plan, &one).0);
+        t2.push(engine(&plan, &two).0);
     }
     let rate = |t: f64| records as f64 / t;
     let (r_int, r_str, r1, r2) = (
