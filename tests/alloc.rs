@@ -88,7 +88,7 @@ fn steady_allocations(sql: &str, event_time: bool, rows: usize, n: usize) -> u64
         &options,
     )
     .unwrap();
-    let mut pipeline = Pipeline::new(&plan);
+    let mut pipeline = Pipeline::new(&plan, 0, false);
     let mut input = batches(rows, WARM_UP + n);
     if event_time {
         // Every batch spans exactly one second of event time, whatever its row

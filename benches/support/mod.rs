@@ -173,6 +173,7 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
                 core: index,
                 plan: plan.clone(),
                 output: output.clone(),
+                late: corestream::io::late::LatePolicy::Drop,
                 idle: IdlePolicy::default(),
                 consumer,
                 doorbell: Doorbell::new(),
