@@ -7,7 +7,6 @@
 use super::accumulator::Accumulator;
 use super::filter::filter;
 use super::group_table::GroupTable;
-use super::hash::hash_rows;
 use super::project::project;
 use crate::data::{Batch, Column};
 use crate::sql::plan::AggregatePlan;
@@ -24,7 +23,6 @@ pub struct HashAggregate {
     groups: GroupTable,
     accumulators: Vec<Accumulator>,
     // Per-batch scratch, kept to avoid allocating per batch.
-    hashes: Vec<u64>,
     group_ids: Vec<u32>,
     selection: Vec<u32>,
 }
@@ -37,7 +35,6 @@ impl HashAggregate {
             accumulators: accumulators(&plan),
             plan,
             emit,
-            hashes: Vec::new(),
             group_ids: Vec::new(),
             selection: Vec::new(),
         }
@@ -52,9 +49,8 @@ impl HashAggregate {
     pub fn process(&mut self, batch: &Batch) -> Option<Batch> {
         let keys: Vec<Cow<'_, Column>> = self.plan.keys.iter().map(|k| k.eval(batch)).collect();
         let key_refs: Vec<&Column> = keys.iter().map(|c| c.as_ref()).collect();
-        hash_rows(&key_refs, batch.len, &mut self.hashes);
         self.groups
-            .find_or_insert(&key_refs, &self.hashes, &mut self.group_ids);
+            .find_or_insert(&key_refs, batch.len, &mut self.group_ids);
         let n = self.groups.len();
         let changes = self.emit == EmitMode::Changes;
         let mut columns: Vec<Column> = if changes {

@@ -14,7 +14,6 @@
 //! default. Rows therefore leave in partition order, not input order.
 
 use super::group_table::GroupTable;
-use super::hash::hash_rows;
 use super::project::project;
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, DataType, Value};
@@ -122,7 +121,6 @@ pub struct RowWindow {
     states: Vec<Partition>,
     /// The largest LEAD offset, when the plan has a LEAD.
     lead_horizon: Option<usize>,
-    hashes: Vec<u64>,
     ids: Vec<u32>,
 }
 
@@ -146,7 +144,6 @@ impl RowWindow {
             plan,
             states: Vec::new(),
             lead_horizon,
-            hashes: Vec::new(),
             ids: Vec::new(),
         }
     }
@@ -233,9 +230,8 @@ impl RowWindow {
             let keys: Vec<Cow<'_, Column>> =
                 self.plan.partition.iter().map(|k| k.eval(batch)).collect();
             let key_refs: Vec<&Column> = keys.iter().map(|c| c.as_ref()).collect();
-            hash_rows(&key_refs, batch.len, &mut self.hashes);
             self.partitions
-                .find_or_insert(&key_refs, &self.hashes, &mut self.ids);
+                .find_or_insert(&key_refs, batch.len, &mut self.ids);
         }
         let wanted = self.partitions.len().max(1);
         while self.states.len() < wanted {

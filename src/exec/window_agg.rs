@@ -13,7 +13,6 @@
 
 use super::accumulator::Accumulator;
 use super::group_table::GroupTable;
-use super::hash::hash_rows;
 use super::hash_agg::{accumulators, having_and_project, key_table};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column};
@@ -48,7 +47,6 @@ pub struct WindowAggregate {
     /// Late rows kept since the last [`take_late`](Self::take_late).
     late_rows: Option<Batch>,
     // Per-batch scratch.
-    hashes: Vec<u64>,
     key_ids: Vec<u32>,
     rows: Vec<u32>,
     row_slots: Vec<u32>,
@@ -88,7 +86,6 @@ impl WindowAggregate {
             closing: BTreeSet::new(),
             sessions: Vec::new(),
             watermark: i64::MIN,
-            hashes: Vec::new(),
             key_ids: Vec::new(),
             rows: Vec::new(),
             row_slots: Vec::new(),
@@ -167,10 +164,8 @@ impl WindowAggregate {
 
         let key_cols: Vec<Cow<'_, Column>> = self.plan.keys.iter().map(|k| k.eval(input)).collect();
         let key_refs: Vec<&Column> = key_cols.iter().map(|c| c.as_ref()).collect();
-        hash_rows(&key_refs, input.len, &mut self.hashes);
         let mut key_ids = std::mem::take(&mut self.key_ids);
-        self.keys
-            .find_or_insert(&key_refs, &self.hashes, &mut key_ids);
+        self.keys.find_or_insert(&key_refs, input.len, &mut key_ids);
 
         self.rows.clear();
         self.row_slots.clear();

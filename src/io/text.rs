@@ -637,14 +637,16 @@ impl Source for TextSource {
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
         let mut batch = Batch::with_capacity(&self.schema, max_rows);
+        // A deadline already passed: read only what is there. One clock read
+        // per poll, not per record (a file never waits, so needs none).
+        let mut no_wait: Option<Instant> = None;
         while batch.len < max_rows {
-            // Once some rows are in hand, stop at the deadline rather than wait.
-            let wait = if batch.len > 0 {
-                Some(Instant::now())
-            } else {
-                deadline
+            // Once some rows are in hand, return what is there rather than wait.
+            let wait = match (self.fd.is_some(), batch.len > 0) {
+                (false, _) => None,
+                (true, true) => Some(*no_wait.get_or_insert_with(Instant::now)),
+                (true, false) => deadline,
             };
-            let wait = if self.fd.is_some() { wait } else { None };
             let reason = match self.read_record(wait)? {
                 Record::None => break,
                 Record::TooLong => format!(
