@@ -39,9 +39,11 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod io;
+pub mod running;
 pub mod runtime;
 pub mod sql;
 pub(crate) mod sync;
 
 pub use engine::{Engine, EngineBuilder, RunOutput};
 pub use error::{Error, SqlError, SqlErrorKind};
+pub use running::RunningEngine;
