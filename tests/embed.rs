@@ -76,8 +76,11 @@ fn rows(b: &Batch) -> Vec<Vec<Value>> {
         .collect()
 }
 
+/// One result batch as the callback saw it: its shard and its rows.
+type ShardRows = (usize, Vec<Vec<Value>>);
+
 /// A callback output that sends `(shard, rows)` down a channel.
-fn channel_output() -> (OutputSpec, mpsc::Receiver<(usize, Vec<Vec<Value>>)>) {
+fn channel_output() -> (OutputSpec, mpsc::Receiver<ShardRows>) {
     let (tx, rx) = mpsc::channel();
     let out = OutputSpec::callback(move |shard, batch| {
         tx.send((shard, rows(&batch)))?;

@@ -124,7 +124,7 @@ pub enum PushError {
     /// failed: its `join` says which). Nothing pushed from now on is read.
     Closed(Batch),
     /// The batch does not match the channel's schema; nothing was pushed.
-    Mismatch(Batch, SchemaMismatch),
+    Mismatch(Batch, Box<SchemaMismatch>),
 }
 
 impl PushError {
@@ -245,7 +245,7 @@ impl Pusher {
     /// the schema. An empty batch is accepted and not sent.
     pub fn try_push(&mut self, mut batch: Batch) -> Result<(), PushError> {
         if let Err(m) = check_batch(&self.schema, &batch) {
-            return Err(PushError::Mismatch(batch, m));
+            return Err(PushError::Mismatch(batch, Box::new(m)));
         }
         if batch.is_empty() {
             return Ok(());
@@ -259,7 +259,7 @@ impl Pusher {
     /// engine no longer reads or the batch does not match the schema.
     pub fn push(&mut self, mut batch: Batch) -> Result<(), PushError> {
         if let Err(m) = check_batch(&self.schema, &batch) {
-            return Err(PushError::Mismatch(batch, m));
+            return Err(PushError::Mismatch(batch, Box::new(m)));
         }
         if batch.is_empty() {
             return Ok(());
