@@ -212,6 +212,25 @@ impl Doorbell {
         ready
     }
 
+    /// loom has no `park_timeout`: under loom this polls `has_work`,
+    /// yielding, until the deadline. Not a modelled path (see above).
+    #[cfg(feature = "loom")]
+    pub fn park_unless_until(
+        &self,
+        deadline: std::time::Instant,
+        mut has_work: impl FnMut() -> bool,
+    ) -> bool {
+        loop {
+            if has_work() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            thread::yield_now();
+        }
+    }
+
     /// Producer side: call after each push into one of the consumer's rings.
     /// Wakes the consumer if it is parked or about to park; otherwise costs a
     /// fence and a load.
