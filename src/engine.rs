@@ -6,6 +6,11 @@
 //! wakes every interval to read the shards' relaxed counters and hand a
 //! [`Progress`] to the observer; it touches nothing on the data path.
 //!
+//! [`Engine::spawn`] runs the same router on a thread of its own and hands
+//! back a [`RunningEngine`] to stop and join it: the shape for embedding,
+//! with input pushed through [`io::push`](crate::io::push) and results
+//! taken per shard by callback or ring ([`OutputSpec`]).
+//!
 //! # Stopping
 //! [`Engine::run_until`] stops reading the input once its `stop` condition is
 //! true (checked at least every [`STOP_CHECK`](crate::runtime::router::STOP_CHECK)),
@@ -15,13 +20,14 @@
 use crate::data::{Batch, Schema};
 use crate::error::Error;
 use crate::io::late::LatePolicy;
-use crate::io::sink::{write_stdout_line, OutputSpec};
+use crate::io::sink::{result_rings, write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
 use crate::io::text::{OnError, TextOptions};
+use crate::running::RunningEngine;
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
 use crate::runtime::metrics::{new_latency_histogram, Progress, RunSummary, ShardCounters};
-use crate::runtime::ring::ring;
+use crate::runtime::ring::{ring, Consumer, Producer};
 use crate::runtime::router::{route, Batching, Lane, RouterStats};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
 use crate::sql::plan::QueryPlan;
@@ -38,8 +44,10 @@ FROM trades GROUP BY trader_id, symbol EMIT FINAL";
 /// The default input: a million generated trades.
 pub const DEFAULT_INPUT: &str = "gen:trades?records=1000000&traders=20&symbols=10&seed=7";
 
-/// Batches a ring holds before the router waits.
-const RING_CAPACITY: usize = 64;
+/// Messages (batches and control) each router-to-shard ring holds before the
+/// router waits. With the push channel's and any result ring's capacity, it
+/// bounds the batches in flight in an embedded engine.
+pub const RING_CAPACITY: usize = 64;
 
 /// Builds an [`Engine`].
 #[derive(Debug, Clone)]
@@ -235,7 +243,13 @@ impl EngineBuilder {
         }
         let input_name = decl.map(|d| d.name.as_str());
         let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
+        let (result_producers, result_consumers) = match self.output {
+            OutputSpec::Rings { capacity } => result_rings(cores.len(), capacity),
+            _ => (Vec::new(), Vec::new()),
+        };
         Ok(Engine {
+            result_producers,
+            result_consumers,
             plan,
             cores,
             source,
@@ -280,6 +294,10 @@ pub struct Engine {
     late: LatePolicy,
     batching: Batching,
     idle: IdlePolicy,
+    /// With [`OutputSpec::Rings`], one ring per shard: the shards' ends ...
+    result_producers: Vec<Producer<Batch>>,
+    /// ... and the application's, until it takes them.
+    result_consumers: Vec<Consumer<Batch>>,
 }
 
 /// The outcome of a run.
@@ -303,6 +321,22 @@ impl Engine {
 
     pub fn cores(&self) -> &CoreSet {
         &self.cores
+    }
+
+    /// With [`OutputSpec::Rings`], the application's end of each shard's
+    /// result ring (index = shard), to drain while the engine runs (from
+    /// other threads with [`run`](Self::run), or after [`spawn`](Self::spawn));
+    /// empty for other outputs and once taken. Rings not taken before the run
+    /// starts are dropped, and a shard with results for one fails.
+    pub fn take_result_rings(&mut self) -> Vec<Consumer<Batch>> {
+        std::mem::take(&mut self.result_consumers)
+    }
+
+    /// Starts the run on a new thread (`corestream-router`), which routes
+    /// the input as [`run`](Self::run) does; returns at once with a handle to
+    /// stop it, join it, and take its result rings.
+    pub fn spawn(self) -> Result<RunningEngine, Error> {
+        RunningEngine::start(self)
     }
 
     /// Runs until the input ends (or `stop` returns true), then drains every
@@ -334,6 +368,10 @@ impl Engine {
     ) -> Result<RunOutput, Error> {
         let started = Instant::now();
         let schema = self.plan.output_schema.clone();
+        // Result rings nobody took: nobody can drain them, so dropping them
+        // makes a shard with results fail instead of waiting for ever.
+        drop(self.take_result_rings());
+        let mut result_producers = std::mem::take(&mut self.result_producers).into_iter();
         if self.output == OutputSpec::Stdout {
             write_stdout_line(&schema.header()).map_err(|source| Error::Sink {
                 output: "stdout".into(),
@@ -371,6 +409,7 @@ impl Engine {
                 consumer,
                 doorbell: doorbell.clone(),
                 counters: shard_counters.clone(),
+                results: result_producers.next(),
             };
             match shard::spawn(spec) {
                 Ok(h) => handles.push(h),
@@ -443,6 +482,9 @@ impl Engine {
                     summary.shards.push((core, counters[index].read()));
                     summary.latency.push(new_latency_histogram());
                     let reason = match e {
+                        glommio::GlommioError::BuilderError(
+                            glommio::BuilderErrorKind::ThreadPanic(payload),
+                        ) => format!("panicked: {}", panic_message(payload.as_ref())),
                         glommio::GlommioError::BuilderError(_) => e.to_string(),
                         other => shard::startup_hint(&other.to_string()),
                     };
@@ -466,6 +508,19 @@ impl Engine {
             schema,
             collected,
         })
+    }
+}
+
+/// The text of a panic's payload (a `&str` or a `String` for `panic!` with
+/// a message).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    match (
+        payload.downcast_ref::<&str>(),
+        payload.downcast_ref::<String>(),
+    ) {
+        (Some(s), _) => (*s).to_owned(),
+        (_, Some(s)) => s.clone(),
+        _ => "a panic without a message".to_owned(),
     }
 }
 

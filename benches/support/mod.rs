@@ -178,6 +178,7 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
                 consumer,
                 doorbell: Doorbell::new(),
                 counters: ShardCounters::new(),
+                results: None,
             },
         ));
     }

@@ -5,6 +5,7 @@ pub mod json;
 pub mod late;
 pub mod lines;
 pub mod parse;
+pub mod push;
 pub mod reject;
 pub mod sink;
 pub mod source;

@@ -14,10 +14,70 @@
 //! - collect: batches are kept in memory and handed back at the end (tests and
 //!   embedding).
 //! - discard: rows are counted, not formatted (benchmarks).
+//! - callback (embedding): every result batch is handed to an application
+//!   function, called on the shard's own thread; see [`ResultCallback`].
+//! - rings (embedding): every result batch is pushed on the shard's own SPSC
+//!   ring, whose [`Consumer`] the application holds; see
+//!   [`OutputSpec::Rings`].
+//!
+//! # Backpressure of the embedding sinks
+//! Both run on the shard's core and wait rather than drop: a slow callback,
+//! or a full result ring (the shard then spins with backoff and yields its
+//! core until there is room), stops that shard from popping its inbound
+//! ring; the router then waits on that ring, and a pushing application on
+//! its push ring (`io::push`). Memory stays bounded by the rings' capacities.
 
 use crate::data::{Batch, Schema, Value};
+use crate::runtime::ring::{Consumer, Producer, PushError};
+use crossbeam::utils::Backoff;
+use std::fmt;
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// What a result callback returns on failure; the shard stops with it.
+pub type CallbackError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The function behind [`OutputSpec::Callback`]: `(shard, batch)`.
+pub type CallbackFn = dyn Fn(usize, Batch) -> Result<(), CallbackError> + Send + Sync;
+
+/// A function called with every result batch, on the shard's own thread.
+///
+/// # Threading
+/// Each shard calls it from its own pinned core, so calls for different
+/// shards run at the same time (hence `Sync`); calls for one shard are in
+/// order. It runs on the data path: it must not block on a lock shared
+/// between shards if per-core scaling matters, and a slow callback
+/// backpressures its shard, and through the shard's ring the router and the
+/// pusher (nothing is dropped). Returning an error stops the shard; the run
+/// then ends with [`Error::Sink`](crate::Error::Sink) naming the shard. A
+/// panic also stops the run, with [`Error::Shard`](crate::Error::Shard).
+///
+/// Equality is identity (the same `Arc`), so that [`OutputSpec`] stays `Eq`.
+#[derive(Clone)]
+pub struct ResultCallback(pub Arc<CallbackFn>);
+
+impl ResultCallback {
+    pub fn new(
+        f: impl Fn(usize, Batch) -> Result<(), CallbackError> + Send + Sync + 'static,
+    ) -> Self {
+        ResultCallback(Arc::new(f))
+    }
+}
+
+impl fmt::Debug for ResultCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ResultCallback(..)")
+    }
+}
+
+impl PartialEq for ResultCallback {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ResultCallback {}
 
 /// Where results go, as chosen by `--output` and `--output-format`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +92,26 @@ pub enum OutputSpec {
     DirectoryJson(PathBuf),
     Collect,
     Discard,
+    /// Every result batch to a function, on the shard's thread (embedding).
+    Callback(ResultCallback),
+    /// Every result batch on the shard's own SPSC ring of `capacity` batches
+    /// (rounded up to a power of two); the application takes one
+    /// [`Consumer`] per shard from the engine
+    /// ([`Engine::take_result_rings`](crate::Engine::take_result_rings)) and
+    /// must drain them until the run ends: a full ring makes its shard wait.
+    /// A consumer dropped before the run ends stops its shard with an error.
+    Rings {
+        capacity: usize,
+    },
+}
+
+impl OutputSpec {
+    /// [`OutputSpec::Callback`] calling `f(shard, batch)` for every result batch.
+    pub fn callback(
+        f: impl Fn(usize, Batch) -> Result<(), CallbackError> + Send + Sync + 'static,
+    ) -> OutputSpec {
+        OutputSpec::Callback(ResultCallback::new(f))
+    }
 }
 
 /// How result rows are written.
@@ -95,6 +175,8 @@ impl OutputSpec {
             OutputSpec::DirectoryJson(d) => d.join(json_part_name(shard)).display().to_string(),
             OutputSpec::Collect => "memory".into(),
             OutputSpec::Discard => "discard".into(),
+            OutputSpec::Callback(_) => "the result callback".into(),
+            OutputSpec::Rings { .. } => format!("result ring {shard}"),
         }
     }
 }
@@ -224,6 +306,11 @@ pub enum ShardSink {
     },
     Collect(Vec<Batch>),
     Discard,
+    Callback {
+        shard: usize,
+        callback: ResultCallback,
+    },
+    Ring(Producer<Batch>),
 }
 
 impl ShardSink {
@@ -257,6 +344,16 @@ impl ShardSink {
             }
             OutputSpec::Collect => ShardSink::Collect(Vec::new()),
             OutputSpec::Discard => ShardSink::Discard,
+            OutputSpec::Callback(callback) => ShardSink::Callback {
+                shard,
+                callback: callback.clone(),
+            },
+            OutputSpec::Rings { .. } => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "no result ring was made for this shard",
+                ))
+            }
         })
     }
 
@@ -299,6 +396,10 @@ impl ShardSink {
             }
             ShardSink::Collect(batches) => batches.push(batch),
             ShardSink::Discard => {}
+            ShardSink::Callback { shard, callback } => {
+                (callback.0)(*shard, batch).map_err(io::Error::other)?
+            }
+            ShardSink::Ring(producer) => push_waiting(producer, batch)?,
         }
         Ok(())
     }
@@ -326,7 +427,10 @@ impl ShardSink {
                 *buf = data;
                 Ok(())
             }
-            ShardSink::Collect(_) | ShardSink::Discard => Ok(()),
+            ShardSink::Collect(_)
+            | ShardSink::Discard
+            | ShardSink::Callback { .. }
+            | ShardSink::Ring(_) => Ok(()),
         }
     }
 
@@ -342,6 +446,43 @@ impl ShardSink {
             _ => Ok(Vec::new()),
         }
     }
+}
+
+/// Pushes `batch` on a result ring, waiting (backoff, then yielding the
+/// core) while it is full. Fails if the application dropped the consumer:
+/// the results could never be read.
+fn push_waiting(producer: &mut Producer<Batch>, mut batch: Batch) -> io::Result<()> {
+    let backoff = Backoff::new();
+    loop {
+        if producer.is_abandoned() {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the application dropped the result ring's consumer",
+            ));
+        }
+        match producer.push(batch) {
+            Ok(()) => return Ok(()),
+            Err(PushError::Full(b)) => {
+                batch = b;
+                if backoff.is_completed() {
+                    std::thread::yield_now();
+                } else {
+                    backoff.snooze();
+                }
+            }
+        }
+    }
+}
+
+/// One result ring per shard: the producers for the shards, the consumers
+/// for the application.
+pub fn result_rings(
+    shards: usize,
+    capacity: usize,
+) -> (Vec<Producer<Batch>>, Vec<Consumer<Batch>>) {
+    (0..shards)
+        .map(|_| crate::runtime::ring::ring(capacity.max(1)))
+        .unzip()
 }
 
 /// Writes `buf`, which holds whole lines, to stdout in chunks of at most

@@ -174,6 +174,63 @@ impl Doorbell {
         self.sleeping.store(false, Ordering::Relaxed);
     }
 
+    /// Like [`park_unless`](Self::park_unless), but returns by `deadline`
+    /// even when there is no work: `true` if `has_work()` said there is,
+    /// `false` if the deadline passed first. Same protocol, with
+    /// `park_timeout` for `park` (a wake-up after the deadline is the
+    /// timeout, not a missed push: `has_work` is checked once more first).
+    ///
+    /// Not modelled under loom (it has no `park_timeout`); the handshake is
+    /// the one `park_unless` is checked with.
+    ///
+    /// # Panics
+    ///
+    /// Panics if a different thread is registered as the consumer.
+    #[cfg(not(feature = "loom"))]
+    pub fn park_unless_until(
+        &self,
+        deadline: std::time::Instant,
+        mut has_work: impl FnMut() -> bool,
+    ) -> bool {
+        self.registered_consumer();
+        // ORDERING: as in `park_unless`: Release pairs with the Acquire load
+        // in `ring`, and the SeqCst fence with the SeqCst fence in `ring`.
+        self.sleeping.store(true, Ordering::Release);
+        fence(Ordering::SeqCst);
+        let ready = loop {
+            if has_work() {
+                break true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            std::thread::park_timeout(deadline - now);
+        };
+        // Relaxed: as in `park_unless`.
+        self.sleeping.store(false, Ordering::Relaxed);
+        ready
+    }
+
+    /// loom has no `park_timeout`: under loom this polls `has_work`,
+    /// yielding, until the deadline. Not a modelled path (see above).
+    #[cfg(feature = "loom")]
+    pub fn park_unless_until(
+        &self,
+        deadline: std::time::Instant,
+        mut has_work: impl FnMut() -> bool,
+    ) -> bool {
+        loop {
+            if has_work() {
+                return true;
+            }
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            thread::yield_now();
+        }
+    }
+
     /// Producer side: call after each push into one of the consumer's rings.
     /// Wakes the consumer if it is parked or about to park; otherwise costs a
     /// fence and a load.

@@ -94,6 +94,11 @@ impl Lane {
         self.routed_counter.clone()
     }
 
+    /// Whether the shard has stopped (its consumer end is gone): it failed.
+    fn shard_stopped(&self) -> bool {
+        self.producer.is_abandoned()
+    }
+
     /// Pushes `message`, waiting while the ring is full. Fails only when the
     /// shard has stopped (its consumer end is gone).
     fn send(&mut self, mut message: Message) -> Result<(), Stopped> {
@@ -245,6 +250,11 @@ pub fn route(
             if stop() {
                 stats.stopped = true;
                 break;
+            }
+            // A shard that failed ends the run now, not at the next batch
+            // for it (which may never come while the input is quiet).
+            if let Some(i) = lanes.iter().position(Lane::shard_stopped) {
+                return Err(stopped(i));
             }
             // The earliest linger deadline, and never later than STOP_CHECK
             // from now, so that a source with no data returns to check `stop`.

@@ -19,7 +19,7 @@
 use super::doorbell::Doorbell;
 use super::message::Message;
 use super::metrics::{new_latency_histogram, LatencyHistogram, ShardCounters, ShardStats};
-use super::ring::Consumer;
+use super::ring::{Consumer, Producer};
 use crate::data::Batch;
 use crate::error::Error;
 use crate::exec::pipeline::Pipeline;
@@ -55,6 +55,8 @@ pub struct ShardSpec {
     pub consumer: Consumer<Message>,
     pub doorbell: Arc<Doorbell>,
     pub counters: std::sync::Arc<CachePadded<ShardCounters>>,
+    /// The shard's result ring, with [`OutputSpec::Rings`] only.
+    pub results: Option<Producer<Batch>>,
 }
 
 /// What a shard hands back when it finishes.
@@ -115,6 +117,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         mut consumer,
         doorbell,
         counters,
+        results,
         ..
     } = spec;
     doorbell.register_current_thread();
@@ -123,9 +126,12 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         shard: index,
         source,
     };
-    let mut sink = ShardSink::open(&output, index, &plan.output_schema)
-        .await
-        .map_err(sink_error)?;
+    let mut sink = match results {
+        Some(producer) => ShardSink::Ring(producer),
+        None => ShardSink::open(&output, index, &plan.output_schema)
+            .await
+            .map_err(sink_error)?,
+    };
     let mut late_sink = match &late {
         LatePolicy::Drop => None,
         LatePolicy::SideOutput(dir) => {
