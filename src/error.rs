@@ -58,7 +58,10 @@ impl fmt::Display for SqlError {
             "{what} at line {}, column {}: {}",
             self.line, self.column, self.message
         )?;
-        if let Some(text) = self.sql.lines().nth(self.line - 1) {
+        // Split at every `\n` (not `lines()`), so that the empty line after a
+        // final newline, where an error at the end of the text points, exists.
+        let line = self.sql.split('\n').nth(self.line - 1);
+        if let Some(text) = line.map(|l| l.strip_suffix('\r').unwrap_or(l)) {
             let gutter = self.line.to_string();
             let pad = " ".repeat(gutter.len());
             // Columns count characters; tabs keep their width in the caret line.
@@ -161,3 +164,21 @@ impl From<CoreSetError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_at_the_end_of_the_text_renders_a_caret() {
+        // Found by tests/fuzz.rs: after a final newline the end of the text is
+        // on a line `str::lines` does not return, and the caret was left out.
+        let e = SqlError::new(SqlErrorKind::Syntax, "unexpected end", 2, 1).in_sql("/*\n");
+        assert_eq!(
+            e.to_string(),
+            "syntax error at line 2, column 1: unexpected end\n  |\n2 | \n  | ^"
+        );
+        let e = SqlError::new(SqlErrorKind::Syntax, "x", 1, 3).in_sql("ab\r\ncd");
+        assert!(e.to_string().ends_with("1 | ab\n  |   ^"), "{e}");
+    }
+}

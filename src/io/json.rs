@@ -432,6 +432,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn doubles_are_read_exactly() {
+        // Found by tests/fuzz.rs: serde_json's default float parser can be one
+        // ULP off; the CSV path (`str::parse`) is exact, so the same text gave
+        // different DOUBLEs.
+        let schema = Schema::new(vec![Field::new("b", DataType::Float64)]);
+        let mut decoder = JsonDecoder::new(schema.clone());
+        let mut batch = Batch::with_capacity(&schema, 2);
+        for text in ["-1.0092669913440475e+18", "-2.325071769616926e+60"] {
+            let line = format!("{{\"b\": {text}}}");
+            decoder.decode(line.as_bytes(), &mut batch).unwrap();
+            let expected: f64 = text.parse().unwrap();
+            assert_eq!(
+                batch.columns[0].value(batch.len - 1),
+                Value::Float64(expected)
+            );
+        }
+    }
+
+    #[test]
     fn infers_types_by_key() {
         let lines: [&[u8]; 3] = [
             br#"{"a": 1, "b": "x", "t": "2026-01-01T00:00:00Z", "f": true}"#,

@@ -14,7 +14,9 @@
 //!
 //! # Records
 //! Fields are split by csv-core with the configured delimiter, so quoted fields
-//! (with delimiters, quotes or newlines inside) work. A record longer than
+//! (with delimiters, quotes or newlines inside) work. LF, CRLF and a bare CR
+//! each end a record (so CR-only files read as one record per line); blank
+//! lines are not records. A record longer than
 //! [`TextOptions::max_line_bytes`] is malformed: its bytes beyond the bound are
 //! skipped, not kept. Malformed records go to the `on_error` policy
 //! ([`Rejects`](super::reject::Rejects)); errors name the source, the record's
@@ -201,6 +203,10 @@ pub struct TextSource {
     fields: Vec<u8>,
     ends: Vec<usize>,
     pending: VecDeque<Pending>,
+    /// The bytes of the last line after the record that ended inside it (at a
+    /// bare CR, which csv-core takes as a record terminator): the next record
+    /// starts there.
+    rest: Vec<u8>,
     /// Lines read from the input so far.
     line_no: u64,
     /// The first line of the current record.
@@ -253,6 +259,7 @@ impl TextSource {
             fields: Vec::new(),
             ends: Vec::new(),
             pending: VecDeque::new(),
+            rest: Vec::new(),
             line_no: 0,
             record_line: 0,
             at_end: false,
@@ -371,12 +378,18 @@ impl TextSource {
             let mut nend = 0usize;
             let mut first_line = true;
             loop {
-                let pending = if first_line {
+                let pending = if first_line && self.rest.is_empty() {
                     self.pending.pop_front()
                 } else {
                     None
                 };
-                if let Some(p) = pending {
+                if first_line && !self.rest.is_empty() {
+                    // The rest of the line read last; swapped, so both keep their buffers.
+                    self.record_line = self.line_no;
+                    std::mem::swap(&mut self.line, &mut self.rest);
+                    self.rest.clear();
+                    self.raw.extend_from_slice(&self.line);
+                } else if let Some(p) = pending {
                     self.record_line = p.line;
                     self.raw.extend_from_slice(&p.raw);
                     if p.too_long {
@@ -438,6 +451,14 @@ impl TextSource {
                     nend += e;
                     match res {
                         csv_core::ReadRecordResult::Record => {
+                            // A record that ended inside the line, at a bare
+                            // CR, leaves the rest of the line to the next
+                            // record. (After a CRLF only its LF is left, which
+                            // csv-core would skip.)
+                            if !input.is_empty() && input != b"\n" {
+                                self.raw.truncate(self.raw.len() - input.len());
+                                self.rest.extend_from_slice(input);
+                            }
                             self.ends.truncate(nend);
                             self.fields.truncate(nout);
                             // A blank line is not a record.
@@ -468,13 +489,21 @@ impl TextSource {
                                 self.at_end = true;
                                 return Ok(Record::None);
                             }
+                            // csv-core skips blank lines (terminators at the
+                            // start of a record) without a word: nothing came
+                            // out and the line is over, so no record has
+                            // started. Start afresh on the next line, so the
+                            // record's line number and length leave them out.
+                            if nout == 0 && nend == 0 && self.line.last() == Some(&b'\n') {
+                                continue 'record;
+                            }
                             break;
                         }
                         csv_core::ReadRecordResult::OutputFull
                         | csv_core::ReadRecordResult::OutputEndsFull => continue,
                     }
                 }
-                if self.raw.len() >= self.max_line_bytes {
+                if self.raw.len() > self.max_line_bytes {
                     // A quoted field spanning lines past the bound.
                     self.csv.reset();
                     return Ok(Record::TooLong);
@@ -533,6 +562,14 @@ impl TextSource {
                 line: self.record_line,
                 raw,
                 too_long,
+            });
+        }
+        if !self.rest.is_empty() {
+            // The rest of the last sampled line comes after the samples.
+            sampled.push_back(Pending {
+                line: self.line_no,
+                raw: std::mem::take(&mut self.rest),
+                too_long: false,
             });
         }
         self.pending = sampled;
@@ -709,6 +746,92 @@ mod tests {
                 DataType::Bool
             ]
         );
+    }
+
+    /// Drains a source over `csv` (no header, two BIGINT columns): the rows
+    /// read, and each rejected record's line and reason.
+    fn drain(csv: &str, max_line_bytes: usize) -> (Vec<Vec<i64>>, Vec<(u64, String)>) {
+        let options = TextOptions {
+            header: false,
+            schema: Some(parse_schema("a BIGINT, b BIGINT").unwrap()),
+            on_error: OnError::Fail,
+            max_line_bytes,
+            ..TextOptions::default()
+        };
+        let mut src = TextSource::from_reader(
+            "t",
+            Box::new(std::io::Cursor::new(csv.to_owned())),
+            &options,
+        )
+        .unwrap();
+        let (mut rows, mut rejected) = (Vec::new(), Vec::new());
+        loop {
+            match src.poll(1, None) {
+                Ok(Poll::Batch(b)) => rows.push(
+                    (0..b.columns.len())
+                        .map(|c| b.columns[c].value(0).as_i64().unwrap())
+                        .collect(),
+                ),
+                Ok(_) => break,
+                Err(Error::Input { line, reason, .. }) => rejected.push((line, reason)),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        (rows, rejected)
+    }
+
+    #[test]
+    fn a_bare_cr_ends_a_record_and_the_rest_of_the_line_is_read() {
+        // Found by tests/fuzz.rs: the records after a bare CR were dropped silently.
+        let (rows, rejected) = drain("1,2\r3,4\n5,6\n", 1 << 20);
+        assert_eq!(rows, [[1, 2], [3, 4], [5, 6]]);
+        assert!(rejected.is_empty(), "{rejected:?}");
+        let (rows, _) = drain("1,2\r3,4\r5,6\r", 1 << 20);
+        assert_eq!(rows, [[1, 2], [3, 4], [5, 6]], "CR-only line ends");
+        let (rows, _) = drain("1,2\r\n3,4\r\n", 1 << 20);
+        assert_eq!(rows, [[1, 2], [3, 4]], "CRLF");
+    }
+
+    #[test]
+    fn the_records_after_a_bare_cr_are_replayed_after_inference() {
+        let options = TextOptions {
+            header: false,
+            ..TextOptions::default()
+        };
+        // Sampling stops after a record that ends at a CR, with the rest of its line unread.
+        let csv = "0,0\n".to_owned() + &"1,2\r3,4\n".repeat(INFER_ROWS) + "5,6\r7,8";
+        let mut src =
+            TextSource::from_reader("t", Box::new(std::io::Cursor::new(csv)), &options).unwrap();
+        let mut firsts = Vec::new();
+        while let Poll::Batch(b) = src.poll(1000, None).unwrap() {
+            firsts.extend((0..b.len).map(|i| b.columns[0].value(i).as_i64().unwrap()));
+        }
+        let mut expected = vec![0];
+        expected.extend([1, 3].repeat(INFER_ROWS));
+        expected.extend([5, 7]);
+        assert_eq!(firsts, expected);
+    }
+
+    #[test]
+    fn blank_lines_are_not_part_of_the_next_record() {
+        // Found by tests/fuzz.rs: blank lines counted toward the next record's
+        // length and gave it their line number.
+        let (rows, rejected) = drain("\n\n1,2\n", 3);
+        assert_eq!(rows, [[1, 2]]);
+        assert!(rejected.is_empty(), "{rejected:?}");
+        let (_, rejected) = drain("1,2\n\n\r\n\nx,y\n", 1 << 20);
+        assert_eq!(rejected.len(), 1);
+        assert_eq!(rejected[0].0, 5, "{rejected:?}");
+    }
+
+    #[test]
+    fn a_last_line_of_exactly_the_bound_is_not_too_long() {
+        // Found by tests/fuzz.rs: without a final newline it was rejected.
+        let (rows, rejected) = drain("1,2\n3,4", 3);
+        assert_eq!(rows, [[1, 2], [3, 4]]);
+        assert!(rejected.is_empty(), "{rejected:?}");
+        let (_, rejected) = drain("1,22", 3);
+        assert!(rejected[0].1.contains("max_line_bytes"), "{rejected:?}");
     }
 
     #[test]
