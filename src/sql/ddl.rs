@@ -82,6 +82,7 @@ pub(super) fn parse_create_stream(
         }
     }
     let statement = Parser::new(&GenericDialect {})
+        .with_recursion_limit(super::parse::MAX_NESTING)
         .with_tokens_with_locations(tokens)
         .parse_statement()
         .map_err(parse_error)?;

@@ -63,6 +63,7 @@ pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
             )
             .in_sql(sql)
         })?;
+    check_operator_count(&tokens).map_err(|e| e.in_sql(sql))?;
     let (declarations, tokens) = split_declarations(tokens).map_err(|e| e.in_sql(sql))?;
     let streams = declarations
         .into_iter()
@@ -73,7 +74,9 @@ pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
     let (tokens, window) = take_window_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let tokens = rewrite_buffer_frames(tokens).map_err(|e| e.in_sql(sql))?;
 
-    let mut parser = Parser::new(&dialect).with_tokens_with_locations(tokens);
+    let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(MAX_NESTING)
+        .with_tokens_with_locations(tokens);
     let query = parser
         .parse_query()
         .map_err(|e| from_parser_error(e, sql))?;
@@ -104,6 +107,51 @@ fn at(token: &TokenWithSpan, kind: SqlErrorKind, message: String) -> SqlError {
         token.span.start.line as usize,
         token.span.start.column as usize,
     )
+}
+
+/// Deepest nesting (parentheses, NOT, subexpressions) sqlparser accepts.
+/// Parsing recurses per level; this keeps a 2 MiB thread stack safe.
+pub(super) const MAX_NESTING: usize = 30;
+
+/// Most operators a statement may hold. A chain `a + b + ...` parses into a
+/// tree as deep as it is long, and binding walks it recursively, so a bound
+/// keeps the stack safe; real queries stay far below it.
+const MAX_OPERATORS: usize = 500;
+
+/// Refuses a statement with more than [`MAX_OPERATORS`] operators.
+fn check_operator_count(tokens: &[TokenWithSpan]) -> Result<(), SqlError> {
+    let mut count = 0;
+    for t in tokens {
+        let operator = match &t.token {
+            Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::Mod
+            | Token::StringConcat
+            | Token::Eq
+            | Token::Neq
+            | Token::Lt
+            | Token::Gt
+            | Token::LtEq
+            | Token::GtEq => true,
+            Token::Word(w) => matches!(w.value.to_ascii_uppercase().as_str(), "AND" | "OR" | "NOT"),
+            _ => false,
+        };
+        if operator {
+            count += 1;
+            if count > MAX_OPERATORS {
+                return Err(at(
+                    t,
+                    SqlErrorKind::Unsupported,
+                    format!(
+                        "the query has more than {MAX_OPERATORS} operators; split the expression"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Splits the leading `CREATE ...;` statements off `tokens`; the rest is the query.
