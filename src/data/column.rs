@@ -41,6 +41,16 @@ impl Utf8Column {
         self.len() == 0
     }
 
+    /// Row `i` spans `bytes()[offsets()[i]..offsets()[i + 1]]`.
+    pub fn offsets(&self) -> &[u32] {
+        &self.offsets
+    }
+
+    /// All rows' bytes, back to back.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The longest string, in bytes (0 when empty).
     pub fn max_len(&self) -> usize {
         self.offsets

@@ -214,8 +214,18 @@ fn pack_rows(columns: &[&Column], rows: usize, out: &mut Vec<PackedKey>) -> bool
                 if v.max_len() > PACKED_STR_MAX {
                     return false;
                 }
-                for (i, k) in out.iter_mut().enumerate() {
-                    k[j] = pack_str(v.get_bytes(i));
+                let (offsets, bytes) = (v.offsets(), v.bytes());
+                for (k, w) in out.iter_mut().zip(offsets.windows(2)) {
+                    let (start, end) = (w[0] as usize, w[1] as usize);
+                    k[j] = match bytes.get(start..start + 8) {
+                        // One unaligned load, the bytes past the string masked off.
+                        Some(eight) => {
+                            let word = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
+                            let len = end - start;
+                            (word & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56)
+                        }
+                        None => pack_str(&bytes[start..end]),
+                    };
                 }
             }
             _ => return false,
@@ -242,13 +252,16 @@ fn pack_row(columns: &[&Column], row: usize) -> Option<PackedKey> {
     Some(k)
 }
 
-#[inline(always)]
+/// A string of at most [`PACKED_STR_MAX`] bytes as a word: its bytes
+/// little-endian, its length in the top byte.
+#[inline]
 fn pack_str(b: &[u8]) -> u64 {
     debug_assert!(b.len() <= PACKED_STR_MAX);
-    let mut word = [0u8; 8];
-    word[..b.len()].copy_from_slice(b);
-    word[7] = b.len() as u8;
-    u64::from_le_bytes(word)
+    let mut word = (b.len() as u64) << 56;
+    for (i, &byte) in b.iter().enumerate() {
+        word |= (byte as u64) << (8 * i);
+    }
+    word
 }
 
 /// A multiply hash of a packed key, mixed so both hashbrown's bucket (low)
