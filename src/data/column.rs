@@ -368,7 +368,9 @@ fn decimal_of(value: &Value, scale: u8) -> Option<i128> {
         Value::Decimal { value, scale: s } if s <= scale => {
             value.checked_mul(10i128.pow((scale - s) as u32))
         }
-        Value::Decimal { value, scale: s } => Some(value / 10i128.pow((s - scale) as u32)),
+        Value::Decimal { value, scale: s } => {
+            Some(crate::data::value::div_pow10_round(value, s - scale))
+        }
         Value::Float64(f) => {
             let scaled = (f * 10f64.powi(scale as i32)).round();
             scaled.is_finite().then_some(scaled as i128)

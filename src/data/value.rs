@@ -87,6 +87,17 @@ impl Value {
 }
 
 /// `value` with `from` decimal places re-expressed with `to >= from` places.
+/// `value / 10^digits`, rounded half away from zero (as SQL rounds DECIMAL).
+pub fn div_pow10_round(value: i128, digits: u8) -> i128 {
+    let d = 10i128.pow(digits as u32);
+    let (q, r) = (value / d, value % d);
+    if r.abs() * 2 >= d {
+        q + value.signum()
+    } else {
+        q
+    }
+}
+
 pub(crate) fn rescale(value: i128, from: u8, to: u8) -> i128 {
     debug_assert!(to >= from);
     value * 10i128.pow((to - from) as u32)
@@ -121,4 +132,37 @@ pub(crate) fn format_decimal(value: i128, scale: u8) -> String {
         abs % pow,
         width = scale as usize
     )
+}
+
+#[cfg(test)]
+mod rounding_tests {
+    use super::div_pow10_round;
+    use crate::data::{DataType, Value};
+    use crate::exec::expr::cast_value;
+
+    #[test]
+    fn lowering_a_scale_rounds_half_away_from_zero() {
+        assert_eq!(div_pow10_round(2675, 1), 268);
+        assert_eq!(div_pow10_round(-2675, 1), -268);
+        assert_eq!(div_pow10_round(2674, 1), 267);
+        assert_eq!(div_pow10_round(-2674, 1), -267);
+        assert_eq!(div_pow10_round(25, 1), 3);
+        assert_eq!(div_pow10_round(4, 1), 0);
+        let d = |value, scale| Value::Decimal { value, scale };
+        let dec2 = DataType::Decimal {
+            precision: 10,
+            scale: 2,
+        };
+        assert_eq!(cast_value(d(2675, 3), dec2), d(268, 2));
+        assert_eq!(cast_value(d(25, 1), DataType::Int64), Value::Int64(3));
+        assert_eq!(cast_value(d(-25, 1), DataType::Int64), Value::Int64(-3));
+        assert_eq!(
+            cast_value(Value::Float64(2.5), DataType::Int64),
+            Value::Int64(2)
+        );
+        assert_eq!(
+            cast_value(Value::Float64(3.5), DataType::Int64),
+            Value::Int64(4)
+        );
+    }
 }

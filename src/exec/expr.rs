@@ -407,7 +407,7 @@ fn adjust_scale(v: i128, from: u8, to: u8) -> i128 {
     if to >= from {
         v * 10i128.pow((to - from) as u32)
     } else {
-        v / 10i128.pow((from - to) as u32)
+        crate::data::value::div_pow10_round(v, from - to)
     }
 }
 
@@ -421,9 +421,10 @@ pub fn cast_value(v: Value, to: DataType) -> Value {
         DataType::Float64 => v.as_f64().map_or(Value::Null, Value::Float64),
         DataType::Int64 => match v {
             Value::Int64(x) | Value::Timestamp(x) => Value::Int64(x),
-            Value::Float64(f) if f.is_finite() => Value::Int64(f.trunc() as i64),
+            // As PostgreSQL: a DOUBLE rounds half to even, a DECIMAL half away from zero.
+            Value::Float64(f) if f.is_finite() => Value::Int64(f.round_ties_even() as i64),
             Value::Decimal { value, scale } => {
-                Value::Int64((value / 10i128.pow(scale as u32)) as i64)
+                Value::Int64(crate::data::value::div_pow10_round(value, scale) as i64)
             }
             Value::Utf8(s) => s.trim().parse().map_or(Value::Null, Value::Int64),
             Value::Bool(b) => Value::Int64(b as i64),
