@@ -5,13 +5,14 @@
 //! open read until the expected lines arrive; a watchdog thread kills the child
 //! after 60 s so that a hang fails the test instead of stalling the suite.
 
+mod process;
+
+use process::{temp_file, TempPath, Watchdog};
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::thread;
-use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_corestream");
 
@@ -142,96 +143,9 @@ fn shard_lines(ran: &Ran) -> Vec<(usize, usize, u64, u64)> {
         .collect()
 }
 
-/// A path under the temp directory, unique to this process and `tag`,
-/// removed (file or directory) when dropped.
-struct TempPath(PathBuf);
-
-impl TempPath {
-    fn new(tag: &str) -> TempPath {
-        let path =
-            std::env::temp_dir().join(format!("corestream-cli-{}-{tag}", std::process::id()));
-        remove(&path);
-        TempPath(path)
-    }
-
-    fn str(&self) -> &str {
-        self.0.to_str().expect("the temp path is UTF-8")
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        remove(&self.0);
-    }
-}
-
-fn remove(path: &Path) {
-    if path.is_dir() {
-        let _ = std::fs::remove_dir_all(path);
-    } else {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// A file under the temp directory holding `contents`.
-fn temp_file(tag: &str, contents: &str) -> TempPath {
-    let p = TempPath::new(tag);
-    std::fs::write(&p.0, contents).expect("the temp file is writable");
-    p
-}
-
 fn sorted(mut rows: Vec<String>) -> Vec<String> {
     rows.sort();
     rows
-}
-
-/// Kills a child that is still running after 60 s: a guard against a hang,
-/// not a timing assumption. Dropping it disarms it.
-struct Watchdog {
-    disarm: Option<mpsc::Sender<()>>,
-    thread: Option<thread::JoinHandle<bool>>,
-}
-
-impl Watchdog {
-    fn new(child: &Child) -> Watchdog {
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = mpsc::channel::<()>();
-        let thread = thread::spawn(move || match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => false,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // SAFETY: kill(2) takes plain integers and touches no memory of
-                // ours. The child is not reaped while the watchdog is armed
-                // (the test disarms it right after waiting), so `pid` still
-                // names it.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                true
-            }
-        });
-        Watchdog {
-            disarm: Some(tx),
-            thread: Some(thread),
-        }
-    }
-
-    /// Disarms the watchdog; returns whether it had killed the child.
-    fn disarm(mut self) -> bool {
-        self.stop()
-    }
-
-    fn stop(&mut self) -> bool {
-        if let Some(tx) = self.disarm.take() {
-            let _ = tx.send(());
-        }
-        self.thread
-            .take()
-            .is_some_and(|t| t.join().expect("the watchdog does not panic"))
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
 
 // ---------------------------------------------------------------------------

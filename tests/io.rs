@@ -3,10 +3,13 @@
 //! formats and the TCP source. Library-level tests drive a source directly;
 //! CLI tests run the binary as a user does.
 
+mod process;
+
+use process::{temp_file, TempPath};
+
 use corestream::data::{DataType, Schema, Value};
 use corestream::io::source::{Poll, Source};
 use corestream::io::text::{parse_schema, OnError, TextOptions, TextSource};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_corestream");
@@ -42,42 +45,6 @@ fn corestream(args: &[&str]) -> Ran {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
-}
-
-/// A path under the temp directory, unique to this process and `tag`,
-/// removed (file or directory) when dropped.
-struct TempPath(PathBuf);
-
-impl TempPath {
-    fn new(tag: &str) -> TempPath {
-        let path = std::env::temp_dir().join(format!("corestream-io-{}-{tag}", std::process::id()));
-        remove(&path);
-        TempPath(path)
-    }
-
-    fn str(&self) -> &str {
-        self.0.to_str().expect("the temp path is UTF-8")
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        remove(&self.0);
-    }
-}
-
-fn remove(path: &Path) {
-    if path.is_dir() {
-        let _ = std::fs::remove_dir_all(path);
-    } else {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-fn temp_file(tag: &str, contents: impl AsRef<[u8]>) -> TempPath {
-    let p = TempPath::new(tag);
-    std::fs::write(&p.0, contents).expect("the temp file is writable");
-    p
 }
 
 /// The accounting line's numbers: (in, processed, filtered, late, malformed, holds).

@@ -8,15 +8,17 @@
 
 mod common;
 
+mod process;
+
+use process::{TempPath, Watchdog};
+
 use corestream::io::sink::OutputSpec;
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::metrics::LatencyPercentiles;
 use corestream::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
@@ -30,92 +32,12 @@ const PROJECT: &str = "SELECT trader_id, price FROM trades";
 
 const TRADES_HEADER: &str = "event_time,trader_id,symbol,price,quantity";
 
-/// Kills a child that is still running after 60 s: a guard against a hang,
-/// not a timing assumption. Dropping it disarms it.
-struct Watchdog {
-    disarm: Option<mpsc::Sender<()>>,
-    thread: Option<thread::JoinHandle<bool>>,
-}
-
-impl Watchdog {
-    fn new(child: &Child) -> Watchdog {
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = mpsc::channel::<()>();
-        let thread = thread::spawn(move || match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => false,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // SAFETY: kill(2) takes plain integers and touches no memory of
-                // ours. The child is not reaped while the watchdog is armed
-                // (the test disarms it right after waiting), so `pid` still
-                // names it.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                true
-            }
-        });
-        Watchdog {
-            disarm: Some(tx),
-            thread: Some(thread),
-        }
-    }
-
-    /// Disarms the watchdog; returns whether it had killed the child.
-    fn disarm(mut self) -> bool {
-        self.stop()
-    }
-
-    fn stop(&mut self) -> bool {
-        if let Some(tx) = self.disarm.take() {
-            let _ = tx.send(());
-        }
-        self.thread
-            .take()
-            .is_some_and(|t| t.join().expect("the watchdog does not panic"))
-    }
-}
-
-impl Drop for Watchdog {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 /// Sends `signal` to the running `child`.
 fn signal(child: &Child, signal: libc::c_int) {
     // SAFETY: kill(2) takes plain integers and touches no memory of ours; the
     // child has not been waited for, so its pid still names it.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
-}
-
-/// A path under the temp directory, unique to this process and `tag`,
-/// removed (file or directory) when dropped.
-struct TempPath(PathBuf);
-
-impl TempPath {
-    fn new(tag: &str) -> TempPath {
-        let path =
-            std::env::temp_dir().join(format!("corestream-ops-{}-{tag}", std::process::id()));
-        remove(&path);
-        TempPath(path)
-    }
-
-    fn str(&self) -> &str {
-        self.0.to_str().expect("the temp path is UTF-8")
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        remove(&self.0);
-    }
-}
-
-fn remove(path: &Path) {
-    if path.is_dir() {
-        let _ = std::fs::remove_dir_all(path);
-    } else {
-        let _ = std::fs::remove_file(path);
-    }
 }
 
 /// A finished run's output as text.

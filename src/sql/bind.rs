@@ -59,7 +59,7 @@ pub(super) fn error_at(
     span_error(node.span(), kind, message)
 }
 
-fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
+pub(super) fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
     SqlError::new(
         kind,
         message,

@@ -13,14 +13,15 @@
 //! sqlparser parses the statement as a `CREATE TABLE` (the `STREAM` keyword
 //! is swapped for `TABLE` in the token stream, locations kept).
 
+use super::bind::{error_at, span_error};
 use super::duration::parse_duration_ms;
 use crate::data::{DataType, Field, Schema};
 use crate::error::{SqlError, SqlErrorKind};
-use sqlparser::ast::{self, Spanned};
+use sqlparser::ast;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Span, Token, TokenWithSpan, Word};
+use sqlparser::tokenizer::{Token, TokenWithSpan, Word};
 
 /// A declared input stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,19 +47,6 @@ fn first_word(tokens: &[TokenWithSpan], from: usize) -> Option<(usize, &Word)> {
         Token::Word(w) => Some((i, w)),
         _ => None,
     }
-}
-
-fn error_at(node: &impl Spanned, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
-    span_error(node.span(), kind, message)
-}
-
-fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<String>) -> SqlError {
-    SqlError::new(
-        kind,
-        message,
-        span.start.line as usize,
-        span.start.column as usize,
-    )
 }
 
 /// Parses one `CREATE STREAM` statement (without its `;`).
