@@ -421,10 +421,10 @@ pub fn cast_value(v: Value, to: DataType) -> Value {
         DataType::Float64 => v.as_f64().map_or(Value::Null, Value::Float64),
         DataType::Int64 => match v {
             Value::Int64(x) | Value::Timestamp(x) => Value::Int64(x),
-            // As PostgreSQL: a DOUBLE rounds half to even, a DECIMAL half away from zero.
-            Value::Float64(f) if f.is_finite() => Value::Int64(f.round_ties_even() as i64),
+            // Toward zero, as SQLite, Flink and Spark cast to an integer.
+            Value::Float64(f) if f.is_finite() => Value::Int64(f.trunc() as i64),
             Value::Decimal { value, scale } => {
-                Value::Int64(crate::data::value::div_pow10_round(value, scale) as i64)
+                Value::Int64((value / 10i128.pow(scale as u32)) as i64)
             }
             Value::Utf8(s) => s.trim().parse().map_or(Value::Null, Value::Int64),
             Value::Bool(b) => Value::Int64(b as i64),
