@@ -18,7 +18,7 @@
 //! numeric string, exactly; TIMESTAMP an ISO 8601 string or integer epoch
 //! milliseconds. Blank lines are skipped.
 
-use super::lines::{self, LineRead};
+use super::lines::{self, Input, LineRead};
 use super::parse::{parse_decimal, parse_timestamp};
 use super::reject::Rejects;
 use super::source::{Poll, Source};
@@ -254,36 +254,18 @@ pub struct JsonSource {
 }
 
 impl JsonSource {
-    pub fn file(path: &str, options: &TextOptions) -> Result<JsonSource, Error> {
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
-            what: format!("cannot open input {path}"),
-            source,
-        })?;
-        JsonSource::new(path.to_owned(), Box::new(file), None, options)
-    }
-
-    pub fn stdin(options: &TextOptions) -> Result<JsonSource, Error> {
-        use std::os::fd::AsRawFd;
-        let stdin = std::io::stdin();
-        let fd = stdin.as_raw_fd();
-        JsonSource::new("stdin".to_owned(), Box::new(stdin), Some(fd), options)
-    }
-
     /// A source over any reader (tests, embedding).
     pub fn from_reader(
         name: impl Into<String>,
         reader: Box<dyn Read + Send>,
         options: &TextOptions,
     ) -> Result<JsonSource, Error> {
-        JsonSource::new(name.into(), reader, None, options)
+        JsonSource::open(Input::from_reader(name, reader), options)
     }
 
-    fn new(
-        name: String,
-        reader: Box<dyn Read + Send>,
-        fd: Option<RawFd>,
-        options: &TextOptions,
-    ) -> Result<JsonSource, Error> {
+    /// A source over `input` (see [`Input::open`]).
+    pub fn open(input: Input, options: &TextOptions) -> Result<JsonSource, Error> {
+        let Input { name, reader, fd } = input;
         let mut s = JsonSource {
             name,
             reader: BufReader::with_capacity(1 << 16, reader),

@@ -5,9 +5,48 @@
 //! first `max` bytes are kept, so one huge line cannot eat memory; the caller
 //! reports it as malformed.
 
-use std::io::{self, BufRead};
-use std::os::fd::RawFd;
+use crate::error::Error;
+use std::io::{self, BufRead, Read};
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::Instant;
+
+/// Where a line-oriented source reads from: a file, stdin or any reader.
+pub struct Input {
+    /// For messages: the path, `stdin`, or the name a caller gave.
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+    /// Polled for readiness when a deadline applies (stdin only: a file never waits).
+    pub fd: Option<RawFd>,
+}
+
+impl Input {
+    /// `-` is stdin; anything else is a file path.
+    pub fn open(spec: &str) -> Result<Input, Error> {
+        if spec == "-" {
+            let stdin = io::stdin();
+            let fd = stdin.as_raw_fd();
+            return Ok(Input {
+                name: "stdin".to_owned(),
+                reader: Box::new(stdin),
+                fd: Some(fd),
+            });
+        }
+        let file = std::fs::File::open(spec).map_err(|source| Error::Io {
+            what: format!("cannot open input {spec}"),
+            source,
+        })?;
+        Ok(Input::from_reader(spec, Box::new(file)))
+    }
+
+    /// Any reader (tests, embedding); never waited on.
+    pub fn from_reader(name: impl Into<String>, reader: Box<dyn Read + Send>) -> Input {
+        Input {
+            name: name.into(),
+            reader,
+            fd: None,
+        }
+    }
+}
 
 /// What [`read_line`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 
 use super::generator::TradesGenerator;
 use super::json::JsonSource;
+use super::lines::Input;
 use super::tcp::TcpSource;
 use super::text::{InputFormat, TextOptions, TextSource};
 use crate::data::{Batch, Schema};
@@ -48,11 +49,9 @@ pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error>
     if let Some(addr) = spec.strip_prefix("tcp://") {
         return Ok(Box::new(TcpSource::bind(addr, options)?));
     }
-    let json = options.format.for_path(spec) == InputFormat::Json;
-    Ok(match (spec, json) {
-        ("-", false) => Box::new(TextSource::stdin(options)?),
-        ("-", true) => Box::new(JsonSource::stdin(options)?),
-        (path, false) => Box::new(TextSource::file(path, options)?),
-        (path, true) => Box::new(JsonSource::file(path, options)?),
+    let input = Input::open(spec)?;
+    Ok(match options.format.for_path(spec) {
+        InputFormat::Json => Box::new(JsonSource::open(input, options)?),
+        InputFormat::Csv | InputFormat::Auto => Box::new(TextSource::open(input, options)?),
     })
 }

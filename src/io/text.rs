@@ -25,7 +25,7 @@
 //! Records are read line by line so that a slow pipe can be polled with a
 //! deadline: the router flushes what it has when no line arrives in time.
 
-use super::lines::{self, LineRead};
+use super::lines::{self, Input, LineRead};
 use super::parse::push_field;
 pub use super::reject::OnError;
 use super::reject::Rejects;
@@ -33,9 +33,8 @@ use super::source::{Poll, Source};
 use crate::data::{Batch, DataType, Field, Schema};
 use crate::error::Error;
 use std::collections::VecDeque;
-use std::fs::File;
 use std::io::{BufReader, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::time::Instant;
 
 /// The default bound on one record's bytes: 1 MiB.
@@ -215,35 +214,18 @@ pub struct TextSource {
 }
 
 impl TextSource {
-    pub fn file(path: &str, options: &TextOptions) -> Result<TextSource, Error> {
-        let file = File::open(path).map_err(|source| Error::Io {
-            what: format!("cannot open input {path}"),
-            source,
-        })?;
-        TextSource::new(path.to_owned(), Box::new(file), None, options)
-    }
-
-    pub fn stdin(options: &TextOptions) -> Result<TextSource, Error> {
-        let stdin = std::io::stdin();
-        let fd = stdin.as_raw_fd();
-        TextSource::new("stdin".to_owned(), Box::new(stdin), Some(fd), options)
-    }
-
     /// A source over any reader (tests, embedding).
     pub fn from_reader(
         name: impl Into<String>,
         reader: Box<dyn Read + Send>,
         options: &TextOptions,
     ) -> Result<TextSource, Error> {
-        TextSource::new(name.into(), reader, None, options)
+        TextSource::open(Input::from_reader(name, reader), options)
     }
 
-    fn new(
-        name: String,
-        reader: Box<dyn Read + Send>,
-        fd: Option<RawFd>,
-        options: &TextOptions,
-    ) -> Result<TextSource, Error> {
+    /// A source over `input` (see [`Input::open`]).
+    pub fn open(input: Input, options: &TextOptions) -> Result<TextSource, Error> {
+        let Input { name, reader, fd } = input;
         let mut s = TextSource {
             name,
             reader: BufReader::with_capacity(1 << 16, reader),
