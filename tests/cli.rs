@@ -7,14 +7,14 @@
 
 mod process;
 
-use process::{temp_file, TempPath, Watchdog};
+use process::{
+    accounting, corestream, corestream_with_stdin, temp_file, Accounting, Ran, TempPath, Watchdog,
+    BIN,
+};
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
-use std::thread;
-
-const BIN: &str = env!("CARGO_BIN_EXE_corestream");
 
 /// A small generated input: 20 000 trades over 200 keys.
 const SMALL: &str = "gen:trades?records=20000&traders=20&symbols=10&seed=7";
@@ -24,107 +24,6 @@ const TRADES_HEADER: &str = "event_time,trader_id,symbol,price,quantity";
 
 const GROUP_BY: &str = "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price, \
 SUM(quantity) AS total_quantity, SUM(price * quantity) AS total_value FROM trades GROUP BY trader_id, symbol";
-
-/// What a finished run left behind.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn context(&self) -> String {
-        format!(
-            "exit {:?}\n--- stderr ---\n{}\n--- stdout (first 5 lines) ---\n{}",
-            self.code,
-            self.stderr,
-            self.stdout.lines().take(5).collect::<Vec<_>>().join("\n")
-        )
-    }
-
-    fn assert_success(&self) {
-        assert_eq!(self.code, Some(0), "{}", self.context());
-    }
-
-    /// The stdout lines after the header, which must be `header`.
-    fn rows(&self, header: &str) -> Vec<String> {
-        let mut lines = self.stdout.lines();
-        assert_eq!(lines.next(), Some(header), "{}", self.context());
-        lines.map(str::to_owned).collect()
-    }
-}
-
-/// Runs the binary with `args` and `stdin` as its standard input.
-fn corestream_with_stdin(args: &[&str], stdin: &str) -> Ran {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let mut pipe = child.stdin.take().expect("stdin is piped");
-    let input = stdin.to_owned();
-    // Written from a thread so that a child that fills its stdout first
-    // cannot deadlock the test.
-    let writer = thread::spawn(move || {
-        // The child may exit without reading everything (a bad flag): not an error here.
-        let _ = pipe.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().expect("the binary runs");
-    writer.join().expect("the stdin writer does not panic");
-    Ran {
-        code: out.status.code(),
-        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-    }
-}
-
-/// Runs the binary with `args` and an empty standard input.
-fn corestream(args: &[&str]) -> Ran {
-    corestream_with_stdin(args, "")
-}
-
-/// The end-of-run accounting line:
-/// `in N = processed P + filtered F + late L + malformed M (holds); elapsed ...`.
-#[derive(Debug, PartialEq, Eq)]
-struct Accounting {
-    input: u64,
-    processed: u64,
-    filtered: u64,
-    late: u64,
-    malformed: u64,
-    holds: bool,
-}
-
-fn accounting(ran: &Ran) -> Accounting {
-    let line = ran
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("in ") && l.contains(" = processed "))
-        .unwrap_or_else(|| panic!("no accounting line on stderr\n{}", ran.context()));
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let num = |i: usize| -> u64 {
-        words[i]
-            .parse()
-            .unwrap_or_else(|_| panic!("word {i} of {line:?} is not a number"))
-    };
-    // in N = processed P + filtered F + late L + malformed M (holds);
-    // 0  1 2 3         4 5 6        7 8 9    10 11       12 13
-    assert_eq!(
-        [words[0], words[2], words[3], words[6], words[9], words[12]],
-        ["in", "=", "processed", "filtered", "late", "malformed"],
-        "{line}"
-    );
-    Accounting {
-        input: num(1),
-        processed: num(4),
-        filtered: num(7),
-        late: num(10),
-        malformed: num(13),
-        holds: words[14].starts_with("(holds)"),
-    }
-}
 
 /// The per-shard lines of the summary: (shard, core, records_in, rows_out).
 fn shard_lines(ran: &Ran) -> Vec<(usize, usize, u64, u64)> {

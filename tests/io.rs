@@ -5,65 +5,16 @@
 
 mod process;
 
-use process::{temp_file, TempPath};
+use process::{accounting, corestream, temp_file, Ran, TempPath, BIN};
 
 use corestream::data::{DataType, Schema, Value};
 use corestream::io::source::{Poll, Source};
 use corestream::io::text::{parse_schema, OnError, TextOptions, TextSource};
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_corestream");
-
-/// What a finished run left behind.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn context(&self) -> String {
-        format!(
-            "exit {:?}\n--- stderr ---\n{}\n--- stdout ---\n{}",
-            self.code, self.stderr, self.stdout
-        )
-    }
-
-    fn assert_success(&self) {
-        assert_eq!(self.code, Some(0), "{}", self.context());
-    }
-}
-
-fn corestream(args: &[&str]) -> Ran {
-    let out = Command::new(BIN)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("the binary runs");
-    Ran {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-/// The accounting line's numbers: (in, processed, filtered, late, malformed, holds).
-fn accounting(ran: &Ran) -> (u64, u64, u64, u64, u64, bool) {
-    let line = ran
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("in ") && l.contains(" = processed "))
-        .unwrap_or_else(|| panic!("no accounting line\n{}", ran.context()));
-    let w: Vec<&str> = line.split_whitespace().collect();
-    let n = |i: usize| w[i].parse::<u64>().expect("a number");
-    (n(1), n(4), n(7), n(10), n(13), w[14].starts_with("(holds)"))
-}
-
 /// The stdout rows after `header`, sorted (shards write in any order).
 fn sorted_rows(ran: &Ran, header: &str) -> Vec<String> {
-    let mut lines = ran.stdout.lines();
-    assert_eq!(lines.next(), Some(header), "{}", ran.context());
-    let mut rows: Vec<String> = lines.map(str::to_owned).collect();
+    let mut rows = ran.rows(header);
     rows.sort();
     rows
 }
@@ -141,7 +92,12 @@ fn one_brc_query_over_a_headerless_semicolon_file() {
             ],
             "--cores {cores}"
         );
-        assert_eq!(accounting(&ran), (7, 7, 0, 0, 0, true), "{}", ran.context());
+        assert_eq!(
+            accounting(&ran).counts(),
+            (7, 7, 0, 0, 0, true),
+            "{}",
+            ran.context()
+        );
     }
 }
 
@@ -418,7 +374,12 @@ fn on_error_skip_counts_every_kind_and_the_identity_holds() {
     let ran = run_malformed(file.str(), "skip", &[]);
     ran.assert_success();
     assert_eq!(sorted_rows(&ran, "station,n"), ["A,1", "B,1"]);
-    assert_eq!(accounting(&ran), (7, 2, 0, 0, 5, true), "{}", ran.context());
+    assert_eq!(
+        accounting(&ran).counts(),
+        (7, 2, 0, 0, 5, true),
+        "{}",
+        ran.context()
+    );
 }
 
 #[test]
@@ -427,7 +388,12 @@ fn on_error_dead_letter_writes_each_record_with_its_reason() {
     let dead = TempPath::new("dead-letter.txt");
     let ran = run_malformed(file.str(), &format!("dead-letter={}", dead.str()), &[]);
     ran.assert_success();
-    assert_eq!(accounting(&ran), (7, 2, 0, 0, 5, true), "{}", ran.context());
+    assert_eq!(
+        accounting(&ran).counts(),
+        (7, 2, 0, 0, 5, true),
+        "{}",
+        ran.context()
+    );
     let written = std::fs::read_to_string(&dead.0).expect("the dead-letter file exists");
     let raws = [
         "2026-01-01T00:00:01Z,B".to_owned(),
@@ -609,7 +575,12 @@ not json\n\
             ),
             ["Bulawayo,8.25,8.25,8.25", "Hamburg,-2.5,5,10.5"]
         );
-        assert_eq!(accounting(&ran), (6, 4, 0, 0, 2, true), "{}", ran.context());
+        assert_eq!(
+            accounting(&ran).counts(),
+            (6, 4, 0, 0, 2, true),
+            "{}",
+            ran.context()
+        );
     }
     let ran = corestream(&["run", "--input", txt.str(), "--input-format", "xml"]);
     assert_eq!(ran.code, Some(2), "{}", ran.context());
@@ -869,7 +840,7 @@ fn tcp_source_serves_two_clients_at_once_until_sigterm() {
     assert!(rows.contains(&"c0last,500".to_owned()));
     assert!(rows.contains(&"c1k1,498".to_owned()));
     assert_eq!(
-        accounting(&ran),
+        accounting(&ran).counts(),
         (
             expected_rows as u64 + 2,
             expected_rows as u64,

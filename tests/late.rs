@@ -1,12 +1,14 @@
 //! Late records: counted and dropped by default; with the side output also
 //! written, unchanged, to a per-shard file. Never folded into a closed window.
 
+mod process;
+
 use corestream::io::late::LatePolicy;
 use corestream::io::sink::OutputSpec;
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::router::Batching;
 use corestream::Engine;
-use std::path::PathBuf;
+use process::TempPath;
 use std::process::Command;
 use std::time::Duration;
 
@@ -17,22 +19,11 @@ const CSV: &str = "ts,k,v\n1000,a,1\n5000,a,2\n2000,a,3\n12000,b,5\n3000,b,6\n";
 const SQL: &str = "SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total FROM s \
                    GROUP BY k, TUMBLE(ts, INTERVAL '10' SECOND)";
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir =
-            std::env::temp_dir().join(format!("corestream-late-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// An empty directory under the temp directory, removed when dropped.
+fn temp_dir(tag: &str) -> TempPath {
+    let dir = TempPath::new(tag);
+    std::fs::create_dir_all(&dir.0).unwrap();
+    dir
 }
 
 /// Every data line of the late files in `dir`, sorted; each file starts with the input header.
@@ -59,7 +50,7 @@ fn late_lines(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn late_rows_go_to_the_side_output_unchanged_and_never_into_a_window() {
-    let tmp = TempDir::new("api");
+    let tmp = temp_dir("api");
     let input = tmp.0.join("in.csv");
     std::fs::write(&input, CSV).unwrap();
     let late_dir = tmp.0.join("late");
@@ -114,7 +105,7 @@ fn late_rows_go_to_the_side_output_unchanged_and_never_into_a_window() {
 
 #[test]
 fn the_cli_drops_late_rows_by_default_and_writes_them_with_side_output() {
-    let tmp = TempDir::new("cli");
+    let tmp = temp_dir("cli");
     let input = tmp.0.join("in.csv");
     std::fs::write(&input, CSV).unwrap();
     let run = |extra: &[&str]| {
@@ -136,10 +127,7 @@ fn the_cli_drops_late_rows_by_default_and_writes_them_with_side_output() {
             out_dir.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
-        let out = Command::new(env!("CARGO_BIN_EXE_corestream"))
-            .args(&args)
-            .output()
-            .unwrap();
+        let out = Command::new(process::BIN).args(&args).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
         (out_dir, stderr)

@@ -10,19 +10,17 @@ mod common;
 
 mod process;
 
-use process::{TempPath, Watchdog};
+use process::{corestream, Ran, TempPath, Watchdog, BIN};
 
 use corestream::io::sink::OutputSpec;
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::metrics::LatencyPercentiles;
 use corestream::Engine;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_corestream");
 
 /// An endless generated stream, paced so a run lasts until it is stopped.
 const ENDLESS: &str = "gen:trades?rate=20000&traders=20&symbols=10&seed=7";
@@ -38,59 +36,6 @@ fn signal(child: &Child, signal: libc::c_int) {
     // child has not been waited for, so its pid still names it.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
-}
-
-/// A finished run's output as text.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn from(out: Output) -> Ran {
-        Ran {
-            code: out.status.code(),
-            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-        }
-    }
-
-    fn context(&self) -> String {
-        format!(
-            "exit {:?}\n--- stderr ---\n{}\n--- stdout (first 5 lines) ---\n{}",
-            self.code,
-            self.stderr,
-            self.stdout.lines().take(5).collect::<Vec<_>>().join("\n")
-        )
-    }
-
-    /// The total rows_out from the summary's `total` line.
-    fn total_rows_out(&self) -> u64 {
-        let line = self
-            .stderr
-            .lines()
-            .find(|l| l.trim_start().starts_with("total "))
-            .unwrap_or_else(|| panic!("no total line\n{}", self.context()));
-        let words: Vec<&str> = line.split_whitespace().collect();
-        // total records_in processed filtered late malformed rows_out ...
-        words[6].parse().expect("rows_out is a number")
-    }
-}
-
-/// Runs the binary with `args`, stdin empty, to completion.
-fn corestream(args: &[&str]) -> Ran {
-    let child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let watchdog = Watchdog::new(&child);
-    let out = child.wait_with_output().expect("the binary runs");
-    assert!(!watchdog.disarm(), "the run hung and was killed");
-    Ran::from(out)
 }
 
 /// Reads lines from `stdout` until `n` lines (the header included) are in.

@@ -1,14 +1,154 @@
-//! Helpers for the tests that run the `corestream` binary: temp paths that
-//! clean up after themselves, and a watchdog against a hung child process.
+//! Helpers for the tests that run the `corestream` binary: running it and
+//! reading what it left (exit code, stdout rows, the summary's accounting),
+//! temp paths that clean up after themselves, and a watchdog against a hung
+//! child process.
 //!
 //! Each test crate uses a subset of these helpers.
 #![allow(dead_code)] // each test crate compiles this module and uses only part of it
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_corestream");
+
+/// What a finished run left behind.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    pub fn from(out: Output) -> Ran {
+        Ran {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// The exit code, stderr and the first stdout lines, for assertion messages.
+    pub fn context(&self) -> String {
+        format!(
+            "exit {:?}\n--- stderr ---\n{}\n--- stdout (first 5 lines) ---\n{}",
+            self.code,
+            self.stderr,
+            self.stdout.lines().take(5).collect::<Vec<_>>().join("\n")
+        )
+    }
+
+    pub fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "{}", self.context());
+    }
+
+    /// The stdout lines after the header, which must be `header`.
+    pub fn rows(&self, header: &str) -> Vec<String> {
+        let mut lines = self.stdout.lines();
+        assert_eq!(lines.next(), Some(header), "{}", self.context());
+        lines.map(str::to_owned).collect()
+    }
+
+    /// The total rows_out from the summary's `total` line.
+    pub fn total_rows_out(&self) -> u64 {
+        let line = self
+            .stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("total "))
+            .unwrap_or_else(|| panic!("no total line\n{}", self.context()));
+        let words: Vec<&str> = line.split_whitespace().collect();
+        // total records_in processed filtered late malformed rows_out ...
+        words[6].parse().expect("rows_out is a number")
+    }
+}
+
+/// Runs the binary with `args` and `stdin` as its standard input, to completion.
+pub fn corestream_with_stdin(args: &[&str], stdin: &str) -> Ran {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let watchdog = Watchdog::new(&child);
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = stdin.to_owned();
+    // Written from a thread so that a child that fills its stdout first
+    // cannot deadlock the test.
+    let writer = thread::spawn(move || {
+        // The child may exit without reading everything (a bad flag): not an error here.
+        let _ = pipe.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("the binary runs");
+    writer.join().expect("the stdin writer does not panic");
+    assert!(!watchdog.disarm(), "the run hung and was killed");
+    Ran::from(out)
+}
+
+/// Runs the binary with `args` and an empty standard input.
+pub fn corestream(args: &[&str]) -> Ran {
+    corestream_with_stdin(args, "")
+}
+
+/// The end-of-run accounting line:
+/// `in N = processed P + filtered F + late L + malformed M (holds); elapsed ...`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Accounting {
+    pub input: u64,
+    pub processed: u64,
+    pub filtered: u64,
+    pub late: u64,
+    pub malformed: u64,
+    pub holds: bool,
+}
+
+impl Accounting {
+    /// (in, processed, filtered, late, malformed, holds).
+    pub fn counts(&self) -> (u64, u64, u64, u64, u64, bool) {
+        (
+            self.input,
+            self.processed,
+            self.filtered,
+            self.late,
+            self.malformed,
+            self.holds,
+        )
+    }
+}
+
+pub fn accounting(ran: &Ran) -> Accounting {
+    let line = ran
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("in ") && l.contains(" = processed "))
+        .unwrap_or_else(|| panic!("no accounting line on stderr\n{}", ran.context()));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let num = |i: usize| -> u64 {
+        words[i]
+            .parse()
+            .unwrap_or_else(|_| panic!("word {i} of {line:?} is not a number"))
+    };
+    // in N = processed P + filtered F + late L + malformed M (holds);
+    // 0  1 2 3         4 5 6        7 8 9    10 11       12 13
+    assert_eq!(
+        [words[0], words[2], words[3], words[6], words[9], words[12]],
+        ["in", "=", "processed", "filtered", "late", "malformed"],
+        "{line}"
+    );
+    Accounting {
+        input: num(1),
+        processed: num(4),
+        filtered: num(7),
+        late: num(10),
+        malformed: num(13),
+        holds: words[14].starts_with("(holds)"),
+    }
+}
 
 /// A path under the temp directory, unique to this test binary, process and
 /// `tag`, removed (file or directory) when dropped.
