@@ -79,14 +79,14 @@ impl Num {
 /// One aggregate's frame in one partition.
 #[derive(Debug, Default)]
 struct Frame {
-    /// The frame's values, oldest first (bounded frames only).
+    /// The frame's values, oldest first (bounded SUM, AVG, COUNT and FIRST_VALUE).
     values: VecDeque<Option<Num>>,
     sum: Option<Num>,
     non_null: i64,
     /// MIN/MAX candidates `(row, value)`: rows ascending, values strictly
     /// improving from back to front.
     extremes: VecDeque<(u64, Num)>,
-    /// The partition's first value (unbounded FIRST_VALUE).
+    /// The partition's first value (FIRST_VALUE).
     first: Option<Option<Num>>,
 }
 
@@ -325,17 +325,22 @@ fn frame_step(
     value: Option<Num>,
     out: &mut Column,
 ) {
-    if let Some(x) = value {
-        frame.sum = Some(frame.sum.map_or(x, |s| s.add(x)));
-        frame.non_null += 1;
+    // Only what `func` reads is kept: a running sum and count for SUM, AVG
+    // and COUNT, the frame's values where a leaving row must be known.
+    let sums = matches!(func, AggFunc::Sum | AggFunc::Avg | AggFunc::Count);
+    if sums {
+        if let Some(x) = value {
+            frame.sum = Some(frame.sum.map_or(x, |s| s.add(x)));
+            frame.non_null += 1;
+        }
     }
-    if frame.first.is_none() {
+    if func == AggFunc::FirstValue && frame.first.is_none() {
         frame.first = Some(value);
     }
-    if let Some(n) = call.preceding {
+    if let (Some(n), true) = (call.preceding, sums || func == AggFunc::FirstValue) {
         frame.values.push_back(value);
         if frame.values.len() > n + 1 {
-            if let Some(Some(old)) = frame.values.pop_front() {
+            if let (Some(Some(old)), true) = (frame.values.pop_front(), sums) {
                 frame.sum = frame.sum.map(|s| s.sub(old));
                 frame.non_null -= 1;
             }
