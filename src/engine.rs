@@ -22,13 +22,14 @@ use crate::error::Error;
 use crate::io::late::LatePolicy;
 use crate::io::sink::{result_rings, write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
+use crate::io::split;
 use crate::io::text::{OnError, TextOptions};
 use crate::running::RunningEngine;
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
 use crate::runtime::metrics::{new_latency_histogram, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::{ring, Consumer, Producer};
-use crate::runtime::router::{route, Batching, Lane, RouterStats};
+use crate::runtime::router::{route_all, Batching, Lane};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
 use crate::sql::plan::QueryPlan;
 use crate::sql::{PlanOptions, StreamDecl};
@@ -61,6 +62,8 @@ pub struct EngineBuilder {
     text: TextOptions,
     late: LatePolicy,
     plan_options: PlanOptions,
+    /// Readers of a file input (`None`: the engine chooses).
+    readers: Option<usize>,
     /// Whether the watermark bound and the lateness were set here (they then
     /// win over a `CREATE STREAM` declaration).
     out_of_orderness_set: bool,
@@ -79,6 +82,7 @@ impl Default for EngineBuilder {
             text: TextOptions::default(),
             late: LatePolicy::default(),
             plan_options: PlanOptions::default(),
+            readers: None,
             out_of_orderness_set: false,
             lateness_set: false,
         }
@@ -106,6 +110,16 @@ impl EngineBuilder {
 
     pub fn output(mut self, output: OutputSpec) -> Self {
         self.output = output;
+        self
+    }
+
+    /// How many readers read a file input at once, each its own byte range
+    /// with its own router (see [`split`](crate::io::split)). Unset, a file
+    /// gets one reader per shard when it is large enough (at least
+    /// [`MIN_BYTES_PER_READER`](split::MIN_BYTES_PER_READER) each) and the
+    /// query does not depend on arrival order; otherwise one.
+    pub fn readers(mut self, readers: usize) -> Self {
+        self.readers = Some(readers);
         self
     }
 
@@ -199,11 +213,23 @@ impl EngineBuilder {
             }
         }
         let source = source::open(&self.input, &text)?;
-        self.finish(parsed, source)
+        let (input, readers) = (self.input.clone(), self.readers);
+        let mut engine = self.finish(parsed, source)?;
+        let readers = engine.readers_for(&input, readers)?;
+        if readers > 1 {
+            let schema = engine.sources[0].schema().clone();
+            engine.sources = split::open_parts(&input, &text, &schema, readers)?;
+        }
+        Ok(engine)
     }
 
     /// Like [`build`](Self::build), reading from `source` instead of the input spec.
     pub fn build_with_source(self, source: Box<dyn Source>) -> Result<Engine, Error> {
+        if self.readers.is_some_and(|r| r != 1) {
+            return Err(Error::Config(
+                "readers: a source given to the builder is read by one reader".into(),
+            ));
+        }
         let parsed = crate::sql::parse(&self.sql)?;
         self.finish(parsed, source)
     }
@@ -252,7 +278,7 @@ impl EngineBuilder {
             result_consumers,
             plan,
             cores,
-            source,
+            sources: vec![source],
             output: self.output,
             late: self.late,
             batching: self.batching,
@@ -289,7 +315,8 @@ pub type Observer<'a> = dyn FnMut(&Progress) + Send + 'a;
 pub struct Engine {
     plan: QueryPlan,
     cores: CoreSet,
-    source: Box<dyn Source>,
+    /// One per reader: a single source, or the byte ranges of a file.
+    sources: Vec<Box<dyn Source>>,
     output: OutputSpec,
     late: LatePolicy,
     batching: Batching,
@@ -323,6 +350,38 @@ impl Engine {
         &self.cores
     }
 
+    /// How many routers read the input (more than one for a file read in parallel).
+    pub fn readers(&self) -> usize {
+        self.sources.len()
+    }
+
+    /// The readers for `input`: as `requested` when that is possible, else
+    /// (unset) as [`EngineBuilder::readers`] describes.
+    fn readers_for(&self, input: &str, requested: Option<usize>) -> Result<usize, Error> {
+        let is_stream = input == "-" || input.starts_with("gen:") || input.starts_with("tcp://");
+        let file_len = (!is_stream)
+            .then(|| std::fs::metadata(input).ok())
+            .flatten()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
+        let ordered = self.plan.needs_arrival_order();
+        match requested {
+            Some(0) => Err(Error::Config("--readers must be at least 1".into())),
+            Some(1) => Ok(1),
+            Some(n) if file_len.is_none() => Err(Error::Config(format!(
+                "--readers {n}: only a regular file can be read by several readers; {input} is not one"
+            ))),
+            Some(n) if ordered => Err(Error::Config(format!(
+                "--readers {n}: this query's results depend on the order rows arrive in \
+                 (row windows, or FIRST_VALUE/LAST_VALUE without an event time), and \
+                 readers of several byte ranges have no one order; use --readers 1"
+            ))),
+            Some(n) => Ok(n),
+            None if ordered => Ok(1),
+            None => Ok(file_len.map_or(1, |len| split::auto_readers(len, self.cores.len()))),
+        }
+    }
+
     /// With [`OutputSpec::Rings`], the application's end of each shard's
     /// result ring (index = shard), to drain while the engine runs (from
     /// other threads with [`run`](Self::run), or after [`spawn`](Self::spawn));
@@ -346,7 +405,7 @@ impl Engine {
     }
 
     /// Like [`run`](Self::run); the router stops reading once `stop()` is true.
-    pub fn run_until(self, stop: &dyn Fn() -> bool) -> Result<RunOutput, Error> {
+    pub fn run_until(self, stop: &(dyn Fn() -> bool + Sync)) -> Result<RunOutput, Error> {
         self.run_inner(stop, None)
     }
 
@@ -354,7 +413,7 @@ impl Engine {
     /// [`Progress`] every `every`, from a thread of its own, until the run ends.
     pub fn run_observed(
         self,
-        stop: &dyn Fn() -> bool,
+        stop: &(dyn Fn() -> bool + Sync),
         every: Duration,
         observe: &mut Observer<'_>,
     ) -> Result<RunOutput, Error> {
@@ -363,7 +422,7 @@ impl Engine {
 
     fn run_inner(
         mut self,
-        stop: &dyn Fn() -> bool,
+        stop: &(dyn Fn() -> bool + Sync),
         observer: Option<(Duration, &mut Observer<'_>)>,
     ) -> Result<RunOutput, Error> {
         let started = Instant::now();
@@ -391,12 +450,17 @@ impl Engine {
                 source,
             })?;
         }
-        let mut lanes = Vec::new();
         let mut handles = Vec::new();
         let mut counters = Vec::new();
         let mut startup_error = None;
+        // The mesh: one ring from every router to every shard;
+        // `lanes[r][s]` is router r's end of its ring to shard s.
+        let readers = self.sources.len();
+        let mut lanes: Vec<Vec<Lane>> = (0..readers).map(|_| Vec::new()).collect();
+        let schema_in = self.sources[0].schema().clone();
         for (index, &core) in self.cores.cores().iter().enumerate() {
-            let (producer, consumer) = ring(RING_CAPACITY);
+            let (producers, consumers): (Vec<_>, Vec<_>) =
+                (0..readers).map(|_| ring(RING_CAPACITY)).unzip();
             let doorbell = Doorbell::new();
             let shard_counters = ShardCounters::new();
             let spec = ShardSpec {
@@ -406,7 +470,7 @@ impl Engine {
                 output: self.output.clone(),
                 late: self.late.clone(),
                 idle: self.idle,
-                consumer,
+                consumers,
                 doorbell: doorbell.clone(),
                 counters: shard_counters.clone(),
                 results: result_producers.next(),
@@ -419,20 +483,29 @@ impl Engine {
                 }
             }
             counters.push(shard_counters);
-            lanes.push(Lane::new(
-                producer,
-                doorbell,
-                self.source.schema(),
-                self.batching.batch_size,
-            ));
+            for (router, producer) in lanes.iter_mut().zip(producers) {
+                router.push(Lane::new(
+                    producer,
+                    doorbell.clone(),
+                    &schema_in,
+                    self.batching.batch_size,
+                ));
+            }
         }
-        let routed_counters: Vec<_> = lanes.iter().map(Lane::routed_counter).collect();
-        let mut routed_stats = RouterStats::default();
+        // Per shard, every router's count of records sent to it.
+        let routed_counters: Vec<Vec<_>> = (0..counters.len())
+            .map(|s| {
+                lanes
+                    .iter()
+                    .map(|router| router[s].routed_counter())
+                    .collect()
+            })
+            .collect();
         // The run is over (routed and joined): the observer thread stops. The
         // flag carries no data, so Relaxed suffices; `unpark` wakes the
         // observer if it is parked, and it re-reads the flag on waking.
         let done = AtomicBool::new(false);
-        let (routed, joined) = std::thread::scope(|scope| {
+        let ((routed, routed_stats), joined) = std::thread::scope(|scope| {
             let observer = observer.map(|(every, observe)| {
                 let (done, routed_counters, counters) = (&done, &routed_counters, &counters);
                 scope.spawn(move || {
@@ -442,15 +515,15 @@ impl Engine {
                 })
             });
             let routed = match startup_error {
-                Some(e) => Err(e),
-                None => route(
-                    self.source.as_mut(),
+                Some(e) => (Err(e), Default::default()),
+                None => route_all(
+                    &mut self.sources,
                     &self.plan.partitioning,
-                    &mut lanes,
+                    std::mem::take(&mut lanes),
                     self.batching,
                     self.plan.windowed().then_some(self.plan.watermarking),
                     stop,
-                    &mut routed_stats,
+                    self.cores.cores(),
                 ),
             };
             drop(lanes);
@@ -499,6 +572,7 @@ impl Engine {
         summary.records_read = routed_stats.records_read;
         summary.malformed = routed_stats.malformed;
         summary.stopped = routed_stats.stopped;
+        summary.readers = readers;
         if let Some(e) = shard_error {
             return Err(e);
         }

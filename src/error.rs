@@ -102,6 +102,8 @@ pub enum Error {
     Startup { shard: usize, reason: String },
     /// A shard stopped with an error; the run was stopped.
     Shard { shard: usize, reason: String },
+    /// A router (a reader of one byte range) stopped unexpectedly.
+    Router { router: usize, reason: String },
     /// Pushing input to an embedded engine failed (see `io::push`).
     Push(String),
     /// Writing results failed.
@@ -139,6 +141,7 @@ impl fmt::Display for Error {
                 write!(f, "shard {shard} could not start: {reason}")
             }
             Error::Shard { shard, reason } => write!(f, "shard {shard} failed: {reason}"),
+            Error::Router { router, reason } => write!(f, "router {router} failed: {reason}"),
             Error::Push(reason) => f.write_str(reason),
             Error::Sink {
                 output,

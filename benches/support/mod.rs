@@ -175,7 +175,7 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
                 output: output.clone(),
                 late: corestream::io::late::LatePolicy::Drop,
                 idle: IdlePolicy::default(),
-                consumer,
+                consumers: vec![consumer],
                 doorbell: Doorbell::new(),
                 counters: ShardCounters::new(),
                 results: None,

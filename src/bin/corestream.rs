@@ -157,6 +157,12 @@ struct RunArgs {
     /// Longest a row waits in the router before its batch is sent (e.g. 5ms).
     #[arg(long, default_value = "5ms")]
     linger: String,
+    /// Readers of a file input, each decoding and routing its own byte range
+    /// (cut at line boundaries). Default: one per shard when the file has at
+    /// least 16 MiB per reader and the query does not depend on arrival order;
+    /// otherwise 1. Use 1 for a CSV file with line breaks inside quoted fields.
+    #[arg(long, value_name = "N")]
+    readers: Option<usize>,
     /// How long an idle shard polls before it parks (e.g. 100us, 1ms).
     #[arg(long, default_value = "100us")]
     idle_spin: String,
@@ -272,10 +278,11 @@ const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 /// Runs the query; returns the signal that stopped it (0 if none).
 fn run(args: RunArgs) -> Result<usize, Error> {
     let cores = args.cores.core_set()?;
-    let engine = args
-        .query
-        .builder()?
-        .cores(cores)
+    let mut builder = args.query.builder()?.cores(cores);
+    if let Some(n) = args.readers {
+        builder = builder.readers(n);
+    }
+    let engine = builder
         .output(OutputSpec::parse_as(
             &args.output,
             OutputFormat::parse(&args.output_format).ok_or_else(|| {

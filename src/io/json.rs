@@ -265,13 +265,18 @@ impl JsonSource {
 
     /// A source over `input` (see [`Input::open`]).
     pub fn open(input: Input, options: &TextOptions) -> Result<JsonSource, Error> {
-        let Input { name, reader, fd } = input;
+        let Input {
+            name,
+            reader,
+            fd,
+            part,
+        } = input;
         let mut s = JsonSource {
             name,
             reader: BufReader::with_capacity(1 << 16, reader),
             fd,
             decoder: JsonDecoder::new(Schema::default()),
-            rejects: Rejects::new(&options.on_error)?,
+            rejects: Rejects::new(&options.on_error, part.as_ref())?,
             max_line_bytes: options.max_line_bytes.max(1),
             line: Vec::new(),
             pending: VecDeque::new(),

@@ -5,6 +5,7 @@
 //! first `max` bytes are kept, so one huge line cannot eat memory; the caller
 //! reports it as malformed.
 
+use super::split::Part;
 use crate::error::Error;
 use std::io::{self, BufRead, Read};
 use std::os::fd::{AsRawFd, RawFd};
@@ -17,6 +18,8 @@ pub struct Input {
     pub reader: Box<dyn Read + Send>,
     /// Polled for readiness when a deadline applies (stdin only: a file never waits).
     pub fd: Option<RawFd>,
+    /// Set when this input is one byte range of a file read by several readers.
+    pub part: Option<Part>,
 }
 
 impl Input {
@@ -29,6 +32,7 @@ impl Input {
                 name: "stdin".to_owned(),
                 reader: Box::new(stdin),
                 fd: Some(fd),
+                part: None,
             });
         }
         let file = std::fs::File::open(spec).map_err(|source| Error::Io {
@@ -44,6 +48,7 @@ impl Input {
             name: name.into(),
             reader,
             fd: None,
+            part: None,
         }
     }
 }

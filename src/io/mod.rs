@@ -9,5 +9,6 @@ pub mod push;
 pub mod reject;
 pub mod sink;
 pub mod source;
+pub mod split;
 pub mod tcp;
 pub mod text;

@@ -20,11 +20,19 @@
 //! file is created (truncated) when the source opens, and written through
 //! after every poll that rejected a record.
 //!
+//! # A file read in parallel
+//! Each byte range's source has its own `Rejects` ([`Rejects::new`] with the
+//! [`Part`]). They append to the one dead-letter file (opened `O_APPEND`; a
+//! buffered write holds whole records, so records never interleave), and their
+//! line numbers are the file's: the part's first line number is counted when
+//! the first record is rejected.
+//!
 //! # Threading
-//! Owned by the source, so used only on the router thread.
+//! Owned by the source, so used only on its router thread.
 
+use super::split::{lines_before, Part};
 use crate::error::Error;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -84,11 +92,22 @@ pub struct Rejects {
     dead_letter: Option<(PathBuf, BufWriter<File>)>,
     /// Written since the last flush.
     dirty: bool,
+    /// Lines of the file before the input's first line.
+    line_base: LineBase,
+}
+
+/// Where an input's line 1 is in its file.
+#[derive(Debug)]
+enum LineBase {
+    Known(u64),
+    /// After the lines before this part's start; counted when first needed.
+    Part(Part),
 }
 
 impl Rejects {
-    /// Opens the dead-letter file (creating its directory) if the policy has one.
-    pub fn new(policy: &OnError) -> Result<Rejects, Error> {
+    /// Opens the dead-letter file (creating its directory) if the policy has
+    /// one: created afresh, or for a `part` of a file appended to.
+    pub fn new(policy: &OnError, part: Option<&Part>) -> Result<Rejects, Error> {
         let dead_letter = match policy.clone().resolve(None) {
             OnError::DeadLetter(Some(path)) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -97,7 +116,11 @@ impl Rejects {
                         source,
                     })?;
                 }
-                let file = File::create(&path).map_err(|source| Error::Io {
+                let file = match part {
+                    None => File::create(&path),
+                    Some(_) => OpenOptions::new().create(true).append(true).open(&path),
+                };
+                let file = file.map_err(|source| Error::Io {
                     what: format!("cannot create the dead-letter file {}", path.display()),
                     source,
                 })?;
@@ -110,7 +133,27 @@ impl Rejects {
             count: 0,
             dead_letter,
             dirty: false,
+            line_base: match part {
+                Some(p) if p.start > 0 => LineBase::Part(p.clone()),
+                _ => LineBase::Known(0),
+            },
         })
+    }
+
+    /// The number in the whole file of the input's line `line`.
+    pub fn line_in_file(&mut self, line: u64) -> Result<u64, Error> {
+        let before = match &self.line_base {
+            LineBase::Known(before) => *before,
+            LineBase::Part(part) => {
+                let before = lines_before(&part.path, part.start).map_err(|source| Error::Io {
+                    what: format!("cannot count the lines of {}", part.path.display()),
+                    source,
+                })?;
+                self.line_base = LineBase::Known(before);
+                before
+            }
+        };
+        Ok(before + line)
     }
 
     /// Records rejected so far (not under [`OnError::Fail`], which stops).
@@ -128,6 +171,7 @@ impl Rejects {
         reason: String,
         raw: &[u8],
     ) -> Result<(), Error> {
+        let line = self.line_in_file(line)?;
         if self.fail {
             return Err(Error::Input {
                 source: source.to_owned(),

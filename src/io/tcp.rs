@@ -161,7 +161,7 @@ impl TcpSource {
             conns: Vec::new(),
             schema,
             decoder,
-            rejects: Rejects::new(&options.on_error)?,
+            rejects: Rejects::new(&options.on_error, None)?,
             max_line_bytes: options.max_line_bytes.max(1),
             scratch: vec![0; 1 << 16],
         })

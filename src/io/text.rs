@@ -211,6 +211,10 @@ pub struct TextSource {
     /// The first line of the current record.
     record_line: u64,
     at_end: bool,
+    /// Where the input stops when it is one byte range of a file read in
+    /// parallel and not the last one (see [`super::split`]): a record may not
+    /// continue past it.
+    cut: Option<u64>,
 }
 
 impl TextSource {
@@ -225,13 +229,19 @@ impl TextSource {
 
     /// A source over `input` (see [`Input::open`]).
     pub fn open(input: Input, options: &TextOptions) -> Result<TextSource, Error> {
-        let Input { name, reader, fd } = input;
+        let Input {
+            name,
+            reader,
+            fd,
+            part,
+        } = input;
+        let rejects = Rejects::new(&options.on_error, part.as_ref())?;
         let mut s = TextSource {
             name,
             reader: BufReader::with_capacity(1 << 16, reader),
             fd,
             schema: Schema::default(),
-            rejects: Rejects::new(&options.on_error)?,
+            rejects,
             max_line_bytes: options.max_line_bytes.max(1),
             csv: csv_core::ReaderBuilder::new()
                 .delimiter(options.delimiter)
@@ -245,6 +255,7 @@ impl TextSource {
             line_no: 0,
             record_line: 0,
             at_end: false,
+            cut: part.as_ref().filter(|p| !p.last).map(|p| p.end),
         };
         s.schema = match (options.header, &options.schema) {
             (true, declared) => {
@@ -395,6 +406,7 @@ impl TextSource {
                             self.at_end = true;
                             return Ok(Record::None);
                         }
+                        LineRead::Eof if self.cut.is_some() => return Err(self.cut_error()),
                         // A quoted field left open at end of input: finish it.
                         LineRead::Eof => self.line.clear(),
                         LineRead::Line | LineRead::TooLong => {
@@ -491,6 +503,25 @@ impl TextSource {
                     return Ok(Record::TooLong);
                 }
             }
+        }
+    }
+
+    /// The error for a record left open at this range's cut: the file has a
+    /// line break inside a quoted field where it was split.
+    fn cut_error(&mut self) -> Error {
+        let line = match self.rejects.line_in_file(self.record_line) {
+            Ok(line) => line,
+            Err(e) => return e,
+        };
+        Error::Input {
+            source: self.name.clone(),
+            line,
+            reason: format!(
+                "a quoted field runs past byte {}, where the file was split for parallel \
+                 reading; a file with line breaks inside quoted fields must be read by one \
+                 reader (--readers 1)",
+                self.cut.unwrap_or_default()
+            ),
         }
     }
 

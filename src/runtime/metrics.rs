@@ -146,7 +146,7 @@ impl LatencyPercentiles {
 /// A live view of one shard, read off the data path while the run goes on.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShardProgress {
-    /// Records the router has sent to the shard.
+    /// Records the routers have sent to the shard.
     pub routed: u64,
     /// Records the shard has taken from its ring and run through its pipeline.
     pub records_in: u64,
@@ -174,18 +174,18 @@ impl Progress {
     /// Reads every shard's counters (relaxed loads; no effect on the shards).
     pub fn read(
         elapsed: Duration,
-        routed: &[std::sync::Arc<CachePadded<RoutedCounter>>],
+        routed: &[Vec<std::sync::Arc<CachePadded<RoutedCounter>>>],
         counters: &[std::sync::Arc<CachePadded<ShardCounters>>],
     ) -> Progress {
         let shards = routed
             .iter()
             .zip(counters)
             .map(|(r, c)| {
-                // The shard's count first: it trails the router's, so reading
+                // The shard's count first: it trails the routers', so reading
                 // it first keeps the backlog from going negative in practice.
                 let s = c.read();
                 ShardProgress {
-                    routed: r.read(),
+                    routed: r.iter().map(|r| r.read()).sum(),
                     records_in: s.records_in,
                     rows_out: s.rows_out,
                 }
@@ -248,6 +248,9 @@ pub struct RunSummary {
     /// The run was stopped (its `stop` condition became true) before the
     /// input ended; what was read was processed and written.
     pub stopped: bool,
+    /// Routers that read the input: more than one for a file read in
+    /// parallel, one byte range each.
+    pub readers: usize,
 }
 
 /// The JSON form of one summary row (a shard, or the total).
@@ -273,6 +276,7 @@ struct JsonSummary {
     elapsed_s: f64,
     records_per_s: f64,
     records_read: u64,
+    readers: usize,
     stopped: bool,
     identity_holds: bool,
     shards: Vec<JsonRow>,
@@ -391,20 +395,25 @@ impl RunSummary {
         );
         let _ = writeln!(
             out,
-            "in {input} = processed {} + filtered {} + late {} + malformed {} ({}); elapsed {:.3} s{}",
+            "in {input} = processed {} + filtered {} + late {} + malformed {} ({}); elapsed {:.3} s{}{}",
             t.processed,
             t.filtered,
             t.late,
             self.malformed,
             if self.identity_holds() { "holds" } else { "VIOLATED" },
             secs,
+            if self.readers > 1 {
+                format!("; read by {} readers in parallel", self.readers)
+            } else {
+                String::new()
+            },
             if self.stopped { "; stopped before the end of input" } else { "" }
         );
         out
     }
 
     /// The summary as one JSON object: `elapsed_s`, `records_per_s`,
-    /// `records_read`, `stopped`, `identity_holds`, `shards` (one row per
+    /// `records_read`, `readers`, `stopped`, `identity_holds`, `shards` (one row per
     /// shard) and `total`. Each row has `records_in`, `processed`, `filtered`,
     /// `late`, `malformed`, `rows_out`, `records_per_s` and `latency_us`
     /// (`count`, `p50`, `p99`, `p999`, `max`). In `total`, `records_in`
@@ -436,6 +445,7 @@ impl RunSummary {
             elapsed_s: self.elapsed.as_secs_f64(),
             records_per_s: input as f64 / secs,
             records_read: self.records_read,
+            readers: self.readers,
             stopped: self.stopped,
             identity_holds: self.identity_holds(),
             shards: self

@@ -20,7 +20,11 @@
 //! by progress reports.
 //!
 //! # Threading
-//! One router thread owns the source and the producer end of every ring.
+//! A router thread owns its source and the producer end of one ring to every
+//! shard. One router reads a source on the calling thread ([`route`]); a file
+//! read in parallel has one router per byte range ([`route_all`]), each on its
+//! own thread pinned to a shard's core, so `R` routers and `S` shards are
+//! joined by `R x S` SPSC rings: a mesh with one writer and one reader per ring.
 
 use super::doorbell::Doorbell;
 use super::message::Message;
@@ -233,7 +237,7 @@ pub fn route(
     lanes: &mut [Lane],
     batching: Batching,
     watermarks: Option<Watermarking>,
-    stop: &dyn Fn() -> bool,
+    stop: &(dyn Fn() -> bool + Sync),
     stats: &mut RouterStats,
 ) -> Result<(), Error> {
     let schema = source.schema().clone();
@@ -347,4 +351,106 @@ pub fn route(
         let _ = lane.send(Message::EndOfInput);
     }
     result
+}
+
+/// One router per source: `sources[r]` is routed to `lanes[r]` (one lane per
+/// shard), each on a thread of its own (`corestream-router-<r>`) pinned to
+/// `cores[r % cores.len()]`; a single source is routed on the calling thread.
+///
+/// When one router fails, the others stop reading, so the run ends promptly;
+/// the first error is returned. The stats are the routers' totals.
+pub fn route_all(
+    sources: &mut [Box<dyn Source>],
+    partitioning: &Partitioning,
+    lanes: Vec<Vec<Lane>>,
+    batching: Batching,
+    watermarks: Option<Watermarking>,
+    stop: &(dyn Fn() -> bool + Sync),
+    cores: &[usize],
+) -> (Result<(), Error>, RouterStats) {
+    if let ([source], [_]) = (&mut *sources, lanes.as_slice()) {
+        let mut lanes = lanes.into_iter().next().unwrap_or_default();
+        let mut stats = RouterStats::default();
+        let result = route(
+            source.as_mut(),
+            partitioning,
+            &mut lanes,
+            batching,
+            watermarks,
+            stop,
+            &mut stats,
+        );
+        return (result, stats);
+    }
+    // Set by the first router that fails; the flag carries no data, so
+    // Relaxed suffices.
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let stop_or_failed = || stop() || failed.load(std::sync::atomic::Ordering::Relaxed);
+    let outcomes: Vec<(Result<(), Error>, RouterStats)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = sources
+            .iter_mut()
+            .zip(lanes)
+            .enumerate()
+            .map(|(r, (source, mut lanes))| {
+                let (failed, stop) = (&failed, &stop_or_failed);
+                let core = cores.get(r % cores.len().max(1)).copied();
+                std::thread::Builder::new()
+                    .name(format!("corestream-router-{r}"))
+                    .spawn_scoped(scope, move || {
+                        if let Some(id) = core {
+                            // Best effort: unpinned, the router still works.
+                            core_affinity::set_for_current(core_affinity::CoreId { id });
+                        }
+                        let mut stats = RouterStats::default();
+                        let result = route(
+                            source.as_mut(),
+                            partitioning,
+                            &mut lanes,
+                            batching,
+                            watermarks,
+                            stop,
+                            &mut stats,
+                        );
+                        if result.is_err() {
+                            failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        (result, stats)
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(r, h)| match h {
+                Ok(h) => h.join().unwrap_or_else(|payload| {
+                    let reason = crate::engine::panic_message(payload.as_ref());
+                    let reason = format!("panicked: {reason}");
+                    (
+                        Err(Error::Router { router: r, reason }),
+                        RouterStats::default(),
+                    )
+                }),
+                Err(e) => (
+                    Err(Error::Io {
+                        what: format!("cannot start router thread {r}"),
+                        source: e,
+                    }),
+                    RouterStats::default(),
+                ),
+            })
+            .collect()
+    });
+    let mut total = RouterStats::default();
+    let mut result = Ok(());
+    for (outcome, stats) in outcomes {
+        total.records_read += stats.records_read;
+        total.malformed += stats.malformed;
+        total.stopped |= stats.stopped;
+        if let (Ok(()), Err(e)) = (&result, outcome) {
+            result = Err(e);
+        }
+    }
+    // A router stopped only because another failed: the run failed, not stopped.
+    total.stopped &= result.is_ok();
+    (result, total)
 }

@@ -1,7 +1,7 @@
 //! A shard: one pinned glommio executor that owns its slice of the query state.
 //!
-//! The shard pops messages from its ring, runs its pipeline over each batch,
-//! and hands results to its own sink. Nothing it touches on the data path is
+//! The shard pops messages from its input rings (one per router), runs its
+//! pipeline over each batch, and hands results to its own sink. Nothing it touches on the data path is
 //! shared with another core: the pipeline, the sink and the tally are its own;
 //! the counters it publishes are written by it alone.
 //!
@@ -11,8 +11,16 @@
 //! hands the histogram back in [`ShardOutput`] when it finishes. Recording
 //! costs one clock read and an array increment per batch.
 //!
+//! # Several routers
+//! With one router per reader (a file read in parallel), the shard has one
+//! ring from each: [`Inputs`] takes a batch from each in turn. Each router
+//! sends its own watermark; the shard's event time is the smallest of them
+//! (a router that has ended no longer holds it back), so a window closes only
+//! when every router has passed it. The shard finishes when every router has
+//! sent end of input (or gone away).
+//!
 //! # Idle policy
-//! When its ring is empty the shard flushes its sink, then polls for
+//! When its rings are empty the shard flushes its sink, then polls for
 //! [`IdlePolicy::spin`] (backing off), then parks its thread on the
 //! [`Doorbell`] until the router rings it. A parked shard uses no CPU.
 
@@ -52,7 +60,8 @@ pub struct ShardSpec {
     pub output: OutputSpec,
     pub late: LatePolicy,
     pub idle: IdlePolicy,
-    pub consumer: Consumer<Message>,
+    /// One ring per router, all rung through `doorbell`.
+    pub consumers: Vec<Consumer<Message>>,
     pub doorbell: Arc<Doorbell>,
     pub counters: std::sync::Arc<CachePadded<ShardCounters>>,
     /// The shard's result ring, with [`OutputSpec::Rings`] only.
@@ -114,7 +123,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         output,
         late,
         idle,
-        mut consumer,
+        consumers,
         doorbell,
         counters,
         results,
@@ -151,8 +160,9 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     let mut latency = new_latency_histogram();
     let mut idle_since: Option<Instant> = None;
     let backoff = Backoff::new();
+    let mut inputs = Inputs::new(consumers);
     loop {
-        match consumer.pop() {
+        match inputs.pop() {
             Some(Message::Data(batch)) => {
                 idle_since = None;
                 backoff.reset();
@@ -188,11 +198,6 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
             }
             Some(Message::Flush) => sink.flush().await.map_err(sink_error)?,
             Some(Message::EndOfInput) => break,
-            None if consumer.is_abandoned() => {
-                // The router is gone without end of input: it failed. Keep
-                // what was written valid, and stop.
-                break;
-            }
             None => match idle_since {
                 None => {
                     sink.flush().await.map_err(sink_error)?;
@@ -200,7 +205,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 }
                 Some(t) if t.elapsed() < idle.spin => backoff.snooze(),
                 Some(_) => {
-                    doorbell.park_unless(|| !consumer.is_empty() || consumer.is_abandoned());
+                    doorbell.park_unless(|| inputs.has_work());
                     idle_since = None;
                     backoff.reset();
                 }
@@ -225,6 +230,109 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         latency,
         collected,
     })
+}
+
+/// A shard's input rings, one per router, merged into one stream of messages.
+///
+/// Data and flushes pass through as they come. A router's watermark or end
+/// of input is turned into the shard's: [`Message::Watermark`] carries the
+/// smallest watermark of the routers still running, and only when it moves;
+/// [`Message::EndOfInput`] comes once, when every router has ended. A ring
+/// abandoned without end of input (its router failed) ends that router; the
+/// run reports the router's error.
+struct Inputs {
+    rings: Vec<Input>,
+    /// The ring to try first: rings take turns, so no router starves another.
+    next: usize,
+    /// Watermark last handed out (`i64::MIN`: none yet).
+    watermark: i64,
+    ended: bool,
+}
+
+struct Input {
+    consumer: Consumer<Message>,
+    /// The router's latest watermark; `i64::MAX` once it has ended.
+    watermark: i64,
+}
+
+impl Inputs {
+    fn new(consumers: Vec<Consumer<Message>>) -> Inputs {
+        Inputs {
+            rings: consumers
+                .into_iter()
+                .map(|consumer| Input {
+                    consumer,
+                    watermark: i64::MIN,
+                })
+                .collect(),
+            next: 0,
+            watermark: i64::MIN,
+            ended: false,
+        }
+    }
+
+    /// The next message, or `None` when every running router's ring is empty.
+    fn pop(&mut self) -> Option<Message> {
+        loop {
+            if self.ended {
+                return Some(Message::EndOfInput);
+            }
+            let (i, message) = self.pop_any()?;
+            match message {
+                Message::Watermark(w) => {
+                    let ring = &mut self.rings[i];
+                    ring.watermark = ring.watermark.max(w);
+                }
+                Message::EndOfInput => {
+                    self.rings[i].watermark = i64::MAX;
+                    if self.rings.iter().all(|r| r.watermark == i64::MAX) {
+                        self.ended = true;
+                        continue;
+                    }
+                }
+                data_or_flush => return Some(data_or_flush),
+            }
+            // A router's watermark or end moved: is the smallest one news?
+            let low = self.rings.iter().map(|r| r.watermark).min();
+            if let Some(low) = low.filter(|&w| w > self.watermark) {
+                self.watermark = low;
+                return Some(Message::Watermark(low));
+            }
+        }
+    }
+
+    /// A message from the first running router (in turn) that has one, with
+    /// the router's index; a ring abandoned without end of input reads as end.
+    fn pop_any(&mut self) -> Option<(usize, Message)> {
+        let n = self.rings.len();
+        for k in 0..n {
+            let i = (self.next + k) % n;
+            let ring = &mut self.rings[i];
+            if ring.watermark == i64::MAX {
+                continue;
+            }
+            let message = match ring.consumer.pop() {
+                Some(m) => m,
+                // Abandoned: every push happened before, so one more pop
+                // sees any message pushed since the empty one.
+                None if ring.consumer.is_abandoned() => {
+                    ring.consumer.pop().unwrap_or(Message::EndOfInput)
+                }
+                None => continue,
+            };
+            self.next = (i + 1) % n;
+            return Some((i, message));
+        }
+        None
+    }
+
+    /// Whether a message may be waiting: for the idle check before parking.
+    fn has_work(&self) -> bool {
+        self.ended
+            || self.rings.iter().any(|r| {
+                r.watermark != i64::MAX && (!r.consumer.is_empty() || r.consumer.is_abandoned())
+            })
+    }
 }
 
 /// Processing time: wall-clock epoch milliseconds.

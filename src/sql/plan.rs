@@ -159,4 +159,18 @@ impl QueryPlan {
     pub fn windowed(&self) -> bool {
         matches!(&self.body, PlanBody::Aggregate(a) if a.window.is_some())
     }
+
+    /// Whether results depend on the order rows arrive in, beyond what event
+    /// time orders: row windows, and `FIRST_VALUE`/`LAST_VALUE` without an
+    /// event-time column. Such a plan needs its input read in order, by one
+    /// router.
+    pub fn needs_arrival_order(&self) -> bool {
+        match &self.body {
+            PlanBody::Project(_) => false,
+            PlanBody::RowWindow(_) => true,
+            PlanBody::Aggregate(a) => a.aggs.iter().any(|c| {
+                matches!(c.func, AggFunc::FirstValue | AggFunc::LastValue) && c.order.is_none()
+            }),
+        }
+    }
 }
