@@ -52,6 +52,14 @@ impl Batch {
         self.len += 1;
     }
 
+    /// Appends the rows of `other` (same shape) named by `rows`, in that order.
+    pub fn extend_from_rows(&mut self, other: &Batch, rows: &[u32]) {
+        for (dst, src) in self.columns.iter_mut().zip(&other.columns) {
+            dst.extend_from_rows(src, rows);
+        }
+        self.len += rows.len();
+    }
+
     /// Removes every row, keeping the allocations for reuse.
     pub fn clear(&mut self) {
         for c in &mut self.columns {

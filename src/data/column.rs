@@ -300,24 +300,40 @@ impl Column {
     /// A new column holding the rows named by `indices`, in that order.
     pub fn gather(&self, indices: &[u32]) -> Column {
         let mut out = Column::with_capacity(self.data_type(), indices.len());
-        if self.validity.is_none() {
-            match (&mut out.data, &self.data) {
+        out.extend_from_rows(self, indices);
+        out
+    }
+
+    /// Appends the rows of `other` (same type) named by `rows`, in that order.
+    pub fn extend_from_rows(&mut self, other: &Column, rows: &[u32]) {
+        if self.validity.is_none() && other.validity.is_none() {
+            match (&mut self.data, &other.data) {
                 (ColumnData::Int64(a), ColumnData::Int64(b))
                 | (ColumnData::Timestamp(a), ColumnData::Timestamp(b)) => {
-                    a.extend(indices.iter().map(|&i| b[i as usize]));
-                    return out;
+                    a.extend(rows.iter().map(|&i| b[i as usize]));
+                    return;
                 }
                 (ColumnData::Float64(a), ColumnData::Float64(b)) => {
-                    a.extend(indices.iter().map(|&i| b[i as usize]));
-                    return out;
+                    a.extend(rows.iter().map(|&i| b[i as usize]));
+                    return;
+                }
+                (ColumnData::Utf8(a), ColumnData::Utf8(b)) => {
+                    for &i in rows {
+                        a.bytes.extend_from_slice(b.get_bytes(i as usize));
+                        a.offsets.push(a.bytes.len() as u32);
+                    }
+                    return;
+                }
+                (ColumnData::Decimal { values: a, .. }, ColumnData::Decimal { values: b, .. }) => {
+                    a.extend(rows.iter().map(|&i| b[i as usize]));
+                    return;
                 }
                 _ => {}
             }
         }
-        for &i in indices {
-            out.push_from(self, i as usize);
+        for &i in rows {
+            self.push_from(other, i as usize);
         }
-        out
     }
 
     /// Appends the value at row `i` to `out` as CSV text (quoted when needed;

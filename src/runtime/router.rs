@@ -305,11 +305,15 @@ pub fn route(
                         None => {
                             for (i, rows) in targets.iter().enumerate() {
                                 let lane = &mut lanes[i];
-                                for &row in rows {
+                                let mut rows = rows.as_slice();
+                                while !rows.is_empty() {
                                     if lane.oldest.is_none() {
                                         lane.oldest = Some(batch.ingest_time);
                                     }
-                                    lane.pending.push_row_from(&batch, row as usize);
+                                    let room = batching.batch_size - lane.pending.len;
+                                    let (now, later) = rows.split_at(room.min(rows.len()));
+                                    lane.pending.extend_from_rows(&batch, now);
+                                    rows = later;
                                     if lane.pending.len >= batching.batch_size {
                                         lane.send_pending(&schema, batching.batch_size)
                                             .map_err(|_| stopped(i))?;
