@@ -128,8 +128,37 @@ impl std::fmt::Display for FieldError {
 
 /// Parses `text` as a value of `column`'s type and appends it. An empty field
 /// is NULL.
+#[inline]
 pub fn push_field(column: &mut Column, text: &str, name: &str) -> Result<(), FieldError> {
     use crate::data::column::ColumnData;
+    // The common types without NULLs so far, straight into their vectors; a
+    // field they do not parse goes the general way, which makes the error.
+    if !text.is_empty() && column.validity.is_none() {
+        match &mut column.data {
+            ColumnData::Int64(v) => {
+                if let Ok(x) = text.trim().parse() {
+                    v.push(x);
+                    return Ok(());
+                }
+            }
+            ColumnData::Float64(v) => {
+                if let Some(x) = parse_f64(text) {
+                    v.push(x);
+                    return Ok(());
+                }
+            }
+            ColumnData::Utf8(v) => {
+                v.push(text);
+                return Ok(());
+            }
+            _ => {}
+        }
+    }
+    push_field_general(column, text, name)
+}
+
+/// [`push_field`] for any type, NULLs and errors.
+fn push_field_general(column: &mut Column, text: &str, name: &str) -> Result<(), FieldError> {
     let expected = column.data_type();
     let err = || FieldError {
         column: name.to_owned(),
@@ -138,24 +167,6 @@ pub fn push_field(column: &mut Column, text: &str, name: &str) -> Result<(), Fie
     };
     if text.is_empty() {
         column.push_null();
-        return Ok(());
-    }
-    let fast = match &mut column.data {
-        ColumnData::Int64(v) if column.validity.is_none() => {
-            v.push(text.trim().parse().map_err(|_| err())?);
-            true
-        }
-        ColumnData::Float64(v) if column.validity.is_none() => {
-            v.push(parse_f64(text).ok_or_else(err)?);
-            true
-        }
-        ColumnData::Utf8(v) if column.validity.is_none() => {
-            v.push(text);
-            true
-        }
-        _ => false,
-    };
-    if fast {
         return Ok(());
     }
     let value = match expected {
