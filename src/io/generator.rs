@@ -1,4 +1,4 @@
-//! The built-in trades generator: `gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D`.
+//! The built-in trades generator: `gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D&wait=W`.
 //!
 //! Deterministic for a seed: the same options give the same records in the same
 //! order. Event times start at 2026-01-01T00:00:00Z and advance by `1/rate`
@@ -8,8 +8,9 @@
 //!
 //! # Pacing and ingest time
 //! With a `rate`, record `i` is due `i / rate` seconds after the first poll.
-//! A poll waits for the next due record (sleeping off long waits, spinning
-//! through the last [`SPIN_WINDOW`]) and returns as soon as it has caught up
+//! A poll waits for the next due record as [`Wait`] says (`wait=spin`, the
+//! default: sleep off long waits, spin through the last [`SPIN_WINDOW`];
+//! `wait=sleep`: sleep only) and returns as soon as it has caught up
 //! with the schedule, so a batch holds what had arrived by then. A batch's
 //! `ingest_time` is when its oldest record was due: an outside source would
 //! have held that record from then on, so time the router spends elsewhere
@@ -42,6 +43,24 @@ pub struct GeneratorOptions {
     pub rate: Option<u64>,
     pub seed: u64,
     pub jitter_ms: i64,
+    /// How a rate-limited generator waits for its next record.
+    pub wait: Wait,
+}
+
+/// How a rate-limited generator waits for its next record.
+///
+/// A sleep ends a timer slack (50 us) or more late, but leaves the CPU to
+/// others; spinning is on time but keeps the router's thread busy, which on
+/// an oversubscribed host (router and shards on the same cores, other
+/// processes) makes the scheduler take the CPU from it for whole slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wait {
+    /// Sleep off all but the last [`SPIN_WINDOW`], then spin: for a router
+    /// with a core of its own.
+    #[default]
+    Spin,
+    /// Sleep the whole wait: for a host where the router shares its core.
+    Sleep,
 }
 
 impl Default for GeneratorOptions {
@@ -53,6 +72,7 @@ impl Default for GeneratorOptions {
             rate: None,
             seed: 7,
             jitter_ms: 0,
+            wait: Wait::Spin,
         }
     }
 }
@@ -141,9 +161,16 @@ impl TradesGenerator {
                     o.jitter_ms = crate::sql::duration::parse_duration_ms(value)
                         .ok_or_else(|| bad("a duration like 500ms, 2s, 1m"))?
                 }
+                "wait" => {
+                    o.wait = match value {
+                        "spin" => Wait::Spin,
+                        "sleep" => Wait::Sleep,
+                        _ => return Err(bad("spin or sleep")),
+                    }
+                }
                 _ => {
                     return Err(Error::Config(format!(
-                        "unknown generator option `{key}`; known: records, traders, symbols, rate, seed, jitter"
+                        "unknown generator option `{key}`; known: records, traders, symbols, rate, seed, jitter, wait"
                     )))
                 }
             }
@@ -218,7 +245,7 @@ impl Source for TradesGenerator {
                         break;
                     }
                     let wake = deadline.map_or(due, |d| d.min(due));
-                    wait_until(wake);
+                    wait_until(wake, self.options.wait);
                     if wake < due {
                         return Ok(Poll::Idle);
                     }
@@ -250,16 +277,20 @@ const SPIN_WINDOW: Duration = Duration::from_micros(100);
 
 /// Waits until `until`, as an outside source whose records arrive over time
 /// would keep the router waiting: sleeps off all but the last
-/// [`SPIN_WINDOW`], then spins to the deadline.
-fn wait_until(until: Instant) {
+/// [`SPIN_WINDOW`] (all of it with [`Wait::Sleep`]), then spins to the deadline.
+fn wait_until(until: Instant, wait: Wait) {
+    let spin = match wait {
+        Wait::Spin => SPIN_WINDOW,
+        Wait::Sleep => Duration::ZERO,
+    };
     loop {
         let now = Instant::now();
         if now >= until {
             return;
         }
         let left = until - now;
-        if left > SPIN_WINDOW {
-            sleep(left - SPIN_WINDOW);
+        if left > spin {
+            sleep(left - spin);
         } else {
             std::hint::spin_loop();
         }
@@ -334,5 +365,13 @@ mod tests {
         assert!(TradesGenerator::from_spec("trades?bogus=1").is_err());
         assert!(TradesGenerator::from_spec("trades?traders=0").is_err());
         assert!(TradesGenerator::from_spec("quotes").is_err());
+        assert_eq!(
+            TradesGenerator::from_spec("trades?wait=sleep")
+                .unwrap()
+                .options
+                .wait,
+            Wait::Sleep
+        );
+        assert!(TradesGenerator::from_spec("trades?wait=nap").is_err());
     }
 }
