@@ -74,7 +74,7 @@ struct QueryArgs {
     /// The query text, or @FILE to read it from a file.
     #[arg(long, default_value = DEFAULT_SQL)]
     sql: String,
-    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D, a CSV file, or - for stdin.
+    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D&wait=spin|sleep, a CSV file, or - for stdin.
     #[arg(long, default_value = DEFAULT_INPUT)]
     input: String,
     /// csv, json (one object per line) or auto (json for .jsonl/.ndjson paths, else csv).

@@ -11,8 +11,9 @@ use std::time::Instant;
 pub struct Batch {
     pub columns: Vec<Column>,
     pub len: usize,
-    /// When the router first read a row of this batch: the start of
-    /// ingest-to-sink latency.
+    /// When the oldest row of this batch arrived (the router read it from
+    /// its source; for the rate-limited generator, when it was due): the
+    /// start of ingest-to-sink latency.
     pub ingest_time: Instant,
 }
 

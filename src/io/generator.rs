@@ -1,10 +1,21 @@
-//! The built-in trades generator: `gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D`.
+//! The built-in trades generator: `gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D&wait=W`.
 //!
 //! Deterministic for a seed: the same options give the same records in the same
 //! order. Event times start at 2026-01-01T00:00:00Z and advance by `1/rate`
 //! seconds per record (1 ms per record without a rate); `jitter` moves each
 //! event time back by a random amount up to that duration, so records arrive
 //! out of order within that bound.
+//!
+//! # Pacing and ingest time
+//! With a `rate`, record `i` is due `i / rate` seconds after the first poll.
+//! A poll waits for the next due record as [`Wait`] says (`wait=spin`, the
+//! default: sleep off long waits, spin through the last [`SPIN_WINDOW`];
+//! `wait=sleep`: sleep only) and returns as soon as it has caught up
+//! with the schedule, so a batch holds what had arrived by then. A batch's
+//! `ingest_time` is when its oldest record was due: an outside source would
+//! have held that record from then on, so time the router spends elsewhere
+//! (or descheduled) before reading it counts as latency. Without a rate, it
+//! is when the record was produced.
 
 use super::source::{Poll, Source};
 use crate::data::column::ColumnData;
@@ -32,6 +43,24 @@ pub struct GeneratorOptions {
     pub rate: Option<u64>,
     pub seed: u64,
     pub jitter_ms: i64,
+    /// How a rate-limited generator waits for its next record.
+    pub wait: Wait,
+}
+
+/// How a rate-limited generator waits for its next record.
+///
+/// A sleep ends a timer slack (50 us) or more late, but leaves the CPU to
+/// others; spinning is on time but keeps the router's thread busy, which on
+/// an oversubscribed host (router and shards on the same cores, other
+/// processes) makes the scheduler take the CPU from it for whole slices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wait {
+    /// Sleep off all but the last [`SPIN_WINDOW`], then spin: for a router
+    /// with a core of its own.
+    #[default]
+    Spin,
+    /// Sleep the whole wait: for a host where the router shares its core.
+    Sleep,
 }
 
 impl Default for GeneratorOptions {
@@ -43,6 +72,7 @@ impl Default for GeneratorOptions {
             rate: None,
             seed: 7,
             jitter_ms: 0,
+            wait: Wait::Spin,
         }
     }
 }
@@ -131,9 +161,16 @@ impl TradesGenerator {
                     o.jitter_ms = crate::sql::duration::parse_duration_ms(value)
                         .ok_or_else(|| bad("a duration like 500ms, 2s, 1m"))?
                 }
+                "wait" => {
+                    o.wait = match value {
+                        "spin" => Wait::Spin,
+                        "sleep" => Wait::Sleep,
+                        _ => return Err(bad("spin or sleep")),
+                    }
+                }
                 _ => {
                     return Err(Error::Config(format!(
-                        "unknown generator option `{key}`; known: records, traders, symbols, rate, seed, jitter"
+                        "unknown generator option `{key}`; known: records, traders, symbols, rate, seed, jitter, wait"
                     )))
                 }
             }
@@ -196,28 +233,28 @@ impl Source for TradesGenerator {
         if remaining == 0 {
             return Ok(Poll::End);
         }
-        let started = *self.started.get_or_insert_with(Instant::now);
+        self.started.get_or_insert_with(Instant::now);
         let rows = (max_rows as u64).min(remaining) as usize;
         let mut batch = Batch::with_capacity(&self.schema, rows);
-        batch.ingest_time = started;
         while batch.len < rows {
-            if let Some(due) = self.due(self.next) {
+            let due = self.due(self.next);
+            if let Some(due) = due {
                 let now = Instant::now();
                 if due > now {
                     if batch.len > 0 {
                         break;
                     }
                     let wake = deadline.map_or(due, |d| d.min(due));
-                    if wake > now {
-                        pace(wake - now);
-                    }
-                    if Instant::now() < due {
+                    wait_until(wake, self.options.wait);
+                    if wake < due {
                         return Ok(Poll::Idle);
                     }
                 }
             }
             if batch.len == 0 {
-                batch.ingest_time = Instant::now();
+                // Arrival of the oldest record: when it was due (see the
+                // module docs), so falling behind the schedule is latency.
+                batch.ingest_time = due.unwrap_or_else(Instant::now);
             }
             self.push_record(&mut batch);
         }
@@ -233,10 +270,37 @@ impl Source for TradesGenerator {
     }
 }
 
-/// Waits until the next record is due. The generator stands in for an outside
-/// source whose records arrive over time, so it waits as that source would.
+/// Below this much waiting left, [`wait_until`] spins instead of sleeping: a
+/// sleep ends a timer slack (50 us by default) or more late; measured on a
+/// 2-core VM, `nanosleep(1us)` returned 65 us late at the median.
+const SPIN_WINDOW: Duration = Duration::from_micros(100);
+
+/// Waits until `until`, as an outside source whose records arrive over time
+/// would keep the router waiting: sleeps off all but the last
+/// [`SPIN_WINDOW`] (all of it with [`Wait::Sleep`]), then spins to the deadline.
+fn wait_until(until: Instant, wait: Wait) {
+    let spin = match wait {
+        Wait::Spin => SPIN_WINDOW,
+        Wait::Sleep => Duration::ZERO,
+    };
+    loop {
+        let now = Instant::now();
+        if now >= until {
+            return;
+        }
+        let left = until - now;
+        if left > spin {
+            sleep(left - spin);
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The coarse part of [`wait_until`]. The generator stands in for a source
+/// whose records arrive over time; sleeping here is that source being quiet.
 #[allow(clippy::disallowed_methods)]
-fn pace(d: Duration) {
+fn sleep(d: Duration) {
     std::thread::sleep(d);
 }
 
@@ -267,6 +331,32 @@ mod tests {
     }
 
     #[test]
+    fn paced_batches_are_stamped_when_their_oldest_record_was_due() {
+        let mut g = TradesGenerator::from_spec("trades?records=1000&rate=20000").unwrap();
+        let Poll::Batch(first) = g.poll(100, None).unwrap() else {
+            panic!("expected the first record");
+        };
+        let started = first.ingest_time;
+        // Fall behind the schedule (50 us per record) by about 1 ms; no sleep,
+        // as on the data path.
+        while started.elapsed() < Duration::from_millis(1) {
+            std::hint::spin_loop();
+        }
+        let Poll::Batch(late) = g.poll(100, None).unwrap() else {
+            panic!("expected the records that came due");
+        };
+        assert!(late.len >= 19, "caught up in one batch: {}", late.len);
+        assert_eq!(late.ingest_time, started + Duration::from_micros(50));
+        // Caught up: the next poll waits for the next record, no earlier.
+        let next_due = started + Duration::from_micros(50 * (1 + late.len as u64));
+        let Poll::Batch(next) = g.poll(100, None).unwrap() else {
+            panic!("expected the next record");
+        };
+        assert_eq!(next.ingest_time, next_due);
+        assert!(Instant::now() >= next_due);
+    }
+
+    #[test]
     fn spec_options_are_checked() {
         let g = TradesGenerator::from_spec("trades?records=5&traders=3&symbols=2&seed=1&jitter=2s")
             .unwrap();
@@ -275,5 +365,13 @@ mod tests {
         assert!(TradesGenerator::from_spec("trades?bogus=1").is_err());
         assert!(TradesGenerator::from_spec("trades?traders=0").is_err());
         assert!(TradesGenerator::from_spec("quotes").is_err());
+        assert_eq!(
+            TradesGenerator::from_spec("trades?wait=sleep")
+                .unwrap()
+                .options
+                .wait,
+            Wait::Sleep
+        );
+        assert!(TradesGenerator::from_spec("trades?wait=nap").is_err());
     }
 }

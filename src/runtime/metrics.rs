@@ -15,8 +15,9 @@
 //!
 //! # Latency
 //! Ingest-to-sink latency is in **microseconds**: from a batch's
-//! [`ingest_time`](crate::data::Batch::ingest_time) (when the router read the
-//! oldest row of that batch from the source) to the moment the shard has run
+//! [`ingest_time`](crate::data::Batch::ingest_time) (when the oldest row of
+//! that batch arrived: read by the router from its source, or for the
+//! rate-limited generator, when it was due) to the moment the shard has run
 //! the batch through its pipeline and handed the results to its sink (or found
 //! there were none, e.g. an `EMIT FINAL` aggregate only updating its state).
 //! Every record of a batch is recorded with its batch's latency, so the
