@@ -396,6 +396,7 @@ impl Accumulator {
             (Accumulator::Count { counts, star }, _) => {
                 let star = *star;
                 if snapshot.is_none() && (star || arg.is_some_and(|c| c.validity.is_none())) {
+                    let counts = &mut counts[..];
                     for &g in groups {
                         counts[g as usize] += 1;
                     }
@@ -411,7 +412,10 @@ impl Accumulator {
                 }
                 return;
             }
+            // The state vectors are taken as slices first, so their pointers
+            // and lengths stay in registers across the loop's stores.
             (Accumulator::SumFloat { sums, seen }, Some(ColumnData::Float64(v))) if dense => {
+                let (sums, seen) = (&mut sums[..], &mut seen[..]);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x;
                     seen[g as usize] = true;
@@ -419,6 +423,7 @@ impl Accumulator {
                 return;
             }
             (Accumulator::SumInt { sums, seen }, Some(ColumnData::Int64(v))) if dense => {
+                let (sums, seen) = (&mut sums[..], &mut seen[..]);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x as i128;
                     seen[g as usize] = true;
@@ -426,6 +431,7 @@ impl Accumulator {
                 return;
             }
             (Accumulator::Avg { sums, counts }, Some(ColumnData::Float64(v))) if dense => {
+                let (sums, counts) = (&mut sums[..], &mut counts[..]);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x;
                     counts[g as usize] += 1;

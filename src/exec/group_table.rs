@@ -211,21 +211,26 @@ fn pack_rows(columns: &[&Column], rows: usize, out: &mut Vec<PackedKey>) -> bool
                 }
             }
             ColumnData::Utf8(v) => {
-                if v.max_len() > PACKED_STR_MAX {
-                    return false;
-                }
                 let (offsets, bytes) = (v.offsets(), v.bytes());
+                // The longest string is checked after the loop (one pass, not
+                // two); until then a longer one packs to a meaningless word.
+                let mut longest = 0;
                 for (k, w) in out.iter_mut().zip(offsets.windows(2)) {
                     let (start, end) = (w[0] as usize, w[1] as usize);
+                    let len = end - start;
+                    longest = longest.max(len);
                     k[j] = match bytes.get(start..start + 8) {
                         // One unaligned load, the bytes past the string masked off.
-                        Some(eight) => {
+                        Some(eight) if len <= PACKED_STR_MAX => {
                             let word = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
-                            let len = end - start;
                             (word & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56)
                         }
-                        None => pack_str(&bytes[start..end]),
+                        _ if len <= PACKED_STR_MAX => pack_str(&bytes[start..end]),
+                        _ => 0,
                     };
+                }
+                if longest > PACKED_STR_MAX {
+                    return false;
                 }
             }
             _ => return false,
