@@ -407,7 +407,7 @@ impl Accumulator {
                         counts[g as usize] += 1;
                     }
                     if let Some(s) = snapshot.as_deref_mut() {
-                        s.push_value(&Value::Int64(counts[g as usize]));
+                        push_count(s, counts[g as usize]);
                     }
                 }
                 return;
@@ -642,9 +642,26 @@ impl Accumulator {
             (Accumulator::Count { counts, .. }, ColumnData::Int64(v)) if out.validity.is_none() => {
                 v.push(counts[g])
             }
+            (Accumulator::SumInt { sums, seen }, ColumnData::Int64(v))
+                if seen[g] && out.validity.is_none() && i64::try_from(sums[g]).is_ok() =>
+            {
+                v.push(sums[g] as i64)
+            }
             _ => {
                 out.push_value(&self.value(g));
             }
+        }
+    }
+}
+
+/// Appends a count to a snapshot column (BIGINT, no NULLs unless the column
+/// already has some).
+#[inline]
+fn push_count(out: &mut Column, count: i64) {
+    match (&mut out.data, &out.validity) {
+        (ColumnData::Int64(v), None) => v.push(count),
+        _ => {
+            out.push_value(&Value::Int64(count));
         }
     }
 }
