@@ -78,6 +78,15 @@ impl Batch {
         }
     }
 
+    /// Keeps only the rows named by `selection` (strictly increasing, each
+    /// below `len`), in place, keeping the allocations.
+    pub fn retain_rows(&mut self, selection: &[u32]) {
+        for c in &mut self.columns {
+            c.retain_rows(selection);
+        }
+        self.len = selection.len();
+    }
+
     /// Appends each row as one CSV line.
     pub fn write_csv(&self, out: &mut Vec<u8>) {
         for row in 0..self.len {

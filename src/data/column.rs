@@ -81,6 +81,35 @@ impl Utf8Column {
         self.offsets.truncate(1);
         self.bytes.clear();
     }
+
+    /// Keeps only the rows named by `selection` (strictly increasing, each
+    /// below `len()`), in place. Each run of consecutive rows moves its bytes
+    /// with one copy.
+    pub fn retain_rows(&mut self, selection: &[u32]) {
+        let mut write = 0usize;
+        let mut k = 0;
+        while k < selection.len() {
+            let first = selection[k] as usize;
+            let mut m = k + 1;
+            while m < selection.len() && selection[m] as usize == first + (m - k) {
+                m += 1;
+            }
+            // Rows first..first + (m - k) move to k..m. Offsets at indices
+            // above k are still the originals: earlier runs wrote up to k only,
+            // and offsets[first] is unchanged when first == k (nothing removed yet).
+            let start = self.offsets[first] as usize;
+            let end = self.offsets[first + (m - k)] as usize;
+            self.bytes.copy_within(start..end, write);
+            let delta = (start - write) as u32;
+            for j in 1..=(m - k) {
+                self.offsets[k + j] = self.offsets[first + j] - delta;
+            }
+            write += end - start;
+            k = m;
+        }
+        self.offsets.truncate(selection.len() + 1);
+        self.bytes.truncate(write);
+    }
 }
 
 /// The values of a column, one vector per type.
@@ -336,6 +365,28 @@ impl Column {
         }
     }
 
+    /// Keeps only the rows named by `selection`, in that order, in place: no
+    /// allocation. `selection` must be strictly increasing, each index below
+    /// `len()` (a filter's selection vector).
+    pub fn retain_rows(&mut self, selection: &[u32]) {
+        debug_assert!(selection.windows(2).all(|w| w[0] < w[1]));
+        debug_assert!(selection.last().is_none_or(|&i| (i as usize) < self.len()));
+        match &mut self.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => compact(v, selection),
+            ColumnData::Float64(v) => compact(v, selection),
+            ColumnData::Bool(v) => compact(v, selection),
+            ColumnData::Utf8(v) => v.retain_rows(selection),
+            ColumnData::Decimal { values, .. } => compact(values, selection),
+        }
+        if let Some(v) = &mut self.validity {
+            compact(v, selection);
+            // As `gather` builds it: a mask only when some row is NULL.
+            if v.iter().all(|&valid| valid) {
+                self.validity = None;
+            }
+        }
+    }
+
     /// Appends the value at row `i` to `out` as CSV text (quoted when needed;
     /// NULL is the empty field).
     pub fn write_csv(&self, i: usize, out: &mut Vec<u8>) {
@@ -359,6 +410,16 @@ impl Column {
             }
         }
     }
+}
+
+/// Moves `v[selection[k]]` to `v[k]` for every `k`, then truncates. Safe in
+/// place because `selection[k] >= k` (strictly increasing indices).
+#[inline]
+fn compact<T: Copy>(v: &mut Vec<T>, selection: &[u32]) {
+    for (k, &i) in selection.iter().enumerate() {
+        v[k] = v[i as usize];
+    }
+    v.truncate(selection.len());
 }
 
 /// Writes `s` as one CSV field, quoting it when it holds a comma, quote or newline.
@@ -400,5 +461,49 @@ pub fn format_timestamp(ms: i64) -> String {
     match chrono::DateTime::from_timestamp_millis(ms) {
         Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
         None => ms.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// In-place `retain_rows` keeps exactly what `gather` copies, for every
+    /// type, with and without NULLs, for runs and gaps of any length.
+    #[test]
+    fn retain_rows_matches_gather() {
+        let values: Vec<Value> = (0..40)
+            .map(|i| match i % 7 {
+                3 => Value::Null,
+                _ => Value::Utf8("x".repeat(i % 5)),
+            })
+            .collect();
+        let selections: Vec<Vec<u32>> = vec![
+            vec![],
+            (0..40).collect(),
+            (0..40).filter(|i| i % 3 != 1).collect(),
+            (5..12).chain(30..40).collect(),
+            vec![39],
+            vec![0],
+        ];
+        for t in [DataType::Utf8, DataType::Int64, DataType::Float64] {
+            for with_nulls in [false, true] {
+                let mut c = Column::new(t);
+                for (i, v) in values.iter().enumerate() {
+                    let v = match (t, v) {
+                        (_, Value::Null) if with_nulls => Value::Null,
+                        (DataType::Utf8, Value::Null) => Value::Utf8("n".into()),
+                        (DataType::Utf8, v) => v.clone(),
+                        _ => Value::Int64(i as i64),
+                    };
+                    assert!(c.push_value(&v));
+                }
+                for s in &selections {
+                    let mut kept = c.clone();
+                    kept.retain_rows(s);
+                    assert_eq!(kept, c.gather(s), "{t} nulls {with_nulls} {s:?}");
+                }
+            }
+        }
     }
 }

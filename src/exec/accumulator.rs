@@ -396,6 +396,7 @@ impl Accumulator {
             (Accumulator::Count { counts, star }, _) => {
                 let star = *star;
                 if snapshot.is_none() && (star || arg.is_some_and(|c| c.validity.is_none())) {
+                    let counts = &mut counts[..];
                     for &g in groups {
                         counts[g as usize] += 1;
                     }
@@ -406,12 +407,15 @@ impl Accumulator {
                         counts[g as usize] += 1;
                     }
                     if let Some(s) = snapshot.as_deref_mut() {
-                        s.push_value(&Value::Int64(counts[g as usize]));
+                        push_count(s, counts[g as usize]);
                     }
                 }
                 return;
             }
+            // The state vectors are taken as slices first, so their pointers
+            // and lengths stay in registers across the loop's stores.
             (Accumulator::SumFloat { sums, seen }, Some(ColumnData::Float64(v))) if dense => {
+                let (sums, seen) = (&mut sums[..], &mut seen[..]);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x;
                     seen[g as usize] = true;
@@ -419,6 +423,7 @@ impl Accumulator {
                 return;
             }
             (Accumulator::SumInt { sums, seen }, Some(ColumnData::Int64(v))) if dense => {
+                let (sums, seen) = (&mut sums[..], &mut seen[..]);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x as i128;
                     seen[g as usize] = true;
@@ -426,6 +431,7 @@ impl Accumulator {
                 return;
             }
             (Accumulator::Avg { sums, counts }, Some(ColumnData::Float64(v))) if dense => {
+                let (sums, counts) = (&mut sums[..], &mut counts[..]);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x;
                     counts[g as usize] += 1;
@@ -636,9 +642,26 @@ impl Accumulator {
             (Accumulator::Count { counts, .. }, ColumnData::Int64(v)) if out.validity.is_none() => {
                 v.push(counts[g])
             }
+            (Accumulator::SumInt { sums, seen }, ColumnData::Int64(v))
+                if seen[g] && out.validity.is_none() && i64::try_from(sums[g]).is_ok() =>
+            {
+                v.push(sums[g] as i64)
+            }
             _ => {
                 out.push_value(&self.value(g));
             }
+        }
+    }
+}
+
+/// Appends a count to a snapshot column (BIGINT, no NULLs unless the column
+/// already has some).
+#[inline]
+fn push_count(out: &mut Column, count: i64) {
+    match (&mut out.data, &out.validity) {
+        (ColumnData::Int64(v), None) => v.push(count),
+        _ => {
+            out.push_value(&Value::Int64(count));
         }
     }
 }

@@ -154,6 +154,10 @@ impl Expr {
     pub fn eval<'a>(&self, batch: &'a Batch) -> Cow<'a, Column> {
         match self {
             Expr::Column { index, .. } => Cow::Borrowed(&batch.columns[*index]),
+            Expr::Literal { value, data_type } => Cow::Owned(
+                literal_column(value, *data_type, batch.len)
+                    .unwrap_or_else(|| self.eval_rows(batch)),
+            ),
             Expr::Binary {
                 op, left, right, ..
             } => {
@@ -280,6 +284,27 @@ impl Expr {
             },
         }
     }
+}
+
+/// `len` copies of a literal, for the fixed-width types without NULL; `None`
+/// otherwise (the caller evaluates row by row). Row 0 converts the value as
+/// row evaluation does, and the other rows copy it.
+fn literal_column(value: &Value, data_type: DataType, len: usize) -> Option<Column> {
+    if len == 0 || value.is_null() {
+        return None;
+    }
+    let mut c = Column::with_capacity(data_type, len);
+    if !c.push_value(value) || c.validity.is_some() {
+        return None;
+    }
+    match &mut c.data {
+        ColumnData::Int64(v) | ColumnData::Timestamp(v) => v.resize(len, v[0]),
+        ColumnData::Float64(v) => v.resize(len, v[0]),
+        ColumnData::Bool(v) => v.resize(len, v[0]),
+        ColumnData::Decimal { values, .. } => values.resize(len, values[0]),
+        ColumnData::Utf8(_) => return None,
+    }
+    Some(c)
 }
 
 /// Applies `op` to two values; NULL when either side is NULL (SQL three-valued

@@ -4,26 +4,38 @@ use super::expr::Expr;
 use crate::data::column::ColumnData;
 use crate::data::Batch;
 
-/// Returns `batch` with only the rows where `predicate` is TRUE, and how many
-/// rows were removed.
-pub fn filter(predicate: &Expr, batch: Batch, selection: &mut Vec<u32>) -> (Batch, usize) {
-    let mask = predicate.eval(&batch);
+/// Writes into `selection` the rows of `batch` where `predicate` is TRUE, in
+/// increasing order; returns how many rows it does not select.
+pub fn select(predicate: &Expr, batch: &Batch, selection: &mut Vec<u32>) -> usize {
+    let mask = predicate.eval(batch);
     selection.clear();
-    match &mask.data {
-        ColumnData::Bool(v) => {
-            for (i, &keep) in v.iter().enumerate() {
-                if keep && mask.is_valid(i) {
+    match (&mask.data, &mask.validity) {
+        (ColumnData::Bool(v), None) => {
+            selection.extend(
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, &keep)| keep)
+                    .map(|(i, _)| i as u32),
+            );
+        }
+        (ColumnData::Bool(v), Some(valid)) => {
+            for (i, (&keep, &valid)) in v.iter().zip(valid).enumerate() {
+                if keep && valid {
                     selection.push(i as u32);
                 }
             }
         }
         _ => unreachable!("predicates are BOOLEAN: the planner checks"),
     }
-    drop(mask);
-    let removed = batch.len - selection.len();
-    if removed == 0 {
-        (batch, 0)
-    } else {
-        (batch.gather(selection), removed)
+    batch.len - selection.len()
+}
+
+/// Keeps only the rows of `batch` where `predicate` is TRUE (in place, no new
+/// batch); returns it and how many rows were removed.
+pub fn filter(predicate: &Expr, mut batch: Batch, selection: &mut Vec<u32>) -> (Batch, usize) {
+    let removed = select(predicate, &batch, selection);
+    if removed > 0 {
+        batch.retain_rows(selection);
     }
+    (batch, removed)
 }

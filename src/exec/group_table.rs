@@ -10,13 +10,13 @@
 //! is most of the cost of a GROUP BY over short strings.
 
 use super::hash::{hash_row, hash_rows};
+use super::packed_index::{PackedIndex, PackedKey};
 use crate::data::column::ColumnData;
 use crate::data::{Column, DataType};
 use hashbrown::HashTable;
 
-/// A key packed into two words: per column, a BIGINT's bits, or a string's
-/// bytes (little-endian) with its length in the top byte. Unused words are 0.
-type PackedKey = [u64; 2];
+// A packed key: per column, a BIGINT's bits, or a string's bytes
+// (little-endian) with its length in the top byte. Unused words are 0.
 
 /// Longest string a packed key holds: the eighth byte is the length.
 const PACKED_STR_MAX: usize = 7;
@@ -26,15 +26,13 @@ const PACKED_STR_MAX: usize = 7;
 /// # Invariants
 /// Each key store column has exactly `len()` rows; row `g` holds group `g`'s
 /// key. `hashes[g]` is that key's row hash. The general table holds each id
-/// once; the packed table holds exactly the ids whose keys pack, and
-/// `packed_keys[g]` is such a group's packed key.
+/// once; the packed index holds exactly the ids whose keys pack.
 pub struct GroupTable {
     table: HashTable<u32>,
     keys: Vec<Column>,
     hashes: Vec<u64>,
     /// `None` when the key columns' types never pack.
-    packed: Option<HashTable<u32>>,
-    packed_keys: Vec<PackedKey>,
+    packed: Option<PackedIndex>,
     // Per-batch scratch.
     row_hashes: Vec<u64>,
     row_keys: Vec<PackedKey>,
@@ -55,8 +53,7 @@ impl GroupTable {
                 .map(|t| Column::with_capacity(*t, capacity))
                 .collect(),
             hashes: Vec::with_capacity(capacity),
-            packed: packs.then(|| HashTable::with_capacity(capacity)),
-            packed_keys: Vec::new(),
+            packed: packs.then(|| PackedIndex::with_capacity(capacity)),
             row_hashes: Vec::new(),
             row_keys: Vec::new(),
             misses: Vec::new(),
@@ -101,11 +98,10 @@ impl GroupTable {
         groups: &mut [u32],
         misses: &mut Vec<u32>,
     ) {
-        let packed = self.packed.as_mut().expect("checked by the caller");
-        let stored = &self.packed_keys;
-        for (row, k) in row_keys.iter().enumerate() {
-            match packed.find(packed_hash(k), |&g| stored[g as usize] == *k) {
-                Some(&g) => groups[row] = g,
+        let packed = self.packed.as_ref().expect("checked by the caller");
+        for ((row, k), g) in row_keys.iter().enumerate().zip(groups.iter_mut()) {
+            match packed.get(k) {
+                Some(id) => *g = id,
                 None => misses.push(row as u32),
             }
         }
@@ -113,8 +109,7 @@ impl GroupTable {
             let row = row as usize;
             let k = row_keys[row];
             let packed = self.packed.as_ref().expect("checked by the caller");
-            let stored = &self.packed_keys;
-            if let Some(&g) = packed.find(packed_hash(&k), |&g| stored[g as usize] == k) {
+            if let Some(g) = packed.get(&k) {
                 // A new key seen twice in one batch.
                 groups[row] = g;
                 continue;
@@ -186,10 +181,7 @@ impl GroupTable {
         let stored = &self.hashes;
         self.table.insert_unique(h, id, |&g| stored[g as usize]);
         if let (Some(index), Some(k)) = (self.packed.as_mut(), packed) {
-            self.packed_keys.resize(id as usize + 1, [0; 2]);
-            self.packed_keys[id as usize] = k;
-            let stored = &self.packed_keys;
-            index.insert_unique(packed_hash(&k), id, |&g| packed_hash(&stored[g as usize]));
+            index.insert(k, id);
         }
         id
     }
@@ -211,21 +203,26 @@ fn pack_rows(columns: &[&Column], rows: usize, out: &mut Vec<PackedKey>) -> bool
                 }
             }
             ColumnData::Utf8(v) => {
-                if v.max_len() > PACKED_STR_MAX {
-                    return false;
-                }
                 let (offsets, bytes) = (v.offsets(), v.bytes());
+                // The longest string is checked after the loop (one pass, not
+                // two); until then a longer one packs to a meaningless word.
+                let mut longest = 0;
                 for (k, w) in out.iter_mut().zip(offsets.windows(2)) {
                     let (start, end) = (w[0] as usize, w[1] as usize);
+                    let len = end - start;
+                    longest = longest.max(len);
                     k[j] = match bytes.get(start..start + 8) {
                         // One unaligned load, the bytes past the string masked off.
-                        Some(eight) => {
+                        Some(eight) if len <= PACKED_STR_MAX => {
                             let word = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
-                            let len = end - start;
                             (word & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56)
                         }
-                        None => pack_str(&bytes[start..end]),
+                        _ if len <= PACKED_STR_MAX => pack_str(&bytes[start..end]),
+                        _ => 0,
                     };
+                }
+                if longest > PACKED_STR_MAX {
+                    return false;
                 }
             }
             _ => return false,
@@ -262,16 +259,6 @@ fn pack_str(b: &[u8]) -> u64 {
         word |= (byte as u64) << (8 * i);
     }
     word
-}
-
-/// A multiply hash of a packed key, mixed so both hashbrown's bucket (low)
-/// and tag (high) bits depend on every input bit.
-#[inline(always)]
-fn packed_hash(k: &PackedKey) -> u64 {
-    const M: u64 = 0x9e37_79b9_7f4a_7c15;
-    let h = (k[0] ^ 0x243f_6a88_85a3_08d3).wrapping_mul(M);
-    let h = (h.rotate_left(29) ^ k[1]).wrapping_mul(M);
-    h ^ (h >> 31)
 }
 
 /// A stored key column beside the matching input column, both without NULLs:

@@ -5,7 +5,7 @@
 //! when input ends.
 
 use super::accumulator::Accumulator;
-use super::filter::filter;
+use super::filter::select;
 use super::group_table::GroupTable;
 use super::project::project;
 use crate::data::{Batch, Column};
@@ -144,9 +144,10 @@ pub(crate) fn having_and_project(
     grouped: Batch,
     selection: &mut Vec<u32>,
 ) -> Batch {
-    let grouped = match &plan.having {
-        Some(h) => filter(h, grouped, selection).0,
-        None => grouped,
-    };
-    project(&plan.project, &grouped)
+    match &plan.having {
+        Some(h) if select(h, &grouped, selection) > 0 => {
+            project(&plan.project, grouped, Some(selection))
+        }
+        _ => project(&plan.project, grouped, None),
+    }
 }

@@ -7,6 +7,7 @@ pub mod group_table;
 pub mod hash;
 pub mod hash_agg;
 pub mod like;
+pub mod packed_index;
 pub mod pipeline;
 pub mod project;
 pub mod row_window;

@@ -1,6 +1,6 @@
 //! The per-shard pipeline: WHERE, then a projection or an aggregation.
 
-use super::filter::filter;
+use super::filter::{filter, select};
 use super::hash_agg::HashAggregate;
 use super::project::project;
 use super::row_window::RowWindow;
@@ -75,20 +75,29 @@ impl Pipeline {
     /// the processing time in epoch milliseconds (for processing-time windows).
     pub fn process(&mut self, batch: Batch, now: i64) -> (Option<Batch>, BatchCounts) {
         let total = batch.len as u64;
-        let (batch, filtered) = match &self.filter {
-            Some(p) => filter(p, batch, &mut self.selection),
-            None => (batch, 0),
+        // A projection takes the selection and copies only the columns it
+        // keeps; the other bodies read a filtered batch.
+        let (batch, filtered) = match (&self.filter, &self.body) {
+            (Some(p), Body::Project(_)) => {
+                let removed = select(p, &batch, &mut self.selection);
+                (batch, removed)
+            }
+            (Some(p), _) => filter(p, batch, &mut self.selection),
+            (None, _) => (batch, 0),
         };
         let mut counts = BatchCounts {
             processed: total - filtered as u64,
             filtered: filtered as u64,
             late: 0,
         };
-        if batch.is_empty() {
+        if total == filtered as u64 {
             return (None, counts);
         }
         let out = match &mut self.body {
-            Body::Project(exprs) => Some(project(exprs, &batch)),
+            Body::Project(exprs) => {
+                let selection = (filtered > 0).then_some(&self.selection[..]);
+                Some(project(exprs, batch, selection))
+            }
             Body::Aggregate(agg) => agg.process(&batch),
             Body::Rows(rows) => rows.process(batch),
             Body::Window(w) => {

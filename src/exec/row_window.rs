@@ -209,7 +209,7 @@ impl RowWindow {
             len,
             ingest_time,
         };
-        Some(project(&self.plan.project, &extended))
+        Some(project(&self.plan.project, extended, None))
     }
 
     /// End of input: rows still waiting for a LEAD get its default.
@@ -263,7 +263,7 @@ impl RowWindow {
             len: rows.len(),
             ingest_time,
         };
-        Some(project(&self.plan.project, &extended))
+        Some(project(&self.plan.project, extended, None))
     }
 }
 

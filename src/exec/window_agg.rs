@@ -240,7 +240,11 @@ impl WindowAggregate {
         if !changes {
             return (None, late);
         }
-        let mut columns: Vec<Column> = key_refs.iter().map(|c| c.gather(&self.rows)).collect();
+        let mut columns: Vec<Column> = if one_to_one {
+            key_refs.iter().map(|&c| c.clone()).collect()
+        } else {
+            key_refs.iter().map(|c| c.gather(&self.rows)).collect()
+        };
         columns.push(self.bounds(&self.row_slots, true));
         columns.push(self.bounds(&self.row_slots, false));
         columns.extend(snapshots);
