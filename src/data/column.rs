@@ -51,15 +51,6 @@ impl Utf8Column {
         &self.bytes
     }
 
-    /// The longest string, in bytes (0 when empty).
-    pub fn max_len(&self) -> usize {
-        self.offsets
-            .windows(2)
-            .map(|w| (w[1] - w[0]) as usize)
-            .max()
-            .unwrap_or(0)
-    }
-
     #[inline]
     pub fn get_bytes(&self, i: usize) -> &[u8] {
         &self.bytes[self.offsets[i] as usize..self.offsets[i + 1] as usize]
