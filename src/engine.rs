@@ -2,7 +2,9 @@
 //!
 //! # Threading
 //! The calling thread is the router; each shard runs on its own pinned
-//! executor thread. With [`Engine::run_observed`], one more (unpinned) thread
+//! executor thread. A file read in parallel ([`EngineBuilder::readers`]) has
+//! one router thread per byte range instead, pinned to the shard cores in
+//! turn, while the calling thread waits for them. With [`Engine::run_observed`], one more (unpinned) thread
 //! wakes every interval to read the shards' relaxed counters and hand a
 //! [`Progress`] to the observer; it touches nothing on the data path.
 //!

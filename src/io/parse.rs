@@ -70,31 +70,13 @@ pub fn parse_f64(text: &str) -> Option<f64> {
     let negative = bytes.first() == Some(&b'-');
     let mut i = negative as usize;
     let mut mantissa = 0u64;
-    let mut digits = 0;
-    while let Some(d) = bytes
-        .get(i)
-        .map(|b| b.wrapping_sub(b'0'))
-        .filter(|&d| d < 10)
-    {
-        mantissa = mantissa.wrapping_mul(10).wrapping_add(d as u64);
-        digits += 1;
-        i += 1;
-    }
-    let int_digits = digits;
+    let int_digits = take_digits(bytes, &mut i, &mut mantissa);
     let mut frac_digits = 0;
     if bytes.get(i) == Some(&b'.') {
         i += 1;
-        while let Some(d) = bytes
-            .get(i)
-            .map(|b| b.wrapping_sub(b'0'))
-            .filter(|&d| d < 10)
-        {
-            mantissa = mantissa.wrapping_mul(10).wrapping_add(d as u64);
-            frac_digits += 1;
-            i += 1;
-        }
+        frac_digits = take_digits(bytes, &mut i, &mut mantissa);
     }
-    digits += frac_digits;
+    let digits = int_digits + frac_digits;
     // Plain: all consumed, digits on both sides of a point (as the general
     // parser also accepts), and few enough to be exact.
     let plain = i == bytes.len()
@@ -106,6 +88,22 @@ pub fn parse_f64(text: &str) -> Option<f64> {
         return Some(if negative { -value } else { value });
     }
     text.trim().parse().ok()
+}
+
+/// Appends the ASCII digits of `bytes` from `*at` to `mantissa` (wrapping on
+/// overflow: the caller checks the count), moves `*at` past them and returns
+/// how many there were.
+fn take_digits(bytes: &[u8], at: &mut usize, mantissa: &mut u64) -> usize {
+    let start = *at;
+    while let Some(d) = bytes
+        .get(*at)
+        .map(|b| b.wrapping_sub(b'0'))
+        .filter(|&d| d < 10)
+    {
+        *mantissa = mantissa.wrapping_mul(10).wrapping_add(d as u64);
+        *at += 1;
+    }
+    *at - start
 }
 
 /// Why a field did not parse.

@@ -372,19 +372,22 @@ pub fn route_all(
     stop: &(dyn Fn() -> bool + Sync),
     cores: &[usize],
 ) -> (Result<(), Error>, RouterStats) {
+    let route_one =
+        |source: &mut Box<dyn Source>, mut lanes: Vec<Lane>, stop: &(dyn Fn() -> bool + Sync)| {
+            let mut stats = RouterStats::default();
+            let result = route(
+                source.as_mut(),
+                partitioning,
+                &mut lanes,
+                batching,
+                watermarks,
+                stop,
+                &mut stats,
+            );
+            (result, stats)
+        };
     if let ([source], [_]) = (&mut *sources, lanes.as_slice()) {
-        let mut lanes = lanes.into_iter().next().unwrap_or_default();
-        let mut stats = RouterStats::default();
-        let result = route(
-            source.as_mut(),
-            partitioning,
-            &mut lanes,
-            batching,
-            watermarks,
-            stop,
-            &mut stats,
-        );
-        return (result, stats);
+        return route_one(source, lanes.into_iter().next().unwrap_or_default(), stop);
     }
     // Set by the first router that fails; the flag carries no data, so
     // Relaxed suffices.
@@ -395,8 +398,8 @@ pub fn route_all(
             .iter_mut()
             .zip(lanes)
             .enumerate()
-            .map(|(r, (source, mut lanes))| {
-                let (failed, stop) = (&failed, &stop_or_failed);
+            .map(|(r, (source, lanes))| {
+                let (failed, stop, route_one) = (&failed, &stop_or_failed, &route_one);
                 let core = cores.get(r % cores.len().max(1)).copied();
                 std::thread::Builder::new()
                     .name(format!("corestream-router-{r}"))
@@ -405,16 +408,7 @@ pub fn route_all(
                             // Best effort: unpinned, the router still works.
                             core_affinity::set_for_current(core_affinity::CoreId { id });
                         }
-                        let mut stats = RouterStats::default();
-                        let result = route(
-                            source.as_mut(),
-                            partitioning,
-                            &mut lanes,
-                            batching,
-                            watermarks,
-                            stop,
-                            &mut stats,
-                        );
+                        let (result, stats) = route_one(source, lanes, stop);
                         if result.is_err() {
                             failed.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
