@@ -8,7 +8,7 @@
 //!
 //! # Invariants
 //! `slots.len()` is a power of two (or 0) and at least twice `len`; a slot is
-//! empty exactly when its id is [`EMPTY`]; each key is in at most one slot, and
+//! empty exactly when its id is `EMPTY`; each key is in at most one slot, and
 //! every key lies in the probe run that starts at its hash's home slot.
 
 /// A key packed into two words (see the group table).
@@ -71,7 +71,7 @@ impl PackedIndex {
         }
     }
 
-    /// Adds `key` with `id`; `key` must not be present, and `id` not [`EMPTY`].
+    /// Adds `key` with `id`; `key` must not be present, and `id` not `EMPTY`.
     pub fn insert(&mut self, key: PackedKey, id: u32) {
         debug_assert!(id != EMPTY && self.get(&key).is_none());
         if (self.len + 1) * 2 > self.slots.len() {

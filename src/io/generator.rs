@@ -9,7 +9,7 @@
 //! # Pacing and ingest time
 //! With a `rate`, record `i` is due `i / rate` seconds after the first poll.
 //! A poll waits for the next due record as [`Wait`] says (`wait=spin`, the
-//! default: sleep off long waits, spin through the last [`SPIN_WINDOW`];
+//! default: sleep off long waits, spin through the last `SPIN_WINDOW`;
 //! `wait=sleep`: sleep only) and returns as soon as it has caught up
 //! with the schedule, so a batch holds what had arrived by then. A batch's
 //! `ingest_time` is when its oldest record was due: an outside source would
@@ -55,7 +55,7 @@ pub struct GeneratorOptions {
 /// processes) makes the scheduler take the CPU from it for whole slices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Wait {
-    /// Sleep off all but the last [`SPIN_WINDOW`], then spin: for a router
+    /// Sleep off all but the last `SPIN_WINDOW`, then spin: for a router
     /// with a core of its own.
     #[default]
     Spin,
@@ -277,7 +277,7 @@ const SPIN_WINDOW: Duration = Duration::from_micros(100);
 
 /// Waits until `until`, as an outside source whose records arrive over time
 /// would keep the router waiting: sleeps off all but the last
-/// [`SPIN_WINDOW`] (all of it with [`Wait::Sleep`]), then spins to the deadline.
+/// `SPIN_WINDOW` (all of it with [`Wait::Sleep`]), then spins to the deadline.
 fn wait_until(until: Instant, wait: Wait) {
     let spin = match wait {
         Wait::Spin => SPIN_WINDOW,
