@@ -116,7 +116,7 @@ impl EngineBuilder {
     }
 
     /// How many readers read a file input at once, each its own byte range
-    /// with its own router (see [`split`](crate::io::split)). Unset, a file
+    /// with its own router (see [`split`]). Unset, a file
     /// gets one reader per shard when it is large enough (at least
     /// [`MIN_BYTES_PER_READER`](split::MIN_BYTES_PER_READER) each) and the
     /// query does not depend on arrival order; otherwise one.

@@ -19,7 +19,7 @@
 //! lines are not records. A record longer than
 //! [`TextOptions::max_line_bytes`] is malformed: its bytes beyond the bound are
 //! skipped, not kept. Malformed records go to the `on_error` policy
-//! ([`Rejects`](super::reject::Rejects)); errors name the source, the record's
+//! ([`Rejects`]); errors name the source, the record's
 //! first line and the column.
 //!
 //! Records are read line by line so that a slow pipe can be polled with a

@@ -13,7 +13,7 @@
 //!
 //! # Several routers
 //! With one router per reader (a file read in parallel), the shard has one
-//! ring from each: [`Inputs`] takes a batch from each in turn. Each router
+//! ring from each: `Inputs` takes a batch from each in turn. Each router
 //! sends its own watermark; the shard's event time is the smallest of them
 //! (a router that has ended no longer holds it back), so a window closes only
 //! when every router has passed it. The shard finishes when every router has
