@@ -7,6 +7,7 @@ pub mod lines;
 pub mod parse;
 pub mod push;
 pub mod reject;
+pub mod scan;
 pub mod sink;
 pub mod source;
 pub mod split;

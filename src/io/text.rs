@@ -28,7 +28,7 @@
 //! # Simple lines
 //! From a file (never waited on), whole lines are decoded straight from the
 //! read buffer while they are *simple*: no quote, no carriage return, valid
-//! UTF-8. Such a line is split at the delimiter with `memchr`, which is
+//! UTF-8. Such a line is split at the delimiter ([`Marks`], a word at a time), which is
 //! exactly what the CSV parser would make of it, without copying the line or
 //! running the parser's state machine. The first line that is not simple
 //! (and a line cut by the end of the buffer) takes the record path above, and
@@ -39,6 +39,7 @@ use super::lines::{self, Input, LineRead};
 use super::parse::push_field;
 pub use super::reject::OnError;
 use super::reject::Rejects;
+use super::scan::Marks;
 use super::source::{Poll, Source};
 use crate::data::{Batch, DataType, Field, Schema};
 use crate::error::Error;
@@ -569,28 +570,27 @@ impl TextSource {
             if text.is_empty() {
                 return Ok(());
             }
-            // One pass over each line finds its end and its delimiters.
+            // One pass over the lines, a word at a time, finds their
+            // delimiters and ends.
             let bytes = text.as_bytes();
-            let mut used = 0;
-            while used < bytes.len() && batch.len < max_rows {
-                ends.clear();
-                let mut end = used;
-                // `text` ends with a newline, so this stops inside it.
-                while bytes[end] != b'\n' {
-                    if bytes[end] == *delimiter {
-                        ends.push(end);
-                    }
-                    end += 1;
-                }
-                ends.push(end);
-                let start = used;
-                used = end + 1;
-                *line_no += 1;
-                if end == start {
+            let (mut used, mut start) = (0, 0);
+            ends.clear();
+            for at in Marks::new(bytes, *delimiter) {
+                ends.push(at);
+                if bytes[at] != b'\n' {
                     continue;
                 }
-                if let Err(reason) = decode_line(text, start, ends, schema, batch) {
-                    rejects.reject(name, *line_no, reason, &bytes[start..end])?;
+                *line_no += 1;
+                if at > start {
+                    if let Err(reason) = decode_line(text, start, ends, schema, batch) {
+                        rejects.reject(name, *line_no, reason, &bytes[start..at])?;
+                    }
+                }
+                ends.clear();
+                start = at + 1;
+                used = start;
+                if batch.len == max_rows {
+                    break;
                 }
             }
             reader.consume(used);
