@@ -389,11 +389,21 @@ impl Accumulator {
         order: Option<&Column>,
         mut snapshot: Option<&mut Column>,
     ) {
+        // Snapshot fast paths: the simple kinds without NULLs, one tight loop
+        // that updates and appends; the loops below take any rows left.
+        let start = match snapshot.as_deref_mut() {
+            Some(s) => self.update_snapshot_dense(groups, arg, s),
+            None => 0,
+        };
+        if start == groups.len() {
+            return;
+        }
         let valid = |i: usize| arg.is_none_or(|c| c.is_valid(i));
         // Fast paths: no snapshot and no NULLs, one tight loop per aggregate.
         let dense = snapshot.is_none() && arg.is_some_and(|c| c.validity.is_none());
         match (&mut *self, arg.map(|c| &c.data)) {
             (Accumulator::Count { counts, star }, _) => {
+                debug_assert_eq!(start, 0, "counts never stop early");
                 let star = *star;
                 if snapshot.is_none() && (star || arg.is_some_and(|c| c.validity.is_none())) {
                     let counts = &mut counts[..];
@@ -464,13 +474,95 @@ impl Accumulator {
             }
             return;
         }
-        for (i, &g) in groups.iter().enumerate() {
+        for (i, &g) in groups.iter().enumerate().skip(start) {
             if arg.is_valid(i) {
                 self.update_one(g as usize, arg, i);
             }
             if let Some(s) = snapshot.as_deref_mut() {
                 self.push_result(g as usize, s);
             }
+        }
+    }
+
+    /// [`update`](Self::update) with a snapshot for `COUNT`, `AVG` and `SUM`
+    /// over BIGINT or DOUBLE when neither `arg` nor `out` has NULLs: each row
+    /// updates its group and appends exactly what
+    /// [`push_result`](Self::push_result) would. Returns how many leading
+    /// rows it did: all, or 0 when it does not apply, or the row before which
+    /// an integer sum would leave BIGINT (that row and the rest are left to
+    /// the general loop, which appends NULL for it).
+    fn update_snapshot_dense(
+        &mut self,
+        groups: &[u32],
+        arg: Option<&Column>,
+        out: &mut Column,
+    ) -> usize {
+        if out.validity.is_some() || arg.is_some_and(|c| c.validity.is_some()) {
+            return 0;
+        }
+        // The state vectors are taken as slices first, so their pointers and
+        // lengths stay in registers across the loop's stores.
+        match (self, arg.map(|c| &c.data), &mut out.data) {
+            (Accumulator::Count { counts, .. }, _, ColumnData::Int64(o)) => {
+                let counts = &mut counts[..];
+                o.reserve(groups.len());
+                for &g in groups {
+                    let c = &mut counts[g as usize];
+                    *c += 1;
+                    o.push(*c);
+                }
+                groups.len()
+            }
+            (
+                Accumulator::Avg { sums, counts },
+                Some(ColumnData::Float64(v)),
+                ColumnData::Float64(o),
+            ) => {
+                let (sums, counts) = (&mut sums[..], &mut counts[..]);
+                o.reserve(groups.len());
+                for (&g, &x) in groups.iter().zip(v) {
+                    let g = g as usize;
+                    sums[g] += x;
+                    counts[g] += 1;
+                    o.push(sums[g] / counts[g] as f64);
+                }
+                groups.len()
+            }
+            (
+                Accumulator::SumFloat { sums, seen },
+                Some(ColumnData::Float64(v)),
+                ColumnData::Float64(o),
+            ) => {
+                let (sums, seen) = (&mut sums[..], &mut seen[..]);
+                o.reserve(groups.len());
+                for (&g, &x) in groups.iter().zip(v) {
+                    let g = g as usize;
+                    sums[g] += x;
+                    seen[g] = true;
+                    o.push(sums[g]);
+                }
+                groups.len()
+            }
+            (
+                Accumulator::SumInt { sums, seen },
+                Some(ColumnData::Int64(v)),
+                ColumnData::Int64(o),
+            ) => {
+                let (sums, seen) = (&mut sums[..], &mut seen[..]);
+                o.reserve(groups.len());
+                for (i, (&g, &x)) in groups.iter().zip(v).enumerate() {
+                    let g = g as usize;
+                    let sum = sums[g] + x as i128;
+                    let Ok(value) = i64::try_from(sum) else {
+                        return i;
+                    };
+                    sums[g] = sum;
+                    seen[g] = true;
+                    o.push(value);
+                }
+                groups.len()
+            }
+            _ => 0,
         }
     }
 

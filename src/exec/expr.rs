@@ -150,6 +150,41 @@ impl Expr {
         }
     }
 
+    /// As [`eval`](Self::eval), but DOUBLE arithmetic (`+ - *` over DOUBLE
+    /// and BIGINT columns without NULLs) writes into `spare`'s allocation
+    /// instead of a new one. Give the buffer back with [`Expr::recycle`]
+    /// when done, so the next batch reuses it. The values are exactly
+    /// `eval`'s.
+    pub fn eval_reusing<'a>(&self, batch: &'a Batch, spare: &mut Vec<f64>) -> Cow<'a, Column> {
+        if let Expr::Binary {
+            op: op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul),
+            left,
+            right,
+            data_type: DataType::Float64,
+        } = self
+        {
+            let (l, r) = (left.eval(batch), right.eval(batch));
+            if let Some(c) = float_arith_into(*op, &l, &r, spare) {
+                return Cow::Owned(c);
+            }
+        }
+        self.eval(batch)
+    }
+
+    /// Takes back the buffer of a column [`eval_reusing`](Self::eval_reusing)
+    /// computed (any owned DOUBLE column will do) into `spare`.
+    pub fn recycle(column: Cow<'_, Column>, spare: &mut Vec<f64>) {
+        if let Cow::Owned(Column {
+            data: ColumnData::Float64(v),
+            ..
+        }) = column
+        {
+            if v.capacity() > spare.capacity() {
+                *spare = v;
+            }
+        }
+    }
+
     /// Evaluates over every row of `batch`. A column reference borrows.
     pub fn eval<'a>(&self, batch: &'a Batch) -> Cow<'a, Column> {
         match self {
@@ -519,6 +554,45 @@ fn binary_fast(op: BinaryOp, l: &Column, r: &Column, out: DataType) -> Option<Co
         _ => return None,
     };
     Some(Column::from_data(data))
+}
+
+/// `l op r` for `+ - *` into `spare`'s allocation (taken, cleared), computed
+/// as [`binary_fast`] does; `None` (and `spare` untouched) for NULLs or other
+/// column types.
+fn float_arith_into(op: BinaryOp, l: &Column, r: &Column, spare: &mut Vec<f64>) -> Option<Column> {
+    if l.validity.is_some() || r.validity.is_some() {
+        return None;
+    }
+    fn apply(
+        op: BinaryOp,
+        a: impl Iterator<Item = f64>,
+        b: impl Iterator<Item = f64>,
+        out: &mut Vec<f64>,
+    ) {
+        let pairs = a.zip(b);
+        match op {
+            BinaryOp::Add => out.extend(pairs.map(|(x, y)| x + y)),
+            BinaryOp::Sub => out.extend(pairs.map(|(x, y)| x - y)),
+            _ => out.extend(pairs.map(|(x, y)| x * y)),
+        }
+    }
+    use ColumnData::*;
+    let mut out = std::mem::take(spare);
+    out.clear();
+    match (&l.data, &r.data) {
+        (Float64(a), Float64(b)) => apply(op, a.iter().copied(), b.iter().copied(), &mut out),
+        (Float64(a), Int64(b)) => {
+            apply(op, a.iter().copied(), b.iter().map(|&x| x as f64), &mut out)
+        }
+        (Int64(a), Float64(b)) => {
+            apply(op, a.iter().map(|&x| x as f64), b.iter().copied(), &mut out)
+        }
+        _ => {
+            *spare = out;
+            return None;
+        }
+    }
+    Some(Column::from_data(Float64(out)))
 }
 
 fn compare<T: PartialOrd>(op: BinaryOp, a: &[T], b: &[T]) -> Vec<bool> {

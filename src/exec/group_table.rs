@@ -35,7 +35,6 @@ pub struct GroupTable {
     packed: Option<PackedIndex>,
     // Per-batch scratch.
     row_hashes: Vec<u64>,
-    row_keys: Vec<PackedKey>,
     /// Rows of the current batch not found in the first pass.
     misses: Vec<u32>,
 }
@@ -55,7 +54,6 @@ impl GroupTable {
             hashes: Vec::with_capacity(capacity),
             packed: packs.then(|| PackedIndex::with_capacity(capacity)),
             row_hashes: Vec::new(),
-            row_keys: Vec::new(),
             misses: Vec::new(),
         }
     }
@@ -80,35 +78,26 @@ impl GroupTable {
         groups.resize(rows, u32::MAX);
         let mut misses = std::mem::take(&mut self.misses);
         misses.clear();
-        let mut row_keys = std::mem::take(&mut self.row_keys);
-        if self.packed.is_some() && pack_rows(columns, rows, &mut row_keys) {
-            self.find_packed(columns, &row_keys, groups, &mut misses);
+        let packed = match (&self.packed, KeyWords::of(columns)) {
+            (Some(index), Some((a, b))) => a.probe(b, index, groups, &mut misses),
+            _ => false,
+        };
+        if packed {
+            self.insert_packed(columns, groups, &misses);
         } else {
+            misses.clear();
             self.find_general(columns, rows, groups, &mut misses);
         }
-        self.row_keys = row_keys;
         self.misses = misses;
     }
 
-    /// Every row's key packs: look them up in the packed index only.
-    fn find_packed(
-        &mut self,
-        columns: &[&Column],
-        row_keys: &[PackedKey],
-        groups: &mut [u32],
-        misses: &mut Vec<u32>,
-    ) {
-        let packed = self.packed.as_ref().expect("checked by the caller");
-        for ((row, k), g) in row_keys.iter().enumerate().zip(groups.iter_mut()) {
-            match packed.get(k) {
-                Some(id) => *g = id,
-                None => misses.push(row as u32),
-            }
-        }
-        for &row in misses.iter() {
+    /// Every row's key packed and the rows in `misses` were not in the packed
+    /// index: finds (a key new in this batch seen again) or creates their groups.
+    fn insert_packed(&mut self, columns: &[&Column], groups: &mut [u32], misses: &[u32]) {
+        for &row in misses {
             let row = row as usize;
-            let k = row_keys[row];
-            let packed = self.packed.as_ref().expect("checked by the caller");
+            let k = pack_row(columns, row).expect("the batch's keys all pack");
+            let packed = self.packed.as_ref().expect("probed above");
             if let Some(g) = packed.get(&k) {
                 // A new key seen twice in one batch.
                 groups[row] = g;
@@ -187,45 +176,140 @@ impl GroupTable {
     }
 }
 
-/// Packs every row's key into `out`; false if any does not pack (a NULL, a
-/// string longer than [`PACKED_STR_MAX`], a type that never packs).
-fn pack_rows(columns: &[&Column], rows: usize, out: &mut Vec<PackedKey>) -> bool {
-    out.clear();
-    out.resize(rows, [0; 2]);
-    for (j, c) in columns.iter().enumerate() {
-        if c.validity.is_some() || j >= 2 {
-            return false;
+/// A key column read as one packed word per row (see [`PackedWords`]).
+#[derive(Clone, Copy)]
+enum KeyWords<'a> {
+    Int(IntWords<'a>),
+    Str(StrWords<'a>),
+    /// The second word of a one-column key.
+    Zero,
+}
+
+impl<'a> KeyWords<'a> {
+    /// The word readers of a key of at most two columns of packing types
+    /// without NULLs; `None` if the key can never pack as a whole batch.
+    fn of(columns: &[&'a Column]) -> Option<(KeyWords<'a>, KeyWords<'a>)> {
+        let one = |c: &'a Column| {
+            if c.validity.is_some() {
+                return None;
+            }
+            match &c.data {
+                ColumnData::Int64(v) | ColumnData::Timestamp(v) => Some(KeyWords::Int(IntWords(v))),
+                ColumnData::Utf8(v) => Some(KeyWords::Str(StrWords {
+                    offsets: v.offsets(),
+                    bytes: v.bytes(),
+                })),
+                _ => None,
+            }
+        };
+        match columns {
+            [a] => Some((one(a)?, KeyWords::Zero)),
+            [a, b] => Some((one(a)?, one(b)?)),
+            _ => None,
         }
-        match &c.data {
-            ColumnData::Int64(v) | ColumnData::Timestamp(v) => {
-                for (k, x) in out.iter_mut().zip(v) {
-                    k[j] = *x as u64;
-                }
+    }
+
+    /// Looks every row up in `index` with `self` as the first word and
+    /// `second` as the second, each pair of column kinds in its own loop.
+    /// False as soon as a row does not pack (a string too long); the rows
+    /// before it may already be in `groups` and `misses`.
+    fn probe(
+        self,
+        second: KeyWords<'_>,
+        index: &PackedIndex,
+        groups: &mut [u32],
+        misses: &mut Vec<u32>,
+    ) -> bool {
+        fn with<A: PackedWords>(
+            a: A,
+            second: KeyWords<'_>,
+            index: &PackedIndex,
+            groups: &mut [u32],
+            misses: &mut Vec<u32>,
+        ) -> bool {
+            match second {
+                KeyWords::Int(b) => probe_rows(a, b, index, groups, misses),
+                KeyWords::Str(b) => probe_rows(a, b, index, groups, misses),
+                KeyWords::Zero => probe_rows(a, Zero, index, groups, misses),
             }
-            ColumnData::Utf8(v) => {
-                let (offsets, bytes) = (v.offsets(), v.bytes());
-                // The longest string is checked after the loop (one pass, not
-                // two); until then a longer one packs to a meaningless word.
-                let mut longest = 0;
-                for (k, w) in out.iter_mut().zip(offsets.windows(2)) {
-                    let (start, end) = (w[0] as usize, w[1] as usize);
-                    let len = end - start;
-                    longest = longest.max(len);
-                    k[j] = match bytes.get(start..start + 8) {
-                        // One unaligned load, the bytes past the string masked off.
-                        Some(eight) if len <= PACKED_STR_MAX => {
-                            let word = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
-                            (word & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56)
-                        }
-                        _ if len <= PACKED_STR_MAX => pack_str(&bytes[start..end]),
-                        _ => 0,
-                    };
-                }
-                if longest > PACKED_STR_MAX {
-                    return false;
-                }
+        }
+        match self {
+            KeyWords::Int(a) => with(a, second, index, groups, misses),
+            KeyWords::Str(a) => with(a, second, index, groups, misses),
+            KeyWords::Zero => with(Zero, second, index, groups, misses),
+        }
+    }
+}
+
+/// The packed words of a key column, row by row.
+trait PackedWords: Copy {
+    /// Row `row`'s word, or `None` if it does not pack.
+    fn word(&self, row: usize) -> Option<u64>;
+}
+
+#[derive(Clone, Copy)]
+struct IntWords<'a>(&'a [i64]);
+
+impl PackedWords for IntWords<'_> {
+    #[inline(always)]
+    fn word(&self, row: usize) -> Option<u64> {
+        Some(self.0[row] as u64)
+    }
+}
+
+#[derive(Clone, Copy)]
+struct StrWords<'a> {
+    offsets: &'a [u32],
+    bytes: &'a [u8],
+}
+
+impl PackedWords for StrWords<'_> {
+    #[inline(always)]
+    fn word(&self, row: usize) -> Option<u64> {
+        let (start, end) = (self.offsets[row] as usize, self.offsets[row + 1] as usize);
+        let len = end - start;
+        if len > PACKED_STR_MAX {
+            return None;
+        }
+        Some(match self.bytes.get(start..start + 8) {
+            // One unaligned load, the bytes past the string masked off.
+            Some(eight) => {
+                let word = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
+                (word & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56)
             }
-            _ => return false,
+            None => pack_str(&self.bytes[start..end]),
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Zero;
+
+impl PackedWords for Zero {
+    #[inline(always)]
+    fn word(&self, _row: usize) -> Option<u64> {
+        Some(0)
+    }
+}
+
+/// Packs and looks up each row in one pass (no per-batch key buffer): a
+/// found row's id goes to `groups`, a missing row to `misses`. False as soon
+/// as a row does not pack.
+#[inline(always)]
+fn probe_rows<A: PackedWords, B: PackedWords>(
+    a: A,
+    b: B,
+    index: &PackedIndex,
+    groups: &mut [u32],
+    misses: &mut Vec<u32>,
+) -> bool {
+    for (row, g) in groups.iter_mut().enumerate() {
+        let (Some(x), Some(y)) = (a.word(row), b.word(row)) else {
+            return false;
+        };
+        match index.get(&[x, y]) {
+            Some(id) => *g = id,
+            None => misses.push(row as u32),
         }
     }
     true

@@ -5,6 +5,7 @@
 //! when input ends.
 
 use super::accumulator::Accumulator;
+use super::expr::Expr;
 use super::filter::select;
 use super::group_table::GroupTable;
 use super::project::project;
@@ -23,6 +24,8 @@ pub struct HashAggregate {
     groups: GroupTable,
     accumulators: Vec<Accumulator>,
     // Per-batch scratch, kept to avoid allocating per batch.
+    /// Per aggregate, the buffer its computed DOUBLE argument reuses.
+    arg_buffers: Vec<Vec<f64>>,
     group_ids: Vec<u32>,
     selection: Vec<u32>,
 }
@@ -33,6 +36,7 @@ impl HashAggregate {
             global_row: global_row && plan.keys.is_empty(),
             groups: key_table(&plan),
             accumulators: accumulators(&plan),
+            arg_buffers: vec![Vec::new(); plan.aggs.len()],
             plan,
             emit,
             group_ids: Vec::new(),
@@ -58,9 +62,10 @@ impl HashAggregate {
         } else {
             Vec::new()
         };
-        for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
+        let aggs = self.accumulators.iter_mut().zip(&self.plan.aggs);
+        for ((acc, call), spare) in aggs.zip(&mut self.arg_buffers) {
             acc.resize(n);
-            let arg = call.arg.as_ref().map(|e| e.eval(batch));
+            let arg = call.arg.as_ref().map(|e| e.eval_reusing(batch, spare));
             let order = call.order.as_ref().map(|e| e.eval(batch));
             if changes {
                 let mut snapshot = Column::with_capacity(call.output_type, batch.len);
@@ -73,6 +78,9 @@ impl HashAggregate {
                 columns.push(snapshot);
             } else {
                 acc.update(&self.group_ids, arg.as_deref(), order.as_deref(), None);
+            }
+            if let Some(arg) = arg {
+                Expr::recycle(arg, spare);
             }
         }
         if !changes {

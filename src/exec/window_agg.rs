@@ -38,6 +38,10 @@ pub struct WindowAggregate {
     free: Vec<u32>,
     /// Open windows ordered by end, to close them as the watermark passes.
     closing: BTreeSet<(i64, u32)>,
+    /// Tumbling windows: per key id, the slot its last row went to (or
+    /// `NO_SLOT`). A hint only: it is used when that slot is still live and
+    /// still holds the row's (key, window start), so stale entries are harmless.
+    last_slot: Vec<u32>,
     /// Session windows: the open session slots of each key id.
     sessions: Vec<Vec<u32>>,
     accumulators: Vec<Accumulator>,
@@ -46,12 +50,19 @@ pub struct WindowAggregate {
     keep_late: bool,
     /// Late rows kept since the last [`take_late`](Self::take_late).
     late_rows: Option<Batch>,
-    // Per-batch scratch.
+    // Per-batch scratch, kept to avoid allocating per batch.
+    /// Rows of the batch that are not late (only when some are).
+    kept: Vec<u32>,
+    /// Slots whose windows the watermark closes.
+    closed: Vec<u32>,
     key_ids: Vec<u32>,
     rows: Vec<u32>,
     row_slots: Vec<u32>,
     selection: Vec<u32>,
 }
+
+/// An empty [`WindowAggregate::last_slot`] entry.
+const NO_SLOT: u32 = u32::MAX;
 
 fn slot_hash(key: u32, start: i64) -> u64 {
     let h = (key as u64) ^ (start as u64).rotate_left(32);
@@ -84,8 +95,11 @@ impl WindowAggregate {
             slot_live: Vec::new(),
             free: Vec::new(),
             closing: BTreeSet::new(),
+            last_slot: Vec::new(),
             sessions: Vec::new(),
             watermark: i64::MIN,
+            kept: Vec::new(),
+            closed: Vec::new(),
             key_ids: Vec::new(),
             rows: Vec::new(),
             row_slots: Vec::new(),
@@ -125,18 +139,16 @@ impl WindowAggregate {
                 .is_none_or(|c| batch.columns[c].is_valid(i))
         };
         let cutoff = self.watermark.saturating_sub(self.allowed_lateness);
-        let mut late = 0u64;
-        let mut kept: Vec<u32> = Vec::with_capacity(batch.len);
-        for (i, &t) in times.iter().enumerate() {
-            if !time_valid(i) || t < cutoff {
-                late += 1;
-            } else {
-                kept.push(i as u32);
-            }
+        let is_late = |i: usize| !time_valid(i) || times[i] < cutoff;
+        let late = (0..batch.len).filter(|&i| is_late(i)).count() as u64;
+        let mut kept = std::mem::take(&mut self.kept);
+        kept.clear();
+        if late > 0 {
+            kept.extend((0..batch.len as u32).filter(|&i| !is_late(i as usize)));
         }
         if late > 0 && self.keep_late {
             let late_rows: Vec<u32> = (0..batch.len as u32)
-                .filter(|&i| !time_valid(i as usize) || times[i as usize] < cutoff)
+                .filter(|&i| is_late(i as usize))
                 .collect();
             match &mut self.late_rows {
                 Some(held) => {
@@ -147,19 +159,21 @@ impl WindowAggregate {
                 None => self.late_rows = Some(batch.gather(&late_rows)),
             }
         }
-        if kept.is_empty() {
+        if late == batch.len as u64 {
+            self.kept = kept;
             return (None, late);
         }
-        let input: Cow<'_, Batch> = if kept.len() == batch.len {
+        let input: Cow<'_, Batch> = if late == 0 {
             Cow::Borrowed(batch)
         } else {
             Cow::Owned(batch.gather(&kept))
         };
-        let times: Cow<'_, [i64]> = if kept.len() == batch.len {
+        let times: Cow<'_, [i64]> = if late == 0 {
             times
         } else {
             Cow::Owned(kept.iter().map(|&i| times[i as usize]).collect())
         };
+        self.kept = kept;
         let input = input.as_ref();
 
         let key_cols: Vec<Cow<'_, Column>> = self.plan.keys.iter().map(|k| k.eval(input)).collect();
@@ -174,7 +188,7 @@ impl WindowAggregate {
             match self.spec.kind {
                 WindowKind::Tumbling { size } => {
                     let start = t.div_euclid(size) * size;
-                    let slot = self.slot(key, start, start + size);
+                    let slot = self.tumbling_slot(key, start, start + size);
                     self.rows.push(row as u32);
                     self.row_slots.push(slot);
                 }
@@ -266,6 +280,29 @@ impl WindowAggregate {
         Column::from_data(ColumnData::Timestamp(
             slots.iter().map(|&s| src[s as usize]).collect(),
         ))
+    }
+
+    /// [`slot`](Self::slot) for a tumbling window, which the key's previous
+    /// row most likely went to as well: checked first, before any hashing.
+    #[inline]
+    fn tumbling_slot(&mut self, key: u32, start: i64, end: i64) -> u32 {
+        let k = key as usize;
+        if let Some(&s) = self.last_slot.get(k) {
+            let i = s as usize;
+            if s != NO_SLOT
+                && self.slot_live[i]
+                && self.slot_key[i] == key
+                && self.slot_start[i] == start
+            {
+                return s;
+            }
+        }
+        let s = self.slot(key, start, end);
+        if self.last_slot.len() <= k {
+            self.last_slot.resize(k + 1, NO_SLOT);
+        }
+        self.last_slot[k] = s;
+        s
     }
 
     /// The slot of window `[start, end)` of `key`, created if new.
@@ -384,7 +421,8 @@ impl WindowAggregate {
     }
 
     fn close_until(&mut self, end_limit: i64) -> Option<Batch> {
-        let mut closed = Vec::new();
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.clear();
         while let Some(&(end, s)) = self.closing.first() {
             if end > end_limit {
                 break;
@@ -393,6 +431,7 @@ impl WindowAggregate {
             closed.push(s);
         }
         if closed.is_empty() {
+            self.closed = closed;
             return None;
         }
         let out = if self.emit == EmitMode::Final {
@@ -417,13 +456,14 @@ impl WindowAggregate {
         } else {
             None
         };
-        for s in closed {
+        for &s in &closed {
             if let WindowKind::Session { .. } = self.spec.kind {
                 let key = self.slot_key[s as usize] as usize;
                 self.sessions[key].retain(|&x| x != s);
             }
             self.release(s);
         }
+        self.closed = closed;
         out.filter(|b| !b.is_empty())
     }
 
