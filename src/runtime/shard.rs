@@ -1,9 +1,10 @@
 //! A shard: one pinned glommio executor that owns its slice of the query state.
 //!
 //! The shard pops messages from its input rings (one per router), runs its
-//! pipeline over each batch, and hands results to its own sink. Nothing it touches on the data path is
-//! shared with another core: the pipeline, the sink and the tally are its own;
-//! the counters it publishes are written by it alone.
+//! pipeline over each batch, and hands results to its own sink. Nothing it
+//! touches on the data path is shared with another core: the pipeline, the
+//! sink and the tally are its own; the counters it publishes are written by
+//! it alone.
 //!
 //! # Latency
 //! The shard records each data batch's ingest-to-sink latency (microseconds,
@@ -251,8 +252,10 @@ struct Inputs {
 
 struct Input {
     consumer: Consumer<Message>,
-    /// The router's latest watermark; `i64::MAX` once it has ended.
+    /// The router's latest watermark (`i64::MIN`: none yet).
     watermark: i64,
+    /// The router has sent end of input (or gone away).
+    ended: bool,
 }
 
 impl Inputs {
@@ -263,6 +266,7 @@ impl Inputs {
                 .map(|consumer| Input {
                     consumer,
                     watermark: i64::MIN,
+                    ended: false,
                 })
                 .collect(),
             next: 0,
@@ -284,16 +288,22 @@ impl Inputs {
                     ring.watermark = ring.watermark.max(w);
                 }
                 Message::EndOfInput => {
-                    self.rings[i].watermark = i64::MAX;
-                    if self.rings.iter().all(|r| r.watermark == i64::MAX) {
+                    self.rings[i].ended = true;
+                    if self.rings.iter().all(|r| r.ended) {
                         self.ended = true;
                         continue;
                     }
                 }
                 data_or_flush => return Some(data_or_flush),
             }
-            // A router's watermark or end moved: is the smallest one news?
-            let low = self.rings.iter().map(|r| r.watermark).min();
+            // A router's watermark or end moved: is the smallest watermark of
+            // the routers still running news?
+            let low = self
+                .rings
+                .iter()
+                .filter(|r| !r.ended)
+                .map(|r| r.watermark)
+                .min();
             if let Some(low) = low.filter(|&w| w > self.watermark) {
                 self.watermark = low;
                 return Some(Message::Watermark(low));
@@ -308,7 +318,7 @@ impl Inputs {
         for k in 0..n {
             let i = (self.next + k) % n;
             let ring = &mut self.rings[i];
-            if ring.watermark == i64::MAX {
+            if ring.ended {
                 continue;
             }
             let message = match ring.consumer.pop() {
@@ -329,9 +339,10 @@ impl Inputs {
     /// Whether a message may be waiting: for the idle check before parking.
     fn has_work(&self) -> bool {
         self.ended
-            || self.rings.iter().any(|r| {
-                r.watermark != i64::MAX && (!r.consumer.is_empty() || r.consumer.is_abandoned())
-            })
+            || self
+                .rings
+                .iter()
+                .any(|r| !r.ended && (!r.consumer.is_empty() || r.consumer.is_abandoned()))
     }
 }
 
@@ -340,4 +351,48 @@ pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::Schema;
+    use crate::runtime::ring::ring;
+
+    fn kind(m: Option<Message>) -> String {
+        match m {
+            Some(Message::Data(b)) => format!("data {}", b.len),
+            Some(Message::Watermark(w)) => format!("watermark {w}"),
+            Some(Message::Flush) => "flush".into(),
+            Some(Message::EndOfInput) => "end".into(),
+            None => "none".into(),
+        }
+    }
+
+    #[test]
+    fn the_watermark_is_the_smallest_of_the_running_routers() {
+        let (mut a, ra) = ring(8);
+        let (mut b, rb) = ring(8);
+        let mut inputs = Inputs::new(vec![ra, rb]);
+        a.push(Message::Watermark(50)).unwrap();
+        assert_eq!(kind(inputs.pop()), "none", "router b has no watermark yet");
+        b.push(Message::Watermark(30)).unwrap();
+        assert_eq!(kind(inputs.pop()), "watermark 30");
+        b.push(Message::EndOfInput).unwrap();
+        assert_eq!(
+            kind(inputs.pop()),
+            "watermark 50",
+            "an ended router holds nothing back"
+        );
+        // The largest event time is a watermark like any other: the router
+        // has not ended, and its data still comes through.
+        a.push(Message::Watermark(i64::MAX)).unwrap();
+        a.push(Message::Data(Batch::with_capacity(&Schema::default(), 0)))
+            .unwrap();
+        assert_eq!(kind(inputs.pop()), format!("watermark {}", i64::MAX));
+        assert_eq!(kind(inputs.pop()), "data 0");
+        assert_eq!(kind(inputs.pop()), "none");
+        drop(a); // abandoned without end of input: that router ends
+        assert_eq!(kind(inputs.pop()), "end");
+    }
 }
