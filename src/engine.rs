@@ -4,9 +4,10 @@
 //! The calling thread is the router; each shard runs on its own pinned
 //! executor thread. A file read in parallel ([`EngineBuilder::readers`]) has
 //! one router thread per byte range instead, pinned to the shard cores in
-//! turn, while the calling thread waits for them. With [`Engine::run_observed`], one more (unpinned) thread
-//! wakes every interval to read the shards' relaxed counters and hand a
-//! [`Progress`] to the observer; it touches nothing on the data path.
+//! turn, while the calling thread waits for them. With
+//! [`Engine::run_observed`], one more (unpinned) thread wakes every interval
+//! to read the shards' relaxed counters and hand a [`Progress`] to the
+//! observer; it touches nothing on the data path.
 //!
 //! [`Engine::spawn`] runs the same router on a thread of its own and hands
 //! back a [`RunningEngine`] to stop and join it: the shape for embedding,
@@ -360,10 +361,8 @@ impl Engine {
     /// The readers for `input`: as `requested` when that is possible, else
     /// (unset) as [`EngineBuilder::readers`] describes.
     fn readers_for(&self, input: &str, requested: Option<usize>) -> Result<usize, Error> {
-        let is_stream = input == "-" || input.starts_with("gen:") || input.starts_with("tcp://");
-        let file_len = (!is_stream)
-            .then(|| std::fs::metadata(input).ok())
-            .flatten()
+        let file_len = source::file_path(input)
+            .and_then(|path| std::fs::metadata(path).ok())
             .filter(|m| m.is_file())
             .map(|m| m.len());
         let ordered = self.plan.needs_arrival_order();

@@ -39,6 +39,13 @@ pub trait Source: Send {
     fn describe(&self) -> String;
 }
 
+/// The path an `--input` spec names when it names a file (as [`open`] reads
+/// it): not the generator, a TCP listener or stdin.
+pub fn file_path(spec: &str) -> Option<&str> {
+    let stream = spec == "-" || spec.starts_with("gen:") || spec.starts_with("tcp://");
+    (!stream).then_some(spec)
+}
+
 /// Opens the source named by an `--input` spec: `gen:trades?...`, `-` for
 /// stdin, `tcp://HOST:PORT` (a listener), or a path to a CSV or JSON lines file (read as `options` say; JSON
 /// lines by default for `.jsonl` and `.ndjson`).
