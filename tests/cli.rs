@@ -8,13 +8,12 @@
 mod process;
 
 use process::{
-    accounting, corestream, corestream_with_stdin, temp_file, Accounting, Ran, TempPath, Watchdog,
-    BIN,
+    accounting, corestream, corestream_with_stdin, spawn, temp_file, Accounting, Ran, TempPath,
 };
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// A small generated input: 20 000 trades over 200 keys.
 const SMALL: &str = "gen:trades?records=20000&traders=20&symbols=10&seed=7";
@@ -497,14 +496,10 @@ fn empty_stdin_is_an_error_naming_the_missing_header() {
 #[test]
 fn slow_stdin_stream_gets_results_before_input_ends() {
     let sql = format!("{GROUP_BY} EMIT CHANGES");
-    let mut child = Command::new(BIN)
-        .args(["run", "--input", "-", "--sql", &sql, "--linger", "5ms"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let watchdog = Watchdog::new(&child);
+    let (mut child, watchdog) = spawn(
+        &["run", "--input", "-", "--sql", &sql, "--linger", "5ms"],
+        Stdio::piped(),
+    );
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
 
@@ -644,14 +639,7 @@ fn missing_sql_file_is_an_error_naming_it() {
 /// Spawns `args`, reads the first stdout line, closes stdout, and returns the
 /// line, the exit code and stderr.
 fn read_first_line_then_hang_up(args: &[&str]) -> (String, Option<i32>, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let watchdog = Watchdog::new(&child);
+    let (mut child, watchdog) = spawn(args, Stdio::null());
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
     let mut first = String::new();
     stdout.read_line(&mut first).expect("stdout is readable");

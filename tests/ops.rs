@@ -10,7 +10,7 @@ mod common;
 
 mod process;
 
-use process::{corestream, Ran, TempPath, Watchdog, BIN};
+use process::{corestream, spawn, Ran, TempPath, Watchdog, BIN};
 
 use corestream::io::sink::OutputSpec;
 use corestream::runtime::cores::CoreSet;
@@ -85,16 +85,12 @@ fn assert_stopped(ran: &Ran, code: i32, name: &str, columns: usize) {
 
 /// Starts an endless run, waits for output, signals it, and returns the result.
 fn stop_endless_run_with(sig: libc::c_int, times: usize) -> Ran {
-    let mut child = Command::new(BIN)
-        .args([
+    let (mut child, watchdog) = spawn(
+        &[
             "run", "--input", ENDLESS, "--sql", PROJECT, "--linger", "2ms",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let watchdog = Watchdog::new(&child);
+        ],
+        Stdio::null(),
+    );
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
     let first = read_lines(&mut stdout, 2);
     assert_eq!(first[0], "trader_id,price\n");
@@ -138,14 +134,10 @@ fn a_second_signal_exits_with_the_same_code() {
 
 #[test]
 fn sigint_stops_a_run_blocked_on_an_open_stdin() {
-    let mut child = Command::new(BIN)
-        .args(["run", "--input", "-", "--sql", PROJECT, "--linger", "1ms"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let watchdog = Watchdog::new(&child);
+    let (mut child, watchdog) = spawn(
+        &["run", "--input", "-", "--sql", PROJECT, "--linger", "1ms"],
+        Stdio::piped(),
+    );
     let mut stdin = child.stdin.take().expect("stdin is piped");
     let mut input = format!("{TRADES_HEADER}\n");
     for i in 0..10 {

@@ -137,10 +137,9 @@ fn with_bad_lines(lines: usize, bad: &[usize]) -> String {
     text
 }
 
-#[test]
-fn errors_name_the_files_own_line_in_every_range() {
-    let file = temp_file("par-fail.csv", with_bad_lines(4_000, &[3_900]));
-    let ran = corestream(&[
+/// Runs SQL over `file` with four readers, the declared schema and `on_error`.
+fn four_readers(file: &TempPath, on_error: &str) -> Ran {
+    corestream(&[
         "run",
         "--sql",
         SQL,
@@ -151,8 +150,14 @@ fn errors_name_the_files_own_line_in_every_range() {
         "--readers",
         "4",
         "--on-error",
-        "fail",
-    ]);
+        on_error,
+    ])
+}
+
+#[test]
+fn errors_name_the_files_own_line_in_every_range() {
+    let file = temp_file("par-fail.csv", with_bad_lines(4_000, &[3_900]));
+    let ran = four_readers(&file, "fail");
     assert_eq!(ran.code, Some(1), "{}", ran.context());
     assert!(
         ran.stderr
@@ -167,20 +172,8 @@ fn the_dead_letter_file_gets_every_range_s_records_with_their_lines() {
     let bad = [3, 1_500, 2_999, 4_001];
     let file = temp_file("par-dead.csv", with_bad_lines(4_000, &bad));
     let dead = TempPath::new("par-dead-letter.txt");
-    let on_error = format!("dead-letter={}", dead.str());
-    let ran = run(&[
-        "run",
-        "--sql",
-        SQL,
-        "--input",
-        file.str(),
-        "--schema",
-        SCHEMA,
-        "--readers",
-        "4",
-        "--on-error",
-        &on_error,
-    ]);
+    let ran = four_readers(&file, &format!("dead-letter={}", dead.str()));
+    ran.assert_success();
     assert_eq!(accounting(&ran).counts(), (4_000, 3_996, 0, 0, 4, true));
     let written = std::fs::read_to_string(&dead.0).expect("the dead-letter file exists");
     let mut lines: Vec<usize> = written

@@ -66,16 +66,23 @@ impl Ran {
     }
 }
 
-/// Runs the binary with `args` and `stdin` as its standard input, to completion.
-pub fn corestream_with_stdin(args: &[&str], stdin: &str) -> Ran {
-    let mut child = Command::new(BIN)
+/// Starts the binary with `args`, `stdin` as its standard input, stdout and
+/// stderr piped, under a watchdog.
+pub fn spawn(args: &[&str], stdin: Stdio) -> (Child, Watchdog) {
+    let child = Command::new(BIN)
         .args(args)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
     let watchdog = Watchdog::new(&child);
+    (child, watchdog)
+}
+
+/// Runs the binary with `args` and `stdin` as its standard input, to completion.
+pub fn corestream_with_stdin(args: &[&str], stdin: &str) -> Ran {
+    let (mut child, watchdog) = spawn(args, Stdio::piped());
     let mut pipe = child.stdin.take().expect("stdin is piped");
     let input = stdin.to_owned();
     // Written from a thread so that a child that fills its stdout first
