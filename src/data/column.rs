@@ -73,6 +73,14 @@ impl Utf8Column {
         self.bytes.clear();
     }
 
+    /// Keeps the first `rows` strings (all of them if there are fewer).
+    pub fn truncate(&mut self, rows: usize) {
+        if rows < self.len() {
+            self.offsets.truncate(rows + 1);
+            self.bytes.truncate(self.offsets[rows] as usize);
+        }
+    }
+
     /// Keeps only the rows named by `selection` (strictly increasing, each
     /// below `len()`), in place. Each run of consecutive rows moves its bytes
     /// with one copy.
@@ -202,6 +210,25 @@ impl Column {
             ColumnData::Decimal { values, .. } => values.clear(),
         }
         self.validity = None;
+    }
+
+    /// Keeps the first `rows` rows (all of them if there are fewer). The
+    /// validity mask goes when no NULL is left, as if the rows had been
+    /// pushed anew.
+    pub fn truncate(&mut self, rows: usize) {
+        match &mut self.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => v.truncate(rows),
+            ColumnData::Float64(v) => v.truncate(rows),
+            ColumnData::Bool(v) => v.truncate(rows),
+            ColumnData::Utf8(v) => v.truncate(rows),
+            ColumnData::Decimal { values, .. } => values.truncate(rows),
+        }
+        if let Some(valid) = &mut self.validity {
+            valid.truncate(rows);
+            if valid.iter().all(|&v| v) {
+                self.validity = None;
+            }
+        }
     }
 
     /// The value at row `i` (allocates for strings: not for hot loops).

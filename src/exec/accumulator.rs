@@ -448,6 +448,25 @@ impl Accumulator {
                 }
                 return;
             }
+            (Accumulator::MinMaxFloat { values, seen, max }, Some(ColumnData::Float64(v)))
+                if dense =>
+            {
+                min_max_dense(&mut values[..], &mut seen[..], *max, groups, v, |x, y| {
+                    x > y
+                });
+                return;
+            }
+            (
+                Accumulator::MinMaxInt {
+                    values, seen, max, ..
+                },
+                Some(ColumnData::Int64(v) | ColumnData::Timestamp(v)),
+            ) if dense => {
+                min_max_dense(&mut values[..], &mut seen[..], *max, groups, v, |x, y| {
+                    x > y
+                });
+                return;
+            }
             _ => {}
         }
         let Some(arg) = arg else { return };
@@ -765,5 +784,40 @@ fn as_f64(c: &Column, i: usize) -> f64 {
         ColumnData::Int64(v) => v[i] as f64,
         ColumnData::Decimal { values, scale, .. } => values[i] as f64 / 10f64.powi(*scale as i32),
         _ => c.value(i).as_f64().unwrap_or(0.0),
+    }
+}
+
+/// The MIN (`max` false) or MAX update of `groups[i]` by `v[i]` for a column
+/// without NULLs, exactly as the row-by-row update: a value replaces the
+/// group's when the group has none yet or when it is strictly better under
+/// `greater`. One loop per direction, so the direction is not tested per row.
+fn min_max_dense<T: Copy>(
+    values: &mut [T],
+    seen: &mut [bool],
+    max: bool,
+    groups: &[u32],
+    v: &[T],
+    greater: fn(T, T) -> bool,
+) {
+    #[inline(always)]
+    fn update<T: Copy>(
+        values: &mut [T],
+        seen: &mut [bool],
+        groups: &[u32],
+        v: &[T],
+        better: impl Fn(T, T) -> bool,
+    ) {
+        for (&g, &x) in groups.iter().zip(v) {
+            let g = g as usize;
+            if !seen[g] || better(x, values[g]) {
+                values[g] = x;
+                seen[g] = true;
+            }
+        }
+    }
+    if max {
+        update(values, seen, groups, v, greater);
+    } else {
+        update(values, seen, groups, v, |x, current| greater(current, x));
     }
 }

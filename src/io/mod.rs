@@ -1,5 +1,6 @@
 //! Sources and sinks, one per format or transport.
 
+pub mod columnar;
 pub mod generator;
 pub mod json;
 pub mod late;

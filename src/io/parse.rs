@@ -93,6 +93,90 @@ pub fn parse_f64(text: &str) -> Option<f64> {
 /// Appends the ASCII digits of `bytes` from `*at` to `mantissa` (wrapping on
 /// overflow: the caller checks the count), moves `*at` past them and returns
 /// how many there were.
+/// [`parse_f64`] of the field `line[start..end]`, where `line` is the text
+/// the field was cut from: when at least 8 bytes of `line` start at the field
+/// and the field is a short decimal (see [`short_decimal`]), it is parsed from
+/// one 8-byte load without a branch per digit.
+#[inline(always)]
+pub fn parse_f64_in(line: &[u8], start: usize, end: usize) -> Option<f64> {
+    let len = end - start;
+    if let Some(window) = line.get(start..start + 8) {
+        let word = u64::from_le_bytes(window.try_into().expect("8 bytes"));
+        if let Some(x) = short_decimal(word, len) {
+            return Some(x);
+        }
+    }
+    // The field's bytes are a cut of a `&str` at ASCII bytes, so UTF-8.
+    parse_f64(std::str::from_utf8(&line[start..end]).ok()?)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The value of the first `len` bytes of `word` (little-endian, so the
+/// field's first byte is the low byte) when they are an optional `-`, then
+/// digits, an optional `.` with digits on both sides: at most 8 bytes, so at
+/// most 7 digits, exactly the decimals [`parse_f64`]'s fast path takes, with
+/// the same result (`m / 10^k`, correctly rounded). Otherwise `None`, and the
+/// caller takes the general path; bytes past `len` are ignored.
+///
+/// The digits are validated and combined in the word (SWAR): the `.` is cut
+/// out, every byte is checked to be a digit, and pairs, then quads, then
+/// octets of digits are combined with three multiplications.
+#[inline(always)]
+fn short_decimal(word: u64, len: usize) -> Option<f64> {
+    const POW10: [f64; 8] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7];
+    if len == 0 || len > 8 {
+        return None;
+    }
+    let low = |bytes: usize| {
+        if bytes >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * bytes)) - 1
+        }
+    };
+    let negative = word & 0xff == b'-' as u64;
+    let (mut word, n) = if negative {
+        (word >> 8, len - 1)
+    } else {
+        (word, len)
+    };
+    word &= low(n);
+    // Bytes equal to '.': zero bytes of `word ^ '.'`, found exactly (no
+    // false positives from borrows) with the high-bit trick on 7-bit lanes.
+    let x = word ^ (ONES * b'.' as u64);
+    let dots = !(((x & (ONES * 0x7f)) + ONES * 0x7f) | x) & (ONES * 0x80) & low(n);
+    let (digits, k, frac) = if dots == 0 {
+        (word, n, 0)
+    } else {
+        let p = dots.trailing_zeros() as usize / 8;
+        // A digit on both sides of the dot (".5" and "5." go the general way).
+        if p == 0 || p + 1 >= n {
+            return None;
+        }
+        let joined = (word & low(p)) | ((word >> (8 * (p + 1))) << (8 * p));
+        (joined, n - 1, n - 1 - p)
+    };
+    if k == 0 {
+        return None;
+    }
+    // Pad to 8 bytes with '0' past the digits, then check every byte is a
+    // digit: its high nibble is 3, and adding 6 does not carry past 9.
+    let padded = digits | ((ONES * b'0' as u64) & !low(k));
+    let high = ONES * 0xf0;
+    if (padded & high) | (((padded.wrapping_add(ONES * 6)) & high) >> 4) != ONES * 0x33 {
+        return None;
+    }
+    // Digit values, most significant first from the low byte; shifted up so
+    // the number has leading zeros, not trailing ones.
+    let v = (padded - ONES * b'0' as u64) << (8 * (8 - k));
+    let pairs = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_ffff_0000_ffff;
+    let m = (quads.wrapping_mul(10_000 << 32 | 1) >> 32) as u32;
+    let value = m as f64 / POW10[frac];
+    Some(if negative { -value } else { value })
+}
+
 fn take_digits(bytes: &[u8], at: &mut usize, mantissa: &mut u64) -> usize {
     let start = *at;
     while let Some(d) = bytes
@@ -128,9 +212,21 @@ impl std::fmt::Display for FieldError {
 /// is NULL.
 #[inline]
 pub fn push_field(column: &mut Column, text: &str, name: &str) -> Result<(), FieldError> {
+    push_field_in(column, text, 0, text.len(), name)
+}
+
+/// [`push_field`] of `line[start..end]`; the bytes of `line` after the field
+/// let a short DOUBLE be read with one load ([`parse_f64_in`]).
+#[inline]
+pub fn push_field_in(
+    column: &mut Column,
+    line: &str,
+    start: usize,
+    end: usize,
+    name: &str,
+) -> Result<(), FieldError> {
     use crate::data::column::ColumnData;
-    // The common types without NULLs so far, straight into their vectors; a
-    // field they do not parse goes the general way, which makes the error.
+    let text = &line[start..end];
     if !text.is_empty() && column.validity.is_none() {
         match &mut column.data {
             ColumnData::Int64(v) => {
@@ -140,7 +236,7 @@ pub fn push_field(column: &mut Column, text: &str, name: &str) -> Result<(), Fie
                 }
             }
             ColumnData::Float64(v) => {
-                if let Some(x) = parse_f64(text) {
+                if let Some(x) = parse_f64_in(line.as_bytes(), start, end) {
                     v.push(x);
                     return Ok(());
                 }
@@ -155,7 +251,6 @@ pub fn push_field(column: &mut Column, text: &str, name: &str) -> Result<(), Fie
     push_field_general(column, text, name)
 }
 
-/// [`push_field`] for any type, NULLs and errors.
 fn push_field_general(column: &mut Column, text: &str, name: &str) -> Result<(), FieldError> {
     let expected = column.data_type();
     let err = || FieldError {
@@ -192,6 +287,79 @@ fn push_field_general(column: &mut Column, text: &str, name: &str) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `parse_f64_in` over a field followed by more text (so the one-load
+    /// path is taken) and alone (so it is not) gives `str::parse`'s bits.
+    fn check_in_context(field: &str) {
+        let expected = field.parse::<f64>().ok().map(f64::to_bits);
+        let line = format!("{field};more text after");
+        let got = parse_f64_in(line.as_bytes(), 0, field.len()).map(f64::to_bits);
+        assert_eq!(got, expected, "{field:?} followed by text");
+        let alone = parse_f64_in(field.as_bytes(), 0, field.len()).map(f64::to_bits);
+        assert_eq!(alone, expected, "{field:?} alone");
+    }
+
+    #[test]
+    fn the_one_load_path_takes_plain_short_decimals_only() {
+        let word = |s: &str| {
+            let mut b = [b'#'; 8];
+            b[..s.len()].copy_from_slice(s.as_bytes());
+            u64::from_le_bytes(b)
+        };
+        for (text, value) in [
+            ("-12.3", -12.3f64),
+            ("5.0", 5.0),
+            ("1234567", 1234567.0),
+            ("-0", -0.0),
+        ] {
+            let got = short_decimal(word(text), text.len()).map(f64::to_bits);
+            assert_eq!(got, Some(value.to_bits()), "{text}");
+        }
+        for text in [".5", "5.", "-", "1.2.3", "1e5", "+1.5", " 1.5", "12:3"] {
+            assert_eq!(short_decimal(word(text), text.len()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn short_decimals_parse_as_the_standard_parser_does() {
+        // Every string of up to 5 bytes over digits and the bytes that border
+        // them in ASCII or in a number's syntax.
+        let alphabet = b"0123456789-.+e/:";
+        let mut field = Vec::new();
+        for len in 1..=5u32 {
+            for mut code in 0..alphabet.len().pow(len) {
+                field.clear();
+                for _ in 0..len {
+                    field.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                check_in_context(std::str::from_utf8(&field).unwrap());
+            }
+        }
+        // Longer ones, up to 9 bytes, of digits, sign and dots.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..200_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = 6 + (seed % 4) as usize;
+            field.clear();
+            for k in 0..len {
+                let r = (seed >> (8 + 5 * k)) % 24;
+                field.push(match r {
+                    0 if k == 0 => b'-',
+                    1 => b'.',
+                    _ => b'0' + (r % 10) as u8,
+                });
+            }
+            check_in_context(std::str::from_utf8(&field).unwrap());
+        }
+        for field in [
+            "-99.9", "99.9", "-0.0", "0.0", "1234567", "-1234567", "123456.7", "9.999999",
+        ] {
+            check_in_context(field);
+        }
+    }
 
     #[test]
     fn decimals_are_exact() {

@@ -35,8 +35,9 @@
 //! the simple path resumes after it. Both paths count lines, reject and roll
 //! back a bad row the same way.
 
+use super::columnar::LineFields;
 use super::lines::{self, Input, LineRead};
-use super::parse::push_field;
+use super::parse::{push_field, push_field_in};
 pub use super::reject::OnError;
 use super::reject::Rejects;
 use super::scan::Marks;
@@ -215,6 +216,8 @@ pub struct TextSource {
     raw: Vec<u8>,
     fields: Vec<u8>,
     ends: Vec<usize>,
+    /// The fields of the simple lines being decoded.
+    line_fields: LineFields,
     pending: VecDeque<Pending>,
     /// The bytes of the last line after the record that ended inside it (at a
     /// bare CR, which csv-core takes as a record terminator): the next record
@@ -274,6 +277,7 @@ impl TextSource {
             raw: Vec::new(),
             fields: Vec::new(),
             ends: Vec::new(),
+            line_fields: LineFields::default(),
             pending: VecDeque::new(),
             rest: Vec::new(),
             line_no: 0,
@@ -541,7 +545,7 @@ impl TextSource {
             rejects,
             delimiter,
             line_no,
-            ends,
+            line_fields,
             ..
         } = self;
         while batch.len < max_rows {
@@ -570,28 +574,42 @@ impl TextSource {
             if text.is_empty() {
                 return Ok(());
             }
-            // One pass over the lines, a word at a time, finds their
-            // delimiters and ends.
+            // Lines with the right number of fields, a column at a time; if
+            // a field does not parse, those lines again one at a time, so
+            // that exactly the bad ones are rejected.
             let bytes = text.as_bytes();
-            let (mut used, mut start) = (0, 0);
-            ends.clear();
-            for at in Marks::new(bytes, *delimiter) {
-                ends.push(at);
-                if bytes[at] != b'\n' {
-                    continue;
-                }
-                *line_no += 1;
-                if at > start {
-                    if let Err(reason) = decode_line(text, start, ends, schema, batch) {
-                        rejects.reject(name, *line_no, reason, &bytes[start..at])?;
-                    }
-                }
-                ends.clear();
-                start = at + 1;
-                used = start;
-                if batch.len == max_rows {
-                    break;
-                }
+            let width = schema.len();
+            let scanned = line_fields.scan(bytes, *delimiter, width, max_rows - batch.len);
+            if !line_fields.decode(text, schema, batch) {
+                let lines = &text[..scanned.consumed];
+                decode_rows(
+                    lines,
+                    0,
+                    *delimiter,
+                    schema,
+                    batch,
+                    line_no,
+                    |line, why, raw| rejects.reject(name, line, why, raw),
+                )?;
+            } else {
+                *line_no += scanned.lines;
+            }
+            let mut used = scanned.consumed;
+            if scanned.odd_line {
+                // A line with another number of fields: rejected by the row path.
+                let end = used
+                    + memchr::memchr(b'\n', &bytes[used..]).map_or(bytes.len() - used, |i| i + 1);
+                let lines = &text[..end];
+                decode_rows(
+                    lines,
+                    used,
+                    *delimiter,
+                    schema,
+                    batch,
+                    line_no,
+                    |line, why, raw| rejects.reject(name, line, why, raw),
+                )?;
+                used = end;
             }
             reader.consume(used);
         }
@@ -728,7 +746,7 @@ impl TextSource {
             if let Err(e) = push_field(&mut batch.columns[i], text, name) {
                 // Roll the columns already written back to `before` rows.
                 for c in &mut batch.columns[..i] {
-                    truncate_column(c, before);
+                    c.truncate(before);
                 }
                 return Err(e.to_string());
             }
@@ -741,6 +759,38 @@ impl TextSource {
 /// Where the line holding byte `at` of `block` starts.
 fn line_start(block: &[u8], at: usize) -> usize {
     memchr::memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1)
+}
+
+/// Decodes the lines of `text[from..]` (whole lines) one at a time, counting
+/// them in `line_no`; each line that cannot be decoded goes to `reject` with
+/// its line number, the reason and its bytes. Empty lines are passed over.
+fn decode_rows(
+    text: &str,
+    from: usize,
+    delimiter: u8,
+    schema: &Schema,
+    batch: &mut Batch,
+    line_no: &mut u64,
+    mut reject: impl FnMut(u64, String, &[u8]) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let bytes = text.as_bytes();
+    let mut ends = Vec::with_capacity(schema.len());
+    let mut start = from;
+    for at in Marks::new(&bytes[from..], delimiter).map(|at| at + from) {
+        ends.push(at);
+        if bytes[at] != b'\n' {
+            continue;
+        }
+        *line_no += 1;
+        if at > start {
+            if let Err(reason) = decode_line(text, start, &ends, schema, batch) {
+                reject(*line_no, reason, &bytes[start..at])?;
+            }
+        }
+        ends.clear();
+        start = at + 1;
+    }
+    Ok(())
 }
 
 /// Appends the row of the line at `text[start..]` to `batch`; `ends` holds
@@ -764,9 +814,9 @@ fn decode_line(
     let before = batch.len;
     let mut from = start;
     for (i, (column, &end)) in batch.columns.iter_mut().zip(ends).enumerate() {
-        if let Err(e) = push_field(column, &text[from..end], &schema.fields[i].name) {
+        if let Err(e) = push_field_in(column, text, from, end, &schema.fields[i].name) {
             for c in &mut batch.columns[..i] {
-                truncate_column(c, before);
+                c.truncate(before);
             }
             return Err(e.to_string());
         }
@@ -800,14 +850,6 @@ fn widen(current: Option<DataType>, text: &str) -> Option<DataType> {
         }
         _ => DataType::Utf8,
     })
-}
-
-fn truncate_column(c: &mut crate::data::Column, rows: usize) {
-    let mut rebuilt = crate::data::Column::with_capacity(c.data_type(), rows);
-    for i in 0..rows {
-        rebuilt.push_from(c, i);
-    }
-    *c = rebuilt;
 }
 
 impl Source for TextSource {
