@@ -128,7 +128,7 @@ impl LineFields {
                             if start == end {
                                 break; // NULL
                             }
-                            v.push(&text[start..end]);
+                            v.push_within(text.as_bytes(), start, end);
                             r += 1;
                         }
                     }
