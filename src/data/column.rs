@@ -78,7 +78,7 @@ impl Utf8Column {
     /// A short string is copied as a fixed [`SHORT_COPY`] bytes, then the
     /// extra bytes are dropped, when `text` has that many from `start`: a
     /// copy of known size is a few vector moves, not a call to `memcpy`.
-    #[inline]
+    #[inline(always)]
     pub fn push_within(&mut self, text: &[u8], start: usize, end: usize) {
         let len = end - start;
         match text.get(start..start + SHORT_COPY) {
