@@ -164,6 +164,34 @@ fn unbounded_frames_and_no_partition_run_over_the_whole_stream() {
     }
 }
 
+#[test]
+fn calls_made_a_column_at_a_time_equal_the_row_at_a_time_path() {
+    // Without LEAD each call's column is made in one pass over a batch (SUM
+    // and AVG of a DOUBLE by a dense loop); with a LEAD the rows go one at a
+    // time through every call. The shared columns must be identical.
+    let f = frame(49);
+    let unbounded = "OVER (PARTITION BY symbol ORDER BY event_time)";
+    let calls = format!(
+        "event_time, AVG(price) {f}, SUM(price) {f}, AVG(price) {unbounded}, \
+         SUM(price * 2) {unbounded}, SUM(quantity) {f}, MIN(price) {f}, COUNT(*) {f}, \
+         ROW_NUMBER() {unbounded}"
+    );
+    let column_wise = format!("SELECT {calls} FROM trades");
+    let row_wise = format!("SELECT {calls}, LEAD(price) {unbounded} AS next FROM trades");
+    for batch in [1, 64, 4096] {
+        let a = sorted_rows(&run(&column_wise, INPUT, "0-1", batch));
+        let b: Vec<Vec<Cell>> = sorted_rows(&run(&row_wise, INPUT, "0-1", batch))
+            .into_iter()
+            .map(|mut row| {
+                row.pop();
+                row
+            })
+            .collect();
+        assert_eq!(a.len(), 20_000);
+        assert_eq!(a, b, "batch {batch}");
+    }
+}
+
 fn plan_error(sql: &str) -> String {
     match corestream::Engine::builder().sql(sql).input(INPUT).build() {
         Ok(_) => panic!("`{sql}` should be refused"),

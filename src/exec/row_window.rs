@@ -122,6 +122,8 @@ pub struct RowWindow {
     /// The largest LEAD offset, when the plan has a LEAD.
     lead_horizon: Option<usize>,
     ids: Vec<u32>,
+    /// Each row's number within its partition (from 0), for the batch.
+    seqs: Vec<u64>,
 }
 
 impl RowWindow {
@@ -145,6 +147,7 @@ impl RowWindow {
             states: Vec::new(),
             lead_horizon,
             ids: Vec::new(),
+            seqs: Vec::new(),
         }
     }
 
@@ -170,7 +173,30 @@ impl RowWindow {
             .map(|c| Column::with_capacity(c.output_type, batch.len))
             .collect();
         let mut ready: Vec<Vec<Value>> = Vec::new();
+        if self.lead_horizon.is_none() {
+            // No row waits: each call's column is made in one pass over the
+            // rows (calls are independent), so the call is matched once.
+            self.seqs.clear();
+            for &p in &self.ids {
+                let rows = &mut self.states[p as usize].rows;
+                self.seqs.push(*rows);
+                *rows += 1;
+            }
+            for (c, call) in self.plan.calls.iter().enumerate() {
+                let arg = args[c].as_deref();
+                let out = &mut outputs[c];
+                if !sum_dense_doubles(call, c, arg, &self.ids, &mut self.states, out) {
+                    for (row, (&p, &seq)) in self.ids.iter().zip(&self.seqs).enumerate() {
+                        let state = &mut self.states[p as usize].calls[c];
+                        step(call, state, seq, arg, row, out);
+                    }
+                }
+            }
+        }
         for (row, &p) in self.ids.iter().enumerate() {
+            let Some(horizon) = self.lead_horizon else {
+                break;
+            };
             let state = &mut self.states[p as usize];
             let seq = state.rows;
             state.rows += 1;
@@ -178,22 +204,20 @@ impl RowWindow {
                 let arg = args[c].as_deref();
                 step(call, &mut state.calls[c], seq, arg, row, &mut outputs[c]);
             }
-            if let Some(horizon) = self.lead_horizon {
-                let mut values: Vec<Value> = batch.columns.iter().map(|c| c.value(row)).collect();
-                values.extend(outputs.iter().map(|c| c.value(c.len() - 1)));
-                state.waiting.push_back(values);
-                let waiting = state.waiting.len();
-                for (c, call) in self.plan.calls.iter().enumerate() {
-                    if let OverFunc::Lead { offset, .. } = call.func {
-                        if waiting > offset {
-                            let value = args[c].as_deref().map_or(Value::Null, |a| a.value(row));
-                            state.waiting[waiting - 1 - offset][self.input_width + c] = value;
-                        }
+            let mut values: Vec<Value> = batch.columns.iter().map(|c| c.value(row)).collect();
+            values.extend(outputs.iter().map(|c| c.value(c.len() - 1)));
+            state.waiting.push_back(values);
+            let waiting = state.waiting.len();
+            for (c, call) in self.plan.calls.iter().enumerate() {
+                if let OverFunc::Lead { offset, .. } = call.func {
+                    if waiting > offset {
+                        let value = args[c].as_deref().map_or(Value::Null, |a| a.value(row));
+                        state.waiting[waiting - 1 - offset][self.input_width + c] = value;
                     }
                 }
-                while state.waiting.len() > horizon {
-                    ready.extend(state.waiting.pop_front());
-                }
+            }
+            while state.waiting.len() > horizon {
+                ready.extend(state.waiting.pop_front());
             }
         }
         drop(args);
@@ -273,6 +297,61 @@ fn new_state(call: &OverCall) -> CallState {
         OverFunc::Lag { .. } => CallState::Lag(VecDeque::new()),
         OverFunc::RowNumber | OverFunc::Lead { .. } => CallState::None,
     }
+}
+
+/// `SUM` or `AVG` of a DOUBLE without NULLs into a DOUBLE column without
+/// NULLs: each row of the batch (in partition `ids[row]`) folded into call
+/// `c`'s frame and its value appended to `out`, exactly as [`frame_step`]
+/// does it, in one loop. Returns false, doing nothing, for any other call.
+fn sum_dense_doubles(
+    call: &OverCall,
+    c: usize,
+    arg: Option<&Column>,
+    ids: &[u32],
+    states: &mut [Partition],
+    out: &mut Column,
+) -> bool {
+    let avg = match call.func {
+        OverFunc::Aggregate(AggFunc::Avg) => true,
+        OverFunc::Aggregate(AggFunc::Sum) => false,
+        _ => return false,
+    };
+    let (
+        Some(Column {
+            data: ColumnData::Float64(values),
+            validity: None,
+        }),
+        ColumnData::Float64(out),
+        None,
+    ) = (arg, &mut out.data, &out.validity)
+    else {
+        return false;
+    };
+    out.reserve(ids.len());
+    for (&p, &x) in ids.iter().zip(values) {
+        let CallState::Frame(frame) = &mut states[p as usize].calls[c] else {
+            unreachable!("an aggregate call keeps a frame");
+        };
+        // A DOUBLE argument's sum is always a double (`Num::F`).
+        let mut sum = frame.sum.map_or(x, |s| s.f64() + x);
+        frame.non_null += 1;
+        if let Some(n) = call.preceding {
+            frame.values.push_back(Some(Num::F(x)));
+            if frame.values.len() > n + 1 {
+                if let Some(Some(old)) = frame.values.pop_front() {
+                    sum -= old.f64();
+                    frame.non_null -= 1;
+                }
+            }
+        }
+        frame.sum = Some(Num::F(sum));
+        out.push(if avg {
+            sum / frame.non_null as f64
+        } else {
+            sum
+        });
+    }
+    true
 }
 
 /// Folds row `row` (the partition's row number `seq`, from 0) into `call`'s
