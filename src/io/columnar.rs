@@ -11,7 +11,7 @@
 //! leaving the caller to decode those lines one by one (and reject exactly the
 //! bad ones with their line numbers).
 
-use super::parse::{parse_f64_in, push_field_in};
+use super::parse::{parse_f64_in, parse_i64_in, push_field_in};
 use super::scan::Marks;
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Schema};
@@ -116,6 +116,19 @@ impl LineFields {
                         while r < self.rows {
                             let (start, end) = field(r);
                             let Some(x) = parse_f64_in(text.as_bytes(), start, end) else {
+                                break;
+                            };
+                            v.push(x);
+                            r += 1;
+                        }
+                    }
+                    // A TIMESTAMP field that is an integer is milliseconds,
+                    // as `parse_timestamp` reads it first.
+                    ColumnData::Int64(v) | ColumnData::Timestamp(v) => {
+                        v.reserve(self.rows);
+                        while r < self.rows {
+                            let (start, end) = field(r);
+                            let Some(x) = parse_i64_in(text.as_bytes(), start, end) else {
                                 break;
                             };
                             v.push(x);

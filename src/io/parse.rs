@@ -110,6 +110,42 @@ pub fn parse_f64_in(line: &[u8], start: usize, end: usize) -> Option<f64> {
     parse_f64(std::str::from_utf8(&line[start..end]).ok()?)
 }
 
+/// `text.trim().parse::<i64>()` of the field `line[start..end]`, with a
+/// fast path for plain integers: an optional `-` and 1 to 16 ASCII digits,
+/// read from one or two 8-byte loads ([`eight_digits`]) when `line` has 8
+/// bytes from the first digit.
+#[inline(always)]
+pub fn parse_i64_in(line: &[u8], start: usize, end: usize) -> Option<i64> {
+    let negative = line.get(start) == Some(&b'-');
+    let from = start + usize::from(negative);
+    let n = end.saturating_sub(from);
+    if let Some(head) = line.get(from..from + 8) {
+        let head = u64::from_le_bytes(head.try_into().expect("8 bytes"));
+        let value = if n <= 8 {
+            eight_digits(head, n).map(u64::from)
+        } else if n <= 16 {
+            // The last 8 digits, and those before them.
+            let tail = u64::from_le_bytes(line[end - 8..end].try_into().expect("8 bytes"));
+            match (eight_digits(head, n - 8), eight_digits(tail, 8)) {
+                (Some(high), Some(low)) => Some(u64::from(high) * 100_000_000 + u64::from(low)),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        if let Some(v) = value {
+            // At most 16 digits: far inside i64.
+            let v = v as i64;
+            return Some(if negative { -v } else { v });
+        }
+    }
+    std::str::from_utf8(&line[start..end])
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// The value of the first `len` bytes of `word` (little-endian, so the
@@ -128,13 +164,6 @@ fn short_decimal(word: u64, len: usize) -> Option<f64> {
     if len == 0 || len > 8 {
         return None;
     }
-    let low = |bytes: usize| {
-        if bytes >= 8 {
-            u64::MAX
-        } else {
-            (1u64 << (8 * bytes)) - 1
-        }
-    };
     let negative = word & 0xff == b'-' as u64;
     let (mut word, n) = if negative {
         (word >> 8, len - 1)
@@ -157,24 +186,44 @@ fn short_decimal(word: u64, len: usize) -> Option<f64> {
         let joined = (word & low(p)) | ((word >> (8 * (p + 1))) << (8 * p));
         (joined, n - 1, n - 1 - p)
     };
-    if k == 0 {
+    let m = eight_digits(digits, k)?;
+    let value = m as f64 / POW10[frac];
+    Some(if negative { -value } else { value })
+}
+
+/// A mask of the low `bytes` bytes of a word, for 0..=8 bytes.
+#[inline(always)]
+fn low(bytes: usize) -> u64 {
+    if bytes >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * bytes)) - 1
+    }
+}
+
+/// The value of the first `k` bytes of `word` (little-endian: the first
+/// byte is the most significant digit) when `k` is 1..=8 and they are all
+/// ASCII digits; the bytes past `k` are ignored.
+///
+/// The bytes past `k` are replaced by `'0'`, every byte is checked to be a
+/// digit (its high nibble is 3, and adding 6 does not carry past 9), and the
+/// digits are combined in pairs, quads, then octets by three multiplications.
+#[inline(always)]
+fn eight_digits(word: u64, k: usize) -> Option<u32> {
+    if k == 0 || k > 8 {
         return None;
     }
-    // Pad to 8 bytes with '0' past the digits, then check every byte is a
-    // digit: its high nibble is 3, and adding 6 does not carry past 9.
-    let padded = digits | ((ONES * b'0' as u64) & !low(k));
+    let padded = (word & low(k)) | ((ONES * b'0' as u64) & !low(k));
     let high = ONES * 0xf0;
     if (padded & high) | (((padded.wrapping_add(ONES * 6)) & high) >> 4) != ONES * 0x33 {
         return None;
     }
-    // Digit values, most significant first from the low byte; shifted up so
-    // the number has leading zeros, not trailing ones.
+    // Digit values, shifted up so the number has leading zeros, not
+    // trailing ones.
     let v = (padded - ONES * b'0' as u64) << (8 * (8 - k));
     let pairs = (v.wrapping_mul(10) + (v >> 8)) & 0x00ff_00ff_00ff_00ff;
     let quads = (pairs.wrapping_mul(100 << 16 | 1) >> 16) & 0x0000_ffff_0000_ffff;
-    let m = (quads.wrapping_mul(10_000 << 32 | 1) >> 32) as u32;
-    let value = m as f64 / POW10[frac];
-    Some(if negative { -value } else { value })
+    Some((quads.wrapping_mul(10_000 << 32 | 1) >> 32) as u32)
 }
 
 fn take_digits(bytes: &[u8], at: &mut usize, mantissa: &mut u64) -> usize {
@@ -230,7 +279,7 @@ pub fn push_field_in(
     if !text.is_empty() && column.validity.is_none() {
         match &mut column.data {
             ColumnData::Int64(v) => {
-                if let Ok(x) = text.trim().parse() {
+                if let Some(x) = parse_i64_in(line.as_bytes(), start, end) {
                     v.push(x);
                     return Ok(());
                 }
@@ -297,6 +346,66 @@ mod tests {
         assert_eq!(got, expected, "{field:?} followed by text");
         let alone = parse_f64_in(field.as_bytes(), 0, field.len()).map(f64::to_bits);
         assert_eq!(alone, expected, "{field:?} alone");
+    }
+
+    #[test]
+    fn integers_parse_as_trim_then_the_standard_parser() {
+        // Followed by more text (the one- or two-load path) and alone (not).
+        let check = |field: &str| {
+            let expected = field.trim().parse::<i64>().ok();
+            let line = format!("{field},and more text");
+            assert_eq!(
+                parse_i64_in(line.as_bytes(), 0, field.len()),
+                expected,
+                "{field:?}"
+            );
+            let alone = parse_i64_in(field.as_bytes(), 0, field.len());
+            assert_eq!(alone, expected, "{field:?} alone");
+        };
+        let alphabet = b"0179-+ .x";
+        let mut field = Vec::new();
+        for len in 0..=5u32 {
+            for mut code in 0..alphabet.len().pow(len) {
+                field.clear();
+                for _ in 0..len {
+                    field.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                check(std::str::from_utf8(&field).unwrap());
+            }
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..100_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = 6 + (seed % 14) as usize;
+            field.clear();
+            for k in 0..len {
+                let r = (seed >> (4 + 3 * k)) % 40;
+                field.push(match r {
+                    0 if k == 0 => b'-',
+                    1 => b'x',
+                    _ => b'0' + (r % 10) as u8,
+                });
+            }
+            check(std::str::from_utf8(&field).unwrap());
+        }
+        for field in [
+            "1767225604096",
+            "-1767225604096",
+            "9999999999999999",
+            "-0000000000000000",
+            "-999999999999999999",
+            "999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "0000000000000000000001",
+            "\u{a0}12",
+        ] {
+            check(field);
+        }
     }
 
     #[test]
