@@ -2,12 +2,14 @@
 //!
 //! Two indexes over the same groups. Every group is in the general index,
 //! keyed by the row hash of [`hash_rows`] and compared column by column. Keys
-//! that pack into two machine words (at most two key columns, each a BIGINT,
-//! a TIMESTAMP or a string of at most 7 bytes, no NULLs: ticker symbols,
-//! trader ids, station names) are also in a packed index, compared as two
-//! integers with a multiply hash. A batch whose keys all pack is looked up
-//! in the packed index only: no byte hashing and no string compares, which
-//! is most of the cost of a GROUP BY over short strings.
+//! that pack into two machine words are also in a packed index, compared as
+//! two integers with a multiply hash: a key of one string of at most 15
+//! bytes (station names, user ids), or of at most two columns each a BIGINT,
+//! a TIMESTAMP or a string of at most 7 bytes (ticker symbols, trader ids),
+//! with no NULLs. A batch without NULL keys is looked up in the packed index
+//! row by row: no byte hashing and no string compares, which is most of the
+//! cost of a GROUP BY over short strings; only its rows whose keys do not
+//! pack (a longer string) take the general index.
 
 use super::hash::{hash_row, hash_rows};
 use super::packed_index::{PackedIndex, PackedKey};
@@ -15,11 +17,21 @@ use crate::data::column::ColumnData;
 use crate::data::{Column, DataType};
 use hashbrown::HashTable;
 
-// A packed key: per column, a BIGINT's bits, or a string's bytes
-// (little-endian) with its length in the top byte. Unused words are 0.
+// A packed key: a one-string key's first 8 bytes, then its next 7 with its
+// length in the top byte; otherwise per column, a BIGINT's bits, or a
+// string's bytes (little-endian) with its length in the top byte, and 0 for
+// a missing second column. Bytes past a string's end are 0; the length makes
+// the packing one-to-one.
 
-/// Longest string a packed key holds: the eighth byte is the length.
+/// Longest string of a two-column packed key: the eighth byte is the length.
 const PACKED_STR_MAX: usize = 7;
+
+/// Longest string of a one-string packed key: the sixteenth byte is the length.
+const PACKED_LONG_STR_MAX: usize = 15;
+
+/// Batches looked up in the general index alone after a batch whose keys
+/// mostly did not pack, before packing is tried again.
+const GENERAL_BATCHES: u32 = 15;
 
 /// Key values to dense group ids `0..len()`, in first-seen order.
 ///
@@ -37,6 +49,9 @@ pub struct GroupTable {
     row_hashes: Vec<u64>,
     /// Rows of the current batch not found in the first pass.
     misses: Vec<u32>,
+    /// Batches still to look up in the general index without trying the
+    /// packed one, after a batch whose keys mostly did not pack.
+    general_batches: u32,
 }
 
 impl GroupTable {
@@ -55,6 +70,7 @@ impl GroupTable {
             packed: packs.then(|| PackedIndex::with_capacity(capacity)),
             row_hashes: Vec::new(),
             misses: Vec::new(),
+            general_batches: 0,
         }
     }
 
@@ -78,34 +94,59 @@ impl GroupTable {
         groups.resize(rows, u32::MAX);
         let mut misses = std::mem::take(&mut self.misses);
         misses.clear();
-        let packed = match (&self.packed, KeyWords::of(columns)) {
-            (Some(index), Some((a, b))) => a.probe(b, index, groups, &mut misses),
-            _ => false,
-        };
-        if packed {
-            self.insert_packed(columns, groups, &misses);
-        } else {
-            misses.clear();
-            self.find_general(columns, rows, groups, &mut misses);
+        let packing = KeyPacking::of(columns).filter(|_| self.general_batches == 0);
+        self.general_batches = self.general_batches.saturating_sub(1);
+        match (&self.packed, packing) {
+            (Some(index), Some(packing)) => {
+                packing.probe(index, groups, &mut misses);
+                let unpacked = self.find_missed(columns, groups, &misses);
+                if unpacked > rows / 2 {
+                    // Mostly keys too long to pack: the next batches go
+                    // straight to the general index, then packing is tried
+                    // again.
+                    self.general_batches = GENERAL_BATCHES;
+                }
+            }
+            _ => self.find_general(columns, rows, groups, &mut misses),
         }
         self.misses = misses;
     }
 
-    /// Every row's key packed and the rows in `misses` were not in the packed
-    /// index: finds (a key new in this batch seen again) or creates their groups.
-    fn insert_packed(&mut self, columns: &[&Column], groups: &mut [u32], misses: &[u32]) {
+    /// The rows in `misses` were not found in the packed index (a new key,
+    /// or one that does not pack), in row order: finds or creates their
+    /// groups, so ids stay in first-seen order. Returns how many of them do
+    /// not pack.
+    fn find_missed(&mut self, columns: &[&Column], groups: &mut [u32], misses: &[u32]) -> usize {
+        let mut unpacked = 0;
         for &row in misses {
             let row = row as usize;
-            let k = pack_row(columns, row).expect("the batch's keys all pack");
-            let packed = self.packed.as_ref().expect("probed above");
-            if let Some(g) = packed.get(&k) {
-                // A new key seen twice in one batch.
-                groups[row] = g;
-                continue;
-            }
-            // Not in the packed index, so a new key: every key that packs is there.
-            groups[row] = self.insert(columns, row, hash_row(columns, row), Some(k));
+            let packed = self.packed.as_ref().expect("probed in the packed index");
+            let found = match pack_row(columns, row) {
+                // A new key: every key that packs is in the packed index,
+                // unless this batch created it on an earlier row.
+                Some(k) => match packed.get(&k) {
+                    Some(g) => Ok(g),
+                    None => Err((hash_row(columns, row), Some(k))),
+                },
+                None => {
+                    unpacked += 1;
+                    let h = hash_row(columns, row);
+                    let keys = &self.keys;
+                    match self
+                        .table
+                        .find(h, |&g| keys_equal(keys, g as usize, columns, row))
+                    {
+                        Some(&g) => Ok(g),
+                        None => Err((h, None)),
+                    }
+                }
+            };
+            groups[row] = match found {
+                Ok(g) => g,
+                Err((h, k)) => self.insert(columns, row, h, k),
+            };
         }
+        unpacked
     }
 
     /// Looks rows up in the general index (hash every row, compare columns).
@@ -176,6 +217,16 @@ impl GroupTable {
     }
 }
 
+/// How a batch's key columns pack, when they may: the packed key of each
+/// row is read straight from the columns (see [`PackedKeys`]).
+#[derive(Clone, Copy)]
+enum KeyPacking<'a> {
+    /// One string column: up to [`PACKED_LONG_STR_MAX`] bytes in two words.
+    OneString(StrWords<'a>),
+    /// One or two columns, a word each (the second word 0 for one column).
+    Words(KeyWords<'a>, KeyWords<'a>),
+}
+
 /// A key column read as one packed word per row (see [`PackedWords`]).
 #[derive(Clone, Copy)]
 enum KeyWords<'a> {
@@ -185,10 +236,10 @@ enum KeyWords<'a> {
     Zero,
 }
 
-impl<'a> KeyWords<'a> {
-    /// The word readers of a key of at most two columns of packing types
-    /// without NULLs; `None` if the key can never pack as a whole batch.
-    fn of(columns: &[&'a Column]) -> Option<(KeyWords<'a>, KeyWords<'a>)> {
+impl<'a> KeyPacking<'a> {
+    /// How a key of at most two columns of packing types without NULLs
+    /// packs; `None` if no row of the batch can.
+    fn of(columns: &[&'a Column]) -> Option<KeyPacking<'a>> {
         let one = |c: &'a Column| {
             if c.validity.is_some() {
                 return None;
@@ -203,48 +254,58 @@ impl<'a> KeyWords<'a> {
             }
         };
         match columns {
-            [a] => Some((one(a)?, KeyWords::Zero)),
-            [a, b] => Some((one(a)?, one(b)?)),
+            [a] => match one(a)? {
+                KeyWords::Str(s) => Some(KeyPacking::OneString(s)),
+                a => Some(KeyPacking::Words(a, KeyWords::Zero)),
+            },
+            [a, b] => Some(KeyPacking::Words(one(a)?, one(b)?)),
             _ => None,
         }
     }
 
-    /// Looks every row up in `index` with `self` as the first word and
-    /// `second` as the second, each pair of column kinds in its own loop.
-    /// False as soon as a row does not pack (a string too long); the rows
-    /// before it may already be in `groups` and `misses`.
-    fn probe(
-        self,
-        second: KeyWords<'_>,
-        index: &PackedIndex,
-        groups: &mut [u32],
-        misses: &mut Vec<u32>,
-    ) -> bool {
+    /// Looks every row up in `index`, each kind of key in its own loop (see
+    /// [`probe_rows`]).
+    fn probe(self, index: &PackedIndex, groups: &mut [u32], misses: &mut Vec<u32>) {
         fn with<A: PackedWords>(
             a: A,
             second: KeyWords<'_>,
             index: &PackedIndex,
             groups: &mut [u32],
             misses: &mut Vec<u32>,
-        ) -> bool {
+        ) {
             match second {
-                KeyWords::Int(b) => probe_rows(a, b, index, groups, misses),
-                KeyWords::Str(b) => probe_rows(a, b, index, groups, misses),
-                KeyWords::Zero => probe_rows(a, Zero, index, groups, misses),
+                KeyWords::Int(b) => probe_rows((a, b), index, groups, misses),
+                KeyWords::Str(b) => probe_rows((a, b), index, groups, misses),
+                KeyWords::Zero => probe_rows((a, Zero), index, groups, misses),
             }
         }
         match self {
-            KeyWords::Int(a) => with(a, second, index, groups, misses),
-            KeyWords::Str(a) => with(a, second, index, groups, misses),
-            KeyWords::Zero => with(Zero, second, index, groups, misses),
+            KeyPacking::OneString(s) => probe_rows(OneString(s), index, groups, misses),
+            KeyPacking::Words(KeyWords::Int(a), b) => with(a, b, index, groups, misses),
+            KeyPacking::Words(KeyWords::Str(a), b) => with(a, b, index, groups, misses),
+            KeyPacking::Words(KeyWords::Zero, b) => with(Zero, b, index, groups, misses),
         }
     }
+}
+
+/// The packed keys of a batch, row by row.
+trait PackedKeys: Copy {
+    /// Row `row`'s packed key, or `None` if it does not pack.
+    fn key(&self, row: usize) -> Option<PackedKey>;
 }
 
 /// The packed words of a key column, row by row.
 trait PackedWords: Copy {
     /// Row `row`'s word, or `None` if it does not pack.
     fn word(&self, row: usize) -> Option<u64>;
+}
+
+/// A key of one or two columns, a word each.
+impl<A: PackedWords, B: PackedWords> PackedKeys for (A, B) {
+    #[inline(always)]
+    fn key(&self, row: usize) -> Option<PackedKey> {
+        Some([self.0.word(row)?, self.1.word(row)?])
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -263,22 +324,63 @@ struct StrWords<'a> {
     bytes: &'a [u8],
 }
 
+impl StrWords<'_> {
+    /// Row `row`'s start and length.
+    #[inline(always)]
+    fn span(&self, row: usize) -> (usize, usize) {
+        let start = self.offsets[row] as usize;
+        (start, self.offsets[row + 1] as usize - start)
+    }
+}
+
 impl PackedWords for StrWords<'_> {
     #[inline(always)]
     fn word(&self, row: usize) -> Option<u64> {
-        let (start, end) = (self.offsets[row] as usize, self.offsets[row + 1] as usize);
-        let len = end - start;
+        let (start, len) = self.span(row);
         if len > PACKED_STR_MAX {
             return None;
         }
-        Some(match self.bytes.get(start..start + 8) {
-            // One unaligned load, the bytes past the string masked off.
-            Some(eight) => {
-                let word = u64::from_le_bytes(eight.try_into().expect("8 bytes"));
-                (word & ((1u64 << (8 * len)) - 1)) | ((len as u64) << 56)
+        Some(load_masked(self.bytes, start, len) | ((len as u64) << 56))
+    }
+}
+
+/// A one-string key: its first 8 bytes, then its next 7 and its length.
+#[derive(Clone, Copy)]
+struct OneString<'a>(StrWords<'a>);
+
+impl PackedKeys for OneString<'_> {
+    #[inline(always)]
+    fn key(&self, row: usize) -> Option<PackedKey> {
+        let (start, len) = self.0.span(row);
+        if len > PACKED_LONG_STR_MAX {
+            return None;
+        }
+        let bytes = self.0.bytes;
+        let head = load_masked(bytes, start, len.min(8));
+        let tail = load_masked(bytes, start + 8, len.saturating_sub(8));
+        Some([head, tail | ((len as u64) << 56)])
+    }
+}
+
+/// The `n` (at most 8) bytes of `bytes` at `at` as a little-endian word,
+/// zero above them: one unaligned load when 8 bytes are there.
+#[inline(always)]
+fn load_masked(bytes: &[u8], at: usize, n: usize) -> u64 {
+    debug_assert!(n <= 8);
+    let mask = if n >= 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * n)) - 1
+    };
+    match bytes.get(at..at + 8) {
+        Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")) & mask,
+        None => {
+            let mut word = 0u64;
+            for (i, &b) in bytes[at.min(bytes.len())..][..n].iter().enumerate() {
+                word |= (b as u64) << (8 * i);
             }
-            None => pack_str(&self.bytes[start..end]),
-        })
+            word
+        }
     }
 }
 
@@ -293,30 +395,37 @@ impl PackedWords for Zero {
 }
 
 /// Packs and looks up each row in one pass (no per-batch key buffer): a
-/// found row's id goes to `groups`, a missing row to `misses`. False as soon
-/// as a row does not pack.
+/// found row's id goes to `groups`; a row not found, or whose key does not
+/// pack, to `misses`.
 #[inline(always)]
-fn probe_rows<A: PackedWords, B: PackedWords>(
-    a: A,
-    b: B,
+fn probe_rows<K: PackedKeys>(
+    keys: K,
     index: &PackedIndex,
     groups: &mut [u32],
     misses: &mut Vec<u32>,
-) -> bool {
+) {
     for (row, g) in groups.iter_mut().enumerate() {
-        let (Some(x), Some(y)) = (a.word(row), b.word(row)) else {
-            return false;
-        };
-        match index.get(&[x, y]) {
+        match keys.key(row).and_then(|k| index.get(&k)) {
             Some(id) => *g = id,
             None => misses.push(row as u32),
         }
     }
-    true
 }
 
 /// Row `row`'s packed key, if it packs.
 fn pack_row(columns: &[&Column], row: usize) -> Option<PackedKey> {
+    if let [c] = columns {
+        if let (ColumnData::Utf8(v), true) = (&c.data, c.is_valid(row)) {
+            let b = v.get_bytes(row);
+            if b.len() > PACKED_LONG_STR_MAX {
+                return None;
+            }
+            let len = b.len();
+            let head = load_masked(b, 0, len.min(8));
+            let tail = load_masked(b, 8, len.saturating_sub(8)) | ((len as u64) << 56);
+            return Some([head, tail]);
+        }
+    }
     let mut k = [0; 2];
     for (j, c) in columns.iter().enumerate() {
         if j >= 2 || !c.is_valid(row) {
@@ -514,6 +623,50 @@ mod tests {
         let ids = group(&mut table, &types, &batches);
         assert_eq!(ids, [0, 1, 0, 2, 1, 3, 4, 3, 0, 5, 4, 2, 6]);
         assert_eq!(table.len(), 7);
+    }
+
+    #[test]
+    fn one_string_keys_of_every_length_get_first_seen_ids() {
+        // Keys of 0 to 20 bytes (15 is the longest that packs), some equal
+        // but for trailing NUL bytes, batches that mix packing and
+        // non-packing rows, and keys seen again in later batches; batches 20
+        // to 39 have only keys too long to pack (so later batches go to the
+        // general index alone for a while) and new ones among them.
+        let mut keys: Vec<String> = (0..=20)
+            .map(|n| "abcdefghijklmnopqrstu"[..n].to_owned())
+            .collect();
+        keys.extend(
+            ["a\0", "a\0\0", "abcdefgh\0", "abcdefgh\0\0\0\0\0\0\0", "\0"].map(String::from),
+        );
+        let mut seed = 7u64;
+        let batches: Vec<Vec<String>> = (0..20)
+            .map(|b| {
+                (0..(b * 7) % 50)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        keys[(seed >> 33) as usize % keys.len()].clone()
+                    })
+                    .collect()
+            })
+            .collect();
+        let mut table = GroupTable::new(&[DataType::Utf8], 4);
+        let mut reference: std::collections::HashMap<String, u32> = Default::default();
+        for batch in &batches {
+            let mut column = Column::new(DataType::Utf8);
+            for k in batch {
+                assert!(column.push_value(&Value::Utf8(k.clone())));
+            }
+            let mut ids = Vec::new();
+            table.find_or_insert(&[&column], batch.len(), &mut ids);
+            for (k, id) in batch.iter().zip(ids) {
+                let next = reference.len() as u32;
+                assert_eq!(id, *reference.entry(k.clone()).or_insert(next), "{k:?}");
+            }
+        }
+        assert_eq!(table.len(), reference.len());
+        assert!(reference.len() > 20, "most keys were seen");
     }
 
     #[test]
