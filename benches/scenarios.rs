@@ -26,7 +26,8 @@
 //! they bound what column-at-a-time execution could reach, not a rival engine.
 //!
 //! `cargo bench --bench scenarios [-- S0 S2 ...]`; `CORESTREAM_BENCH_RECORDS`
-//! (default 4M), `CORESTREAM_BENCH_TRIALS` (default 5), `CORESTREAM_BENCH_CORES`
+//! (default 16M, so that a run on all cores lasts long enough to hide the
+//! executors' start-up), `CORESTREAM_BENCH_TRIALS` (default 5), `CORESTREAM_BENCH_CORES`
 //! (default: all online cores).
 
 mod support;
@@ -388,7 +389,7 @@ fn close(a: f64, b: f64) -> bool {
 }
 
 fn main() {
-    let records = support::records(4_000_000);
+    let records = support::records(16_000_000);
     let trials = support::trials();
     let cores: usize = std::env::var("CORESTREAM_BENCH_CORES")
         .ok()
