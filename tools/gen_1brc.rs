@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! gen-1brc ROWS [--csv] [--seed N] [-o FILE]   write ROWS measurements (default: stdout)
-//! gen-1brc --baseline FILE                     time a bare single-threaded parse + aggregate
+//! gen-1brc --baseline FILE [-o ANSWER]         time a bare single-threaded parse + aggregate
 //! ```
 //!
 //! The output is deterministic for a seed: 400 station names (4 to 19 bytes,
@@ -15,7 +15,9 @@
 //! `--baseline` reads the whole file (either form), splits lines, parses each
 //! temperature with `str::parse::<f64>` and keeps min/sum/count/max per station
 //! in a hashbrown table: what the 1BRC query does, in one plain loop on one
-//! thread. It prints one `key=value` line for `tools/bench`.
+//! thread. It prints one `key=value` line for `tools/bench`, and with `-o`
+//! writes its answer (`station,min,avg,max` lines, unordered) for checking
+//! the engine's.
 
 use hashbrown::HashMap;
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
@@ -104,7 +106,7 @@ struct Stat {
     count: u64,
 }
 
-fn baseline(path: &str) -> std::io::Result<()> {
+fn baseline(path: &str, answer: Option<&str>) -> std::io::Result<()> {
     let start = Instant::now();
     let data = std::fs::read(path)?;
     let mut lines = data.split(|&c| c == b'\n').filter(|l| !l.is_empty());
@@ -138,6 +140,15 @@ fn baseline(path: &str) -> std::io::Result<()> {
         rows += 1;
     }
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(answer) = answer {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(answer)?);
+        for (station, s) in &table {
+            let station = String::from_utf8_lossy(station);
+            let avg = s.sum / s.count as f64;
+            writeln!(out, "{station},{},{avg},{}", s.min, s.max)?;
+        }
+        out.flush()?;
+    }
     let checksum: f64 = table
         .values()
         .map(|s| s.min + s.max + s.sum / s.count as f64)
@@ -153,7 +164,9 @@ fn baseline(path: &str) -> std::io::Result<()> {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: gen-1brc ROWS [--csv] [--seed N] [-o FILE] | gen-1brc --baseline FILE");
+    eprintln!(
+        "usage: gen-1brc ROWS [--csv] [--seed N] [-o FILE] | gen-1brc --baseline FILE [-o ANSWER]"
+    );
     std::process::exit(2)
 }
 
@@ -182,7 +195,7 @@ fn main() {
         }
     }
     let result = match (base, rows) {
-        (Some(path), None) => baseline(&path),
+        (Some(path), None) => baseline(&path, output.as_deref()),
         (None, Some(rows)) => match output {
             Some(path) => std::fs::File::create(&path)
                 .and_then(|f| generate(rows, csv, seed, &mut std::io::BufWriter::new(f))),
