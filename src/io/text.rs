@@ -30,7 +30,8 @@
 //! read buffer while they are *simple*: no quote, no carriage return, valid
 //! UTF-8. Such a line is split at the delimiter ([`Marks`], a word at a time), which is
 //! exactly what the CSV parser would make of it, without copying the line or
-//! running the parser's state machine. The first line that is not simple
+//! running the parser's state machine; the lines of a block are decoded a
+//! column at a time ([`LineFields`]). The first line that is not simple
 //! (and a line cut by the end of the buffer) takes the record path above, and
 //! the simple path resumes after it. Both paths count lines, reject and roll
 //! back a bad row the same way.
