@@ -49,6 +49,8 @@ pub struct GroupTable {
     row_hashes: Vec<u64>,
     /// Rows of the current batch not found in the first pass.
     misses: Vec<u32>,
+    /// Rows of the current batch whose keys are new to the table.
+    new_keys: Vec<u32>,
     /// Batches still to look up in the general index without trying the
     /// packed one, after a batch whose keys mostly did not pack.
     general_batches: u32,
@@ -70,6 +72,7 @@ impl GroupTable {
             packed: packs.then(|| PackedIndex::with_capacity(capacity)),
             row_hashes: Vec::new(),
             misses: Vec::new(),
+            new_keys: Vec::new(),
             general_batches: 0,
         }
     }
@@ -118,18 +121,41 @@ impl GroupTable {
     /// not pack.
     fn find_missed(&mut self, columns: &[&Column], groups: &mut [u32], misses: &[u32]) -> usize {
         let mut unpacked = 0;
+        let mut new_keys = std::mem::take(&mut self.new_keys);
+        new_keys.clear();
+        // Keys that do not pack, looked up in the general index through
+        // typed views (no per-row type dispatch or validity checks); what is
+        // left is keys new to the table.
+        let views = KeyView::all(&self.keys, columns);
         for &row in misses {
+            let r = row as usize;
+            if pack_row(columns, r).is_some() {
+                // Not in the packed index: a new key.
+                new_keys.push(row);
+                continue;
+            }
+            unpacked += 1;
+            let h = hash_row(columns, r);
+            let found = views.as_ref().and_then(|views| {
+                self.table
+                    .find(h, |&g| views.iter().all(|v| v.eq(g as usize, r)))
+            });
+            match found {
+                Some(&g) => groups[r] = g,
+                None => new_keys.push(row),
+            }
+        }
+        drop(views);
+        // New keys in row order; one may repeat within the batch.
+        for &row in &new_keys {
             let row = row as usize;
             let packed = self.packed.as_ref().expect("probed in the packed index");
             let found = match pack_row(columns, row) {
-                // A new key: every key that packs is in the packed index,
-                // unless this batch created it on an earlier row.
                 Some(k) => match packed.get(&k) {
                     Some(g) => Ok(g),
                     None => Err((hash_row(columns, row), Some(k))),
                 },
                 None => {
-                    unpacked += 1;
                     let h = hash_row(columns, row);
                     let keys = &self.keys;
                     match self
@@ -146,6 +172,7 @@ impl GroupTable {
                 Err((h, k)) => self.insert(columns, row, h, k),
             };
         }
+        self.new_keys = new_keys;
         unpacked
     }
 
@@ -367,11 +394,9 @@ impl PackedKeys for OneString<'_> {
 #[inline(always)]
 fn load_masked(bytes: &[u8], at: usize, n: usize) -> u64 {
     debug_assert!(n <= 8);
-    let mask = if n >= 8 {
-        u64::MAX
-    } else {
-        (1u64 << (8 * n)) - 1
-    };
+    // The low `n` bytes, without a branch: a shift of 64 is not allowed on
+    // a u64, so the shift is done in 128 bits.
+    let mask = ((1u128 << (8 * n)) - 1) as u64;
     match bytes.get(at..at + 8) {
         Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")) & mask,
         None => {
