@@ -36,12 +36,15 @@ pub struct WindowAggregate {
     slot_end: Vec<i64>,
     slot_live: Vec<bool>,
     free: Vec<u32>,
-    /// Open windows ordered by end, to close them as the watermark passes.
+    /// Open windows by the end they were queued under, to close them as the
+    /// watermark passes: `(slot_queued[s], s)` for each open slot `s`.
     closing: BTreeSet<(i64, u32)>,
-    /// Tumbling windows: per key id, the slot its last row went to (or
-    /// `NO_SLOT`). A hint only: it is used when that slot is still live and
-    /// still holds the row's (key, window start), so stale entries are harmless.
-    last_slot: Vec<u32>,
+    /// The end each open slot is queued under in `closing`: its end when it
+    /// was queued, so at most its end now (a session's end grows as rows join
+    /// it; [`close_until`](Self::close_until) requeues it when it comes due).
+    slot_queued: Vec<i64>,
+    /// Tumbling and hopping windows: the windows of each key's last row.
+    recent: RecentWindows,
     /// Session windows: the open session slots of each key id.
     sessions: Vec<Vec<u32>>,
     accumulators: Vec<Accumulator>,
@@ -56,13 +59,16 @@ pub struct WindowAggregate {
     /// Slots whose windows the watermark closes.
     closed: Vec<u32>,
     key_ids: Vec<u32>,
+    /// Input row of each `row_slots` entry, when rows have several windows
+    /// (else row `i` is entry `i`).
     rows: Vec<u32>,
     row_slots: Vec<u32>,
+    /// Sessions merged away in this batch: (from, into).
+    merged: Vec<(u32, u32)>,
+    /// Open sessions a row bridges (merge path only).
+    overlapping: Vec<u32>,
     selection: Vec<u32>,
 }
-
-/// An empty [`WindowAggregate::last_slot`] entry.
-const NO_SLOT: u32 = u32::MAX;
 
 fn slot_hash(key: u32, start: i64) -> u64 {
     let h = (key as u64) ^ (start as u64).rotate_left(32);
@@ -95,7 +101,8 @@ impl WindowAggregate {
             slot_live: Vec::new(),
             free: Vec::new(),
             closing: BTreeSet::new(),
-            last_slot: Vec::new(),
+            slot_queued: Vec::new(),
+            recent: RecentWindows::new(windows_per_row(spec.kind)),
             sessions: Vec::new(),
             watermark: i64::MIN,
             kept: Vec::new(),
@@ -103,6 +110,8 @@ impl WindowAggregate {
             key_ids: Vec::new(),
             rows: Vec::new(),
             row_slots: Vec::new(),
+            merged: Vec::new(),
+            overlapping: Vec::new(),
             selection: Vec::new(),
         }
     }
@@ -181,50 +190,26 @@ impl WindowAggregate {
         let mut key_ids = std::mem::take(&mut self.key_ids);
         self.keys.find_or_insert(&key_refs, input.len, &mut key_ids);
 
+        let mut row_slots = std::mem::take(&mut self.row_slots);
+        row_slots.clear();
         self.rows.clear();
-        self.row_slots.clear();
-        let mut merged: Vec<(u32, u32)> = Vec::new();
-        for (row, (&key, &t)) in key_ids.iter().zip(times.iter()).enumerate() {
-            match self.spec.kind {
-                WindowKind::Tumbling { size } => {
-                    let start = t.div_euclid(size) * size;
-                    let slot = self.tumbling_slot(key, start, start + size);
-                    self.rows.push(row as u32);
-                    self.row_slots.push(slot);
-                }
-                WindowKind::Hopping { size, advance } => {
-                    let last = t.div_euclid(advance) * advance;
-                    let mut start = last - size + advance;
-                    while start <= last {
-                        let slot = self.slot(key, start, start + size);
-                        self.rows.push(row as u32);
-                        self.row_slots.push(slot);
-                        start += advance;
-                    }
-                }
-                WindowKind::Session { gap } => {
-                    let slot = self.session_slot(key, t, gap, &mut merged);
-                    self.rows.push(row as u32);
-                    self.row_slots.push(slot);
-                }
+        match self.spec.kind {
+            WindowKind::Tumbling { size } => {
+                self.assign_fixed(&key_ids, &times, size, size, &mut row_slots)
+            }
+            WindowKind::Hopping { size, advance } => {
+                self.assign_fixed(&key_ids, &times, size, advance, &mut row_slots)
+            }
+            WindowKind::Session { gap } => {
+                self.assign_sessions(&key_ids, &times, gap, &mut row_slots)
             }
         }
-        // Rows assigned to a session that a later row merged away go to the
-        // session that absorbed it.
-        if !merged.is_empty() {
-            for s in self.row_slots.iter_mut() {
-                while let Some(&(_, to)) = merged.iter().find(|(from, _)| from == s) {
-                    *s = to;
-                }
-            }
-            for (from, _) in merged.drain(..) {
-                self.release(from);
-            }
-        }
+        self.row_slots = row_slots;
         self.key_ids = key_ids;
 
         let n = self.slot_key.len();
-        let one_to_one = self.rows.len() == input.len;
+        // Else `rows` names each entry's input row.
+        let one_to_one = self.row_slots.len() == input.len && self.rows.is_empty();
         let changes = self.emit == EmitMode::Changes;
         let mut snapshots = Vec::new();
         for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
@@ -239,7 +224,7 @@ impl WindowAggregate {
                 other => other,
             };
             if changes {
-                let mut snapshot = Column::with_capacity(call.output_type, self.rows.len());
+                let mut snapshot = Column::with_capacity(call.output_type, self.row_slots.len());
                 acc.update(
                     &self.row_slots,
                     arg.as_deref(),
@@ -264,7 +249,7 @@ impl WindowAggregate {
         columns.extend(snapshots);
         let grouped = Batch {
             columns,
-            len: self.rows.len(),
+            len: self.row_slots.len(),
             ingest_time: batch.ingest_time,
         };
         (Some(self.finish_rows(grouped)), late)
@@ -282,27 +267,59 @@ impl WindowAggregate {
         ))
     }
 
-    /// [`slot`](Self::slot) for a tumbling window, which the key's previous
-    /// row most likely went to as well: checked first, before any hashing.
-    #[inline]
-    fn tumbling_slot(&mut self, key: u32, start: i64, end: i64) -> u32 {
-        let k = key as usize;
-        if let Some(&s) = self.last_slot.get(k) {
-            let i = s as usize;
-            if s != NO_SLOT
-                && self.slot_live[i]
-                && self.slot_key[i] == key
-                && self.slot_start[i] == start
-            {
-                return s;
+    /// Tumbling and hopping windows: appends the slots of each row's windows
+    /// (oldest first) to `row_slots`, and, when a row has several, its row
+    /// number to `rows` for each. A key's rows within `advance` of each other
+    /// share their windows, so only a key's first row in a new span is looked
+    /// up (the division and the hash probes); the rest reuse its slots.
+    fn assign_fixed(
+        &mut self,
+        key_ids: &[u32],
+        times: &[i64],
+        size: i64,
+        advance: i64,
+        row_slots: &mut Vec<u32>,
+    ) {
+        self.recent.reserve(self.keys.len());
+        let per_row = self.recent.per_row;
+        if per_row == 1 {
+            row_slots.reserve(key_ids.len());
+            for (&key, &t) in key_ids.iter().zip(times) {
+                let slot = match self.recent.get(key, t) {
+                    Some(slots) => slots[0],
+                    None => self.lookup_windows(key, t, size, advance)[0],
+                };
+                row_slots.push(slot);
             }
+            return;
         }
-        let s = self.slot(key, start, end);
-        if self.last_slot.len() <= k {
-            self.last_slot.resize(k + 1, NO_SLOT);
+        for (row, (&key, &t)) in key_ids.iter().zip(times).enumerate() {
+            let slots = match self.recent.get(key, t) {
+                Some(slots) => slots,
+                None => self.lookup_windows(key, t, size, advance),
+            };
+            row_slots.extend_from_slice(slots);
+            self.rows.extend(std::iter::repeat_n(row as u32, per_row));
         }
-        self.last_slot[k] = s;
-        s
+    }
+
+    /// The slots (created if new) of the windows of `key` holding time `t`,
+    /// oldest first, remembered in `recent` for the key's next rows.
+    #[cold]
+    fn lookup_windows(&mut self, key: u32, t: i64, size: i64, advance: i64) -> &[u32] {
+        let last = t.div_euclid(advance) * advance;
+        let mut start = last - size + advance;
+        let mut i = 0;
+        while start <= last {
+            let slot = self.slot(key, start, start + size);
+            self.recent.set_slot(key, i, slot);
+            start += advance;
+            i += 1;
+        }
+        debug_assert_eq!(i, self.recent.per_row);
+        self.recent
+            .set_span(key, last, last.saturating_add(advance));
+        self.recent.slots(key)
     }
 
     /// The slot of window `[start, end)` of `key`, created if new.
@@ -329,6 +346,7 @@ impl WindowAggregate {
                 self.slot_key[i] = key;
                 self.slot_start[i] = start;
                 self.slot_end[i] = end;
+                self.slot_queued[i] = end;
                 self.slot_live[i] = true;
                 for acc in &mut self.accumulators {
                     acc.resize(self.slot_key.len());
@@ -340,6 +358,7 @@ impl WindowAggregate {
                 self.slot_key.push(key);
                 self.slot_start.push(start);
                 self.slot_end.push(end);
+                self.slot_queued.push(end);
                 self.slot_live.push(true);
                 (self.slot_key.len() - 1) as u32
             }
@@ -348,23 +367,78 @@ impl WindowAggregate {
         s
     }
 
+    /// Session windows: appends the session slot of each row to `row_slots`,
+    /// merging sessions that a row bridges.
+    fn assign_sessions(
+        &mut self,
+        key_ids: &[u32],
+        times: &[i64],
+        gap: i64,
+        row_slots: &mut Vec<u32>,
+    ) {
+        if self.sessions.len() < self.keys.len() {
+            self.sessions.resize_with(self.keys.len(), Vec::new);
+        }
+        let mut merged = std::mem::take(&mut self.merged);
+        merged.clear();
+        row_slots.reserve(key_ids.len());
+        for (&key, &t) in key_ids.iter().zip(times) {
+            row_slots.push(self.session_slot(key, t, gap, &mut merged));
+        }
+        // Rows assigned to a session that a later row merged away go to the
+        // session that absorbed it.
+        if !merged.is_empty() {
+            for s in row_slots.iter_mut() {
+                while let Some(&(_, to)) = merged.iter().find(|(from, _)| from == s) {
+                    *s = to;
+                }
+            }
+            for &(from, _) in &merged {
+                self.release(from);
+            }
+        }
+        self.merged = merged;
+    }
+
     /// The session of `key` that a row at `t` joins, merging the sessions it
     /// bridges. Merged-away slots are recorded in `merged` (from, into).
+    ///
+    /// A session that only grows keeps its place in `closing` (see
+    /// [`slot_queued`](Self::slot_queued)): no per-row reordering.
+    #[inline]
     fn session_slot(&mut self, key: u32, t: i64, gap: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
-        if self.sessions.len() <= key as usize {
-            self.sessions.resize(key as usize + 1, Vec::new());
-        }
         let (lo, hi) = (t, t + gap);
-        let overlapping: Vec<u32> = self.sessions[key as usize]
-            .iter()
-            .copied()
-            .filter(|&s| self.slot_start[s as usize] < hi && lo < self.slot_end[s as usize])
-            .collect();
-        let Some((&keep, rest)) = overlapping.split_first() else {
+        let (starts, ends) = (&self.slot_start, &self.slot_end);
+        let overlaps = |s: u32| starts[s as usize] < hi && lo < ends[s as usize];
+        let open = &self.sessions[key as usize];
+        let Some(first) = open.iter().position(|&s| overlaps(s)) else {
             let s = self.allocate(key, lo, hi);
             self.sessions[key as usize].push(s);
             return s;
         };
+        let keep = open[first];
+        if open[first + 1..].iter().any(|&s| overlaps(s)) {
+            return self.merge_sessions(key, lo, hi, merged);
+        }
+        let k = keep as usize;
+        self.slot_start[k] = self.slot_start[k].min(lo);
+        self.slot_end[k] = self.slot_end[k].max(hi);
+        keep
+    }
+
+    /// A row `[lo, hi)` of `key` that overlaps several open sessions: the first
+    /// absorbs the others and the row. Returns the first.
+    #[cold]
+    fn merge_sessions(&mut self, key: u32, lo: i64, hi: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
+        let mut overlapping = std::mem::take(&mut self.overlapping);
+        overlapping.clear();
+        overlapping.extend(
+            self.sessions[key as usize]
+                .iter()
+                .copied()
+                .filter(|&s| self.slot_start[s as usize] < hi && lo < self.slot_end[s as usize]),
+        );
+        let (&keep, rest) = overlapping.split_first().expect("sessions to merge");
         let k = keep as usize;
         let mut start = self.slot_start[k].min(lo);
         let mut end = self.slot_end[k].max(hi);
@@ -377,15 +451,12 @@ impl WindowAggregate {
             start = start.min(self.slot_start[o]);
             end = end.max(self.slot_end[o]);
             self.sessions[key as usize].retain(|&s| s != other);
-            self.closing.remove(&(self.slot_end[o], other));
+            self.closing.remove(&(self.slot_queued[o], other));
             merged.push((other, keep));
-        }
-        if end != self.slot_end[k] {
-            self.closing.remove(&(self.slot_end[k], keep));
-            self.closing.insert((end, keep));
         }
         self.slot_start[k] = start;
         self.slot_end[k] = end;
+        self.overlapping = overlapping;
         keep
     }
 
@@ -397,6 +468,7 @@ impl WindowAggregate {
         }
         self.slot_live[i] = false;
         if !matches!(self.spec.kind, WindowKind::Session { .. }) {
+            self.recent.forget(self.slot_key[i], s);
             let h = slot_hash(self.slot_key[i], self.slot_start[i]);
             if let Ok(e) = self.slots.find_entry(h, |&x| x == s) {
                 e.remove();
@@ -428,6 +500,14 @@ impl WindowAggregate {
                 break;
             }
             self.closing.pop_first();
+            let now = self.slot_end[s as usize];
+            if now > end {
+                // A session that grew since it was queued: queued anew under
+                // its end now, so `closed` stays in (end, slot) order.
+                self.closing.insert((now, s));
+                self.slot_queued[s as usize] = now;
+                continue;
+            }
             closed.push(s);
         }
         if closed.is_empty() {
@@ -469,5 +549,91 @@ impl WindowAggregate {
 
     fn finish_rows(&mut self, grouped: Batch) -> Batch {
         having_and_project(&self.plan, grouped, &mut self.selection)
+    }
+}
+
+/// Windows of each row under `kind`, for tumbling and hopping windows (a
+/// hopping window shorter than its advance leaves gaps: rows there have none).
+fn windows_per_row(kind: WindowKind) -> usize {
+    match kind {
+        WindowKind::Tumbling { .. } => 1,
+        WindowKind::Hopping { size, advance } if size >= advance => {
+            ((size - advance) / advance + 1) as usize
+        }
+        WindowKind::Hopping { .. } | WindowKind::Session { .. } => 0,
+    }
+}
+
+/// Per key id, the slots of the windows its last row went to and the span of
+/// event times whose rows go to those same windows: `[last, last + advance)`,
+/// `last` the start of the row's newest window.
+///
+/// # Invariants
+/// An entry names only live slots: [`forget`](Self::forget) drops a key's
+/// entry when one of its slots is freed.
+struct RecentWindows {
+    /// Windows of each row (the slots each entry holds).
+    per_row: usize,
+    spans: Vec<Span>,
+    /// `per_row` slots per key id, oldest window first.
+    slots: Vec<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct Span {
+    from: i64,
+    to: i64,
+}
+
+/// The span of a key with no entry: holds no time.
+const NO_SPAN: Span = Span {
+    from: i64::MAX,
+    to: i64::MIN,
+};
+
+impl RecentWindows {
+    fn new(per_row: usize) -> RecentWindows {
+        RecentWindows {
+            per_row,
+            spans: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+
+    /// Room for key ids `0..keys`.
+    fn reserve(&mut self, keys: usize) {
+        if self.spans.len() < keys {
+            self.spans.resize(keys, NO_SPAN);
+            self.slots.resize(keys * self.per_row, u32::MAX);
+        }
+    }
+
+    /// The slots of `key`'s windows holding time `t`, if remembered.
+    #[inline(always)]
+    fn get(&self, key: u32, t: i64) -> Option<&[u32]> {
+        let span = self.spans[key as usize];
+        (span.from <= t && t < span.to).then(|| self.slots(key))
+    }
+
+    #[inline(always)]
+    fn slots(&self, key: u32) -> &[u32] {
+        let at = key as usize * self.per_row;
+        &self.slots[at..at + self.per_row]
+    }
+
+    fn set_slot(&mut self, key: u32, i: usize, slot: u32) {
+        self.slots[key as usize * self.per_row + i] = slot;
+    }
+
+    /// Marks `key`'s slots as those of the rows at `[from, to)`.
+    fn set_span(&mut self, key: u32, from: i64, to: i64) {
+        self.spans[key as usize] = Span { from, to };
+    }
+
+    /// Drops `key`'s entry if it names `slot`, which is being freed.
+    fn forget(&mut self, key: u32, slot: u32) {
+        if (key as usize) < self.spans.len() && self.slots(key).contains(&slot) {
+            self.spans[key as usize] = NO_SPAN;
+        }
     }
 }
