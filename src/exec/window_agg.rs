@@ -45,8 +45,8 @@ pub struct WindowAggregate {
     slot_queued: Vec<i64>,
     /// Tumbling and hopping windows: the windows of each key's last row.
     recent: RecentWindows,
-    /// Session windows: the open session slots of each key id.
-    sessions: Vec<Vec<u32>>,
+    /// Session windows: the open sessions of each key id.
+    sessions: Vec<KeySessions>,
     accumulators: Vec<Accumulator>,
     watermark: i64,
     /// Keep late rows for a side output (else they are only counted).
@@ -377,7 +377,8 @@ impl WindowAggregate {
         row_slots: &mut Vec<u32>,
     ) {
         if self.sessions.len() < self.keys.len() {
-            self.sessions.resize_with(self.keys.len(), Vec::new);
+            self.sessions
+                .resize_with(self.keys.len(), KeySessions::default);
         }
         let mut merged = std::mem::take(&mut self.merged);
         merged.clear();
@@ -403,27 +404,75 @@ impl WindowAggregate {
     /// The session of `key` that a row at `t` joins, merging the sessions it
     /// bridges. Merged-away slots are recorded in `merged` (from, into).
     ///
-    /// A session that only grows keeps its place in `closing` (see
+    /// A row at or after the start of the key's latest session (the usual
+    /// case: rows in event-time order) can overlap no other session, so it
+    /// joins that one or opens a new one without looking at the rest. A
+    /// session that only grows keeps its place in `closing` (see
     /// [`slot_queued`](Self::slot_queued)): no per-row reordering.
     #[inline]
     fn session_slot(&mut self, key: u32, t: i64, gap: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
         let (lo, hi) = (t, t + gap);
+        let latest = self.sessions[key as usize].latest;
+        let l = latest as usize;
+        if latest == NO_SLOT || lo >= self.slot_start[l] {
+            if latest != NO_SLOT && lo < self.slot_end[l] {
+                self.slot_end[l] = self.slot_end[l].max(hi);
+                return latest;
+            }
+            let s = self.allocate(key, lo, hi);
+            let sessions = &mut self.sessions[key as usize];
+            sessions.open.push(s);
+            sessions.latest = s;
+            return s;
+        }
+        self.join_earlier_session(key, lo, hi, merged)
+    }
+
+    /// [`session_slot`](Self::session_slot) for a row `[lo, hi)` that starts
+    /// before the key's latest session: the first open session it overlaps
+    /// takes it, merging any others it overlaps; else it opens a session.
+    #[cold]
+    fn join_earlier_session(
+        &mut self,
+        key: u32,
+        lo: i64,
+        hi: i64,
+        merged: &mut Vec<(u32, u32)>,
+    ) -> u32 {
         let (starts, ends) = (&self.slot_start, &self.slot_end);
         let overlaps = |s: u32| starts[s as usize] < hi && lo < ends[s as usize];
-        let open = &self.sessions[key as usize];
-        let Some(first) = open.iter().position(|&s| overlaps(s)) else {
-            let s = self.allocate(key, lo, hi);
-            self.sessions[key as usize].push(s);
-            return s;
+        let open = &self.sessions[key as usize].open;
+        let slot = match open.iter().position(|&s| overlaps(s)) {
+            None => {
+                let s = self.allocate(key, lo, hi);
+                self.sessions[key as usize].open.push(s);
+                s
+            }
+            Some(first) if open[first + 1..].iter().any(|&s| overlaps(s)) => {
+                self.merge_sessions(key, lo, hi, merged)
+            }
+            Some(first) => {
+                let keep = open[first];
+                let k = keep as usize;
+                self.slot_start[k] = self.slot_start[k].min(lo);
+                self.slot_end[k] = self.slot_end[k].max(hi);
+                keep
+            }
         };
-        let keep = open[first];
-        if open[first + 1..].iter().any(|&s| overlaps(s)) {
-            return self.merge_sessions(key, lo, hi, merged);
-        }
-        let k = keep as usize;
-        self.slot_start[k] = self.slot_start[k].min(lo);
-        self.slot_end[k] = self.slot_end[k].max(hi);
-        keep
+        self.find_latest(key);
+        slot
+    }
+
+    /// Sets `key`'s latest session anew from its open sessions.
+    fn find_latest(&mut self, key: u32) {
+        let ends = &self.slot_end;
+        let sessions = &mut self.sessions[key as usize];
+        sessions.latest = sessions
+            .open
+            .iter()
+            .copied()
+            .max_by_key(|&s| ends[s as usize])
+            .unwrap_or(NO_SLOT);
     }
 
     /// A row `[lo, hi)` of `key` that overlaps several open sessions: the first
@@ -434,6 +483,7 @@ impl WindowAggregate {
         overlapping.clear();
         overlapping.extend(
             self.sessions[key as usize]
+                .open
                 .iter()
                 .copied()
                 .filter(|&s| self.slot_start[s as usize] < hi && lo < self.slot_end[s as usize]),
@@ -450,7 +500,7 @@ impl WindowAggregate {
             });
             start = start.min(self.slot_start[o]);
             end = end.max(self.slot_end[o]);
-            self.sessions[key as usize].retain(|&s| s != other);
+            self.sessions[key as usize].open.retain(|&s| s != other);
             self.closing.remove(&(self.slot_queued[o], other));
             merged.push((other, keep));
         }
@@ -538,8 +588,12 @@ impl WindowAggregate {
         };
         for &s in &closed {
             if let WindowKind::Session { .. } = self.spec.kind {
-                let key = self.slot_key[s as usize] as usize;
-                self.sessions[key].retain(|&x| x != s);
+                let key = self.slot_key[s as usize];
+                let sessions = &mut self.sessions[key as usize];
+                sessions.open.retain(|&x| x != s);
+                if sessions.latest == s {
+                    self.find_latest(key);
+                }
             }
             self.release(s);
         }
@@ -551,6 +605,31 @@ impl WindowAggregate {
         having_and_project(&self.plan, grouped, &mut self.selection)
     }
 }
+
+/// The open sessions of one key.
+///
+/// # Invariants
+/// The open sessions of a key are pairwise disjoint (a row that bridges two
+/// merges them), so every other one ends at or before the latest one starts.
+struct KeySessions {
+    /// Slots in the order the sessions opened (the first a row overlaps
+    /// absorbs the others).
+    open: Vec<u32>,
+    /// The open session that ends last, or `NO_SLOT` when none is open.
+    latest: u32,
+}
+
+impl Default for KeySessions {
+    fn default() -> Self {
+        KeySessions {
+            open: Vec::new(),
+            latest: NO_SLOT,
+        }
+    }
+}
+
+/// No slot (an empty [`KeySessions::latest`]).
+const NO_SLOT: u32 = u32::MAX;
 
 /// Windows of each row under `kind`, for tumbling and hopping windows (a
 /// hopping window shorter than its advance leaves gaps: rows there have none).
