@@ -20,7 +20,8 @@ use crate::sql::plan::{AggregatePlan, WindowKind, WindowSpec};
 use crate::sql::EmitMode;
 use hashbrown::HashTable;
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// One shard's windowed GROUP BY.
 pub struct WindowAggregate {
@@ -37,12 +38,14 @@ pub struct WindowAggregate {
     slot_live: Vec<bool>,
     free: Vec<u32>,
     /// Open windows by the end they were queued under, to close them as the
-    /// watermark passes: `(slot_queued[s], s)` for each open slot `s`.
-    closing: BTreeSet<(i64, u32)>,
-    /// The end each open slot is queued under in `closing`: its end when it
-    /// was queued, so at most its end now (a session's end grows as rows join
-    /// it; [`close_until`](Self::close_until) requeues it when it comes due).
-    slot_queued: Vec<i64>,
+    /// watermark passes. A slot's entry is current while its generation is
+    /// the slot's (freeing a slot makes its entry stale); its end is the
+    /// slot's end when it was queued, so at most its end now (a session's end
+    /// grows as rows join it; [`close_until`](Self::close_until) requeues it
+    /// when it comes due).
+    closing: BinaryHeap<Reverse<Queued>>,
+    /// Per slot, bumped each time it is freed.
+    slot_generation: Vec<u32>,
     /// Tumbling and hopping windows: the windows of each key's last row.
     recent: RecentWindows,
     /// Session windows: the open sessions of each key id.
@@ -100,8 +103,8 @@ impl WindowAggregate {
             slot_end: Vec::new(),
             slot_live: Vec::new(),
             free: Vec::new(),
-            closing: BTreeSet::new(),
-            slot_queued: Vec::new(),
+            closing: BinaryHeap::new(),
+            slot_generation: Vec::new(),
             recent: RecentWindows::new(windows_per_row(spec.kind)),
             sessions: Vec::new(),
             watermark: i64::MIN,
@@ -123,7 +126,7 @@ impl WindowAggregate {
 
     /// Windows currently open (state held).
     pub fn open_windows(&self) -> usize {
-        self.closing.len()
+        self.slot_key.len() - self.free.len()
     }
 
     pub fn watermark(&self) -> i64 {
@@ -346,7 +349,6 @@ impl WindowAggregate {
                 self.slot_key[i] = key;
                 self.slot_start[i] = start;
                 self.slot_end[i] = end;
-                self.slot_queued[i] = end;
                 self.slot_live[i] = true;
                 for acc in &mut self.accumulators {
                     acc.resize(self.slot_key.len());
@@ -358,12 +360,12 @@ impl WindowAggregate {
                 self.slot_key.push(key);
                 self.slot_start.push(start);
                 self.slot_end.push(end);
-                self.slot_queued.push(end);
+                self.slot_generation.push(0);
                 self.slot_live.push(true);
                 (self.slot_key.len() - 1) as u32
             }
         };
-        self.closing.insert((end, s));
+        self.queue(end, s);
         s
     }
 
@@ -408,7 +410,7 @@ impl WindowAggregate {
     /// case: rows in event-time order) can overlap no other session, so it
     /// joins that one or opens a new one without looking at the rest. A
     /// session that only grows keeps its place in `closing` (see
-    /// [`slot_queued`](Self::slot_queued)): no per-row reordering.
+    /// [`closing`](Self::closing)): no per-row reordering.
     #[inline]
     fn session_slot(&mut self, key: u32, t: i64, gap: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
         let (lo, hi) = (t, t + gap);
@@ -501,13 +503,22 @@ impl WindowAggregate {
             start = start.min(self.slot_start[o]);
             end = end.max(self.slot_end[o]);
             self.sessions[key as usize].open.retain(|&s| s != other);
-            self.closing.remove(&(self.slot_queued[o], other));
             merged.push((other, keep));
         }
         self.slot_start[k] = start;
         self.slot_end[k] = end;
         self.overlapping = overlapping;
         keep
+    }
+
+    /// Queues slot `s` to close when the watermark reaches `end`.
+    fn queue(&mut self, end: i64, s: u32) {
+        let generation = self.slot_generation[s as usize];
+        self.closing.push(Reverse(Queued {
+            end,
+            slot: s,
+            generation,
+        }));
     }
 
     /// Frees a slot for reuse (its window is closed or merged away).
@@ -517,6 +528,7 @@ impl WindowAggregate {
             return;
         }
         self.slot_live[i] = false;
+        self.slot_generation[i] = self.slot_generation[i].wrapping_add(1);
         if !matches!(self.spec.kind, WindowKind::Session { .. }) {
             self.recent.forget(self.slot_key[i], s);
             let h = slot_hash(self.slot_key[i], self.slot_start[i]);
@@ -545,20 +557,22 @@ impl WindowAggregate {
     fn close_until(&mut self, end_limit: i64) -> Option<Batch> {
         let mut closed = std::mem::take(&mut self.closed);
         closed.clear();
-        while let Some(&(end, s)) = self.closing.first() {
-            if end > end_limit {
+        while let Some(&Reverse(q)) = self.closing.peek() {
+            if q.end > end_limit {
                 break;
             }
-            self.closing.pop_first();
-            let now = self.slot_end[s as usize];
-            if now > end {
+            self.closing.pop();
+            let s = q.slot as usize;
+            if q.generation != self.slot_generation[s] {
+                continue; // The slot was freed (a session merged away).
+            }
+            if self.slot_end[s] > q.end {
                 // A session that grew since it was queued: queued anew under
                 // its end now, so `closed` stays in (end, slot) order.
-                self.closing.insert((now, s));
-                self.slot_queued[s as usize] = now;
+                self.queue(self.slot_end[s], q.slot);
                 continue;
             }
-            closed.push(s);
+            closed.push(q.slot);
         }
         if closed.is_empty() {
             self.closed = closed;
@@ -604,6 +618,15 @@ impl WindowAggregate {
     fn finish_rows(&mut self, grouped: Batch) -> Batch {
         having_and_project(&self.plan, grouped, &mut self.selection)
     }
+}
+
+/// An entry of [`WindowAggregate::closing`]: ordered by end, then slot, so
+/// windows that close together come out in slot order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Queued {
+    end: i64,
+    slot: u32,
+    generation: u32,
 }
 
 /// The open sessions of one key.
