@@ -38,12 +38,17 @@ pub struct WindowAggregate {
     slot_live: Vec<bool>,
     free: Vec<u32>,
     /// Open windows by the end they were queued under, to close them as the
-    /// watermark passes. A slot's entry is current while its generation is
-    /// the slot's (freeing a slot makes its entry stale); its end is the
-    /// slot's end when it was queued, so at most its end now (a session's end
-    /// grows as rows join it; [`close_until`](Self::close_until) requeues it
-    /// when it comes due).
+    /// watermark passes. Each open slot has one current entry, here or in
+    /// `opened`. An entry is current while its generation is the slot's
+    /// (freeing a slot makes its entry stale); its end is the slot's end when
+    /// it was queued, so at most its end now (a session's end grows as rows
+    /// join it; [`close_until`](Self::close_until) requeues it when it comes
+    /// due).
     closing: BinaryHeap<Reverse<Queued>>,
+    /// Entries of the slots opened since the last
+    /// [`close_until`](Self::close_until), which moves them to `closing`
+    /// unless they close at once.
+    opened: Vec<Queued>,
     /// Per slot, bumped each time it is freed.
     slot_generation: Vec<u32>,
     /// Tumbling and hopping windows: the windows of each key's last row.
@@ -59,8 +64,9 @@ pub struct WindowAggregate {
     // Per-batch scratch, kept to avoid allocating per batch.
     /// Rows of the batch that are not late (only when some are).
     kept: Vec<u32>,
-    /// Slots whose windows the watermark closes.
+    /// Slots whose windows the watermark closes, and with their ends.
     closed: Vec<u32>,
+    due: Vec<(i64, u32)>,
     key_ids: Vec<u32>,
     /// Input row of each `row_slots` entry, when rows have several windows
     /// (else row `i` is entry `i`).
@@ -110,6 +116,8 @@ impl WindowAggregate {
             watermark: i64::MIN,
             kept: Vec::new(),
             closed: Vec::new(),
+            due: Vec::new(),
+            opened: Vec::new(),
             key_ids: Vec::new(),
             rows: Vec::new(),
             row_slots: Vec::new(),
@@ -365,7 +373,7 @@ impl WindowAggregate {
                 (self.slot_key.len() - 1) as u32
             }
         };
-        self.queue(end, s);
+        self.queue(s);
         s
     }
 
@@ -511,14 +519,15 @@ impl WindowAggregate {
         keep
     }
 
-    /// Queues slot `s` to close when the watermark reaches `end`.
-    fn queue(&mut self, end: i64, s: u32) {
+    /// Queues slot `s`, just opened, to close when the watermark reaches its
+    /// end.
+    fn queue(&mut self, s: u32) {
         let generation = self.slot_generation[s as usize];
-        self.closing.push(Reverse(Queued {
-            end,
+        self.opened.push(Queued {
+            end: self.slot_end[s as usize],
             slot: s,
             generation,
-        }));
+        });
     }
 
     /// Frees a slot for reuse (its window is closed or merged away).
@@ -554,9 +563,25 @@ impl WindowAggregate {
         self.close_until(i64::MAX)
     }
 
+    /// Closes every window whose end is at most `end_limit`, in (end, slot)
+    /// order. Returns their FINAL rows.
     fn close_until(&mut self, end_limit: i64) -> Option<Batch> {
-        let mut closed = std::mem::take(&mut self.closed);
-        closed.clear();
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        // Windows opened since the last call: most close now (sessions that
+        // ended, windows that a batch spans), without going through the heap.
+        let mut opened = std::mem::take(&mut self.opened);
+        for q in opened.drain(..) {
+            let s = q.slot as usize;
+            if q.generation != self.slot_generation[s] {
+                continue; // The slot was freed (a session merged away).
+            }
+            match self.slot_end[s] {
+                end if end <= end_limit => due.push((end, q.slot)),
+                end => self.closing.push(Reverse(Queued { end, ..q })),
+            }
+        }
+        self.opened = opened;
         while let Some(&Reverse(q)) = self.closing.peek() {
             if q.end > end_limit {
                 break;
@@ -566,14 +591,19 @@ impl WindowAggregate {
             if q.generation != self.slot_generation[s] {
                 continue; // The slot was freed (a session merged away).
             }
-            if self.slot_end[s] > q.end {
-                // A session that grew since it was queued: queued anew under
-                // its end now, so `closed` stays in (end, slot) order.
-                self.queue(self.slot_end[s], q.slot);
-                continue;
+            match self.slot_end[s] {
+                // A session that grew since it was queued: queued anew.
+                end if end > end_limit => self.closing.push(Reverse(Queued { end, ..q })),
+                end => due.push((end, q.slot)),
             }
-            closed.push(q.slot);
         }
+        if !due.is_sorted() {
+            due.sort_unstable();
+        }
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.clear();
+        closed.extend(due.iter().map(|&(_, s)| s));
+        self.due = due;
         if closed.is_empty() {
             self.closed = closed;
             return None;
