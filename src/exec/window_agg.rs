@@ -56,6 +56,8 @@ pub struct WindowAggregate {
     /// Session windows: the open sessions of each key id.
     sessions: Vec<KeySessions>,
     accumulators: Vec<Accumulator>,
+    /// Slots the accumulators are sized for (at most `slot_key.len()`).
+    accumulator_slots: usize,
     watermark: i64,
     /// Keep late rows for a side output (else they are only counted).
     keep_late: bool,
@@ -99,6 +101,7 @@ impl WindowAggregate {
             late_rows: None,
             keys: key_table(&plan),
             accumulators: accumulators(&plan),
+            accumulator_slots: 0,
             plan,
             spec,
             emit,
@@ -218,13 +221,12 @@ impl WindowAggregate {
         self.row_slots = row_slots;
         self.key_ids = key_ids;
 
-        let n = self.slot_key.len();
+        self.cover_slots(self.slot_key.len());
         // Else `rows` names each entry's input row.
         let one_to_one = self.row_slots.len() == input.len && self.rows.is_empty();
         let changes = self.emit == EmitMode::Changes;
         let mut snapshots = Vec::new();
         for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
-            acc.resize(n);
             let arg = call.arg.as_ref().map(|e| e.eval(input));
             let arg: Option<Cow<'_, Column>> = match arg {
                 Some(a) if !one_to_one => Some(Cow::Owned(a.gather(&self.rows))),
@@ -294,13 +296,12 @@ impl WindowAggregate {
         self.recent.reserve(self.keys.len());
         let per_row = self.recent.per_row;
         if per_row == 1 {
-            row_slots.reserve(key_ids.len());
-            for (&key, &t) in key_ids.iter().zip(times) {
-                let slot = match self.recent.get(key, t) {
-                    Some(slots) => slots[0],
+            row_slots.resize(key_ids.len(), 0);
+            for ((out, &key), &t) in row_slots.iter_mut().zip(key_ids).zip(times) {
+                *out = match self.recent.get_one(key, t) {
+                    Some(slot) => slot,
                     None => self.lookup_windows(key, t, size, advance)[0],
                 };
-                row_slots.push(slot);
             }
             return;
         }
@@ -350,6 +351,17 @@ impl WindowAggregate {
         s
     }
 
+    /// Sizes the accumulators for every slot, if they hold fewer than `slots`.
+    #[inline]
+    fn cover_slots(&mut self, slots: usize) {
+        if slots > self.accumulator_slots {
+            self.accumulator_slots = self.slot_key.len();
+            for acc in &mut self.accumulators {
+                acc.resize(self.accumulator_slots);
+            }
+        }
+    }
+
     fn allocate(&mut self, key: u32, start: i64, end: i64) -> u32 {
         let s = match self.free.pop() {
             Some(s) => {
@@ -358,8 +370,8 @@ impl WindowAggregate {
                 self.slot_start[i] = start;
                 self.slot_end[i] = end;
                 self.slot_live[i] = true;
+                self.cover_slots(i + 1);
                 for acc in &mut self.accumulators {
-                    acc.resize(self.slot_key.len());
                     acc.reset(i);
                 }
                 s
@@ -504,10 +516,8 @@ impl WindowAggregate {
         let mut end = self.slot_end[k].max(hi);
         for &other in rest {
             let o = other as usize;
-            self.accumulators.iter_mut().for_each(|a| {
-                a.resize(self.slot_key.len());
-                a.merge(k, o);
-            });
+            self.cover_slots(k.max(o) + 1);
+            self.accumulators.iter_mut().for_each(|a| a.merge(k, o));
             start = start.min(self.slot_start[o]);
             end = end.max(self.slot_end[o]);
             self.sessions[key as usize].open.retain(|&s| s != other);
@@ -745,6 +755,14 @@ impl RecentWindows {
     fn get(&self, key: u32, t: i64) -> Option<&[u32]> {
         let span = self.spans[key as usize];
         (span.from <= t && t < span.to).then(|| self.slots(key))
+    }
+
+    /// [`get`](Self::get) when each row has one window.
+    #[inline(always)]
+    fn get_one(&self, key: u32, t: i64) -> Option<u32> {
+        debug_assert_eq!(self.per_row, 1);
+        let span = self.spans[key as usize];
+        (span.from <= t && t < span.to).then(|| self.slots[key as usize])
     }
 
     #[inline(always)]
