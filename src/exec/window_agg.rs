@@ -163,7 +163,15 @@ impl WindowAggregate {
         };
         let cutoff = self.watermark.saturating_sub(self.allowed_lateness);
         let is_late = |i: usize| !time_valid(i) || times[i] < cutoff;
-        let late = (0..batch.len).filter(|&i| is_late(i)).count() as u64;
+        let may_have_nulls = self
+            .spec
+            .time_column
+            .is_some_and(|c| batch.columns[c].validity.is_some());
+        let late = if may_have_nulls || any_before(&times, cutoff) {
+            (0..batch.len).filter(|&i| is_late(i)).count() as u64
+        } else {
+            0
+        };
         let mut kept = std::mem::take(&mut self.kept);
         kept.clear();
         if late > 0 {
@@ -660,6 +668,19 @@ impl WindowAggregate {
     }
 }
 
+/// Whether any of `times` is before `cutoff`: one pass without branches or
+/// 64-bit compares (which SSE2 lacks), so it vectorises. `t < cutoff` is the
+/// sign of `t - cutoff`, flipped when the subtraction overflows.
+fn any_before(times: &[i64], cutoff: i64) -> bool {
+    let mut signs = 0i64;
+    for &t in times {
+        let d = t.wrapping_sub(cutoff);
+        let overflow = (t ^ cutoff) & (t ^ d);
+        signs |= d ^ overflow;
+    }
+    signs < 0
+}
+
 /// An entry of [`WindowAggregate::closing`]: ordered by end, then slot, so
 /// windows that close together come out in slot order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -785,5 +806,24 @@ impl RecentWindows {
         if (key as usize) < self.spans.len() && self.slots(key).contains(&slot) {
             self.spans[key as usize] = NO_SPAN;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_before_is_any_less_than_even_where_subtraction_overflows() {
+        let edge = [i64::MIN, i64::MIN + 1, -1_000, -1, 0, 1, 1_000, i64::MAX - 1, i64::MAX];
+        for &cutoff in &edge {
+            for &t in &edge {
+                assert_eq!(any_before(&[t], cutoff), t < cutoff, "{t} < {cutoff}");
+                let mut times = vec![cutoff; 9];
+                times[5] = t;
+                assert_eq!(any_before(&times, cutoff), t < cutoff, "{t} < {cutoff}");
+            }
+        }
+        assert!(!any_before(&[], 0));
     }
 }
