@@ -55,6 +55,9 @@ pub struct WindowAggregate {
     recent: RecentWindows,
     /// Session windows: the open sessions of each key id.
     sessions: Vec<KeySessions>,
+    /// Session windows: counts calls of [`close_until`](Self::close_until)
+    /// that close sessions (see [`KeySessions::swept`]).
+    sweep: u32,
     accumulators: Vec<Accumulator>,
     /// Slots the accumulators are sized for (at most `slot_key.len()`).
     accumulator_slots: usize,
@@ -69,6 +72,7 @@ pub struct WindowAggregate {
     /// Slots whose windows the watermark closes, and with their ends.
     closed: Vec<u32>,
     due: Vec<(i64, u32)>,
+    sort_keys: Vec<u64>,
     key_ids: Vec<u32>,
     /// Input row of each `row_slots` entry, when rows have several windows
     /// (else row `i` is entry `i`).
@@ -116,10 +120,12 @@ impl WindowAggregate {
             slot_generation: Vec::new(),
             recent: RecentWindows::new(windows_per_row(spec.kind)),
             sessions: Vec::new(),
+            sweep: 0,
             watermark: i64::MIN,
             kept: Vec::new(),
             closed: Vec::new(),
             due: Vec::new(),
+            sort_keys: Vec::new(),
             opened: Vec::new(),
             key_ids: Vec::new(),
             rows: Vec::new(),
@@ -615,12 +621,9 @@ impl WindowAggregate {
                 end => due.push((end, q.slot)),
             }
         }
-        if !due.is_sorted() {
-            due.sort_unstable();
-        }
         let mut closed = std::mem::take(&mut self.closed);
         closed.clear();
-        closed.extend(due.iter().map(|&(_, s)| s));
+        in_order(&due, &mut self.sort_keys, &mut closed);
         self.due = due;
         if closed.is_empty() {
             self.closed = closed;
@@ -649,15 +652,25 @@ impl WindowAggregate {
             None
         };
         for &s in &closed {
-            if let WindowKind::Session { .. } = self.spec.kind {
+            self.release(s);
+        }
+        if let WindowKind::Session { .. } = self.spec.kind {
+            // Each key's list of open sessions drops its closed ones in one
+            // pass, at its first closed session.
+            self.sweep = self.sweep.wrapping_add(1);
+            for &s in &closed {
                 let key = self.slot_key[s as usize];
                 let sessions = &mut self.sessions[key as usize];
-                sessions.open.retain(|&x| x != s);
-                if sessions.latest == s {
+                if sessions.swept == self.sweep {
+                    continue;
+                }
+                sessions.swept = self.sweep;
+                let live = &self.slot_live;
+                sessions.open.retain(|&x| live[x as usize]);
+                if !live[sessions.latest as usize] {
                     self.find_latest(key);
                 }
             }
-            self.release(s);
         }
         self.closed = closed;
         out.filter(|b| !b.is_empty())
@@ -665,6 +678,34 @@ impl WindowAggregate {
 
     fn finish_rows(&mut self, grouped: Batch) -> Batch {
         having_and_project(&self.plan, grouped, &mut self.selection)
+    }
+}
+
+/// Appends the slots of `due` (end, slot) to `closed` in (end, slot) order.
+/// Sorts one word per window when the ends span less than 2^32 (the usual
+/// case): faster than sorting pairs. `keys` is scratch.
+fn in_order(due: &[(i64, u32)], keys: &mut Vec<u64>, closed: &mut Vec<u32>) {
+    if due.is_sorted() {
+        closed.extend(due.iter().map(|&(_, s)| s));
+        return;
+    }
+    let min = due.iter().map(|&(end, _)| end).min().unwrap_or(0);
+    let max = due.iter().map(|&(end, _)| end).max().unwrap_or(0);
+    match u32::try_from(max.abs_diff(min)) {
+        Ok(_) => {
+            keys.clear();
+            keys.extend(
+                due.iter()
+                    .map(|&(end, s)| (end.abs_diff(min) << 32) | s as u64),
+            );
+            keys.sort_unstable();
+            closed.extend(keys.iter().map(|&k| k as u32));
+        }
+        Err(_) => {
+            let mut sorted = due.to_vec();
+            sorted.sort_unstable();
+            closed.extend(sorted.iter().map(|&(_, s)| s));
+        }
     }
 }
 
@@ -701,6 +742,9 @@ struct KeySessions {
     open: Vec<u32>,
     /// The open session that ends last, or `NO_SLOT` when none is open.
     latest: u32,
+    /// The [`WindowAggregate::sweep`] that last dropped closed sessions from
+    /// `open`.
+    swept: u32,
 }
 
 impl Default for KeySessions {
@@ -708,6 +752,7 @@ impl Default for KeySessions {
         KeySessions {
             open: Vec::new(),
             latest: NO_SLOT,
+            swept: 0,
         }
     }
 }
@@ -815,7 +860,17 @@ mod tests {
 
     #[test]
     fn any_before_is_any_less_than_even_where_subtraction_overflows() {
-        let edge = [i64::MIN, i64::MIN + 1, -1_000, -1, 0, 1, 1_000, i64::MAX - 1, i64::MAX];
+        let edge = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1_000,
+            -1,
+            0,
+            1,
+            1_000,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
         for &cutoff in &edge {
             for &t in &edge {
                 assert_eq!(any_before(&[t], cutoff), t < cutoff, "{t} < {cutoff}");
@@ -825,5 +880,19 @@ mod tests {
             }
         }
         assert!(!any_before(&[], 0));
+    }
+
+    #[test]
+    fn in_order_sorts_by_end_then_slot_over_any_span_of_ends() {
+        let near = [(5, 3), (2, 9), (5, 1), (i64::from(u32::MAX) + 2, 0), (2, 4)];
+        let far = [(i64::MAX, 1), (i64::MIN, 2), (0, 0), (i64::MIN, 1)];
+        for due in [&near[..], &far[..], &[(1, 2), (1, 3)][..]] {
+            let mut expected = due.to_vec();
+            expected.sort_unstable();
+            let mut closed = Vec::new();
+            in_order(due, &mut Vec::new(), &mut closed);
+            let slots: Vec<u32> = expected.iter().map(|&(_, s)| s).collect();
+            assert_eq!(closed, slots, "{due:?}");
+        }
     }
 }
