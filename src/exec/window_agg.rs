@@ -221,12 +221,17 @@ impl WindowAggregate {
         let mut row_slots = std::mem::take(&mut self.row_slots);
         row_slots.clear();
         self.rows.clear();
+        let changes = self.emit == EmitMode::Changes;
+        // Rows in event-time order fold into each window in the same order
+        // pass by pass (see `assign_fixed`), with no per-window copy of the
+        // arguments; CHANGES needs a row's windows together, for its output.
+        let by_window = self.recent.per_row > 1 && !changes && times.is_sorted();
         match self.spec.kind {
             WindowKind::Tumbling { size } => {
-                self.assign_fixed(&key_ids, &times, size, size, &mut row_slots)
+                self.assign_fixed(&key_ids, &times, size, size, by_window, &mut row_slots)
             }
             WindowKind::Hopping { size, advance } => {
-                self.assign_fixed(&key_ids, &times, size, advance, &mut row_slots)
+                self.assign_fixed(&key_ids, &times, size, advance, by_window, &mut row_slots)
             }
             WindowKind::Session { gap } => {
                 self.assign_sessions(&key_ids, &times, gap, &mut row_slots)
@@ -237,8 +242,7 @@ impl WindowAggregate {
 
         self.cover_slots(self.slot_key.len());
         // Else `rows` names each entry's input row.
-        let one_to_one = self.row_slots.len() == input.len && self.rows.is_empty();
-        let changes = self.emit == EmitMode::Changes;
+        let one_to_one = by_window || (self.row_slots.len() == input.len && self.rows.is_empty());
         let mut snapshots = Vec::new();
         for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
             let arg = call.arg.as_ref().map(|e| e.eval(input));
@@ -259,6 +263,11 @@ impl WindowAggregate {
                     Some(&mut snapshot),
                 );
                 snapshots.push(snapshot);
+            } else if by_window {
+                // Newest window of each row last: see `assign_fixed`.
+                for pass in self.row_slots.chunks(input.len).rev() {
+                    acc.update(pass, arg.as_deref(), order.as_deref(), None);
+                }
             } else {
                 acc.update(&self.row_slots, arg.as_deref(), order.as_deref(), None);
             }
@@ -299,12 +308,19 @@ impl WindowAggregate {
     /// number to `rows` for each. A key's rows within `advance` of each other
     /// share their windows, so only a key's first row in a new span is looked
     /// up (the division and the hash probes); the rest reuse its slots.
+    ///
+    /// With `by_window`, `row_slots` holds one pass per window of a row
+    /// instead, oldest window first: pass `j` has every row's `j`-th window,
+    /// in row order, and `rows` stays empty. For rows in event-time order,
+    /// folding the passes newest first folds each window's rows in row order,
+    /// exactly as row by row: a window is an older one of later rows.
     fn assign_fixed(
         &mut self,
         key_ids: &[u32],
         times: &[i64],
         size: i64,
         advance: i64,
+        by_window: bool,
         row_slots: &mut Vec<u32>,
     ) {
         self.recent.reserve(self.keys.len());
@@ -316,6 +332,20 @@ impl WindowAggregate {
                     Some(slot) => slot,
                     None => self.lookup_windows(key, t, size, advance)[0],
                 };
+            }
+            return;
+        }
+        if by_window {
+            let n = key_ids.len();
+            row_slots.resize(n * per_row, 0);
+            for (row, (&key, &t)) in key_ids.iter().zip(times).enumerate() {
+                let slots = match self.recent.get(key, t) {
+                    Some(slots) => slots,
+                    None => self.lookup_windows(key, t, size, advance),
+                };
+                for (j, &slot) in slots.iter().enumerate() {
+                    row_slots[j * n + row] = slot;
+                }
             }
             return;
         }
