@@ -821,12 +821,15 @@ struct RecentWindows {
 struct Span {
     from: i64,
     to: i64,
+    /// The oldest window's slot (beside the span: all a one-window row needs).
+    first: u32,
 }
 
 /// The span of a key with no entry: holds no time.
 const NO_SPAN: Span = Span {
     from: i64::MAX,
     to: i64::MIN,
+    first: u32::MAX,
 };
 
 impl RecentWindows {
@@ -858,7 +861,7 @@ impl RecentWindows {
     fn get_one(&self, key: u32, t: i64) -> Option<u32> {
         debug_assert_eq!(self.per_row, 1);
         let span = self.spans[key as usize];
-        (span.from <= t && t < span.to).then(|| self.slots[key as usize])
+        (span.from <= t && t < span.to).then_some(span.first)
     }
 
     #[inline(always)]
@@ -873,7 +876,8 @@ impl RecentWindows {
 
     /// Marks `key`'s slots as those of the rows at `[from, to)`.
     fn set_span(&mut self, key: u32, from: i64, to: i64) {
-        self.spans[key as usize] = Span { from, to };
+        let first = self.slots(key).first().copied().unwrap_or(u32::MAX);
+        self.spans[key as usize] = Span { from, to, first };
     }
 
     /// Drops `key`'s entry if it names `slot`, which is being freed.
