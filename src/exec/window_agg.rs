@@ -5,6 +5,14 @@
 //! under `EMIT FINAL` it then emits its one row, and in every mode its slot is
 //! freed for reuse, so state is bounded by the windows open at once.
 //!
+//! Per row, the usual cases take no hashing and no search. A tumbling or
+//! hopping row reuses the slots of its key's previous row when it falls in
+//! the same span of time ([`RecentWindows`]). A session row at or after its
+//! key's latest session joins it or opens the next one ([`KeySessions`]). A
+//! session that grows keeps its place in the closing queue until it comes
+//! due, and windows that open and close between two watermarks never enter
+//! the queue's heap (see [`WindowAggregate::closing`]).
+//!
 //! # Invariants
 //! - A row older than `watermark - allowed_lateness` is late: it is counted and
 //!   never folded into a window. Hence no row reaches a closed window, and a
@@ -50,14 +58,14 @@ pub struct WindowAggregate {
     /// unless they close at once.
     opened: Vec<Queued>,
     /// Per slot, bumped each time it is freed.
-    slot_generation: Vec<u32>,
+    slot_generation: Vec<u64>,
     /// Tumbling and hopping windows: the windows of each key's last row.
     recent: RecentWindows,
     /// Session windows: the open sessions of each key id.
     sessions: Vec<KeySessions>,
     /// Session windows: counts calls of [`close_until`](Self::close_until)
     /// that close sessions (see [`KeySessions::swept`]).
-    sweep: u32,
+    sweep: u64,
     accumulators: Vec<Accumulator>,
     /// Slots the accumulators are sized for (at most `slot_key.len()`).
     accumulator_slots: usize,
@@ -69,9 +77,11 @@ pub struct WindowAggregate {
     // Per-batch scratch, kept to avoid allocating per batch.
     /// Rows of the batch that are not late (only when some are).
     kept: Vec<u32>,
-    /// Slots whose windows the watermark closes, and with their ends.
+    /// Slots whose windows the watermark closes, in (end, slot) order.
     closed: Vec<u32>,
+    /// The same as (end, slot) pairs, before they are put in order.
     due: Vec<(i64, u32)>,
+    /// Scratch of [`in_order`].
     sort_keys: Vec<u64>,
     key_ids: Vec<u32>,
     /// Input row of each `row_slots` entry, when rows have several windows
@@ -758,7 +768,7 @@ fn any_before(times: &[i64], cutoff: i64) -> bool {
 struct Queued {
     end: i64,
     slot: u32,
-    generation: u32,
+    generation: u64,
 }
 
 /// The open sessions of one key.
@@ -774,7 +784,7 @@ struct KeySessions {
     latest: u32,
     /// The [`WindowAggregate::sweep`] that last dropped closed sessions from
     /// `open`.
-    swept: u32,
+    swept: u64,
 }
 
 impl Default for KeySessions {
