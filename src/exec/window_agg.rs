@@ -458,9 +458,9 @@ impl WindowAggregate {
         }
         let mut merged = std::mem::take(&mut self.merged);
         merged.clear();
-        row_slots.reserve(key_ids.len());
-        for (&key, &t) in key_ids.iter().zip(times) {
-            row_slots.push(self.session_slot(key, t, gap, &mut merged));
+        row_slots.resize(key_ids.len(), 0);
+        for ((out, &key), &t) in row_slots.iter_mut().zip(key_ids).zip(times) {
+            *out = self.session_slot(key, t, gap, &mut merged);
         }
         // Rows assigned to a session that a later row merged away go to the
         // session that absorbed it.
