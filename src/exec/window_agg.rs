@@ -274,7 +274,7 @@ impl WindowAggregate {
                 );
                 snapshots.push(snapshot);
             } else if by_window {
-                // Newest window of each row last: see `assign_fixed`.
+                // Each row's newest window first: see `assign_fixed`.
                 for pass in self.row_slots.chunks(input.len).rev() {
                     acc.update(pass, arg.as_deref(), order.as_deref(), None);
                 }
