@@ -5,6 +5,14 @@
 //! under `EMIT FINAL` it then emits its one row, and in every mode its slot is
 //! freed for reuse, so state is bounded by the windows open at once.
 //!
+//! Per row, the usual cases take no hashing and no search. A tumbling or
+//! hopping row reuses the slots of its key's previous row when it falls in
+//! the same span of time ([`RecentWindows`]). A session row at or after its
+//! key's latest session joins it or opens the next one ([`KeySessions`]). A
+//! session that grows keeps its place in the closing queue until it comes
+//! due, and windows that open and close between two watermarks never enter
+//! the queue's heap (see [`WindowAggregate::closing`]).
+//!
 //! # Invariants
 //! - A row older than `watermark - allowed_lateness` is late: it is counted and
 //!   never folded into a window. Hence no row reaches a closed window, and a
@@ -20,7 +28,8 @@ use crate::sql::plan::{AggregatePlan, WindowKind, WindowSpec};
 use crate::sql::EmitMode;
 use hashbrown::HashTable;
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// One shard's windowed GROUP BY.
 pub struct WindowAggregate {
@@ -36,15 +45,30 @@ pub struct WindowAggregate {
     slot_end: Vec<i64>,
     slot_live: Vec<bool>,
     free: Vec<u32>,
-    /// Open windows ordered by end, to close them as the watermark passes.
-    closing: BTreeSet<(i64, u32)>,
-    /// Tumbling windows: per key id, the slot its last row went to (or
-    /// `NO_SLOT`). A hint only: it is used when that slot is still live and
-    /// still holds the row's (key, window start), so stale entries are harmless.
-    last_slot: Vec<u32>,
-    /// Session windows: the open session slots of each key id.
-    sessions: Vec<Vec<u32>>,
+    /// Open windows by the end they were queued under, to close them as the
+    /// watermark passes. Each open slot has one current entry, here or in
+    /// `opened`. An entry is current while its generation is the slot's
+    /// (freeing a slot makes its entry stale); its end is the slot's end when
+    /// it was queued, so at most its end now (a session's end grows as rows
+    /// join it; [`close_until`](Self::close_until) requeues it when it comes
+    /// due).
+    closing: BinaryHeap<Reverse<Queued>>,
+    /// Entries of the slots opened since the last
+    /// [`close_until`](Self::close_until), which moves them to `closing`
+    /// unless they close at once.
+    opened: Vec<Queued>,
+    /// Per slot, bumped each time it is freed.
+    slot_generation: Vec<u64>,
+    /// Tumbling and hopping windows: the windows of each key's last row.
+    recent: RecentWindows,
+    /// Session windows: the open sessions of each key id.
+    sessions: Vec<KeySessions>,
+    /// Session windows: counts calls of [`close_until`](Self::close_until)
+    /// that close sessions (see [`KeySessions::swept`]).
+    sweep: u64,
     accumulators: Vec<Accumulator>,
+    /// Slots the accumulators are sized for (at most `slot_key.len()`).
+    accumulator_slots: usize,
     watermark: i64,
     /// Keep late rows for a side output (else they are only counted).
     keep_late: bool,
@@ -53,16 +77,23 @@ pub struct WindowAggregate {
     // Per-batch scratch, kept to avoid allocating per batch.
     /// Rows of the batch that are not late (only when some are).
     kept: Vec<u32>,
-    /// Slots whose windows the watermark closes.
+    /// Slots whose windows the watermark closes, in (end, slot) order.
     closed: Vec<u32>,
+    /// The same as (end, slot) pairs, before they are put in order.
+    due: Vec<(i64, u32)>,
+    /// Scratch of [`in_order`].
+    sort_keys: Vec<u64>,
     key_ids: Vec<u32>,
+    /// Input row of each `row_slots` entry, when rows have several windows
+    /// (else row `i` is entry `i`).
     rows: Vec<u32>,
     row_slots: Vec<u32>,
+    /// Sessions merged away in this batch: (from, into).
+    merged: Vec<(u32, u32)>,
+    /// Open sessions a row bridges (merge path only).
+    overlapping: Vec<u32>,
     selection: Vec<u32>,
 }
-
-/// An empty [`WindowAggregate::last_slot`] entry.
-const NO_SLOT: u32 = u32::MAX;
 
 fn slot_hash(key: u32, start: i64) -> u64 {
     let h = (key as u64) ^ (start as u64).rotate_left(32);
@@ -84,6 +115,7 @@ impl WindowAggregate {
             late_rows: None,
             keys: key_table(&plan),
             accumulators: accumulators(&plan),
+            accumulator_slots: 0,
             plan,
             spec,
             emit,
@@ -94,15 +126,22 @@ impl WindowAggregate {
             slot_end: Vec::new(),
             slot_live: Vec::new(),
             free: Vec::new(),
-            closing: BTreeSet::new(),
-            last_slot: Vec::new(),
+            closing: BinaryHeap::new(),
+            slot_generation: Vec::new(),
+            recent: RecentWindows::new(windows_per_row(spec.kind)),
             sessions: Vec::new(),
+            sweep: 0,
             watermark: i64::MIN,
             kept: Vec::new(),
             closed: Vec::new(),
+            due: Vec::new(),
+            sort_keys: Vec::new(),
+            opened: Vec::new(),
             key_ids: Vec::new(),
             rows: Vec::new(),
             row_slots: Vec::new(),
+            merged: Vec::new(),
+            overlapping: Vec::new(),
             selection: Vec::new(),
         }
     }
@@ -114,7 +153,7 @@ impl WindowAggregate {
 
     /// Windows currently open (state held).
     pub fn open_windows(&self) -> usize {
-        self.closing.len()
+        self.slot_key.len() - self.free.len()
     }
 
     pub fn watermark(&self) -> i64 {
@@ -140,7 +179,15 @@ impl WindowAggregate {
         };
         let cutoff = self.watermark.saturating_sub(self.allowed_lateness);
         let is_late = |i: usize| !time_valid(i) || times[i] < cutoff;
-        let late = (0..batch.len).filter(|&i| is_late(i)).count() as u64;
+        let may_have_nulls = self
+            .spec
+            .time_column
+            .is_some_and(|c| batch.columns[c].validity.is_some());
+        let late = if may_have_nulls || any_before(&times, cutoff) {
+            (0..batch.len).filter(|&i| is_late(i)).count() as u64
+        } else {
+            0
+        };
         let mut kept = std::mem::take(&mut self.kept);
         kept.clear();
         if late > 0 {
@@ -181,54 +228,33 @@ impl WindowAggregate {
         let mut key_ids = std::mem::take(&mut self.key_ids);
         self.keys.find_or_insert(&key_refs, input.len, &mut key_ids);
 
+        let mut row_slots = std::mem::take(&mut self.row_slots);
+        row_slots.clear();
         self.rows.clear();
-        self.row_slots.clear();
-        let mut merged: Vec<(u32, u32)> = Vec::new();
-        for (row, (&key, &t)) in key_ids.iter().zip(times.iter()).enumerate() {
-            match self.spec.kind {
-                WindowKind::Tumbling { size } => {
-                    let start = t.div_euclid(size) * size;
-                    let slot = self.tumbling_slot(key, start, start + size);
-                    self.rows.push(row as u32);
-                    self.row_slots.push(slot);
-                }
-                WindowKind::Hopping { size, advance } => {
-                    let last = t.div_euclid(advance) * advance;
-                    let mut start = last - size + advance;
-                    while start <= last {
-                        let slot = self.slot(key, start, start + size);
-                        self.rows.push(row as u32);
-                        self.row_slots.push(slot);
-                        start += advance;
-                    }
-                }
-                WindowKind::Session { gap } => {
-                    let slot = self.session_slot(key, t, gap, &mut merged);
-                    self.rows.push(row as u32);
-                    self.row_slots.push(slot);
-                }
+        let changes = self.emit == EmitMode::Changes;
+        // Rows in event-time order fold into each window in the same order
+        // pass by pass (see `assign_fixed`), with no per-window copy of the
+        // arguments; CHANGES needs a row's windows together, for its output.
+        let by_window = self.recent.per_row > 1 && !changes && times.is_sorted();
+        match self.spec.kind {
+            WindowKind::Tumbling { size } => {
+                self.assign_fixed(&key_ids, &times, size, size, by_window, &mut row_slots)
+            }
+            WindowKind::Hopping { size, advance } => {
+                self.assign_fixed(&key_ids, &times, size, advance, by_window, &mut row_slots)
+            }
+            WindowKind::Session { gap } => {
+                self.assign_sessions(&key_ids, &times, gap, &mut row_slots)
             }
         }
-        // Rows assigned to a session that a later row merged away go to the
-        // session that absorbed it.
-        if !merged.is_empty() {
-            for s in self.row_slots.iter_mut() {
-                while let Some(&(_, to)) = merged.iter().find(|(from, _)| from == s) {
-                    *s = to;
-                }
-            }
-            for (from, _) in merged.drain(..) {
-                self.release(from);
-            }
-        }
+        self.row_slots = row_slots;
         self.key_ids = key_ids;
 
-        let n = self.slot_key.len();
-        let one_to_one = self.rows.len() == input.len;
-        let changes = self.emit == EmitMode::Changes;
+        self.cover_slots(self.slot_key.len());
+        // Else `rows` names each entry's input row.
+        let one_to_one = by_window || (self.row_slots.len() == input.len && self.rows.is_empty());
         let mut snapshots = Vec::new();
         for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
-            acc.resize(n);
             let arg = call.arg.as_ref().map(|e| e.eval(input));
             let arg: Option<Cow<'_, Column>> = match arg {
                 Some(a) if !one_to_one => Some(Cow::Owned(a.gather(&self.rows))),
@@ -239,7 +265,7 @@ impl WindowAggregate {
                 other => other,
             };
             if changes {
-                let mut snapshot = Column::with_capacity(call.output_type, self.rows.len());
+                let mut snapshot = Column::with_capacity(call.output_type, self.row_slots.len());
                 acc.update(
                     &self.row_slots,
                     arg.as_deref(),
@@ -247,6 +273,11 @@ impl WindowAggregate {
                     Some(&mut snapshot),
                 );
                 snapshots.push(snapshot);
+            } else if by_window {
+                // Each row's newest window first: see `assign_fixed`.
+                for pass in self.row_slots.chunks(input.len).rev() {
+                    acc.update(pass, arg.as_deref(), order.as_deref(), None);
+                }
             } else {
                 acc.update(&self.row_slots, arg.as_deref(), order.as_deref(), None);
             }
@@ -264,7 +295,7 @@ impl WindowAggregate {
         columns.extend(snapshots);
         let grouped = Batch {
             columns,
-            len: self.rows.len(),
+            len: self.row_slots.len(),
             ingest_time: batch.ingest_time,
         };
         (Some(self.finish_rows(grouped)), late)
@@ -282,27 +313,79 @@ impl WindowAggregate {
         ))
     }
 
-    /// [`slot`](Self::slot) for a tumbling window, which the key's previous
-    /// row most likely went to as well: checked first, before any hashing.
-    #[inline]
-    fn tumbling_slot(&mut self, key: u32, start: i64, end: i64) -> u32 {
-        let k = key as usize;
-        if let Some(&s) = self.last_slot.get(k) {
-            let i = s as usize;
-            if s != NO_SLOT
-                && self.slot_live[i]
-                && self.slot_key[i] == key
-                && self.slot_start[i] == start
-            {
-                return s;
+    /// Tumbling and hopping windows: appends the slots of each row's windows
+    /// (oldest first) to `row_slots`, and, when a row has several, its row
+    /// number to `rows` for each. A key's rows within `advance` of each other
+    /// share their windows, so only a key's first row in a new span is looked
+    /// up (the division and the hash probes); the rest reuse its slots.
+    ///
+    /// With `by_window`, `row_slots` holds one pass per window of a row
+    /// instead, oldest window first: pass `j` has every row's `j`-th window,
+    /// in row order, and `rows` stays empty. For rows in event-time order,
+    /// folding the passes newest first folds each window's rows in row order,
+    /// exactly as row by row: a window is an older one of later rows.
+    fn assign_fixed(
+        &mut self,
+        key_ids: &[u32],
+        times: &[i64],
+        size: i64,
+        advance: i64,
+        by_window: bool,
+        row_slots: &mut Vec<u32>,
+    ) {
+        self.recent.reserve(self.keys.len());
+        let per_row = self.recent.per_row;
+        if per_row == 1 {
+            row_slots.resize(key_ids.len(), 0);
+            for ((out, &key), &t) in row_slots.iter_mut().zip(key_ids).zip(times) {
+                *out = match self.recent.get_one(key, t) {
+                    Some(slot) => slot,
+                    None => self.lookup_windows(key, t, size, advance)[0],
+                };
             }
+            return;
         }
-        let s = self.slot(key, start, end);
-        if self.last_slot.len() <= k {
-            self.last_slot.resize(k + 1, NO_SLOT);
+        if by_window {
+            let n = key_ids.len();
+            row_slots.resize(n * per_row, 0);
+            for (row, (&key, &t)) in key_ids.iter().zip(times).enumerate() {
+                let slots = match self.recent.get(key, t) {
+                    Some(slots) => slots,
+                    None => self.lookup_windows(key, t, size, advance),
+                };
+                for (j, &slot) in slots.iter().enumerate() {
+                    row_slots[j * n + row] = slot;
+                }
+            }
+            return;
         }
-        self.last_slot[k] = s;
-        s
+        for (row, (&key, &t)) in key_ids.iter().zip(times).enumerate() {
+            let slots = match self.recent.get(key, t) {
+                Some(slots) => slots,
+                None => self.lookup_windows(key, t, size, advance),
+            };
+            row_slots.extend_from_slice(slots);
+            self.rows.extend(std::iter::repeat_n(row as u32, per_row));
+        }
+    }
+
+    /// The slots (created if new) of the windows of `key` holding time `t`,
+    /// oldest first, remembered in `recent` for the key's next rows.
+    #[cold]
+    fn lookup_windows(&mut self, key: u32, t: i64, size: i64, advance: i64) -> &[u32] {
+        let last = t.div_euclid(advance) * advance;
+        let mut start = last - size + advance;
+        let mut i = 0;
+        while start <= last {
+            let slot = self.slot(key, start, start + size);
+            self.recent.set_slot(key, i, slot);
+            start += advance;
+            i += 1;
+        }
+        debug_assert_eq!(i, self.recent.per_row);
+        self.recent
+            .set_span(key, last, last.saturating_add(advance));
+        self.recent.slots(key)
     }
 
     /// The slot of window `[start, end)` of `key`, created if new.
@@ -322,6 +405,17 @@ impl WindowAggregate {
         s
     }
 
+    /// Sizes the accumulators for every slot, if they hold fewer than `slots`.
+    #[inline]
+    fn cover_slots(&mut self, slots: usize) {
+        if slots > self.accumulator_slots {
+            self.accumulator_slots = self.slot_key.len();
+            for acc in &mut self.accumulators {
+                acc.resize(self.accumulator_slots);
+            }
+        }
+    }
+
     fn allocate(&mut self, key: u32, start: i64, end: i64) -> u32 {
         let s = match self.free.pop() {
             Some(s) => {
@@ -330,8 +424,8 @@ impl WindowAggregate {
                 self.slot_start[i] = start;
                 self.slot_end[i] = end;
                 self.slot_live[i] = true;
+                self.cover_slots(i + 1);
                 for acc in &mut self.accumulators {
-                    acc.resize(self.slot_key.len());
                     acc.reset(i);
                 }
                 s
@@ -340,53 +434,164 @@ impl WindowAggregate {
                 self.slot_key.push(key);
                 self.slot_start.push(start);
                 self.slot_end.push(end);
+                self.slot_generation.push(0);
                 self.slot_live.push(true);
                 (self.slot_key.len() - 1) as u32
             }
         };
-        self.closing.insert((end, s));
+        self.queue(s);
         s
+    }
+
+    /// Session windows: appends the session slot of each row to `row_slots`,
+    /// merging sessions that a row bridges.
+    fn assign_sessions(
+        &mut self,
+        key_ids: &[u32],
+        times: &[i64],
+        gap: i64,
+        row_slots: &mut Vec<u32>,
+    ) {
+        if self.sessions.len() < self.keys.len() {
+            self.sessions
+                .resize_with(self.keys.len(), KeySessions::default);
+        }
+        let mut merged = std::mem::take(&mut self.merged);
+        merged.clear();
+        row_slots.resize(key_ids.len(), 0);
+        for ((out, &key), &t) in row_slots.iter_mut().zip(key_ids).zip(times) {
+            *out = self.session_slot(key, t, gap, &mut merged);
+        }
+        // Rows assigned to a session that a later row merged away go to the
+        // session that absorbed it.
+        if !merged.is_empty() {
+            for s in row_slots.iter_mut() {
+                while let Some(&(_, to)) = merged.iter().find(|(from, _)| from == s) {
+                    *s = to;
+                }
+            }
+            for &(from, _) in &merged {
+                self.release(from);
+            }
+        }
+        self.merged = merged;
     }
 
     /// The session of `key` that a row at `t` joins, merging the sessions it
     /// bridges. Merged-away slots are recorded in `merged` (from, into).
+    ///
+    /// A row at or after the start of the key's latest session (the usual
+    /// case: rows in event-time order) can overlap no other session, so it
+    /// joins that one or opens a new one without looking at the rest. A
+    /// session that only grows keeps its place in `closing` (see
+    /// [`closing`](Self::closing)): no per-row reordering.
+    #[inline]
     fn session_slot(&mut self, key: u32, t: i64, gap: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
-        if self.sessions.len() <= key as usize {
-            self.sessions.resize(key as usize + 1, Vec::new());
-        }
         let (lo, hi) = (t, t + gap);
-        let overlapping: Vec<u32> = self.sessions[key as usize]
+        let latest = self.sessions[key as usize].latest;
+        let l = latest as usize;
+        if latest == NO_SLOT || lo >= self.slot_start[l] {
+            if latest != NO_SLOT && lo < self.slot_end[l] {
+                self.slot_end[l] = self.slot_end[l].max(hi);
+                return latest;
+            }
+            let s = self.allocate(key, lo, hi);
+            let sessions = &mut self.sessions[key as usize];
+            sessions.open.push(s);
+            sessions.latest = s;
+            return s;
+        }
+        self.join_earlier_session(key, lo, hi, merged)
+    }
+
+    /// [`session_slot`](Self::session_slot) for a row `[lo, hi)` that starts
+    /// before the key's latest session: the first open session it overlaps
+    /// takes it, merging any others it overlaps; else it opens a session.
+    #[cold]
+    fn join_earlier_session(
+        &mut self,
+        key: u32,
+        lo: i64,
+        hi: i64,
+        merged: &mut Vec<(u32, u32)>,
+    ) -> u32 {
+        let (starts, ends) = (&self.slot_start, &self.slot_end);
+        let overlaps = |s: u32| starts[s as usize] < hi && lo < ends[s as usize];
+        let open = &self.sessions[key as usize].open;
+        let slot = match open.iter().position(|&s| overlaps(s)) {
+            None => {
+                let s = self.allocate(key, lo, hi);
+                self.sessions[key as usize].open.push(s);
+                s
+            }
+            Some(first) if open[first + 1..].iter().any(|&s| overlaps(s)) => {
+                self.merge_sessions(key, lo, hi, merged)
+            }
+            Some(first) => {
+                let keep = open[first];
+                let k = keep as usize;
+                self.slot_start[k] = self.slot_start[k].min(lo);
+                self.slot_end[k] = self.slot_end[k].max(hi);
+                keep
+            }
+        };
+        self.find_latest(key);
+        slot
+    }
+
+    /// Sets `key`'s latest session anew from its open sessions.
+    fn find_latest(&mut self, key: u32) {
+        let ends = &self.slot_end;
+        let sessions = &mut self.sessions[key as usize];
+        sessions.latest = sessions
+            .open
             .iter()
             .copied()
-            .filter(|&s| self.slot_start[s as usize] < hi && lo < self.slot_end[s as usize])
-            .collect();
-        let Some((&keep, rest)) = overlapping.split_first() else {
-            let s = self.allocate(key, lo, hi);
-            self.sessions[key as usize].push(s);
-            return s;
-        };
+            .max_by_key(|&s| ends[s as usize])
+            .unwrap_or(NO_SLOT);
+    }
+
+    /// A row `[lo, hi)` of `key` that overlaps several open sessions: the first
+    /// absorbs the others and the row. Returns the first.
+    #[cold]
+    fn merge_sessions(&mut self, key: u32, lo: i64, hi: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
+        let mut overlapping = std::mem::take(&mut self.overlapping);
+        overlapping.clear();
+        overlapping.extend(
+            self.sessions[key as usize]
+                .open
+                .iter()
+                .copied()
+                .filter(|&s| self.slot_start[s as usize] < hi && lo < self.slot_end[s as usize]),
+        );
+        let (&keep, rest) = overlapping.split_first().expect("sessions to merge");
         let k = keep as usize;
         let mut start = self.slot_start[k].min(lo);
         let mut end = self.slot_end[k].max(hi);
         for &other in rest {
             let o = other as usize;
-            self.accumulators.iter_mut().for_each(|a| {
-                a.resize(self.slot_key.len());
-                a.merge(k, o);
-            });
+            self.cover_slots(k.max(o) + 1);
+            self.accumulators.iter_mut().for_each(|a| a.merge(k, o));
             start = start.min(self.slot_start[o]);
             end = end.max(self.slot_end[o]);
-            self.sessions[key as usize].retain(|&s| s != other);
-            self.closing.remove(&(self.slot_end[o], other));
+            self.sessions[key as usize].open.retain(|&s| s != other);
             merged.push((other, keep));
-        }
-        if end != self.slot_end[k] {
-            self.closing.remove(&(self.slot_end[k], keep));
-            self.closing.insert((end, keep));
         }
         self.slot_start[k] = start;
         self.slot_end[k] = end;
+        self.overlapping = overlapping;
         keep
+    }
+
+    /// Queues slot `s`, just opened, to close when the watermark reaches its
+    /// end.
+    fn queue(&mut self, s: u32) {
+        let generation = self.slot_generation[s as usize];
+        self.opened.push(Queued {
+            end: self.slot_end[s as usize],
+            slot: s,
+            generation,
+        });
     }
 
     /// Frees a slot for reuse (its window is closed or merged away).
@@ -396,7 +601,9 @@ impl WindowAggregate {
             return;
         }
         self.slot_live[i] = false;
+        self.slot_generation[i] = self.slot_generation[i].wrapping_add(1);
         if !matches!(self.spec.kind, WindowKind::Session { .. }) {
+            self.recent.forget(self.slot_key[i], s);
             let h = slot_hash(self.slot_key[i], self.slot_start[i]);
             if let Ok(e) = self.slots.find_entry(h, |&x| x == s) {
                 e.remove();
@@ -420,16 +627,44 @@ impl WindowAggregate {
         self.close_until(i64::MAX)
     }
 
+    /// Closes every window whose end is at most `end_limit`, in (end, slot)
+    /// order. Returns their FINAL rows.
     fn close_until(&mut self, end_limit: i64) -> Option<Batch> {
-        let mut closed = std::mem::take(&mut self.closed);
-        closed.clear();
-        while let Some(&(end, s)) = self.closing.first() {
-            if end > end_limit {
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
+        // Windows opened since the last call: most close now (sessions that
+        // ended, windows that a batch spans), without going through the heap.
+        let mut opened = std::mem::take(&mut self.opened);
+        for q in opened.drain(..) {
+            let s = q.slot as usize;
+            if q.generation != self.slot_generation[s] {
+                continue; // The slot was freed (a session merged away).
+            }
+            match self.slot_end[s] {
+                end if end <= end_limit => due.push((end, q.slot)),
+                end => self.closing.push(Reverse(Queued { end, ..q })),
+            }
+        }
+        self.opened = opened;
+        while let Some(&Reverse(q)) = self.closing.peek() {
+            if q.end > end_limit {
                 break;
             }
-            self.closing.pop_first();
-            closed.push(s);
+            self.closing.pop();
+            let s = q.slot as usize;
+            if q.generation != self.slot_generation[s] {
+                continue; // The slot was freed (a session merged away).
+            }
+            match self.slot_end[s] {
+                // A session that grew since it was queued: queued anew.
+                end if end > end_limit => self.closing.push(Reverse(Queued { end, ..q })),
+                end => due.push((end, q.slot)),
+            }
         }
+        let mut closed = std::mem::take(&mut self.closed);
+        closed.clear();
+        in_order(&due, &mut self.sort_keys, &mut closed);
+        self.due = due;
         if closed.is_empty() {
             self.closed = closed;
             return None;
@@ -457,11 +692,25 @@ impl WindowAggregate {
             None
         };
         for &s in &closed {
-            if let WindowKind::Session { .. } = self.spec.kind {
-                let key = self.slot_key[s as usize] as usize;
-                self.sessions[key].retain(|&x| x != s);
-            }
             self.release(s);
+        }
+        if let WindowKind::Session { .. } = self.spec.kind {
+            // Each key's list of open sessions drops its closed ones in one
+            // pass, at its first closed session.
+            self.sweep = self.sweep.wrapping_add(1);
+            for &s in &closed {
+                let key = self.slot_key[s as usize];
+                let sessions = &mut self.sessions[key as usize];
+                if sessions.swept == self.sweep {
+                    continue;
+                }
+                sessions.swept = self.sweep;
+                let live = &self.slot_live;
+                sessions.open.retain(|&x| live[x as usize]);
+                if !live[sessions.latest as usize] {
+                    self.find_latest(key);
+                }
+            }
         }
         self.closed = closed;
         out.filter(|b| !b.is_empty())
@@ -469,5 +718,225 @@ impl WindowAggregate {
 
     fn finish_rows(&mut self, grouped: Batch) -> Batch {
         having_and_project(&self.plan, grouped, &mut self.selection)
+    }
+}
+
+/// Appends the slots of `due` (end, slot) to `closed` in (end, slot) order.
+/// Sorts one word per window when the ends span less than 2^32 (the usual
+/// case): faster than sorting pairs. `keys` is scratch.
+fn in_order(due: &[(i64, u32)], keys: &mut Vec<u64>, closed: &mut Vec<u32>) {
+    if due.is_sorted() {
+        closed.extend(due.iter().map(|&(_, s)| s));
+        return;
+    }
+    let min = due.iter().map(|&(end, _)| end).min().unwrap_or(0);
+    let max = due.iter().map(|&(end, _)| end).max().unwrap_or(0);
+    match u32::try_from(max.abs_diff(min)) {
+        Ok(_) => {
+            keys.clear();
+            keys.extend(
+                due.iter()
+                    .map(|&(end, s)| (end.abs_diff(min) << 32) | s as u64),
+            );
+            keys.sort_unstable();
+            closed.extend(keys.iter().map(|&k| k as u32));
+        }
+        Err(_) => {
+            let mut sorted = due.to_vec();
+            sorted.sort_unstable();
+            closed.extend(sorted.iter().map(|&(_, s)| s));
+        }
+    }
+}
+
+/// Whether any of `times` is before `cutoff`: one pass without branches or
+/// 64-bit compares (which SSE2 lacks), so it vectorises. `t < cutoff` is the
+/// sign of `t - cutoff`, flipped when the subtraction overflows.
+fn any_before(times: &[i64], cutoff: i64) -> bool {
+    let mut signs = 0i64;
+    for &t in times {
+        let d = t.wrapping_sub(cutoff);
+        let overflow = (t ^ cutoff) & (t ^ d);
+        signs |= d ^ overflow;
+    }
+    signs < 0
+}
+
+/// An entry of [`WindowAggregate::closing`]: ordered by end, then slot, so
+/// windows that close together come out in slot order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Queued {
+    end: i64,
+    slot: u32,
+    generation: u64,
+}
+
+/// The open sessions of one key.
+///
+/// # Invariants
+/// The open sessions of a key are pairwise disjoint (a row that bridges two
+/// merges them), so every other one ends at or before the latest one starts.
+struct KeySessions {
+    /// Slots in the order the sessions opened (the first a row overlaps
+    /// absorbs the others).
+    open: Vec<u32>,
+    /// The open session that ends last, or `NO_SLOT` when none is open.
+    latest: u32,
+    /// The [`WindowAggregate::sweep`] that last dropped closed sessions from
+    /// `open`.
+    swept: u64,
+}
+
+impl Default for KeySessions {
+    fn default() -> Self {
+        KeySessions {
+            open: Vec::new(),
+            latest: NO_SLOT,
+            swept: 0,
+        }
+    }
+}
+
+/// No slot (an empty [`KeySessions::latest`]).
+const NO_SLOT: u32 = u32::MAX;
+
+/// Windows of each row under `kind`, for tumbling and hopping windows (a
+/// hopping window shorter than its advance leaves gaps: rows there have none).
+fn windows_per_row(kind: WindowKind) -> usize {
+    match kind {
+        WindowKind::Tumbling { .. } => 1,
+        WindowKind::Hopping { size, advance } if size >= advance => {
+            ((size - advance) / advance + 1) as usize
+        }
+        WindowKind::Hopping { .. } | WindowKind::Session { .. } => 0,
+    }
+}
+
+/// Per key id, the slots of the windows its last row went to and the span of
+/// event times whose rows go to those same windows: `[last, last + advance)`,
+/// `last` the start of the row's newest window.
+///
+/// # Invariants
+/// An entry names only live slots: [`forget`](Self::forget) drops a key's
+/// entry when one of its slots is freed.
+struct RecentWindows {
+    /// Windows of each row (the slots each entry holds).
+    per_row: usize,
+    spans: Vec<Span>,
+    /// `per_row` slots per key id, oldest window first.
+    slots: Vec<u32>,
+}
+
+#[derive(Clone, Copy)]
+struct Span {
+    from: i64,
+    to: i64,
+    /// The oldest window's slot (beside the span: all a one-window row needs).
+    first: u32,
+}
+
+/// The span of a key with no entry: holds no time.
+const NO_SPAN: Span = Span {
+    from: i64::MAX,
+    to: i64::MIN,
+    first: u32::MAX,
+};
+
+impl RecentWindows {
+    fn new(per_row: usize) -> RecentWindows {
+        RecentWindows {
+            per_row,
+            spans: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+
+    /// Room for key ids `0..keys`.
+    fn reserve(&mut self, keys: usize) {
+        if self.spans.len() < keys {
+            self.spans.resize(keys, NO_SPAN);
+            self.slots.resize(keys * self.per_row, u32::MAX);
+        }
+    }
+
+    /// The slots of `key`'s windows holding time `t`, if remembered.
+    #[inline(always)]
+    fn get(&self, key: u32, t: i64) -> Option<&[u32]> {
+        let span = self.spans[key as usize];
+        (span.from <= t && t < span.to).then(|| self.slots(key))
+    }
+
+    /// [`get`](Self::get) when each row has one window.
+    #[inline(always)]
+    fn get_one(&self, key: u32, t: i64) -> Option<u32> {
+        debug_assert_eq!(self.per_row, 1);
+        let span = self.spans[key as usize];
+        (span.from <= t && t < span.to).then_some(span.first)
+    }
+
+    #[inline(always)]
+    fn slots(&self, key: u32) -> &[u32] {
+        let at = key as usize * self.per_row;
+        &self.slots[at..at + self.per_row]
+    }
+
+    fn set_slot(&mut self, key: u32, i: usize, slot: u32) {
+        self.slots[key as usize * self.per_row + i] = slot;
+    }
+
+    /// Marks `key`'s slots as those of the rows at `[from, to)`.
+    fn set_span(&mut self, key: u32, from: i64, to: i64) {
+        let first = self.slots(key).first().copied().unwrap_or(u32::MAX);
+        self.spans[key as usize] = Span { from, to, first };
+    }
+
+    /// Drops `key`'s entry if it names `slot`, which is being freed.
+    fn forget(&mut self, key: u32, slot: u32) {
+        if (key as usize) < self.spans.len() && self.slots(key).contains(&slot) {
+            self.spans[key as usize] = NO_SPAN;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn any_before_is_any_less_than_even_where_subtraction_overflows() {
+        let edge = [
+            i64::MIN,
+            i64::MIN + 1,
+            -1_000,
+            -1,
+            0,
+            1,
+            1_000,
+            i64::MAX - 1,
+            i64::MAX,
+        ];
+        for &cutoff in &edge {
+            for &t in &edge {
+                assert_eq!(any_before(&[t], cutoff), t < cutoff, "{t} < {cutoff}");
+                let mut times = vec![cutoff; 9];
+                times[5] = t;
+                assert_eq!(any_before(&times, cutoff), t < cutoff, "{t} < {cutoff}");
+            }
+        }
+        assert!(!any_before(&[], 0));
+    }
+
+    #[test]
+    fn in_order_sorts_by_end_then_slot_over_any_span_of_ends() {
+        let near = [(5, 3), (2, 9), (5, 1), (i64::from(u32::MAX) + 2, 0), (2, 4)];
+        let far = [(i64::MAX, 1), (i64::MIN, 2), (0, 0), (i64::MIN, 1)];
+        for due in [&near[..], &far[..], &[(1, 2), (1, 3)][..]] {
+            let mut expected = due.to_vec();
+            expected.sort_unstable();
+            let mut closed = Vec::new();
+            in_order(due, &mut Vec::new(), &mut closed);
+            let slots: Vec<u32> = expected.iter().map(|&(_, s)| s).collect();
+            assert_eq!(closed, slots, "{due:?}");
+        }
     }
 }
