@@ -75,7 +75,7 @@ impl Utf8Column {
     /// Pushes `text[start..end]`, which must be a whole string's bytes (so
     /// valid UTF-8): a field of a line, or a row of another column.
     ///
-    /// A short string is copied as a fixed [`SHORT_COPY`] bytes, then the
+    /// A short string is copied as a fixed `SHORT_COPY` bytes, then the
     /// extra bytes are dropped, when `text` has that many from `start`: a
     /// copy of known size is a few vector moves, not a call to `memcpy`.
     #[inline(always)]

@@ -10,6 +10,7 @@ pub mod like;
 pub mod packed_index;
 pub mod pipeline;
 pub mod project;
+mod recent_windows;
 pub mod row_window;
 pub mod scalar;
 pub mod window_agg;

@@ -7,11 +7,11 @@
 //!
 //! Per row, the usual cases take no hashing and no search. A tumbling or
 //! hopping row reuses the slots of its key's previous row when it falls in
-//! the same span of time ([`RecentWindows`]). A session row at or after its
-//! key's latest session joins it or opens the next one ([`KeySessions`]). A
+//! the same span of time (`RecentWindows`). A session row at or after its
+//! key's latest session joins it or opens the next one (`KeySessions`). A
 //! session that grows keeps its place in the closing queue until it comes
 //! due, and windows that open and close between two watermarks never enter
-//! the queue's heap (see [`WindowAggregate::closing`]).
+//! the queue's heap (see `WindowAggregate::closing`).
 //!
 //! # Invariants
 //! - A row older than `watermark - allowed_lateness` is late: it is counted and
@@ -22,6 +22,7 @@
 use super::accumulator::Accumulator;
 use super::group_table::GroupTable;
 use super::hash_agg::{accumulators, having_and_project, key_table};
+use super::recent_windows::{windows_per_row, RecentWindows};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column};
 use crate::sql::plan::{AggregatePlan, WindowKind, WindowSpec};
@@ -799,104 +800,6 @@ impl Default for KeySessions {
 
 /// No slot (an empty [`KeySessions::latest`]).
 const NO_SLOT: u32 = u32::MAX;
-
-/// Windows of each row under `kind`, for tumbling and hopping windows (a
-/// hopping window shorter than its advance leaves gaps: rows there have none).
-fn windows_per_row(kind: WindowKind) -> usize {
-    match kind {
-        WindowKind::Tumbling { .. } => 1,
-        WindowKind::Hopping { size, advance } if size >= advance => {
-            ((size - advance) / advance + 1) as usize
-        }
-        WindowKind::Hopping { .. } | WindowKind::Session { .. } => 0,
-    }
-}
-
-/// Per key id, the slots of the windows its last row went to and the span of
-/// event times whose rows go to those same windows: `[last, last + advance)`,
-/// `last` the start of the row's newest window.
-///
-/// # Invariants
-/// An entry names only live slots: [`forget`](Self::forget) drops a key's
-/// entry when one of its slots is freed.
-struct RecentWindows {
-    /// Windows of each row (the slots each entry holds).
-    per_row: usize,
-    spans: Vec<Span>,
-    /// `per_row` slots per key id, oldest window first.
-    slots: Vec<u32>,
-}
-
-#[derive(Clone, Copy)]
-struct Span {
-    from: i64,
-    to: i64,
-    /// The oldest window's slot (beside the span: all a one-window row needs).
-    first: u32,
-}
-
-/// The span of a key with no entry: holds no time.
-const NO_SPAN: Span = Span {
-    from: i64::MAX,
-    to: i64::MIN,
-    first: u32::MAX,
-};
-
-impl RecentWindows {
-    fn new(per_row: usize) -> RecentWindows {
-        RecentWindows {
-            per_row,
-            spans: Vec::new(),
-            slots: Vec::new(),
-        }
-    }
-
-    /// Room for key ids `0..keys`.
-    fn reserve(&mut self, keys: usize) {
-        if self.spans.len() < keys {
-            self.spans.resize(keys, NO_SPAN);
-            self.slots.resize(keys * self.per_row, u32::MAX);
-        }
-    }
-
-    /// The slots of `key`'s windows holding time `t`, if remembered.
-    #[inline(always)]
-    fn get(&self, key: u32, t: i64) -> Option<&[u32]> {
-        let span = self.spans[key as usize];
-        (span.from <= t && t < span.to).then(|| self.slots(key))
-    }
-
-    /// [`get`](Self::get) when each row has one window.
-    #[inline(always)]
-    fn get_one(&self, key: u32, t: i64) -> Option<u32> {
-        debug_assert_eq!(self.per_row, 1);
-        let span = self.spans[key as usize];
-        (span.from <= t && t < span.to).then_some(span.first)
-    }
-
-    #[inline(always)]
-    fn slots(&self, key: u32) -> &[u32] {
-        let at = key as usize * self.per_row;
-        &self.slots[at..at + self.per_row]
-    }
-
-    fn set_slot(&mut self, key: u32, i: usize, slot: u32) {
-        self.slots[key as usize * self.per_row + i] = slot;
-    }
-
-    /// Marks `key`'s slots as those of the rows at `[from, to)`.
-    fn set_span(&mut self, key: u32, from: i64, to: i64) {
-        let first = self.slots(key).first().copied().unwrap_or(u32::MAX);
-        self.spans[key as usize] = Span { from, to, first };
-    }
-
-    /// Drops `key`'s entry if it names `slot`, which is being freed.
-    fn forget(&mut self, key: u32, slot: u32) {
-        if (key as usize) < self.spans.len() && self.slots(key).contains(&slot) {
-            self.spans[key as usize] = NO_SPAN;
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {

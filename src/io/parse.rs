@@ -95,7 +95,7 @@ pub fn parse_f64(text: &str) -> Option<f64> {
 /// how many there were.
 /// [`parse_f64`] of the field `line[start..end]`, where `line` is the text
 /// the field was cut from: when at least 8 bytes of `line` start at the field
-/// and the field is a short decimal (see [`short_decimal`]), it is parsed from
+/// and the field is a short decimal (see `short_decimal`), it is parsed from
 /// one 8-byte load without a branch per digit.
 #[inline(always)]
 pub fn parse_f64_in(line: &[u8], start: usize, end: usize) -> Option<f64> {
@@ -112,7 +112,7 @@ pub fn parse_f64_in(line: &[u8], start: usize, end: usize) -> Option<f64> {
 
 /// `text.trim().parse::<i64>()` of the field `line[start..end]`, with a
 /// fast path for plain integers: an optional `-` and 1 to 16 ASCII digits,
-/// read from one or two 8-byte loads ([`eight_digits`]) when `line` has 8
+/// read from one or two 8-byte loads (`eight_digits`) when `line` has 8
 /// bytes from the first digit.
 #[inline(always)]
 pub fn parse_i64_in(line: &[u8], start: usize, end: usize) -> Option<i64> {
