@@ -108,32 +108,17 @@ impl LineFields {
                     self.bounds[at + 1] as usize,
                 )
             };
+            let bytes = text.as_bytes();
             let mut r = 0;
             if column.validity.is_none() {
                 match &mut column.data {
                     ColumnData::Float64(v) => {
-                        v.reserve(self.rows);
-                        while r < self.rows {
-                            let (start, end) = field(r);
-                            let Some(x) = parse_f64_in(text.as_bytes(), start, end) else {
-                                break;
-                            };
-                            v.push(x);
-                            r += 1;
-                        }
+                        r = push_parsed(v, self.rows, field, |s, e| parse_f64_in(bytes, s, e));
                     }
                     // A TIMESTAMP field that is an integer is milliseconds,
                     // as `parse_timestamp` reads it first.
                     ColumnData::Int64(v) | ColumnData::Timestamp(v) => {
-                        v.reserve(self.rows);
-                        while r < self.rows {
-                            let (start, end) = field(r);
-                            let Some(x) = parse_i64_in(text.as_bytes(), start, end) else {
-                                break;
-                            };
-                            v.push(x);
-                            r += 1;
-                        }
+                        r = push_parsed(v, self.rows, field, |s, e| parse_i64_in(bytes, s, e));
                     }
                     ColumnData::Utf8(v) => {
                         while r < self.rows {
@@ -141,7 +126,7 @@ impl LineFields {
                             if start == end {
                                 break; // NULL
                             }
-                            v.push_within(text.as_bytes(), start, end);
+                            v.push_within(bytes, start, end);
                             r += 1;
                         }
                     }
@@ -163,6 +148,27 @@ impl LineFields {
         batch.len += self.rows;
         true
     }
+}
+
+/// Pushes `parse(start, end)` of the field of each of rows `0..rows` (`field`
+/// gives its bounds) onto `values`, up to the first that does not parse;
+/// returns how many were pushed.
+#[inline(always)]
+fn push_parsed<T>(
+    values: &mut Vec<T>,
+    rows: usize,
+    field: impl Fn(usize) -> (usize, usize),
+    parse: impl Fn(usize, usize) -> Option<T>,
+) -> usize {
+    values.reserve(rows);
+    for r in 0..rows {
+        let (start, end) = field(r);
+        match parse(start, end) {
+            Some(x) => values.push(x),
+            None => return r,
+        }
+    }
+    rows
 }
 
 #[cfg(test)]

@@ -337,6 +337,47 @@ fn push_field_general(column: &mut Column, text: &str, name: &str) -> Result<(),
 mod tests {
     use super::*;
 
+    /// Calls `f` with every string of 0 to `max_len` bytes over `alphabet`
+    /// (ASCII), then with `random` strings of 6 to `6 + spread - 1` bytes of
+    /// digits, a leading `-` now and then, and `odd` here and there.
+    fn each_field(
+        alphabet: &[u8],
+        max_len: u32,
+        random: usize,
+        spread: u64,
+        odd: u8,
+        f: impl Fn(&str),
+    ) {
+        let mut field = Vec::new();
+        for len in 0..=max_len {
+            for mut code in 0..alphabet.len().pow(len) {
+                field.clear();
+                for _ in 0..len {
+                    field.push(alphabet[code % alphabet.len()]);
+                    code /= alphabet.len();
+                }
+                f(std::str::from_utf8(&field).unwrap());
+            }
+        }
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..random {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = 6 + (seed % spread) as usize;
+            field.clear();
+            for k in 0..len {
+                let r = (seed >> (4 + 3 * k)) % 32;
+                field.push(match r {
+                    0 if k == 0 => b'-',
+                    1 => odd,
+                    _ => b'0' + (r % 10) as u8,
+                });
+            }
+            f(std::str::from_utf8(&field).unwrap());
+        }
+    }
+
     /// `parse_f64_in` over a field followed by more text (so the one-load
     /// path is taken) and alone (so it is not) gives `str::parse`'s bits.
     fn check_in_context(field: &str) {
@@ -362,35 +403,7 @@ mod tests {
             let alone = parse_i64_in(field.as_bytes(), 0, field.len());
             assert_eq!(alone, expected, "{field:?} alone");
         };
-        let alphabet = b"0179-+ .x";
-        let mut field = Vec::new();
-        for len in 0..=5u32 {
-            for mut code in 0..alphabet.len().pow(len) {
-                field.clear();
-                for _ in 0..len {
-                    field.push(alphabet[code % alphabet.len()]);
-                    code /= alphabet.len();
-                }
-                check(std::str::from_utf8(&field).unwrap());
-            }
-        }
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..100_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = 6 + (seed % 14) as usize;
-            field.clear();
-            for k in 0..len {
-                let r = (seed >> (4 + 3 * k)) % 40;
-                field.push(match r {
-                    0 if k == 0 => b'-',
-                    1 => b'x',
-                    _ => b'0' + (r % 10) as u8,
-                });
-            }
-            check(std::str::from_utf8(&field).unwrap());
-        }
+        each_field(b"0179-+ .x", 5, 100_000, 14, b'x', check);
         for field in [
             "1767225604096",
             "-1767225604096",
@@ -432,37 +445,9 @@ mod tests {
     #[test]
     fn short_decimals_parse_as_the_standard_parser_does() {
         // Every string of up to 5 bytes over digits and the bytes that border
-        // them in ASCII or in a number's syntax.
-        let alphabet = b"0123456789-.+e/:";
-        let mut field = Vec::new();
-        for len in 1..=5u32 {
-            for mut code in 0..alphabet.len().pow(len) {
-                field.clear();
-                for _ in 0..len {
-                    field.push(alphabet[code % alphabet.len()]);
-                    code /= alphabet.len();
-                }
-                check_in_context(std::str::from_utf8(&field).unwrap());
-            }
-        }
-        // Longer ones, up to 9 bytes, of digits, sign and dots.
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..200_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            let len = 6 + (seed % 4) as usize;
-            field.clear();
-            for k in 0..len {
-                let r = (seed >> (8 + 5 * k)) % 24;
-                field.push(match r {
-                    0 if k == 0 => b'-',
-                    1 => b'.',
-                    _ => b'0' + (r % 10) as u8,
-                });
-            }
-            check_in_context(std::str::from_utf8(&field).unwrap());
-        }
+        // them in ASCII or in a number's syntax; longer ones (6 to 9 bytes)
+        // of digits, sign and dots.
+        each_field(b"0123456789-.+e/:", 5, 200_000, 4, b'.', check_in_context);
         for field in [
             "-99.9", "99.9", "-0.0", "0.0", "1234567", "-1234567", "123456.7", "9.999999",
         ] {
