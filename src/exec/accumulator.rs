@@ -451,9 +451,7 @@ impl Accumulator {
             (Accumulator::MinMaxFloat { values, seen, max }, Some(ColumnData::Float64(v)))
                 if dense =>
             {
-                min_max_dense(&mut values[..], &mut seen[..], *max, groups, v, |x, y| {
-                    x > y
-                });
+                min_max_dense(&mut values[..], &mut seen[..], *max, groups, v);
                 return;
             }
             (
@@ -462,9 +460,7 @@ impl Accumulator {
                 },
                 Some(ColumnData::Int64(v) | ColumnData::Timestamp(v)),
             ) if dense => {
-                min_max_dense(&mut values[..], &mut seen[..], *max, groups, v, |x, y| {
-                    x > y
-                });
+                min_max_dense(&mut values[..], &mut seen[..], *max, groups, v);
                 return;
             }
             _ => {}
@@ -789,15 +785,14 @@ fn as_f64(c: &Column, i: usize) -> f64 {
 
 /// The MIN (`max` false) or MAX update of `groups[i]` by `v[i]` for a column
 /// without NULLs, exactly as the row-by-row update: a value replaces the
-/// group's when the group has none yet or when it is strictly better under
-/// `greater`. One loop per direction, so the direction is not tested per row.
-fn min_max_dense<T: Copy>(
+/// group's when the group has none yet or when it is strictly better. One
+/// loop per direction, so the direction is not tested per row.
+fn min_max_dense<T: Copy + PartialOrd>(
     values: &mut [T],
     seen: &mut [bool],
     max: bool,
     groups: &[u32],
     v: &[T],
-    greater: fn(T, T) -> bool,
 ) {
     #[inline(always)]
     fn update<T: Copy>(
@@ -816,8 +811,8 @@ fn min_max_dense<T: Copy>(
         }
     }
     if max {
-        update(values, seen, groups, v, greater);
+        update(values, seen, groups, v, |x, current| x > current);
     } else {
-        update(values, seen, groups, v, |x, current| greater(current, x));
+        update(values, seen, groups, v, |x, current| x < current);
     }
 }

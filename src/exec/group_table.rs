@@ -120,6 +120,9 @@ impl GroupTable {
     /// groups, so ids stay in first-seen order. Returns how many of them do
     /// not pack.
     fn find_missed(&mut self, columns: &[&Column], groups: &mut [u32], misses: &[u32]) -> usize {
+        if misses.is_empty() {
+            return 0;
+        }
         let mut unpacked = 0;
         let mut new_keys = std::mem::take(&mut self.new_keys);
         new_keys.clear();
@@ -459,24 +462,13 @@ fn pack_row(columns: &[&Column], row: usize) -> Option<PackedKey> {
         k[j] = match &c.data {
             ColumnData::Int64(v) | ColumnData::Timestamp(v) => v[row] as u64,
             ColumnData::Utf8(v) if v.get_bytes(row).len() <= PACKED_STR_MAX => {
-                pack_str(v.get_bytes(row))
+                let b = v.get_bytes(row);
+                load_masked(b, 0, b.len()) | ((b.len() as u64) << 56)
             }
             _ => return None,
         };
     }
     Some(k)
-}
-
-/// A string of at most [`PACKED_STR_MAX`] bytes as a word: its bytes
-/// little-endian, its length in the top byte.
-#[inline]
-fn pack_str(b: &[u8]) -> u64 {
-    debug_assert!(b.len() <= PACKED_STR_MAX);
-    let mut word = (b.len() as u64) << 56;
-    for (i, &byte) in b.iter().enumerate() {
-        word |= (byte as u64) << (8 * i);
-    }
-    word
 }
 
 /// A stored key column beside the matching input column, both without NULLs:

@@ -583,37 +583,33 @@ impl TextSource {
             let bytes = text.as_bytes();
             let width = schema.len();
             let scanned = line_fields.scan(bytes, *delimiter, width, max_rows - batch.len);
-            if !line_fields.decode(text, schema, batch) {
-                let lines = &text[..scanned.consumed];
-                decode_rows(
-                    lines,
-                    0,
-                    *delimiter,
-                    schema,
-                    batch,
-                    line_no,
-                    |line, why, raw| rejects.reject(name, line, why, raw),
-                )?;
-            } else {
+            let decoded = line_fields.decode(text, schema, batch);
+            if decoded {
                 *line_no += scanned.lines;
             }
-            let mut used = scanned.consumed;
-            if scanned.odd_line {
-                // A line with another number of fields: rejected by the row path.
-                let end = used
-                    + memchr::memchr(b'\n', &bytes[used..]).map_or(bytes.len() - used, |i| i + 1);
-                let lines = &text[..end];
+            // A line with another number of fields: to be rejected.
+            let odd_end = scanned.odd_line.then(|| {
+                let at = scanned.consumed;
+                at + memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len() - at, |i| i + 1)
+            });
+            // The row path, one line at a time: over the scanned lines when a
+            // field did not parse, and over the odd line.
+            let slow = [
+                (!decoded).then_some((0, scanned.consumed)),
+                odd_end.map(|end| (scanned.consumed, end)),
+            ];
+            for (from, to) in slow.into_iter().flatten() {
                 decode_rows(
-                    lines,
-                    used,
+                    &text[..to],
+                    from,
                     *delimiter,
                     schema,
                     batch,
                     line_no,
                     |line, why, raw| rejects.reject(name, line, why, raw),
                 )?;
-                used = end;
             }
+            let used = odd_end.unwrap_or(scanned.consumed);
             reader.consume(used);
         }
         Ok(())
