@@ -22,6 +22,7 @@
 
 use crate::data::{Batch, Schema};
 use crate::error::Error;
+use crate::exec::partial_agg::PartialAggregate;
 use crate::io::late::LatePolicy;
 use crate::io::sink::{result_rings, write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
@@ -32,7 +33,7 @@ use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
 use crate::runtime::metrics::{new_latency_histogram, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::{ring, Consumer, Producer};
-use crate::runtime::router::{route_all, Batching, Lane};
+use crate::runtime::router::{route_all, Batching, Lane, Routing};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
 use crate::sql::plan::QueryPlan;
 use crate::sql::{PlanOptions, StreamDecl};
@@ -67,6 +68,8 @@ pub struct EngineBuilder {
     plan_options: PlanOptions,
     /// Readers of a file input (`None`: the engine chooses).
     readers: Option<usize>,
+    /// Whether routers may fold rows into partial groups (see [`Self::partial_aggregation`]).
+    partial_aggregation: bool,
     /// Whether the watermark bound and the lateness were set here (they then
     /// win over a `CREATE STREAM` declaration).
     out_of_orderness_set: bool,
@@ -86,6 +89,7 @@ impl Default for EngineBuilder {
             late: LatePolicy::default(),
             plan_options: PlanOptions::default(),
             readers: None,
+            partial_aggregation: true,
             out_of_orderness_set: false,
             lateness_set: false,
         }
@@ -123,6 +127,17 @@ impl EngineBuilder {
     /// query does not depend on arrival order; otherwise one.
     pub fn readers(mut self, readers: usize) -> Self {
         self.readers = Some(readers);
+        self
+    }
+
+    /// Whether the routers may aggregate their own rows and hand partial
+    /// groups to the shards (default true; see [`crate::exec::partial_agg`]).
+    /// They do so for a grouped `EMIT FINAL` query without a window when
+    /// there are at least as many readers as shards; `false` always sends
+    /// rows, which gives the same results (up to the order a DOUBLE sum adds
+    /// in).
+    pub fn partial_aggregation(mut self, allowed: bool) -> Self {
+        self.partial_aggregation = allowed;
         self
     }
 
@@ -285,6 +300,7 @@ impl EngineBuilder {
             output: self.output,
             late: self.late,
             batching: self.batching,
+            partial_aggregation: self.partial_aggregation,
             idle: self.idle,
         })
     }
@@ -323,6 +339,7 @@ pub struct Engine {
     output: OutputSpec,
     late: LatePolicy,
     batching: Batching,
+    partial_aggregation: bool,
     idle: IdlePolicy,
     /// With [`OutputSpec::Rings`], one ring per shard: the shards' ends ...
     result_producers: Vec<Producer<Batch>>,
@@ -356,6 +373,15 @@ impl Engine {
     /// How many routers read the input (more than one for a file read in parallel).
     pub fn readers(&self) -> usize {
         self.sources.len()
+    }
+
+    /// Whether the routers fold rows into partial groups in this run: the
+    /// builder allows it, the plan can be split so, and every shard has a
+    /// router of its own.
+    pub fn partial_aggregation(&self) -> bool {
+        self.partial_aggregation
+            && self.readers() >= self.cores.len()
+            && PartialAggregate::for_plan(&self.plan).is_some()
     }
 
     /// The readers for `input`: as `requested` when that is possible, else
@@ -457,6 +483,7 @@ impl Engine {
         // The mesh: one ring from every router to every shard;
         // `lanes[r][s]` is router r's end of its ring to shard s.
         let readers = self.sources.len();
+        let partial = self.partial_aggregation();
         let mut lanes: Vec<Vec<Lane>> = (0..readers).map(|_| Vec::new()).collect();
         let schema_in = self.sources[0].schema().clone();
         for (index, &core) in self.cores.cores().iter().enumerate() {
@@ -519,10 +546,12 @@ impl Engine {
                 Some(e) => (Err(e), Default::default()),
                 None => route_all(
                     &mut self.sources,
-                    &self.plan.partitioning,
+                    Routing {
+                        plan: &self.plan,
+                        batching: self.batching,
+                        partial,
+                    },
                     std::mem::take(&mut lanes),
-                    self.batching,
-                    self.plan.windowed().then_some(self.plan.watermarking),
                     stop,
                     self.cores.cores(),
                 ),
@@ -574,6 +603,7 @@ impl Engine {
         summary.malformed = routed_stats.malformed;
         summary.stopped = routed_stats.stopped;
         summary.readers = readers;
+        summary.partial_aggregation = partial;
         if let Some(e) = shard_error {
             return Err(e);
         }

@@ -163,6 +163,11 @@ struct RunArgs {
     /// otherwise 1. Use 1 for a CSV file with line breaks inside quoted fields.
     #[arg(long, value_name = "N")]
     readers: Option<usize>,
+    /// Always send rows to the shards. By default, for a grouped EMIT FINAL query without a
+    /// window and at least as many readers as shards, each reader aggregates its own rows and
+    /// hands partial groups to the shards, which merge them.
+    #[arg(long)]
+    no_partial_aggregation: bool,
     /// How long an idle shard polls before it parks (e.g. 100us, 1ms).
     #[arg(long, default_value = "100us")]
     idle_spin: String,
@@ -278,7 +283,11 @@ const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 /// Runs the query; returns the signal that stopped it (0 if none).
 fn run(args: RunArgs) -> Result<usize, Error> {
     let cores = args.cores.core_set()?;
-    let mut builder = args.query.builder()?.cores(cores);
+    let mut builder = args
+        .query
+        .builder()?
+        .cores(cores)
+        .partial_aggregation(!args.no_partial_aggregation);
     if let Some(n) = args.readers {
         builder = builder.readers(n);
     }

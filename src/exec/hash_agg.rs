@@ -8,6 +8,7 @@ use super::accumulator::Accumulator;
 use super::expr::Expr;
 use super::filter::select;
 use super::group_table::GroupTable;
+use super::partial_agg::PartialGroups;
 use super::project::project;
 use crate::data::{Batch, Column};
 use crate::sql::plan::AggregatePlan;
@@ -92,6 +93,38 @@ impl HashAggregate {
             ingest_time: batch.ingest_time,
         };
         Some(self.finish_rows(grouped))
+    }
+
+    /// Takes every group out: the key columns and the accumulators, leaving
+    /// no groups (for a router's partial aggregation).
+    pub fn take_state(&mut self) -> (Vec<Column>, Vec<Accumulator>) {
+        let table = std::mem::replace(&mut self.groups, key_table(&self.plan));
+        let n = table.len();
+        let mut accumulators = std::mem::replace(&mut self.accumulators, accumulators(&self.plan));
+        for acc in &mut accumulators {
+            acc.resize(n);
+        }
+        (table.keys().to_vec(), accumulators)
+    }
+
+    /// Merges the groups of `partial` that shard `shard` owns into this
+    /// shard's groups.
+    pub fn merge_partial(&mut self, partial: &PartialGroups, shard: usize) {
+        let from: Vec<u32> = (0..partial.owner.len() as u32)
+            .filter(|&g| partial.owner[g as usize] as usize == shard)
+            .collect();
+        if from.is_empty() {
+            return;
+        }
+        let keys: Vec<Column> = partial.keys.iter().map(|c| c.gather(&from)).collect();
+        let key_refs: Vec<&Column> = keys.iter().collect();
+        self.groups
+            .find_or_insert(&key_refs, from.len(), &mut self.group_ids);
+        let n = self.groups.len();
+        for (acc, other) in self.accumulators.iter_mut().zip(&partial.accumulators) {
+            acc.resize(n);
+            acc.merge_from(other, &from, &self.group_ids);
+        }
     }
 
     /// The final row of every group (FINAL); nothing for CHANGES, whose rows

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod hash_agg;
 pub mod like;
 pub mod packed_index;
+pub mod partial_agg;
 pub mod pipeline;
 pub mod project;
 mod recent_windows;

@@ -2,6 +2,7 @@
 
 use super::filter::{filter, select};
 use super::hash_agg::HashAggregate;
+use super::partial_agg::PartialGroups;
 use super::project::project;
 use super::row_window::RowWindow;
 use super::window_agg::WindowAggregate;
@@ -108,6 +109,16 @@ impl Pipeline {
             }
         };
         (out.filter(|b| !b.is_empty()), counts)
+    }
+
+    /// Merges the partial groups a router folded (see
+    /// [`partial_agg`](super::partial_agg)) that this shard owns. Only a plan
+    /// that [`PartialAggregate::for_plan`](super::partial_agg::PartialAggregate::for_plan)
+    /// accepts is folded in routers, and its body is a grouped aggregate.
+    pub fn merge_partial(&mut self, partial: &PartialGroups, shard: usize) {
+        if let Body::Aggregate(agg) = &mut self.body {
+            agg.merge_partial(partial, shard);
+        }
     }
 
     /// The late rows since the last call (only when built with `keep_late`).

@@ -1,6 +1,8 @@
 //! What travels on a ring: data and control, in one ordered stream.
 
 use crate::data::Batch;
+use crate::exec::partial_agg::{Folded, PartialGroups};
+use std::sync::Arc;
 
 /// One message from a router to a shard.
 ///
@@ -10,6 +12,14 @@ use crate::data::Batch;
 pub enum Message {
     /// Rows the shard owns.
     Data(Batch),
+    /// Groups a router folded itself (partial aggregation): the shard merges
+    /// those it owns. Every shard gets the same groups; `folded` counts the
+    /// input rows they stand for on one shard's message only, so every input
+    /// row is counted once.
+    Partial {
+        groups: Arc<PartialGroups>,
+        folded: Folded,
+    },
     /// Event time has reached this point (epoch ms): close the windows it
     /// passes. Broadcast to every shard, so idle shards close windows too.
     Watermark(i64),

@@ -252,6 +252,10 @@ pub struct RunSummary {
     /// Routers that read the input: more than one for a file read in
     /// parallel, one byte range each.
     pub readers: usize,
+    /// The routers folded rows into partial groups (see
+    /// [`crate::exec::partial_agg`]); a shard's records are then the rows
+    /// the groups it was handed stand for.
+    pub partial_aggregation: bool,
 }
 
 /// The JSON form of one summary row (a shard, or the total).
@@ -278,6 +282,7 @@ struct JsonSummary {
     records_per_s: f64,
     records_read: u64,
     readers: usize,
+    partial_aggregation: bool,
     stopped: bool,
     identity_holds: bool,
     shards: Vec<JsonRow>,
@@ -396,7 +401,7 @@ impl RunSummary {
         );
         let _ = writeln!(
             out,
-            "in {input} = processed {} + filtered {} + late {} + malformed {} ({}); elapsed {:.3} s{}{}",
+            "in {input} = processed {} + filtered {} + late {} + malformed {} ({}); elapsed {:.3} s{}{}{}",
             t.processed,
             t.filtered,
             t.late,
@@ -408,13 +413,14 @@ impl RunSummary {
             } else {
                 String::new()
             },
+            if self.partial_aggregation { "; aggregated partly in the readers" } else { "" },
             if self.stopped { "; stopped before the end of input" } else { "" }
         );
         out
     }
 
     /// The summary as one JSON object: `elapsed_s`, `records_per_s`,
-    /// `records_read`, `readers`, `stopped`, `identity_holds`, `shards` (one row per
+    /// `records_read`, `readers`, `partial_aggregation`, `stopped`, `identity_holds`, `shards` (one row per
     /// shard) and `total`. Each row has `records_in`, `processed`, `filtered`,
     /// `late`, `malformed`, `rows_out`, `records_per_s` and `latency_us`
     /// (`count`, `p50`, `p99`, `p999`, `max`). In `total`, `records_in`
@@ -447,6 +453,7 @@ impl RunSummary {
             records_per_s: input as f64 / secs,
             records_read: self.records_read,
             readers: self.readers,
+            partial_aggregation: self.partial_aggregation,
             stopped: self.stopped,
             identity_holds: self.identity_holds(),
             shards: self

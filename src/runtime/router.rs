@@ -34,8 +34,9 @@ use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, Schema};
 use crate::error::Error;
 use crate::exec::hash::{hash_rows, shard_of};
+use crate::exec::partial_agg::{Folded, PartialAggregate};
 use crate::io::source::{Poll, Source};
-use crate::sql::plan::{Partitioning, Watermarking};
+use crate::sql::plan::{Partitioning, QueryPlan, Watermarking};
 use crate::sync::Arc;
 use crossbeam::utils::{Backoff, CachePadded};
 use std::borrow::Cow;
@@ -61,6 +62,17 @@ impl Default for Batching {
             linger: Duration::from_millis(5),
         }
     }
+}
+
+/// What every router of a run does with its rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Routing<'a> {
+    /// The plan: its partitioning, its event time, and what can be folded.
+    pub plan: &'a QueryPlan,
+    pub batching: Batching,
+    /// Fold rows into partial groups (see [`crate::exec::partial_agg`]) when
+    /// the plan allows it, instead of sending them to the shards.
+    pub partial: bool,
 }
 
 /// The router's end of one shard's ring.
@@ -108,6 +120,7 @@ impl Lane {
     fn send(&mut self, mut message: Message) -> Result<(), Stopped> {
         let records = match &message {
             Message::Data(b) => b.len as u64,
+            Message::Partial { folded, .. } => folded.records,
             _ => 0,
         };
         let backoff = Backoff::new();
@@ -216,6 +229,117 @@ impl WatermarkTracker {
 #[derive(Debug)]
 struct Stopped;
 
+/// The error of a router whose shard `lane` stopped early.
+fn stopped(lane: usize) -> Error {
+    Error::Shard {
+        shard: lane,
+        reason: "stopped before the end of input".into(),
+    }
+}
+
+/// Sends each row of a batch to the lane of the shard that owns it.
+struct Scatter {
+    next_lane: usize,
+    hashes: Vec<u64>,
+    /// Per lane, the rows of the batch it gets.
+    targets: Vec<Vec<u32>>,
+}
+
+impl Scatter {
+    fn new(lanes: usize) -> Scatter {
+        Scatter {
+            next_lane: 0,
+            hashes: Vec::new(),
+            targets: vec![Vec::new(); lanes],
+        }
+    }
+
+    /// Routes `batch`: whole to one lane, or row by row to the lanes of the
+    /// keys' shards, sending each lane's pending rows once it has a batch.
+    fn route(
+        &mut self,
+        batch: Batch,
+        partitioning: &Partitioning,
+        lanes: &mut [Lane],
+        batching: Batching,
+        schema: &Schema,
+    ) -> Result<(), Error> {
+        let whole = match partitioning {
+            Partitioning::Single => Some(0),
+            Partitioning::RoundRobin => {
+                self.next_lane = (self.next_lane + 1) % lanes.len();
+                Some(self.next_lane)
+            }
+            Partitioning::ByKey(_) if lanes.len() == 1 => Some(0),
+            Partitioning::ByKey(keys) => {
+                let cols: Vec<Cow<'_, Column>> = keys.iter().map(|k| k.eval(&batch)).collect();
+                let refs: Vec<&Column> = cols.iter().map(|c| c.as_ref()).collect();
+                hash_rows(&refs, batch.len, &mut self.hashes);
+                for t in self.targets.iter_mut() {
+                    t.clear();
+                }
+                for (row, h) in self.hashes.iter().enumerate() {
+                    self.targets[shard_of(*h, lanes.len())].push(row as u32);
+                }
+                None
+            }
+        };
+        if let Some(i) = whole {
+            let lane = &mut lanes[i];
+            lane.send_pending(schema, batching.batch_size)
+                .map_err(|_| stopped(i))?;
+            return lane.send(Message::Data(batch)).map_err(|_| stopped(i));
+        }
+        for (i, rows) in self.targets.iter().enumerate() {
+            let lane = &mut lanes[i];
+            let mut rows = rows.as_slice();
+            while !rows.is_empty() {
+                if lane.oldest.is_none() {
+                    lane.oldest = Some(batch.ingest_time);
+                }
+                let room = batching.batch_size - lane.pending.len;
+                let (now, later) = rows.split_at(room.min(rows.len()));
+                lane.pending.extend_from_rows(&batch, now);
+                rows = later;
+                if lane.pending.len >= batching.batch_size {
+                    lane.send_pending(schema, batching.batch_size)
+                        .map_err(|_| stopped(i))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Hands the router's partial groups to every shard (each merges the ones it
+/// owns). The rows they stand for are counted on one shard's message, a
+/// different shard each time, so progress stays spread.
+fn hand_over(
+    partial: &mut PartialAggregate,
+    lanes: &mut [Lane],
+    hand_overs: &mut usize,
+) -> Result<(), Error> {
+    let Some((groups, folded)) = partial.take(lanes.len()) else {
+        return Ok(());
+    };
+    let counted = *hand_overs % lanes.len();
+    *hand_overs += 1;
+    let groups = std::sync::Arc::new(groups);
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        let folded = if i == counted {
+            folded
+        } else {
+            Folded::default()
+        };
+        let message = Message::Partial {
+            groups: groups.clone(),
+            folded,
+        };
+        lane.send(message).map_err(|_| stopped(i))?;
+    }
+    Ok(())
+}
+
 /// What the router saw.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RouterStats {
@@ -225,30 +349,31 @@ pub struct RouterStats {
     pub stopped: bool,
 }
 
-/// Routes every record of `source` to `lanes` (lane `i` feeds shard `i`), then
-/// sends end of input to every lane. `stats` counts what was read, also when
+/// Routes every record of `source` to `lanes` (lane `i` feeds shard `i`), or
+/// folds it into partial groups handed to every lane, then sends end of input
+/// to every lane. `stats` counts what was read, also when
 /// routing fails.
 ///
 /// Returns an error if the source fails, or if a shard stopped early (the
 /// caller then reports that shard's own error).
 pub fn route(
     source: &mut dyn Source,
-    partitioning: &Partitioning,
+    routing: Routing<'_>,
     lanes: &mut [Lane],
-    batching: Batching,
-    watermarks: Option<Watermarking>,
     stop: &(dyn Fn() -> bool + Sync),
     stats: &mut RouterStats,
 ) -> Result<(), Error> {
+    let Routing { plan, batching, .. } = routing;
+    let partitioning = &plan.partitioning;
+    let watermarks = plan.windowed().then_some(plan.watermarking);
+    let mut partial = routing
+        .partial
+        .then(|| PartialAggregate::for_plan(plan))
+        .flatten();
     let schema = source.schema().clone();
     let mut watermark = WatermarkTracker::new(watermarks);
-    let mut next_lane = 0usize;
-    let mut hashes = Vec::new();
-    let mut targets: Vec<Vec<u32>> = vec![Vec::new(); lanes.len()];
-    let stopped = |lane: usize| Error::Shard {
-        shard: lane,
-        reason: "stopped before the end of input".into(),
-    };
+    let mut scatter = Scatter::new(lanes.len());
+    let mut hand_overs = 0usize;
     let result = (|| {
         loop {
             if stop() {
@@ -274,55 +399,14 @@ pub fn route(
                 Poll::Batch(batch) => {
                     stats.records_read += batch.len as u64;
                     watermark.observe(&batch);
-                    let whole = match partitioning {
-                        Partitioning::Single => Some(0),
-                        Partitioning::RoundRobin => {
-                            next_lane = (next_lane + 1) % lanes.len();
-                            Some(next_lane)
-                        }
-                        Partitioning::ByKey(_) if lanes.len() == 1 => Some(0),
-                        Partitioning::ByKey(keys) => {
-                            let cols: Vec<Cow<'_, Column>> =
-                                keys.iter().map(|k| k.eval(&batch)).collect();
-                            let refs: Vec<&Column> = cols.iter().map(|c| c.as_ref()).collect();
-                            hash_rows(&refs, batch.len, &mut hashes);
-                            for t in targets.iter_mut() {
-                                t.clear();
-                            }
-                            for (row, h) in hashes.iter().enumerate() {
-                                targets[shard_of(*h, lanes.len())].push(row as u32);
-                            }
-                            None
-                        }
-                    };
-                    match whole {
-                        Some(i) => {
-                            let lane = &mut lanes[i];
-                            lane.send_pending(&schema, batching.batch_size)
-                                .map_err(|_| stopped(i))?;
-                            lane.send(Message::Data(batch)).map_err(|_| stopped(i))?;
-                        }
-                        None => {
-                            for (i, rows) in targets.iter().enumerate() {
-                                let lane = &mut lanes[i];
-                                let mut rows = rows.as_slice();
-                                while !rows.is_empty() {
-                                    if lane.oldest.is_none() {
-                                        lane.oldest = Some(batch.ingest_time);
-                                    }
-                                    let room = batching.batch_size - lane.pending.len;
-                                    let (now, later) = rows.split_at(room.min(rows.len()));
-                                    lane.pending.extend_from_rows(&batch, now);
-                                    rows = later;
-                                    if lane.pending.len >= batching.batch_size {
-                                        lane.send_pending(&schema, batching.batch_size)
-                                            .map_err(|_| stopped(i))?;
-                                    }
-                                }
-                            }
-                        }
+                    match partial.as_mut() {
+                        Some(p) if p.is_active() => p.fold(batch),
+                        _ => scatter.route(batch, partitioning, lanes, batching, &schema)?,
                     }
                 }
+            }
+            if let Some(p) = partial.as_mut().filter(|p| p.due()) {
+                hand_over(p, lanes, &mut hand_overs)?;
             }
             if let Some(wm) = watermark.next() {
                 // Data before the watermark goes out first, then the watermark
@@ -341,6 +425,9 @@ pub fn route(
                     lane.send(Message::Flush).map_err(|_| stopped(i))?;
                 }
             }
+        }
+        if let Some(p) = partial.as_mut() {
+            hand_over(p, lanes, &mut hand_overs)?;
         }
         for (i, lane) in lanes.iter_mut().enumerate() {
             lane.send_pending(&schema, batching.batch_size)
@@ -365,25 +452,15 @@ pub fn route(
 /// the first error is returned. The stats are the routers' totals.
 pub fn route_all(
     sources: &mut [Box<dyn Source>],
-    partitioning: &Partitioning,
+    routing: Routing<'_>,
     lanes: Vec<Vec<Lane>>,
-    batching: Batching,
-    watermarks: Option<Watermarking>,
     stop: &(dyn Fn() -> bool + Sync),
     cores: &[usize],
 ) -> (Result<(), Error>, RouterStats) {
     let route_one =
         |source: &mut Box<dyn Source>, mut lanes: Vec<Lane>, stop: &(dyn Fn() -> bool + Sync)| {
             let mut stats = RouterStats::default();
-            let result = route(
-                source.as_mut(),
-                partitioning,
-                &mut lanes,
-                batching,
-                watermarks,
-                stop,
-                &mut stats,
-            );
+            let result = route(source.as_mut(), routing, &mut lanes, stop, &mut stats);
             (result, stats)
         };
     if let ([source], [_]) = (&mut *sources, lanes.as_slice()) {

@@ -190,6 +190,20 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 latency.saturating_record_n(micros, records);
                 counters.publish(&stats);
             }
+            Some(Message::Partial { groups, folded }) => {
+                idle_since = None;
+                backoff.reset();
+                stats.records_in += folded.records;
+                stats.processed += folded.records - folded.filtered;
+                stats.filtered += folded.filtered;
+                pipeline.merge_partial(&groups, index);
+                // The rows reached the shard's state only now: their latency
+                // counts from the oldest of them.
+                let micros =
+                    u64::try_from(groups.ingest_time.elapsed().as_micros()).unwrap_or(u64::MAX);
+                latency.saturating_record_n(micros, folded.records);
+                counters.publish(&stats);
+            }
             Some(Message::Watermark(w)) => {
                 if let Some(out) = pipeline.advance(w) {
                     stats.rows_out += out.len as u64;
@@ -362,6 +376,7 @@ mod tests {
     fn kind(m: Option<Message>) -> String {
         match m {
             Some(Message::Data(b)) => format!("data {}", b.len),
+            Some(Message::Partial { groups, .. }) => format!("partial {}", groups.owner.len()),
             Some(Message::Watermark(w)) => format!("watermark {w}"),
             Some(Message::Flush) => "flush".into(),
             Some(Message::EndOfInput) => "end".into(),
