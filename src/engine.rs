@@ -22,7 +22,7 @@
 
 use crate::data::{Batch, Schema};
 use crate::error::Error;
-use crate::exec::partial_agg::PartialAggregate;
+use crate::exec::partial_agg;
 use crate::io::late::LatePolicy;
 use crate::io::sink::{result_rings, write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
@@ -381,7 +381,7 @@ impl Engine {
     pub fn partial_aggregation(&self) -> bool {
         self.partial_aggregation
             && self.readers() >= self.cores.len()
-            && PartialAggregate::for_plan(&self.plan).is_some()
+            && partial_agg::splits(&self.plan)
     }
 
     /// The readers for `input`: as `requested` when that is possible, else

@@ -26,7 +26,7 @@
 //! takes routed rows and merged groups alike, so this needs no coordination.
 //!
 //! # Which queries
-//! [`PartialAggregate::for_plan`]: a grouped aggregate without a window,
+//! [`splits`]: a grouped aggregate without a window,
 //! `EMIT FINAL`, whose results do not depend on arrival order, and whose
 //! aggregates have a state of fixed size (all but `COUNT(DISTINCT ..)`).
 
@@ -61,6 +61,19 @@ pub struct PartialGroups {
     pub ingest_time: Instant,
 }
 
+/// Whether `plan` can be aggregated partly in the routers (see the module docs).
+pub fn splits(plan: &QueryPlan) -> bool {
+    match &plan.body {
+        PlanBody::Aggregate(agg) => {
+            agg.window.is_none()
+                && plan.emit == EmitMode::Final
+                && !plan.needs_arrival_order()
+                && agg.aggs.iter().all(|a| a.func != AggFunc::CountDistinct)
+        }
+        _ => false,
+    }
+}
+
 /// One router's partial groups, and what it counts about the rows folded.
 pub struct PartialAggregate {
     filter: Option<Expr>,
@@ -92,11 +105,7 @@ impl PartialAggregate {
         let PlanBody::Aggregate(agg) = &plan.body else {
             return None;
         };
-        let splits = agg.window.is_none()
-            && plan.emit == EmitMode::Final
-            && !plan.needs_arrival_order()
-            && agg.aggs.iter().all(|a| a.func != AggFunc::CountDistinct);
-        splits.then(|| PartialAggregate {
+        splits(plan).then(|| PartialAggregate {
             filter: plan.filter.clone(),
             groups: HashAggregate::new(agg.clone(), EmitMode::Final, false),
             by_key: !agg.keys.is_empty(),

@@ -56,6 +56,13 @@ impl fmt::Display for QueryPlan {
                 "partitioning: round-robin (whole batches, no keyed state)"
             )?,
         }
+        if crate::exec::partial_agg::splits(self) {
+            writeln!(
+                f,
+                "partial aggregation: with at least as many readers as shards, each reader \
+                 folds its rows into groups and the shards merge them"
+            )?;
+        }
         writeln!(f, "each shard runs:")?;
         let mut step = 0;
         let mut op = |f: &mut fmt::Formatter<'_>, text: String| {
