@@ -132,10 +132,10 @@ impl EngineBuilder {
 
     /// Whether the routers may aggregate their own rows and hand partial
     /// groups to the shards (default true; see [`crate::exec::partial_agg`]).
-    /// They do so for a grouped `EMIT FINAL` query without a window when
-    /// there are at least as many readers as shards; `false` always sends
-    /// rows, which gives the same results (up to the order a DOUBLE sum adds
-    /// in).
+    /// They do so for a grouped `EMIT FINAL` query without a window over a
+    /// file read by several readers, at least as many as shards; `false`
+    /// always sends rows, which gives the same results (up to the order a
+    /// DOUBLE sum adds in, which several readers already make vary).
     pub fn partial_aggregation(mut self, allowed: bool) -> Self {
         self.partial_aggregation = allowed;
         self
@@ -376,10 +376,11 @@ impl Engine {
     }
 
     /// Whether the routers fold rows into partial groups in this run: the
-    /// builder allows it, the plan can be split so, and every shard has a
-    /// router of its own.
+    /// builder allows it, the plan can be split so, and the input is read by
+    /// several readers, at least one per shard.
     pub fn partial_aggregation(&self) -> bool {
         self.partial_aggregation
+            && self.readers() > 1
             && self.readers() >= self.cores.len()
             && partial_agg::splits(&self.plan)
     }

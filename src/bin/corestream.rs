@@ -164,7 +164,7 @@ struct RunArgs {
     #[arg(long, value_name = "N")]
     readers: Option<usize>,
     /// Always send rows to the shards. By default, for a grouped EMIT FINAL query without a
-    /// window and at least as many readers as shards, each reader aggregates its own rows and
+    /// window over a file read by several readers, at least one per shard, each reader aggregates its own rows and
     /// hands partial groups to the shards, which merge them.
     #[arg(long)]
     no_partial_aggregation: bool,

@@ -10,9 +10,12 @@
 //! Folding costs about what routing a row costs (hash, probe versus hash,
 //! copy), so a router does the shard's work at no extra cost, and a hot key
 //! no longer loads one shard: each router sends it at most once per flush.
-//! The engine uses it when every shard has a router of its own (at least as
-//! many readers as shards), so the routers have the cores the shards leave
-//! idle.
+//! The engine uses it for a file read in parallel with at least as many
+//! readers as shards, so every shard has a router of its own and the routers
+//! have the cores the shards leave idle. (Rows of several readers already
+//! interleave there, so a DOUBLE sum's last bits already depend on timing;
+//! one reader keeps sending rows, and its sums stay bit-identical for any
+//! core count.)
 //!
 //! # When the groups are handed over
 //! - Every [`FLUSH_ROWS`] input rows, or when the oldest folded row has waited

@@ -59,7 +59,7 @@ impl fmt::Display for QueryPlan {
         if crate::exec::partial_agg::splits(self) {
             writeln!(
                 f,
-                "partial aggregation: with at least as many readers as shards, each reader \
+                "partial aggregation: when a file is read by several readers, at least one per shard, each reader \
                  folds its rows into groups and the shards merge them"
             )?;
         }
