@@ -7,6 +7,14 @@
 //! is backpressure: the router spins, then yields its core, and retries; it
 //! never drops a batch.
 //!
+//! # Partial aggregation
+//! With [`Routing::partial`], a router folds the rows of a grouped `EMIT
+//! FINAL` query into groups of its own instead of sending them, and from time
+//! to time hands the groups to every shard in one [`Message::Partial`] (see
+//! [`crate::exec::partial_agg`]); at end of input (or a stop) it hands over
+//! what it holds before end of input. If the keys turn out not to repeat, it
+//! goes back to sending rows.
+//!
 //! # Stopping
 //! The router checks its `stop` condition once per loop, and never waits in a
 //! source poll for longer than [`STOP_CHECK`], so a stop request (a signal in

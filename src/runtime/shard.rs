@@ -6,6 +6,11 @@
 //! sink and the tally are its own; the counters it publishes are written by
 //! it alone.
 //!
+//! # Partial groups
+//! A [`Message::Partial`] carries groups a router aggregated itself; the shard
+//! merges the ones it owns into its own and counts the input rows they stand
+//! for as processed (see [`crate::exec::partial_agg`]).
+//!
 //! # Latency
 //! The shard records each data batch's ingest-to-sink latency (microseconds,
 //! one count per record; see [`super::metrics`]) in a histogram it owns, and
