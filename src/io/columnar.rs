@@ -1,7 +1,7 @@
 //! Decoding a block of simple lines a column at a time.
 //!
 //! [`LineFields::scan`] finds the fields of each line of a block with the
-//! word-at-a-time scanner ([`Marks`]) and keeps where they are;
+//! bitmask scanner ([`Marks`]) and keeps where they are;
 //! [`LineFields::decode`] then parses one column over all those lines at a
 //! time, so the column's type is matched once per block instead of once per
 //! field, and each column's loop is a tight one.
