@@ -436,6 +436,9 @@ pub(crate) mod tests {
         for b in 0..=255u8 {
             let bytes = [b, b'\n', b, b, b';', b, 0x80, b, b, b'\n', 0x7f, b];
             check(&bytes, b';', &format!("byte {b}"));
+            if cfg!(miri) && b % 16 != 1 {
+                continue;
+            }
             // And at every offset of a block, across block borders.
             let mut long = vec![b; 3 * BLOCK + 5];
             for at in (0..long.len()).step_by(7) {
