@@ -297,10 +297,9 @@ fn main() {
         scan_ns[0] / before_ns
     );
     for (i, scanner) in scanners.iter().enumerate() {
-        let name = match scanner {
-            Scanner::Avx2(_) => "AVX2".to_string(),
-            other => format!("{other:?}").to_uppercase(),
-        };
+        // `Avx2(Avx2Detected(()))` as `AVX2`.
+        let name = format!("{scanner:?}");
+        let name = name.split('(').next().unwrap_or_default().to_uppercase();
         println!(
             "  {name:<16} LineFields::scan {:6.2} ({:4.2}x; {:4.2}x faster than before)   \
              Marks {:6.2} ({:4.2}x)",

@@ -85,15 +85,16 @@ impl Scanner {
 
     /// Every finder this CPU can run, the fallback first.
     pub fn all() -> Vec<Scanner> {
-        let mut all = vec![Scanner::Swar];
         #[cfg(target_arch = "x86_64")]
         {
-            all.push(Scanner::Sse2);
+            let mut all = vec![Scanner::Swar, Scanner::Sse2];
             if let Scanner::Avx2(detected) = Scanner::detect() {
                 all.push(Scanner::Avx2(detected));
             }
+            all
         }
-        all
+        #[cfg(not(target_arch = "x86_64"))]
+        vec![Scanner::Swar]
     }
 
     /// Runs `work` with this scanner's finder for `delimiter`, compiled for
