@@ -1,5 +1,7 @@
 //! Columns: one typed vector per column, with an optional validity mask for NULLs.
 
+use std::mem::MaybeUninit;
+
 use super::value::format_decimal;
 use super::{DataType, Value};
 
@@ -91,6 +93,64 @@ impl Utf8Column {
             _ => self.bytes.extend_from_slice(&text[start..end]),
         }
         self.offsets.push(self.bytes.len() as u32);
+    }
+
+    /// Pushes `text[start..end]` for each `(start, end)` of `fields` (whole
+    /// strings, as for [`Utf8Column::push_within`]) up to the first empty
+    /// one; returns how many were pushed.
+    ///
+    /// Room for all the bytes is reserved once and each string written into
+    /// it by index: a short one as a fixed `SHORT_COPY` bytes, the extra
+    /// bytes overwritten by the next string or left past the end. The offsets
+    /// are one `extend` of an iterator of known length (room made once, no
+    /// capacity check per string), cut off at the first empty field.
+    #[inline(always)]
+    pub fn extend_within(
+        &mut self,
+        text: &[u8],
+        fields: impl ExactSizeIterator<Item = (usize, usize)> + Clone,
+    ) -> usize {
+        let total: usize = fields.clone().map(|(start, end)| end - start).sum();
+        let first = self.offsets.len() - 1;
+        let before = self.bytes.len();
+        self.bytes.reserve(total + SHORT_COPY);
+        let room = &mut self.bytes.spare_capacity_mut()[..total + SHORT_COPY];
+        // Bytes of `room` written, all of them from its start.
+        let mut at = 0;
+        let mut empty = None;
+        self.offsets
+            .extend(fields.enumerate().map(|(r, (start, end))| {
+                let len = end - start;
+                if len == 0 {
+                    empty.get_or_insert(r);
+                }
+                // `room` has room for the strings so far and `SHORT_COPY` more.
+                let window = text.get(start..start + SHORT_COPY);
+                match (window, room.get_mut(at..at + SHORT_COPY)) {
+                    (Some(from), Some(to)) if len <= SHORT_COPY => {
+                        let from: &[u8; SHORT_COPY] = from.try_into().expect("SHORT_COPY bytes");
+                        let to: &mut [MaybeUninit<u8>; SHORT_COPY] =
+                            to.try_into().expect("SHORT_COPY bytes");
+                        *to = from.map(MaybeUninit::new);
+                    }
+                    _ => {
+                        for (to, &from) in room[at..at + len].iter_mut().zip(&text[start..end]) {
+                            to.write(from);
+                        }
+                    }
+                }
+                at += len;
+                (before + at) as u32
+            }));
+        let pushed = empty.unwrap_or(self.offsets.len() - 1 - first);
+        self.offsets.truncate(first + pushed + 1);
+        let end = self.offsets[first + pushed] as usize;
+        // SAFETY: `end` is `before` plus the lengths of the strings kept,
+        // and each of those was written into `room`, the spare capacity from
+        // `before` on, right after the one before it, from `room`'s start:
+        // so all of `before..end` is initialized, and within the capacity.
+        unsafe { self.bytes.set_len(end) };
+        pushed
     }
 
     pub fn clear(&mut self) {
@@ -511,6 +571,39 @@ pub fn format_timestamp(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `extend_within` pushes what `push_within` pushes one by one, up to the
+    /// first empty field: short and long strings, next to the end of the
+    /// text (no room for a fixed-size copy) or not, onto a column that
+    /// already has strings.
+    #[test]
+    fn extend_within_pushes_as_push_within_up_to_an_empty_field() {
+        let long = "λ".repeat(40);
+        let parts = ["a", "", "ab", long.as_str(), "Zürich", "", "x", "end"];
+        let text = parts.join(";");
+        let mut bounds = Vec::new();
+        let mut at = 0;
+        for p in parts {
+            bounds.push((at, at + p.len()));
+            at += p.len() + 1;
+        }
+        let bytes = text.as_bytes();
+        for from in 0..bounds.len() {
+            for to in from..=bounds.len() {
+                let fields = &bounds[from..to];
+                let mut got = Utf8Column::default();
+                got.push("before");
+                let pushed = got.extend_within(bytes, fields.iter().copied());
+                let mut expected = Utf8Column::default();
+                expected.push("before");
+                for &(start, end) in fields.iter().take_while(|(s, e)| s != e) {
+                    expected.push_within(bytes, start, end);
+                }
+                assert_eq!(pushed, expected.len() - 1, "{from}..{to}");
+                assert_eq!(got, expected, "{from}..{to}");
+            }
+        }
+    }
 
     /// In-place `retain_rows` keeps exactly what `gather` copies, for every
     /// type, with and without NULLs, for runs and gaps of any length.

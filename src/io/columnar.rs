@@ -94,42 +94,34 @@ impl LineFields {
     /// parse it returns false with `batch` as it was.
     pub fn decode(&self, text: &str, schema: &Schema, batch: &mut Batch) -> bool {
         let before = batch.len;
+        let bytes = text.as_bytes();
+        // The entries of the rows, one chunk a row.
+        let rows = self.starts[..self.rows * (self.width + 1)].chunks_exact(self.width + 1);
         for (f, column) in batch.columns.iter_mut().enumerate() {
-            // Field `f` of line `r`: from its start to the byte before the
-            // next field's (its delimiter or newline).
-            let field = |r: usize| {
-                let at = r * (self.width + 1) + f;
-                (self.starts[at] as usize, self.starts[at + 1] as usize - 1)
-            };
-            let bytes = text.as_bytes();
+            // Field `f` of a row: from its start to the byte before the next
+            // field's (its delimiter or newline).
+            let field = move |row: &[u32]| (row[f] as usize, row[f + 1] as usize - 1);
+            let fields = rows.clone().map(field);
             let mut r = 0;
             if column.validity.is_none() {
                 match &mut column.data {
                     ColumnData::Float64(v) => {
-                        r = push_parsed(v, self.rows, field, |s, e| parse_f64_in(bytes, s, e));
+                        r = push_parsed(v, fields, |s, e| parse_f64_in(bytes, s, e));
                     }
                     // A TIMESTAMP field that is an integer is milliseconds,
                     // as `parse_timestamp` reads it first.
                     ColumnData::Int64(v) | ColumnData::Timestamp(v) => {
-                        r = push_parsed(v, self.rows, field, |s, e| parse_i64_in(bytes, s, e));
+                        r = push_parsed(v, fields, |s, e| parse_i64_in(bytes, s, e));
                     }
-                    ColumnData::Utf8(v) => {
-                        while r < self.rows {
-                            let (start, end) = field(r);
-                            if start == end {
-                                break; // NULL
-                            }
-                            v.push_within(bytes, start, end);
-                            r += 1;
-                        }
-                    }
+                    // Up to the first empty field, a NULL.
+                    ColumnData::Utf8(v) => r = v.extend_within(bytes, fields),
                     _ => {}
                 }
             }
             // The rest of the column, a field at a time: other types, NULLs.
             let name = &schema.fields[f].name;
-            for r in r..self.rows {
-                let (start, end) = field(r);
+            for row in rows.clone().skip(r) {
+                let (start, end) = field(row);
                 if push_field_in(column, text, start, end, name).is_err() {
                     for c in batch.columns.iter_mut() {
                         c.truncate(before);
@@ -344,25 +336,36 @@ fn marks_one_by_one(
     }
 }
 
-/// Pushes `parse(start, end)` of the field of each of rows `0..rows` (`field`
-/// gives its bounds) onto `values`, up to the first that does not parse;
-/// returns how many were pushed.
+/// Pushes `parse(start, end)` of each field of `fields` (its bounds) onto
+/// `values`, up to the first that does not parse; returns how many were
+/// pushed.
+///
+/// All of them are parsed and pushed by one `extend` of an iterator of known
+/// length (room made once, no capacity check per value), a field that does
+/// not parse as a placeholder, and then cut off at the first of those: a
+/// block with a bad field goes back to the row path anyway.
 #[inline(always)]
-fn push_parsed<T>(
+fn push_parsed<T: Copy + Default>(
     values: &mut Vec<T>,
-    rows: usize,
-    field: impl Fn(usize) -> (usize, usize),
+    fields: impl ExactSizeIterator<Item = (usize, usize)>,
     parse: impl Fn(usize, usize) -> Option<T>,
 ) -> usize {
-    values.reserve(rows);
-    for r in 0..rows {
-        let (start, end) = field(r);
-        match parse(start, end) {
-            Some(x) => values.push(x),
-            None => return r,
+    let before = values.len();
+    let rows = fields.len();
+    let mut bad = None;
+    values.extend(fields.enumerate().map(|(r, (start, end))| {
+        parse(start, end).unwrap_or_else(|| {
+            bad.get_or_insert(r);
+            T::default()
+        })
+    }));
+    match bad {
+        Some(r) => {
+            values.truncate(before + r);
+            r
         }
+        None => rows,
     }
-    rows
 }
 
 #[cfg(test)]

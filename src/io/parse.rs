@@ -96,12 +96,17 @@ pub fn parse_f64(text: &str) -> Option<f64> {
 /// [`parse_f64`] of the field `line[start..end]`, where `line` is the text
 /// the field was cut from: when at least 8 bytes of `line` start at the field
 /// and the field is a short decimal (see `short_decimal`), it is parsed from
-/// one 8-byte load without a branch per digit.
+/// one 8-byte load without a branch per digit; a decimal with one or two
+/// digits and one decimal place, as every 1BRC temperature is, by the
+/// shorter `tenths` first.
 #[inline(always)]
 pub fn parse_f64_in(line: &[u8], start: usize, end: usize) -> Option<f64> {
     let len = end - start;
     if let Some(window) = line.get(start..start + 8) {
         let word = u64::from_le_bytes(window.try_into().expect("8 bytes"));
+        if let Some(x) = tenths(word, len) {
+            return Some(x);
+        }
         if let Some(x) = short_decimal(word, len) {
             return Some(x);
         }
@@ -188,6 +193,39 @@ fn short_decimal(word: u64, len: usize) -> Option<f64> {
     };
     let m = eight_digits(digits, k)?;
     let value = m as f64 / POW10[frac];
+    Some(if negative { -value } else { value })
+}
+
+/// The value of the first `len` bytes of `word` (little-endian: the field's
+/// first byte is the low byte) when they are `-?\d{1,2}\.\d`; otherwise
+/// `None` (the caller tries `short_decimal`). These are a subset of the
+/// decimals `short_decimal` takes, with its result: `m / 10`, where `m` is
+/// the digits without the dot, is the correctly rounded value (Clinger's fast
+/// path, see [`parse_f64`]), the value `str::parse::<f64>` also returns.
+///
+/// The sign is shifted out, a 3-byte `d.d` gets a leading `'0'` so that
+/// both lengths are the 4 bytes `dd.d`, and those are checked in one word:
+/// XOR with `"00.0"` leaves each digit's value and a zero for the dot, and
+/// a byte is a digit exactly when neither it nor it plus 6 has a bit in the
+/// high nibble (no byte carries into the next unless its own high nibble is
+/// already set, which fails the check).
+#[inline(always)]
+fn tenths(word: u64, len: usize) -> Option<f64> {
+    let negative = word & 0xff == b'-' as u64;
+    let n = len.wrapping_sub(usize::from(negative));
+    // 3 or 4 bytes after the sign.
+    if n.wrapping_sub(3) > 1 {
+        return None;
+    }
+    let w = (word >> (8 * u32::from(negative))) as u32;
+    let w = if n == 3 { (w << 8) | b'0' as u32 } else { w };
+    let x = w ^ u32::from_le_bytes(*b"00.0");
+    let digit_lanes = u32::from_le_bytes([0xf0, 0xf0, 0xff, 0xf0]);
+    if (x | x.wrapping_add(u32::from_le_bytes([6, 6, 0, 6]))) & digit_lanes != 0 {
+        return None;
+    }
+    let m = (x & 0xff) * 100 + ((x >> 8) & 0xff) * 10 + (x >> 24);
+    let value = m as f64 / 10.0;
     Some(if negative { -value } else { value })
 }
 
@@ -439,6 +477,60 @@ mod tests {
         }
         for text in [".5", "5.", "-", "1.2.3", "1e5", "+1.5", " 1.5", "12:3"] {
             assert_eq!(short_decimal(word(text), text.len()), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn tenths_take_one_or_two_digits_and_one_decimal_place_only() {
+        let word = |s: &str| {
+            let mut b = [b'7'; 8];
+            b[..s.len()].copy_from_slice(s.as_bytes());
+            u64::from_le_bytes(b)
+        };
+        // Every 1BRC temperature, and the same with a leading zero.
+        for t in -999i32..=999 {
+            let sign = if t < 0 { "-" } else { "" };
+            let (int, frac) = (t.abs() / 10, t.abs() % 10);
+            for text in [
+                format!("{sign}{int}.{frac}"),
+                format!("{sign}{int:02}.{frac}"),
+            ] {
+                let expected = text.parse::<f64>().ok().map(f64::to_bits);
+                assert_eq!(
+                    tenths(word(&text), text.len()).map(f64::to_bits),
+                    expected,
+                    "{text}"
+                );
+            }
+        }
+        for text in [
+            "",
+            "-",
+            "5",
+            "-5",
+            "12",
+            "1.",
+            ".5",
+            "5.",
+            "-.5",
+            "123.4",
+            "1.23",
+            "12.34",
+            "-123.4",
+            "1:.5",
+            "1/.5",
+            "1,5",
+            "12,5",
+            "-12,5",
+            "+1.5",
+            "+12.5",
+            "--1.5",
+            " 1.5",
+            "1.:",
+            "1./",
+            "\u{7f}1.5",
+        ] {
+            assert_eq!(tenths(word(text), text.len()), None, "{text}");
         }
     }
 
