@@ -112,9 +112,9 @@ impl Pipeline {
     }
 
     /// Merges the partial groups a router folded (see
-    /// [`partial_agg`](super::partial_agg)) that this shard owns. Only a plan
-    /// that [`PartialAggregate::for_plan`](super::partial_agg::PartialAggregate::for_plan)
-    /// accepts is folded in routers, and its body is a grouped aggregate.
+    /// [`partial_agg`](super::partial_agg)) that this shard owns. Routers fold
+    /// only plans that [`splits`](super::partial_agg::splits) accepts, whose
+    /// body is a grouped aggregate.
     pub fn merge_partial(&mut self, partial: &PartialGroups, shard: usize) {
         if let Body::Aggregate(agg) = &mut self.body {
             agg.merge_partial(partial, shard);
