@@ -490,6 +490,9 @@ impl Engine {
         for (index, &core) in self.cores.cores().iter().enumerate() {
             let (producers, consumers): (Vec<_>, Vec<_>) =
                 (0..readers).map(|_| ring(RING_CAPACITY)).unzip();
+            // And back: spent batches from the shard to each router.
+            let (returns, returned): (Vec<_>, Vec<_>) =
+                (0..readers).map(|_| ring(RING_CAPACITY)).unzip();
             let doorbell = Doorbell::new();
             let shard_counters = ShardCounters::new();
             let spec = ShardSpec {
@@ -500,6 +503,7 @@ impl Engine {
                 late: self.late.clone(),
                 idle: self.idle,
                 consumers,
+                returns,
                 doorbell: doorbell.clone(),
                 counters: shard_counters.clone(),
                 results: result_producers.next(),
@@ -512,9 +516,10 @@ impl Engine {
                 }
             }
             counters.push(shard_counters);
-            for (router, producer) in lanes.iter_mut().zip(producers) {
+            for ((router, producer), returned) in lanes.iter_mut().zip(producers).zip(returned) {
                 router.push(Lane::new(
                     producer,
+                    returned,
                     doorbell.clone(),
                     &schema_in,
                     self.batching.batch_size,

@@ -176,6 +176,9 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
                 late: corestream::io::late::LatePolicy::Drop,
                 idle: IdlePolicy::default(),
                 consumers: vec![consumer],
+                // Spent batches are not refilled here: the parts are built
+                // before the clock starts.
+                returns: vec![ring(1).0],
                 doorbell: Doorbell::new(),
                 counters: ShardCounters::new(),
                 results: None,

@@ -13,6 +13,7 @@ use super::project::project;
 use crate::data::{Batch, Column};
 use crate::sql::plan::AggregatePlan;
 use crate::sql::EmitMode;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 
 /// The operator state of one shard's GROUP BY.
@@ -52,8 +53,10 @@ impl HashAggregate {
 
     /// Folds `batch` into the groups. Returns the rows to emit (CHANGES only).
     pub fn process(&mut self, batch: &Batch) -> Option<Batch> {
-        let keys: Vec<Cow<'_, Column>> = self.plan.keys.iter().map(|k| k.eval(batch)).collect();
-        let key_refs: Vec<&Column> = keys.iter().map(|c| c.as_ref()).collect();
+        // On the stack: a batch allocates nothing to look up its groups.
+        let keys: SmallVec<[Cow<'_, Column>; 4]> =
+            self.plan.keys.iter().map(|k| k.eval(batch)).collect();
+        let key_refs: SmallVec<[&Column; 4]> = keys.iter().map(|c| c.as_ref()).collect();
         self.groups
             .find_or_insert(&key_refs, batch.len, &mut self.group_ids);
         let n = self.groups.len();

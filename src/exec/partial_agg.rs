@@ -126,8 +126,9 @@ impl PartialAggregate {
         self.active
     }
 
-    /// Folds a batch of input rows: WHERE, then the groups.
-    pub fn fold(&mut self, batch: Batch) {
+    /// Folds a batch of input rows: WHERE, then the groups. Returns the
+    /// batch, spent, for its source to refill.
+    pub fn fold(&mut self, batch: Batch) -> Batch {
         self.records += batch.len as u64;
         self.oldest.get_or_insert(batch.ingest_time);
         let batch = match &self.filter {
@@ -141,6 +142,7 @@ impl PartialAggregate {
         if !batch.is_empty() {
             self.groups.process(&batch);
         }
+        batch
     }
 
     /// Whether the groups should be handed over now.

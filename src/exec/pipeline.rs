@@ -33,6 +33,8 @@ pub struct Pipeline {
     filter: Option<crate::exec::expr::Expr>,
     body: Body,
     selection: Vec<u32>,
+    /// The last input batch, when the body only read it.
+    spent: Option<Batch>,
 }
 
 impl Pipeline {
@@ -69,12 +71,14 @@ impl Pipeline {
             filter: plan.filter.clone(),
             body,
             selection: Vec::new(),
+            spent: None,
         }
     }
 
     /// Runs one input batch; returns the rows to emit now, if any. `now` is
     /// the processing time in epoch milliseconds (for processing-time windows).
     pub fn process(&mut self, batch: Batch, now: i64) -> (Option<Batch>, BatchCounts) {
+        self.spent = None;
         let total = batch.len as u64;
         // A projection takes the selection and copies only the columns it
         // keeps; the other bodies read a filtered batch.
@@ -92,6 +96,7 @@ impl Pipeline {
             late: 0,
         };
         if total == filtered as u64 {
+            self.spent = Some(batch);
             return (None, counts);
         }
         let out = match &mut self.body {
@@ -99,16 +104,29 @@ impl Pipeline {
                 let selection = (filtered > 0).then_some(&self.selection[..]);
                 Some(project(exprs, batch, selection))
             }
-            Body::Aggregate(agg) => agg.process(&batch),
+            Body::Aggregate(agg) => {
+                let out = agg.process(&batch);
+                self.spent = Some(batch);
+                out
+            }
             Body::Rows(rows) => rows.process(batch),
             Body::Window(w) => {
                 let (out, late) = w.process(&batch, now);
                 counts.late = late;
                 counts.processed -= late;
+                self.spent = Some(batch);
                 out
             }
         };
         (out.filter(|b| !b.is_empty()), counts)
+    }
+
+    /// The last input batch, if the pipeline only read it (an aggregate or
+    /// a window; a projection or a row window moves its columns on), for the
+    /// caller to refill (see [`BatchPool`](crate::data::BatchPool)). Taken
+    /// or not, it is dropped at the next [`process`](Self::process).
+    pub fn take_spent(&mut self) -> Option<Batch> {
+        self.spent.take()
     }
 
     /// Merges the partial groups a router folded (see

@@ -19,7 +19,7 @@
 
 use super::source::{Poll, Source};
 use crate::data::column::ColumnData;
-use crate::data::{Batch, DataType, Field, Schema};
+use crate::data::{Batch, BatchPool, DataType, Field, Schema};
 use crate::error::Error;
 use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -98,6 +98,7 @@ pub struct TradesGenerator {
     trader_names: Vec<String>,
     symbol_names: Vec<String>,
     base_prices: Vec<u64>,
+    pool: BatchPool,
 }
 
 impl TradesGenerator {
@@ -106,8 +107,10 @@ impl TradesGenerator {
         let base_prices = (0..options.symbols)
             .map(|_| 1_000 + rng.next_u64() % 49_000)
             .collect();
+        let schema = trades_schema();
         TradesGenerator {
-            schema: trades_schema(),
+            pool: BatchPool::new(&schema),
+            schema,
             trader_names: (0..options.traders).map(|t| format!("T{t:03}")).collect(),
             symbol_names: (0..options.symbols as usize)
                 .map(|s| {
@@ -235,11 +238,16 @@ impl Source for TradesGenerator {
         }
         self.started.get_or_insert_with(Instant::now);
         let rows = (max_rows as u64).min(remaining) as usize;
-        let mut batch = Batch::with_capacity(&self.schema, rows);
+        let mut batch = self.pool.take(&self.schema, rows);
+        // The clock is read again only when a record is not yet due by the
+        // last reading: a generator that keeps up reads it about once a poll.
+        let mut now = Instant::now();
         while batch.len < rows {
             let due = self.due(self.next);
             if let Some(due) = due {
-                let now = Instant::now();
+                if due > now {
+                    now = Instant::now();
+                }
                 if due > now {
                     if batch.len > 0 {
                         break;
@@ -247,18 +255,24 @@ impl Source for TradesGenerator {
                     let wake = deadline.map_or(due, |d| d.min(due));
                     wait_until(wake, self.options.wait);
                     if wake < due {
+                        self.pool.give(batch);
                         return Ok(Poll::Idle);
                     }
+                    now = Instant::now();
                 }
             }
             if batch.len == 0 {
                 // Arrival of the oldest record: when it was due (see the
                 // module docs), so falling behind the schedule is latency.
-                batch.ingest_time = due.unwrap_or_else(Instant::now);
+                batch.ingest_time = due.unwrap_or(now);
             }
             self.push_record(&mut batch);
         }
         Ok(Poll::Batch(batch))
+    }
+
+    fn reuse(&mut self, batch: Batch) {
+        self.pool.give(batch);
     }
 
     fn malformed(&self) -> u64 {

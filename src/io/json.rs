@@ -23,7 +23,7 @@ use super::parse::{parse_decimal, parse_timestamp};
 use super::reject::Rejects;
 use super::source::{Poll, Source};
 use super::text::TextOptions;
-use crate::data::{Batch, DataType, Field, Schema, Value};
+use crate::data::{Batch, BatchPool, DataType, Field, Schema, Value};
 use crate::error::Error;
 use serde_json::Value as Json;
 use std::collections::VecDeque;
@@ -245,6 +245,8 @@ pub struct JsonSource {
     reader: BufReader<Box<dyn Read + Send>>,
     fd: Option<RawFd>,
     decoder: JsonDecoder,
+    /// Batches handed back for refilling.
+    pool: BatchPool,
     rejects: Rejects,
     max_line_bytes: usize,
     line: Vec<u8>,
@@ -276,6 +278,7 @@ impl JsonSource {
             reader: BufReader::with_capacity(1 << 16, reader),
             fd,
             decoder: JsonDecoder::new(Schema::default()),
+            pool: BatchPool::new(&Schema::default()),
             rejects: Rejects::new(&options.on_error, part.as_ref())?,
             max_line_bytes: options.max_line_bytes.max(1),
             line: Vec::new(),
@@ -317,6 +320,7 @@ impl JsonSource {
                         .into(),
             });
         }
+        s.pool = BatchPool::new(&schema);
         s.decoder = JsonDecoder::new(schema);
         Ok(s)
     }
@@ -362,7 +366,7 @@ impl Source for JsonSource {
     }
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
-        let mut batch = Batch::with_capacity(self.decoder.schema(), max_rows);
+        let mut batch = self.pool.take(self.decoder.schema(), max_rows);
         while batch.len < max_rows {
             let (line_no, too_long) = if let Some(p) = self.pending.pop_front() {
                 self.line = p.raw;
@@ -396,17 +400,19 @@ impl Source for JsonSource {
                 .reject(&self.name, line_no, reason, &self.line)?;
         }
         self.rejects.flush()?;
-        Ok(if batch.len > 0 {
-            Poll::Batch(batch)
-        } else if self.at_end {
-            Poll::End
-        } else {
-            Poll::Idle
-        })
+        if batch.len > 0 {
+            return Ok(Poll::Batch(batch));
+        }
+        self.pool.give(batch);
+        Ok(if self.at_end { Poll::End } else { Poll::Idle })
     }
 
     fn malformed(&self) -> u64 {
         self.rejects.count()
+    }
+
+    fn reuse(&mut self, batch: Batch) {
+        self.pool.give(batch);
     }
 
     fn describe(&self) -> String {

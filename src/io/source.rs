@@ -35,6 +35,14 @@ pub trait Source: Send {
     /// Records that could not be decoded and were skipped.
     fn malformed(&self) -> u64;
 
+    /// Hands back a batch this source returned, once the engine is done
+    /// with it (its rows are discarded): a source may fill it again instead
+    /// of allocating another (see [`BatchPool`](crate::data::BatchPool)).
+    /// The default frees it.
+    fn reuse(&mut self, batch: Batch) {
+        drop(batch);
+    }
+
     /// A short name for messages, e.g. `gen:trades` or a file path.
     fn describe(&self) -> String;
 }

@@ -23,7 +23,7 @@ use super::parse::push_field;
 use super::reject::Rejects;
 use super::source::{Poll, Source};
 use super::text::{InputFormat, TextOptions};
-use crate::data::{Batch, Schema};
+use crate::data::{Batch, BatchPool, Schema};
 use crate::error::Error;
 use std::io::{ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
@@ -118,6 +118,8 @@ pub struct TcpSource {
     listener: TcpListener,
     conns: Vec<Conn>,
     schema: Schema,
+    /// Batches handed back for refilling.
+    pool: BatchPool,
     decoder: LineDecoder,
     rejects: Rejects,
     max_line_bytes: usize,
@@ -159,6 +161,7 @@ impl TcpSource {
             name,
             listener,
             conns: Vec::new(),
+            pool: BatchPool::new(&schema),
             schema,
             decoder,
             rejects: Rejects::new(&options.on_error, None)?,
@@ -325,7 +328,7 @@ impl Source for TcpSource {
     }
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
-        let mut batch = Batch::with_capacity(&self.schema, max_rows);
+        let mut batch = self.pool.take(&self.schema, max_rows);
         loop {
             self.accept()?;
             for c in 0..self.conns.len() {
@@ -342,13 +345,20 @@ impl Source for TcpSource {
             }
             match deadline {
                 Some(d) if Instant::now() < d => self.wait(d),
-                _ => return Ok(Poll::Idle),
+                _ => {
+                    self.pool.give(batch);
+                    return Ok(Poll::Idle);
+                }
             }
         }
     }
 
     fn malformed(&self) -> u64 {
         self.rejects.count()
+    }
+
+    fn reuse(&mut self, batch: Batch) {
+        self.pool.give(batch);
     }
 
     fn describe(&self) -> String {

@@ -43,7 +43,7 @@ pub use super::reject::OnError;
 use super::reject::Rejects;
 use super::scan::Marks;
 use super::source::{Poll, Source};
-use crate::data::{Batch, DataType, Field, Schema};
+use crate::data::{Batch, BatchPool, DataType, Field, Schema};
 use crate::error::Error;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read};
@@ -208,6 +208,8 @@ pub struct TextSource {
     /// Polled for readiness when a deadline applies and nothing is buffered.
     fd: Option<RawFd>,
     schema: Schema,
+    /// Batches handed back for refilling.
+    pool: BatchPool,
     rejects: Rejects,
     max_line_bytes: usize,
     csv: csv_core::Reader,
@@ -269,6 +271,7 @@ impl TextSource {
             delimiter: options.delimiter,
             fd,
             schema: Schema::default(),
+            pool: BatchPool::new(&Schema::default()),
             rejects,
             max_line_bytes: options.max_line_bytes.max(1),
             csv: csv_core::ReaderBuilder::new()
@@ -303,6 +306,7 @@ impl TextSource {
         if s.schema.is_empty() {
             return Err(Error::Config(format!("input {}: no columns", s.name)));
         }
+        s.pool = BatchPool::new(&s.schema);
         Ok(s)
     }
 
@@ -857,7 +861,7 @@ impl Source for TextSource {
     }
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
-        let mut batch = Batch::with_capacity(&self.schema, max_rows);
+        let mut batch = self.pool.take(&self.schema, max_rows);
         // A deadline already passed: read only what is there. One clock read
         // per poll, not per record (a file never waits, so needs none).
         let mut no_wait: Option<Instant> = None;
@@ -897,17 +901,19 @@ impl Source for TextSource {
                 .reject(&self.name, self.record_line, reason, &self.raw)?;
         }
         self.rejects.flush()?;
-        Ok(if batch.len > 0 {
-            Poll::Batch(batch)
-        } else if self.at_end {
-            Poll::End
-        } else {
-            Poll::Idle
-        })
+        if batch.len > 0 {
+            return Ok(Poll::Batch(batch));
+        }
+        self.pool.give(batch);
+        Ok(if self.at_end { Poll::End } else { Poll::Idle })
     }
 
     fn malformed(&self) -> u64 {
         self.rejects.count()
+    }
+
+    fn reuse(&mut self, batch: Batch) {
+        self.pool.give(batch);
     }
 
     fn describe(&self) -> String {

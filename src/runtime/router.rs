@@ -22,6 +22,17 @@
 //! kept open, a slow generator). A stop ends routing as end of input does:
 //! pending rows are sent, then end of input, so shards drain and flush.
 //!
+//! # Batch reuse
+//! Each lane also holds the consumer end of a return ring on which its shard
+//! hands back, emptied, the batches it has only read (aggregates and
+//! windows). When batches go to the shards whole (one shard, or nothing to
+//! partition by) the router gives them back to the source
+//! ([`Source::reuse`]) to fill again; otherwise they become the lane's next
+//! pending batch. The router's own spent batches (rows copied to lanes, or
+//! folded) go back to the source at once. A steady stream then allocates no
+//! batch buffers, and no core frees memory another allocated
+//! (`tests/batch_reuse.rs`).
+//!
 //! # Progress
 //! Each lane publishes the records it has sent to its shard in a
 //! [`RoutedCounter`] (one relaxed store per batch sent), for the backlog shown
@@ -37,7 +48,7 @@
 use super::doorbell::Doorbell;
 use super::message::Message;
 use super::metrics::RoutedCounter;
-use super::ring::{Producer, PushError};
+use super::ring::{Consumer, Producer, PushError};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, Schema};
 use crate::error::Error;
@@ -47,6 +58,7 @@ use crate::io::source::{Poll, Source};
 use crate::sql::plan::{Partitioning, QueryPlan, Watermarking};
 use crate::sync::Arc;
 use crossbeam::utils::{Backoff, CachePadded};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
@@ -83,10 +95,14 @@ pub struct Routing<'a> {
     pub partial: bool,
 }
 
-/// The router's end of one shard's ring.
+/// The router's end of one shard's ring, and of the ring the shard hands
+/// spent batches back on.
 pub struct Lane {
     /// Dropped by hand in `Drop`, before the doorbell rings.
     producer: ManuallyDrop<Producer<Message>>,
+    /// Batches the shard has finished with, emptied, for refilling: the
+    /// next pending batch, or the source's next batch when batches go whole.
+    returned: Consumer<Batch>,
     doorbell: Arc<Doorbell>,
     pending: Batch,
     /// When the oldest pending row arrived.
@@ -99,12 +115,14 @@ pub struct Lane {
 impl Lane {
     pub fn new(
         producer: Producer<Message>,
+        returned: Consumer<Batch>,
         doorbell: Arc<Doorbell>,
         schema: &Schema,
         batch_size: usize,
     ) -> Lane {
         Lane {
             producer: ManuallyDrop::new(producer),
+            returned,
             doorbell,
             pending: Batch::with_capacity(schema, batch_size),
             oldest: None,
@@ -163,7 +181,10 @@ impl Lane {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let fresh = Batch::with_capacity(schema, batch_size);
+        let fresh = self
+            .returned
+            .pop()
+            .unwrap_or_else(|| Batch::with_capacity(schema, batch_size));
         let mut batch = std::mem::replace(&mut self.pending, fresh);
         batch.ingest_time = self.oldest.take().unwrap_or(batch.ingest_time);
         self.send(Message::Data(batch))
@@ -264,6 +285,7 @@ impl Scatter {
 
     /// Routes `batch`: whole to one lane, or row by row to the lanes of the
     /// keys' shards, sending each lane's pending rows once it has a batch.
+    /// Returns `batch` spent when its rows were copied out.
     fn route(
         &mut self,
         batch: Batch,
@@ -271,32 +293,32 @@ impl Scatter {
         lanes: &mut [Lane],
         batching: Batching,
         schema: &Schema,
-    ) -> Result<(), Error> {
-        let whole = match partitioning {
-            Partitioning::Single => Some(0),
-            Partitioning::RoundRobin => {
-                self.next_lane = (self.next_lane + 1) % lanes.len();
-                Some(self.next_lane)
-            }
-            Partitioning::ByKey(_) if lanes.len() == 1 => Some(0),
-            Partitioning::ByKey(keys) => {
-                let cols: Vec<Cow<'_, Column>> = keys.iter().map(|k| k.eval(&batch)).collect();
-                let refs: Vec<&Column> = cols.iter().map(|c| c.as_ref()).collect();
-                hash_rows(&refs, batch.len, &mut self.hashes);
-                for t in self.targets.iter_mut() {
-                    t.clear();
+    ) -> Result<Option<Batch>, Error> {
+        if sends_whole(partitioning, lanes.len()) {
+            let i = match partitioning {
+                Partitioning::RoundRobin => {
+                    self.next_lane = (self.next_lane + 1) % lanes.len();
+                    self.next_lane
                 }
-                for (row, h) in self.hashes.iter().enumerate() {
-                    self.targets[shard_of(*h, lanes.len())].push(row as u32);
-                }
-                None
-            }
-        };
-        if let Some(i) = whole {
+                _ => 0,
+            };
             let lane = &mut lanes[i];
             lane.send_pending(schema, batching.batch_size)
                 .map_err(|_| stopped(i))?;
-            return lane.send(Message::Data(batch)).map_err(|_| stopped(i));
+            lane.send(Message::Data(batch)).map_err(|_| stopped(i))?;
+            return Ok(None);
+        }
+        if let Partitioning::ByKey(keys) = partitioning {
+            let cols: SmallVec<[Cow<'_, Column>; 4]> =
+                keys.iter().map(|k| k.eval(&batch)).collect();
+            let refs: SmallVec<[&Column; 4]> = cols.iter().map(|c| c.as_ref()).collect();
+            hash_rows(&refs, batch.len, &mut self.hashes);
+            for t in self.targets.iter_mut() {
+                t.clear();
+            }
+            for (row, h) in self.hashes.iter().enumerate() {
+                self.targets[shard_of(*h, lanes.len())].push(row as u32);
+            }
         }
         for (i, rows) in self.targets.iter().enumerate() {
             let lane = &mut lanes[i];
@@ -315,8 +337,15 @@ impl Scatter {
                 }
             }
         }
-        Ok(())
+        Ok(Some(batch))
     }
+}
+
+/// Whether batches go to the shards whole, as the source returned them:
+/// nothing to partition by, or one shard. Otherwise rows are copied into
+/// each lane's pending batch.
+fn sends_whole(partitioning: &Partitioning, lanes: usize) -> bool {
+    !matches!(partitioning, Partitioning::ByKey(_)) || lanes == 1
 }
 
 /// Hands the router's partial groups to every shard (each merges the ones it
@@ -382,11 +411,22 @@ pub fn route(
     let mut watermark = WatermarkTracker::new(watermarks);
     let mut scatter = Scatter::new(lanes.len());
     let mut hand_overs = 0usize;
+    let whole = sends_whole(partitioning, lanes.len());
     let result = (|| {
         loop {
             if stop() {
                 stats.stopped = true;
                 break;
+            }
+            if whole {
+                // Batches the shards are done with go back to the source to
+                // be filled again (otherwise they refill the lanes' pending
+                // batches).
+                for lane in lanes.iter_mut() {
+                    while let Some(spent) = lane.returned.pop() {
+                        source.reuse(spent);
+                    }
+                }
             }
             // A shard that failed ends the run now, not at the next batch
             // for it (which may never come while the input is quiet).
@@ -407,9 +447,12 @@ pub fn route(
                 Poll::Batch(batch) => {
                     stats.records_read += batch.len as u64;
                     watermark.observe(&batch);
-                    match partial.as_mut() {
-                        Some(p) if p.is_active() => p.fold(batch),
+                    let spent = match partial.as_mut() {
+                        Some(p) if p.is_active() => Some(p.fold(batch)),
                         _ => scatter.route(batch, partitioning, lanes, batching, &schema)?,
+                    };
+                    if let Some(spent) = spent {
+                        source.reuse(spent);
                     }
                 }
             }

@@ -11,6 +11,11 @@
 //! merges the ones it owns into its own and counts the input rows they stand
 //! for as processed (see [`crate::exec::partial_agg`]).
 //!
+//! # Spent batches
+//! A data batch the pipeline only read goes back, emptied, to the router it
+//! came from, on that router's return ring, to be filled again (see the
+//! router's docs); if the ring is full the batch is freed.
+//!
 //! # Latency
 //! The shard records each data batch's ingest-to-sink latency (microseconds,
 //! one count per record; see [`super::metrics`]) in a histogram it owns, and
@@ -68,6 +73,8 @@ pub struct ShardSpec {
     pub idle: IdlePolicy,
     /// One ring per router, all rung through `doorbell`.
     pub consumers: Vec<Consumer<Message>>,
+    /// Per router (as `consumers`), the ring spent batches go back on.
+    pub returns: Vec<Producer<Batch>>,
     pub doorbell: Arc<Doorbell>,
     pub counters: std::sync::Arc<CachePadded<ShardCounters>>,
     /// The shard's result ring, with [`OutputSpec::Rings`] only.
@@ -130,6 +137,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         late,
         idle,
         consumers,
+        returns,
         doorbell,
         counters,
         results,
@@ -166,7 +174,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     let mut latency = new_latency_histogram();
     let mut idle_since: Option<Instant> = None;
     let backoff = Backoff::new();
-    let mut inputs = Inputs::new(consumers);
+    let mut inputs = Inputs::new(consumers, returns);
     loop {
         match inputs.pop() {
             Some(Message::Data(batch)) => {
@@ -194,6 +202,9 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 let micros = u64::try_from(ingest_time.elapsed().as_micros()).unwrap_or(u64::MAX);
                 latency.saturating_record_n(micros, records);
                 counters.publish(&stats);
+                if let Some(spent) = pipeline.take_spent() {
+                    inputs.give_back(spent);
+                }
             }
             Some(Message::Partial { groups, folded }) => {
                 idle_since = None;
@@ -264,6 +275,8 @@ struct Inputs {
     rings: Vec<Input>,
     /// The ring to try first: rings take turns, so no router starves another.
     next: usize,
+    /// The ring of the last message popped.
+    from: usize,
     /// Watermark last handed out (`i64::MIN`: none yet).
     watermark: i64,
     ended: bool,
@@ -271,6 +284,8 @@ struct Inputs {
 
 struct Input {
     consumer: Consumer<Message>,
+    /// Where this router's spent batches go back, emptied.
+    returns: Producer<Batch>,
     /// The router's latest watermark (`i64::MIN`: none yet).
     watermark: i64,
     /// The router has sent end of input (or gone away).
@@ -278,20 +293,33 @@ struct Input {
 }
 
 impl Inputs {
-    fn new(consumers: Vec<Consumer<Message>>) -> Inputs {
+    fn new(consumers: Vec<Consumer<Message>>, returns: Vec<Producer<Batch>>) -> Inputs {
+        debug_assert_eq!(consumers.len(), returns.len());
         Inputs {
             rings: consumers
                 .into_iter()
-                .map(|consumer| Input {
+                .zip(returns)
+                .map(|(consumer, returns)| Input {
                     consumer,
+                    returns,
                     watermark: i64::MIN,
                     ended: false,
                 })
                 .collect(),
             next: 0,
+            from: 0,
             watermark: i64::MIN,
             ended: false,
         }
+    }
+
+    /// Hands a batch the shard has finished with back, emptied, to the
+    /// router of the last message popped, to be filled again. If that ring
+    /// is full (the router is not taking them back) the batch is freed.
+    fn give_back(&mut self, mut batch: Batch) {
+        batch.clear();
+        // A full ring hands the batch back, and it is dropped here.
+        let _ = self.rings[self.from].returns.push(batch);
     }
 
     /// The next message, or `None` when every running router's ring is empty.
@@ -350,6 +378,7 @@ impl Inputs {
                 None => continue,
             };
             self.next = (i + 1) % n;
+            self.from = i;
             return Some((i, message));
         }
         None
@@ -393,7 +422,8 @@ mod tests {
     fn the_watermark_is_the_smallest_of_the_running_routers() {
         let (mut a, ra) = ring(8);
         let (mut b, rb) = ring(8);
-        let mut inputs = Inputs::new(vec![ra, rb]);
+        let (returns, _returned): (Vec<_>, Vec<_>) = (0..2).map(|_| ring(8)).unzip();
+        let mut inputs = Inputs::new(vec![ra, rb], returns);
         a.push(Message::Watermark(50)).unwrap();
         assert_eq!(kind(inputs.pop()), "none", "router b has no watermark yet");
         b.push(Message::Watermark(30)).unwrap();
