@@ -121,6 +121,12 @@ impl Pipeline {
         (out.filter(|b| !b.is_empty()), counts)
     }
 
+    /// Whether [`process`](Self::process) reads its `now` (processing-time
+    /// windows); when not, a caller need not read the clock for it.
+    pub fn reads_now(&self) -> bool {
+        matches!(&self.body, Body::Window(w) if w.processing_time())
+    }
+
     /// The last input batch, if the pipeline only read it (an aggregate or
     /// a window; a projection or a row window moves its columns on), for the
     /// caller to refill (see [`BatchPool`](crate::data::BatchPool)). Taken

@@ -161,6 +161,12 @@ impl WindowAggregate {
         self.watermark
     }
 
+    /// Whether rows are placed in windows by processing time (the `now` of
+    /// [`process`](Self::process)) rather than by a time column.
+    pub fn processing_time(&self) -> bool {
+        self.spec.time_column.is_none()
+    }
+
     /// Event times of `batch`: its time column, or `now` for processing time.
     fn times<'a>(&self, batch: &'a Batch, now: i64) -> Cow<'a, [i64]> {
         match self.spec.time_column.map(|c| &batch.columns[c].data) {
