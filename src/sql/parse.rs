@@ -49,8 +49,33 @@ pub struct ParsedQuery {
     pub sql: String,
 }
 
-/// Parses one streaming query.
+/// The stack [`parse`] runs on. sqlparser recurses several calls deep per
+/// nesting level, with frames of tens of KiB in a debug build: 30 nested
+/// `NOT`s overflow a 2 MiB stack there (a test thread's, or an async
+/// runtime worker's), which would abort the process instead of returning
+/// the nesting error.
+const PARSE_STACK: usize = 16 << 20;
+
+/// Parses one streaming query, on a thread with a stack of [`PARSE_STACK`]
+/// bytes, so that how deep the query nests cannot overflow the caller's.
 pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
+    std::thread::scope(|scope| {
+        let parsing = std::thread::Builder::new()
+            .name("corestream-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_here(sql));
+        match parsing {
+            Ok(parser) => parser
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            // No thread to be had: parse on this one.
+            Err(_) => parse_here(sql),
+        }
+    })
+}
+
+/// [`parse`] on the calling thread.
+fn parse_here(sql: &str) -> Result<ParsedQuery, SqlError> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
