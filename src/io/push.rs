@@ -46,6 +46,13 @@
 //! `Closed` and hand the batch back: nothing is dropped without the pusher
 //! knowing.
 //!
+//! # Batch reuse
+//! A batch the engine is done with comes back to the pusher, emptied, on a
+//! return ring: [`Pusher::push_row`] gathers its next rows into it, and
+//! [`Pusher::empty_batch`] hands one out to fill and [`push`](Pusher::push),
+//! so a steady stream allocates no batches (see
+//! [`BatchPool`](crate::data::BatchPool)).
+//!
 //! # Validation
 //! Every batch is checked against the channel's schema on push (column count,
 //! column types, column lengths), and every row's values against the column
@@ -70,8 +77,14 @@ pub const ROWS_PER_BATCH: usize = 1024;
 /// the router.
 pub fn channel(schema: Schema, capacity: usize) -> (Pusher, PushSource) {
     let (producer, consumer) = ring(capacity.max(1));
+    // Room for every batch that can be in flight to one shard and back (the
+    // push ring's, a shard's ring's and its return ring's), which the router
+    // may hand back in one go: a batch that finds this ring full is freed,
+    // and the pusher then allocates another.
+    let (returns, returned) = ring(capacity.max(1) + 2 * crate::engine::RING_CAPACITY);
     let doorbell = Doorbell::new();
     let pusher = Pusher {
+        returned,
         rows: Batch::with_capacity(&schema, ROWS_PER_BATCH),
         row: Batch::with_capacity(&schema, 1),
         rows_per_batch: ROWS_PER_BATCH,
@@ -82,6 +95,7 @@ pub fn channel(schema: Schema, capacity: usize) -> (Pusher, PushSource) {
     let source = PushSource {
         schema,
         consumer,
+        returns,
         doorbell,
         partial: None,
         pushed_rows: 0,
@@ -216,6 +230,8 @@ pub struct Pusher {
     schema: Schema,
     /// `None` once the input has ended (in `finish` or `drop`).
     producer: Option<Producer<Batch>>,
+    /// Batches the engine is done with, emptied, to be filled again.
+    returned: Consumer<Batch>,
     /// The router's doorbell: rung after every push and at the end.
     doorbell: Arc<Doorbell>,
     /// Rows gathered by `push_row`, sent when `rows_per_batch` are in.
@@ -238,6 +254,15 @@ impl Pusher {
     /// latency matters.
     pub fn set_rows_per_batch(&mut self, rows: usize) {
         self.rows_per_batch = rows.max(1);
+    }
+
+    /// An empty batch of the channel's schema to fill and push: one the
+    /// engine has handed back when there is one (its buffers already
+    /// grown), else a new one sized for the rows per batch.
+    pub fn empty_batch(&mut self) -> Batch {
+        self.returned
+            .pop()
+            .unwrap_or_else(|| Batch::with_capacity(&self.schema, self.rows_per_batch))
     }
 
     /// Pushes `batch`, or hands it back at once when the ring is full
@@ -307,7 +332,7 @@ impl Pusher {
         if self.rows.is_empty() {
             return Ok(());
         }
-        let fresh = Batch::with_capacity(&self.schema, self.rows_per_batch);
+        let fresh = self.empty_batch();
         let batch = std::mem::replace(&mut self.rows, fresh);
         self.send_waiting(batch)
     }
@@ -428,6 +453,8 @@ fn check_batch(schema: &Schema, batch: &Batch) -> Result<(), SchemaMismatch> {
 pub struct PushSource {
     schema: Schema,
     consumer: Consumer<Batch>,
+    /// Where spent batches go back to the pusher.
+    returns: Producer<Batch>,
     doorbell: Arc<Doorbell>,
     /// A pushed batch larger than a poll asked for, and how many of its rows
     /// have been returned.
@@ -514,6 +541,16 @@ impl Source for PushSource {
     /// nowhere else.
     fn malformed(&self) -> u64 {
         0
+    }
+
+    /// Back to the pusher, emptied; freed if its return ring is full (a
+    /// pusher that builds its own batches takes none back).
+    fn reuse(&mut self, mut batch: Batch) {
+        batch.clear();
+        if check_batch(&self.schema, &batch).is_ok() {
+            // A full ring hands the batch back, and it is dropped here.
+            let _ = self.returns.push(batch);
+        }
     }
 
     fn describe(&self) -> String {
