@@ -507,7 +507,8 @@ impl Column {
                 let _ = write!(out, "{}", v[i]);
             }
             ColumnData::Bool(v) => out.extend_from_slice(if v[i] { b"true" } else { b"false" }),
-            ColumnData::Utf8(v) => write_csv_str(v.get(i), out),
+            // The bytes as stored (UTF-8 already): no check on the way out.
+            ColumnData::Utf8(v) => write_csv_str(v.get_bytes(i), out),
             ColumnData::Timestamp(v) => out.extend_from_slice(format_timestamp(v[i]).as_bytes()),
             ColumnData::Decimal { values, scale, .. } => {
                 out.extend_from_slice(format_decimal(values[i], *scale).as_bytes())
@@ -527,10 +528,10 @@ fn compact<T: Copy>(v: &mut Vec<T>, selection: &[u32]) {
 }
 
 /// Writes `s` as one CSV field, quoting it when it holds a comma, quote or newline.
-fn write_csv_str(s: &str, out: &mut Vec<u8>) {
-    if s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
+fn write_csv_str(s: &[u8], out: &mut Vec<u8>) {
+    if s.iter().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push(b'"');
-        for b in s.bytes() {
+        for &b in s {
             if b == b'"' {
                 out.push(b'"');
             }
@@ -538,7 +539,7 @@ fn write_csv_str(s: &str, out: &mut Vec<u8>) {
         }
         out.push(b'"');
     } else {
-        out.extend_from_slice(s.as_bytes());
+        out.extend_from_slice(s);
     }
 }
 
