@@ -375,6 +375,13 @@ fn push_field_general(column: &mut Column, text: &str, name: &str) -> Result<(),
 mod tests {
     use super::*;
 
+    /// `s` (at most 8 bytes) as a little-endian word, the bytes past it `pad`.
+    fn padded_word(s: &str, pad: u8) -> u64 {
+        let mut b = [pad; 8];
+        b[..s.len()].copy_from_slice(s.as_bytes());
+        u64::from_le_bytes(b)
+    }
+
     /// Calls `f` with every string of 0 to `max_len` bytes over `alphabet`
     /// (ASCII), then with `random` strings of 6 to `6 + spread - 1` bytes of
     /// digits, a leading `-` now and then, and `odd` here and there.
@@ -461,11 +468,7 @@ mod tests {
 
     #[test]
     fn the_one_load_path_takes_plain_short_decimals_only() {
-        let word = |s: &str| {
-            let mut b = [b'#'; 8];
-            b[..s.len()].copy_from_slice(s.as_bytes());
-            u64::from_le_bytes(b)
-        };
+        let word = |s: &str| padded_word(s, b'#');
         for (text, value) in [
             ("-12.3", -12.3f64),
             ("5.0", 5.0),
@@ -482,11 +485,7 @@ mod tests {
 
     #[test]
     fn tenths_take_one_or_two_digits_and_one_decimal_place_only() {
-        let word = |s: &str| {
-            let mut b = [b'7'; 8];
-            b[..s.len()].copy_from_slice(s.as_bytes());
-            u64::from_le_bytes(b)
-        };
+        let word = |s: &str| padded_word(s, b'7');
         // Every 1BRC temperature, and the same with a leading zero.
         for t in -999i32..=999 {
             let sign = if t < 0 { "-" } else { "" };
