@@ -90,6 +90,11 @@ impl GroupTable {
         &self.keys
     }
 
+    /// The stored key columns, taking the table apart.
+    pub fn into_keys(self) -> Vec<Column> {
+        self.keys
+    }
+
     /// Finds or creates the group of each of the `rows` rows of `columns`;
     /// writes its id into `groups`. Ids are given in first-seen order.
     pub fn find_or_insert(&mut self, columns: &[&Column], rows: usize, groups: &mut Vec<u32>) {

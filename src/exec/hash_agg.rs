@@ -107,7 +107,7 @@ impl HashAggregate {
         for acc in &mut accumulators {
             acc.resize(n);
         }
-        (table.keys().to_vec(), accumulators)
+        (table.into_keys(), accumulators)
     }
 
     /// Merges the groups of `partial` that shard `shard` owns into this
