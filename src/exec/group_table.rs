@@ -375,7 +375,7 @@ impl PackedWords for StrWords<'_> {
         if len > PACKED_STR_MAX {
             return None;
         }
-        Some(load_masked(self.bytes, start, len) | ((len as u64) << 56))
+        Some(load_word(self.bytes, start, len) | ((len as u64) << 56))
     }
 }
 
@@ -390,31 +390,45 @@ impl PackedKeys for OneString<'_> {
         if len > PACKED_LONG_STR_MAX {
             return None;
         }
-        let bytes = self.0.bytes;
-        let head = load_masked(bytes, start, len.min(8));
-        let tail = load_masked(bytes, start + 8, len.saturating_sub(8));
+        let [head, tail] = load_two_words(self.0.bytes, start, len);
         Some([head, tail | ((len as u64) << 56)])
     }
 }
 
-/// The `n` (at most 8) bytes of `bytes` at `at` as a little-endian word,
+/// The `n` (at most 7) bytes of `bytes` at `at` as a little-endian word,
 /// zero above them: one unaligned load when 8 bytes are there.
 #[inline(always)]
-fn load_masked(bytes: &[u8], at: usize, n: usize) -> u64 {
-    debug_assert!(n <= 8);
-    // The low `n` bytes, without a branch: a shift of 64 is not allowed on
-    // a u64, so the shift is done in 128 bits.
-    let mask = ((1u128 << (8 * n)) - 1) as u64;
+fn load_word(bytes: &[u8], at: usize, n: usize) -> u64 {
+    debug_assert!(n <= PACKED_STR_MAX);
+    let mask = (1u64 << (8 * n)) - 1;
     match bytes.get(at..at + 8) {
         Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")) & mask,
-        None => {
-            let mut word = 0u64;
-            for (i, &b) in bytes[at.min(bytes.len())..][..n].iter().enumerate() {
-                word |= (b as u64) << (8 * i);
-            }
-            word
-        }
+        None => load_short(&bytes[at..at + n]) as u64,
     }
+}
+
+/// The `n` (at most 15) bytes of `bytes` at `at` as two little-endian words,
+/// zero above them: one unaligned 16-byte load and one mask when 16 bytes
+/// are there.
+#[inline(always)]
+fn load_two_words(bytes: &[u8], at: usize, n: usize) -> [u64; 2] {
+    debug_assert!(n <= PACKED_LONG_STR_MAX);
+    let mask = (1u128 << (8 * n)) - 1;
+    let x = match bytes.get(at..at + 16) {
+        Some(sixteen) => u128::from_le_bytes(sixteen.try_into().expect("16 bytes")) & mask,
+        None => load_short(&bytes[at..at + n]),
+    };
+    [x as u64, (x >> 64) as u64]
+}
+
+/// Up to 16 bytes as a little-endian integer: the slow path near the end
+/// of a buffer.
+#[cold]
+fn load_short(bytes: &[u8]) -> u128 {
+    bytes
+        .iter()
+        .enumerate()
+        .fold(0, |x, (i, &b)| x | (b as u128) << (8 * i))
 }
 
 #[derive(Clone, Copy)]
@@ -453,10 +467,8 @@ fn pack_row(columns: &[&Column], row: usize) -> Option<PackedKey> {
             if b.len() > PACKED_LONG_STR_MAX {
                 return None;
             }
-            let len = b.len();
-            let head = load_masked(b, 0, len.min(8));
-            let tail = load_masked(b, 8, len.saturating_sub(8)) | ((len as u64) << 56);
-            return Some([head, tail]);
+            let [head, tail] = load_two_words(b, 0, b.len());
+            return Some([head, tail | ((b.len() as u64) << 56)]);
         }
     }
     let mut k = [0; 2];
@@ -468,7 +480,7 @@ fn pack_row(columns: &[&Column], row: usize) -> Option<PackedKey> {
             ColumnData::Int64(v) | ColumnData::Timestamp(v) => v[row] as u64,
             ColumnData::Utf8(v) if v.get_bytes(row).len() <= PACKED_STR_MAX => {
                 let b = v.get_bytes(row);
-                load_masked(b, 0, b.len()) | ((b.len() as u64) << 56)
+                load_word(b, 0, b.len()) | ((b.len() as u64) << 56)
             }
             _ => return None,
         };
