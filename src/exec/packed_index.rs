@@ -11,6 +11,8 @@
 //! empty exactly when its id is `EMPTY`; each key is in at most one slot, and
 //! every key lies in the probe run that starts at its hash's home slot.
 
+use std::hint::select_unpredictable;
+
 /// A key packed into two words (see the group table).
 pub type PackedKey = [u64; 2];
 
@@ -58,7 +60,26 @@ impl PackedIndex {
     /// The id of `key`, if present.
     #[inline(always)]
     pub fn get(&self, key: &PackedKey) -> Option<u32> {
-        let mut i = home(key, self.mask);
+        let home = home(key, self.mask);
+        // The home slot and the next one are read and compared without a
+        // branch between them: a key whose home another key holds is
+        // common (a third of lookups at half load), and a branch on it
+        // mispredicts about as often. A vacant slot's id is `EMPTY`, so a
+        // match on a vacant slot's zero key selects `EMPTY` too.
+        let next = (home + 1) & self.mask;
+        let (a, b) = (&self.slots[home], &self.slots[next]);
+        let id = select_unpredictable(
+            a.key == *key,
+            a.id,
+            select_unpredictable(b.key == *key, b.id, EMPTY),
+        );
+        if id != EMPTY {
+            return Some(id);
+        }
+        if a.id == EMPTY || b.id == EMPTY {
+            return None;
+        }
+        let mut i = (next + 1) & self.mask;
         loop {
             let slot = &self.slots[i];
             if slot.id == EMPTY {
