@@ -36,7 +36,7 @@
 //! the simple path resumes after it. Both paths count lines, reject and roll
 //! back a bad row the same way.
 
-use super::columnar::LineFields;
+use super::columnar::{LineFields, Scanned};
 use super::lines::{self, Input, LineRead};
 use super::parse::{push_field, push_field_in};
 pub use super::reject::OnError;
@@ -570,32 +570,42 @@ impl TextSource {
             if let Some(odd) = memchr::memchr2(b'"', b'\r', block) {
                 block = &block[..line_start(block, odd)];
             }
+            if block.is_empty() {
+                return Ok(());
+            }
+            // Lines with the right number of fields, a column at a time.
+            // Scanned before the UTF-8 check, so that only the bytes taken
+            // are checked: a small batch takes a small part of the read
+            // buffer, and the rest is checked when its turn comes, not
+            // again for every batch.
+            let width = schema.len();
+            let wanted = max_rows - batch.len;
+            let mut scanned = line_fields.scan(block, *delimiter, width, wanted);
             // Validated with SIMD (simdutf8): cheap whether or not the text
             // is ASCII; the standard check slows down at every non-ASCII name.
-            let text = match simdutf8::compat::from_utf8(block) {
+            let text = match simdutf8::compat::from_utf8(&block[..scanned_end(block, &scanned)]) {
                 Ok(t) => t,
-                // The lines before the bad one (checked again: rare).
-                Err(e) => std::str::from_utf8(&block[..line_start(block, e.valid_up_to())])
-                    .unwrap_or_default(),
+                Err(e) => {
+                    // The lines before the bad one, scanned again (rare).
+                    block = &block[..line_start(block, e.valid_up_to())];
+                    if block.is_empty() {
+                        return Ok(());
+                    }
+                    scanned = line_fields.scan(block, *delimiter, width, wanted);
+                    std::str::from_utf8(&block[..scanned_end(block, &scanned)]).unwrap_or_default()
+                }
             };
             if text.is_empty() {
                 return Ok(());
             }
-            // Lines with the right number of fields, a column at a time; if
-            // a field does not parse, those lines again one at a time, so
+            // If a field does not parse, those lines again one at a time, so
             // that exactly the bad ones are rejected.
-            let bytes = text.as_bytes();
-            let width = schema.len();
-            let scanned = line_fields.scan(bytes, *delimiter, width, max_rows - batch.len);
             let decoded = line_fields.decode(text, schema, batch);
             if decoded {
                 *line_no += scanned.lines;
             }
             // A line with another number of fields: to be rejected.
-            let odd_end = scanned.odd_line.then(|| {
-                let at = scanned.consumed;
-                at + memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len() - at, |i| i + 1)
-            });
+            let odd_end = scanned.odd_line.then_some(text.len());
             // The row path, one line at a time: over the scanned lines when a
             // field did not parse, and over the odd line.
             let slow = [
@@ -762,6 +772,17 @@ impl TextSource {
 /// Where the line holding byte `at` of `block` starts.
 fn line_start(block: &[u8], at: usize) -> usize {
     memchr::memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1)
+}
+
+/// The end of what `scanned` took of `block`: its lines, and the line with
+/// another number of fields it stopped before, if any.
+fn scanned_end(block: &[u8], scanned: &Scanned) -> usize {
+    let at = scanned.consumed;
+    if scanned.odd_line {
+        at + memchr::memchr(b'\n', &block[at..]).map_or(block.len() - at, |i| i + 1)
+    } else {
+        at
+    }
 }
 
 /// Decodes the lines of `text[from..]` (whole lines) one at a time, counting
