@@ -475,11 +475,11 @@ mod tests {
             let odd_every = [3, 20, 1000][case / 4 % 3];
             let mut text = Vec::new();
             for _ in 0..rng.next() % 40 {
-                if rng.next() % 10 == 0 {
+                if rng.next().is_multiple_of(10) {
                     text.push(b'\n');
                     continue;
                 }
-                let fields = if rng.next() % odd_every == 0 {
+                let fields = if rng.next().is_multiple_of(odd_every) {
                     1 + rng.next() as usize % 5
                 } else {
                     width
@@ -493,7 +493,7 @@ mod tests {
                 }
                 text.push(b'\n');
             }
-            if rng.next() % 5 == 0 {
+            if rng.next().is_multiple_of(5) {
                 text.extend_from_slice(b"tail;no newline");
             }
             for max_rows in [0, 1, 2, 5, usize::MAX] {

@@ -500,7 +500,7 @@ pub(crate) mod tests {
                     if len > 0 && density > 0 {
                         bytes[len - 1] = b'\n';
                         for border in [31, 32, 63, 64, 127, 128] {
-                            if border < len && rng.next() % 2 == 0 {
+                            if border < len && rng.next().is_multiple_of(2) {
                                 bytes[border] = b';';
                             }
                         }
