@@ -284,6 +284,72 @@ fn engine_builder_takes_a_declared_schema() {
     assert!(out.summary.identity_holds());
 }
 
+#[test]
+fn a_large_input_decodes_alike_in_batches_of_any_size() {
+    // Far past the first read buffer, and far past what a small batch takes
+    // of it: a quoted line, a CRLF line, a line of invalid UTF-8, a line with
+    // one field, a 5000-byte key. The malformed ones are skipped.
+    let mut bytes = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..20_000i64 {
+        let key = match i {
+            7_000 => {
+                bytes.extend_from_slice(b"\"k,7000\",7000\n");
+                "k,7000".to_owned()
+            }
+            9_000 => {
+                bytes.extend_from_slice(b"k9000,9000\r\n");
+                "k9000".to_owned()
+            }
+            11_000 => {
+                bytes.extend_from_slice(b"k\xff,11000\n");
+                continue;
+            }
+            13_000 => {
+                bytes.extend_from_slice(b"k13000\n");
+                continue;
+            }
+            15_000 => {
+                let key = "x".repeat(5_000);
+                bytes.extend_from_slice(format!("{key},{i}\n").as_bytes());
+                key
+            }
+            _ => {
+                bytes.extend_from_slice(format!("k{i},{i}\n").as_bytes());
+                format!("k{i}")
+            }
+        };
+        expected.push(vec![Value::Utf8(key), Value::Int64(i)]);
+    }
+    let options = TextOptions {
+        header: false,
+        schema: Some(parse_schema("k VARCHAR, v BIGINT").unwrap()),
+        on_error: OnError::Skip,
+        ..TextOptions::default()
+    };
+    for max_rows in [1, 3, 100, 4096] {
+        let mut src = TextSource::from_reader(
+            "mem",
+            Box::new(std::io::Cursor::new(bytes.clone())),
+            &options,
+        )
+        .unwrap();
+        let mut rows: Vec<Vec<Value>> = Vec::new();
+        loop {
+            match src.poll(max_rows, None).unwrap() {
+                Poll::Batch(b) => {
+                    assert!(b.len <= max_rows);
+                    rows.extend((0..b.len).map(|r| b.columns.iter().map(|c| c.value(r)).collect()));
+                }
+                Poll::Idle => {}
+                Poll::End => break,
+            }
+        }
+        assert_eq!(rows.len(), expected.len(), "batches of {max_rows}");
+        assert!(rows == expected, "batches of {max_rows}");
+    }
+}
+
 // ---------------------------------------------------------------------------
 // 2. Malformed records under each --on-error policy
 

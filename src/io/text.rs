@@ -221,6 +221,8 @@ pub struct TextSource {
     ends: Vec<usize>,
     /// The fields of the simple lines being decoded.
     line_fields: LineFields,
+    /// Bytes per line of the simple lines last decoded (0 before any).
+    line_bytes: usize,
     pending: VecDeque<Pending>,
     /// The bytes of the last line after the record that ended inside it (at a
     /// bare CR, which csv-core takes as a record terminator): the next record
@@ -282,6 +284,7 @@ impl TextSource {
             fields: Vec::new(),
             ends: Vec::new(),
             line_fields: LineFields::default(),
+            line_bytes: 0,
             pending: VecDeque::new(),
             rest: Vec::new(),
             line_no: 0,
@@ -551,6 +554,7 @@ impl TextSource {
             delimiter,
             line_no,
             line_fields,
+            line_bytes,
             ..
         } = self;
         while batch.len < max_rows {
@@ -565,7 +569,19 @@ impl TextSource {
                     }
                 }
             };
-            let whole = memchr::memrchr(b'\n', buf).map_or(0, |i| i + 1);
+            let wanted = max_rows - batch.len;
+            // The bytes this batch's lines likely span (twice as many per
+            // line as last time), not the whole read buffer, which a small
+            // batch would search for quotes again and again.
+            let reach = match *line_bytes {
+                0 => buf.len(),
+                n => wanted
+                    .saturating_mul(2 * n)
+                    .clamp(4096, buf.len().max(4096)),
+            };
+            let whole = memchr::memrchr(b'\n', &buf[..reach.min(buf.len())])
+                .or_else(|| memchr::memrchr(b'\n', buf))
+                .map_or(0, |i| i + 1);
             let mut block = &buf[..whole];
             if let Some(odd) = memchr::memchr2(b'"', b'\r', block) {
                 block = &block[..line_start(block, odd)];
@@ -579,7 +595,6 @@ impl TextSource {
             // buffer, and the rest is checked when its turn comes, not
             // again for every batch.
             let width = schema.len();
-            let wanted = max_rows - batch.len;
             let mut scanned = line_fields.scan(block, *delimiter, width, wanted);
             // Validated with SIMD (simdutf8): cheap whether or not the text
             // is ASCII; the standard check slows down at every non-ASCII name.
@@ -597,6 +612,9 @@ impl TextSource {
             };
             if text.is_empty() {
                 return Ok(());
+            }
+            if scanned.lines > 0 {
+                *line_bytes = scanned.consumed.div_ceil(scanned.lines as usize);
             }
             // If a field does not parse, those lines again one at a time, so
             // that exactly the bad ones are rejected.
