@@ -24,6 +24,10 @@
 //!
 //! The baselines are what a hand-written loop over the same columns costs:
 //! they bound what column-at-a-time execution could reach, not a rival engine.
+//! On all cores the bare loop also runs once per core at the same time, each
+//! over its share of the batches: its efficiency is what the machine itself
+//! allows (shared caches, memory bandwidth, a VM's host), the ceiling for the
+//! engine's in the same run.
 //!
 //! `cargo bench --bench scenarios [-- S0 S2 ...]`; `CORESTREAM_BENCH_RECORDS`
 //! (default 16M, so that a run on all cores lasts long enough to hide the
@@ -388,6 +392,28 @@ fn close(a: f64, b: f64) -> bool {
     (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1.0)
 }
 
+/// Seconds for copies of `baseline`, one per part of the batches (every
+/// `cores`-th batch), each pinned to its own core, to all finish: what the machine's cores
+/// deliver together on the bare loop, the ceiling for the engine's scaling
+/// in the same run (shared caches, memory bandwidth, and on a VM the
+/// host's scheduling).
+fn baseline_on_cores(baseline: fn(&[Batch]) -> Reference, parts: &[Vec<Batch>]) -> f64 {
+    let ids = core_affinity::get_core_ids().unwrap_or_default();
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for (c, part) in parts.iter().enumerate() {
+            let id = ids.get(c).copied();
+            scope.spawn(move || {
+                if let Some(id) = id {
+                    core_affinity::set_for_current(id);
+                }
+                black_box(baseline(part));
+            });
+        }
+    });
+    start.elapsed().as_secs_f64()
+}
+
 fn main() {
     let records = support::records(16_000_000);
     let trials = support::trials();
@@ -452,18 +478,22 @@ fn main() {
         );
         drop((r1, rn));
 
-        let (mut tb, mut t1, mut tn) = (Vec::new(), Vec::new(), Vec::new());
+        let parts: Vec<Vec<Batch>> = (0..cores)
+            .map(|c| batches.iter().skip(c).step_by(cores).cloned().collect())
+            .collect();
+        let (mut tb, mut tbn, mut t1, mut tn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut rows_out = 0;
         for _ in 0..trials {
             tb.push((sc.baseline)(&batches).seconds);
+            tbn.push(baseline_on_cores(sc.baseline, &parts));
             let r = run_engine(&plan, &one, OutputSpec::Discard);
             rows_out = r.rows_out;
             t1.push(r.seconds);
             tn.push(run_engine(&plan, &many, OutputSpec::Discard).seconds);
         }
         let rate = |t: f64| records as f64 / t;
-        let (b, t1, tn) = (median(tb), median(t1), median(tn));
-        let (r1, rn, rb) = (rate(t1), rate(tn), rate(b));
+        let (b, bn, t1, tn) = (median(tb), median(tbn), median(t1), median(tn));
+        let (r1, rn, rb, rbn) = (rate(t1), rate(tn), rate(b), rate(bn));
         println!(
             "{:<8} {:>5} {:>12.4e} {:>12.4e} {:>6.2} {:>12.4e} {:>12.4e} {:>7.2}  {}",
             sc.id,
@@ -477,15 +507,16 @@ fn main() {
             sc.baseline_name
         );
         println!(
-            "{:<8} {:>5} {:>12.4e} {:>12.4e} {:>6.2} {:>12.4e} {:>12} {:>7}",
+            "{:<8} {:>5} {:>12.4e} {:>12.4e} {:>6.2} {:>12.4e} {:>12.4e} {:>7.2}  the same on {cores} cores at once: eff {:.2}",
             sc.id,
             cores,
             rn,
             rn / cores as f64,
             rn / (cores as f64 * r1),
             rows_out as f64 / tn,
-            "",
-            ""
+            rbn,
+            rn / rbn,
+            rbn / (cores as f64 * rb),
         );
     }
 }
