@@ -322,7 +322,7 @@ fn explain_prints_the_plan() {
     let lines: Vec<&str> = ran.stdout.lines().collect();
     for expected in [
         "source: trades",
-        "partitioning: by key (symbol), hashed to shards",
+        "partitioning: by key (symbol, TUMBLE_START(event_time, 60000 ms)), hashed to shards",
         "each shard runs:",
         "  1. filter: price > 100",
         "  2. window aggregate: TUMBLING size 1m on event_time; group by (symbol); aggregates COUNT(*)",

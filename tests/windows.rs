@@ -106,6 +106,35 @@ fn tumbling_final_matches_reference_on_any_shard_count_and_batch_size() {
 }
 
 #[test]
+fn a_tumbling_window_of_one_key_or_none_spreads_over_the_shards() {
+    // One symbol, and no key at all: partitioned by key alone, every row
+    // would go to one shard. Each window goes to one shard, and the windows
+    // spread over both; the answer is the one shard's.
+    let one_symbol = "gen:trades?records=30000&traders=5&symbols=1&seed=11";
+    for sql in [
+        "SELECT symbol, window_start, COUNT(*) AS n, SUM(quantity) AS q FROM trades \
+         GROUP BY symbol, TUMBLE(event_time, INTERVAL '1' SECOND) EMIT FINAL",
+        "SELECT window_start, COUNT(*) AS n, SUM(quantity) AS q FROM trades \
+         GROUP BY TUMBLE(event_time, INTERVAL '1' SECOND) EMIT FINAL",
+    ] {
+        let one = run(sql, one_symbol, "0", 4096, 0);
+        let two = run(sql, one_symbol, "0-1", 100, 0);
+        assert!(one.rows.len() > 10, "{} windows", one.rows.len());
+        assert_eq!(sorted(two.rows), sorted(one.rows), "{sql}");
+        let per_shard: Vec<u64> = two
+            .summary
+            .shards
+            .iter()
+            .map(|(_, s)| s.records_in)
+            .collect();
+        assert!(
+            per_shard.iter().all(|&n| n > 3_000),
+            "rows per shard {per_shard:?}: {sql}"
+        );
+    }
+}
+
+#[test]
 fn standard_and_predecessor_syntax_agree() {
     let a = run(
         "SELECT symbol, TUMBLE_START(event_time, INTERVAL '10' SECOND) AS ws, COUNT(*) AS n, SUM(quantity) AS q \

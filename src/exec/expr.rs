@@ -228,6 +228,14 @@ impl Expr {
                 let fast = scalar::in_list_column(&expr.eval(batch), list, *negated);
                 Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
             }
+            Expr::Call {
+                func: ScalarFunc::TumbleStart(size),
+                args,
+                ..
+            } => {
+                let fast = scalar::tumble_start_column(&args[0].eval(batch), *size);
+                Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
+            }
             _ => Cow::Owned(self.eval_rows(batch)),
         }
     }

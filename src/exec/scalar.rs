@@ -49,6 +49,12 @@ pub enum ScalarFunc {
     Extract(DatePart),
     /// The TIMESTAMP truncated down to a unit, UTC.
     DateTrunc(TruncUnit),
+    /// The start of the tumbling window of this many milliseconds holding a
+    /// TIMESTAMP (or BIGINT epoch milliseconds): the time rounded down to a
+    /// multiple of the size. Not in the SQL surface: the planner adds it to
+    /// the partitioning key of an event-time tumbling window (see
+    /// [`crate::sql::plan::Partitioning`]).
+    TumbleStart(i64),
     /// The first non-NULL argument.
     Coalesce,
     /// NULL when the two arguments are equal, else the first.
@@ -231,8 +237,35 @@ pub fn strict(func: ScalarFunc, args: &[Value], out: DataType) -> Value {
         (DateTrunc(unit), [Value::Timestamp(ms) | Value::Int64(ms)]) => {
             date_trunc(unit, *ms).map_or(Value::Null, Value::Timestamp)
         }
+        (TumbleStart(size), [Value::Timestamp(ms) | Value::Int64(ms)]) => {
+            tumble_start(*ms, size).map_or(Value::Null, Value::Timestamp)
+        }
         _ => Value::Null,
     }
+}
+
+/// The multiple of `size` (> 0) at or below `ms`; `None` below the smallest
+/// one an `i64` holds.
+#[inline]
+pub fn tumble_start(ms: i64, size: i64) -> Option<i64> {
+    ms.checked_sub(ms.rem_euclid(size))
+}
+
+/// [`ScalarFunc::TumbleStart`] over a column: `None` if the column is not
+/// BIGINT or TIMESTAMP without NULLs, or a start does not fit (the row path
+/// then gives NULL there).
+pub fn tumble_start_column(times: &Column, size: i64) -> Option<Column> {
+    let (ColumnData::Int64(v) | ColumnData::Timestamp(v)) = &times.data else {
+        return None;
+    };
+    if times.validity.is_some() {
+        return None;
+    }
+    let starts = v
+        .iter()
+        .map(|&ms| tumble_start(ms, size))
+        .collect::<Option<Vec<i64>>>()?;
+    Some(Column::from_data(ColumnData::Timestamp(starts)))
 }
 
 /// SQL `SUBSTRING(s FROM start [FOR len])`: the characters at 1-based positions
@@ -624,6 +657,41 @@ mod tests {
 
     /// 2024-02-29T13:45:30.250Z, a Thursday, day 60 of a leap year.
     const LEAP: i64 = 1_709_214_330_250;
+
+    #[test]
+    fn tumble_start_rounds_down_to_a_multiple_of_the_size() {
+        for (ms, size, start) in [
+            (0, 1000, Some(0)),
+            (999, 1000, Some(0)),
+            (1000, 1000, Some(1000)),
+            (-1, 1000, Some(-1000)),
+            (-1000, 1000, Some(-1000)),
+            (-1001, 1000, Some(-2000)),
+            (LEAP, 60_000, Some(1_709_214_300_000)),
+            (i64::MAX, 1000, Some(i64::MAX - 807)),
+            (i64::MIN, 1000, None),
+            (i64::MIN + 807, 1000, None),
+            (i64::MIN + 808, 1000, Some(i64::MIN + 808)),
+            (i64::MIN + 1000, 1000, Some(i64::MIN + 808)),
+        ] {
+            assert_eq!(tumble_start(ms, size), start, "{ms} / {size}");
+        }
+        // The column path gives the row path's values, and leaves what does
+        // not fit to it.
+        let times = Column::from_data(ColumnData::Timestamp(vec![-1001, 0, 1999, LEAP]));
+        let starts = tumble_start_column(&times, 1000).expect("fits");
+        for i in 0..times.len() {
+            let Value::Timestamp(t) = times.value(i) else {
+                panic!()
+            };
+            assert_eq!(
+                starts.value(i),
+                Value::Timestamp(tumble_start(t, 1000).unwrap())
+            );
+        }
+        let low = Column::from_data(ColumnData::Int64(vec![0, i64::MIN]));
+        assert!(tumble_start_column(&low, 1000).is_none());
+    }
 
     #[test]
     fn substring_follows_sql() {

@@ -11,6 +11,7 @@ use crate::data::{DataType, Field, Schema, Value};
 use crate::error::{SqlError, SqlErrorKind};
 use crate::exec::accumulator::{output_type, SpreadKind};
 use crate::exec::expr::{BinaryOp, Expr};
+use crate::exec::scalar::ScalarFunc;
 use sqlparser::ast::{self, Spanned};
 use sqlparser::tokenizer::Span;
 
@@ -261,10 +262,29 @@ fn plan_inner(
             None => None,
         };
         let grouping = binder.grouping.take().expect("set above");
-        let partitioning = if grouping.keys.is_empty() {
+        let mut partition_keys = grouping.keys.clone();
+        // An event-time tumbling window's groups are (keys, window): a
+        // window's rows of a key go to one shard, and a key's windows spread
+        // over the shards as time passes, so that a few hot keys (or none)
+        // do not pin the work to a few shards.
+        if let Some(WindowSpec {
+            kind: WindowKind::Tumbling { size },
+            time_column: Some(c),
+        }) = window
+        {
+            partition_keys.push(Expr::Call {
+                func: ScalarFunc::TumbleStart(size),
+                args: vec![Expr::Column {
+                    index: c,
+                    data_type: schema.fields[c].data_type,
+                }],
+                data_type: DataType::Timestamp,
+            });
+        }
+        let partitioning = if partition_keys.is_empty() {
             Partitioning::Single
         } else {
-            Partitioning::ByKey(grouping.keys.clone())
+            Partitioning::ByKey(partition_keys)
         };
         let body = PlanBody::Aggregate(AggregatePlan {
             keys: grouping.keys,

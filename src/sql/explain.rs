@@ -25,6 +25,7 @@ use super::plan::{
 use super::EmitMode;
 use crate::data::{Schema, Value};
 use crate::exec::expr::Expr;
+use crate::exec::scalar::ScalarFunc;
 use std::fmt::{self, Write as _};
 
 impl QueryPlan {
@@ -323,6 +324,11 @@ fn expr(e: &Expr, names: &[String]) -> String {
             if *negated { "NOT " } else { "" }
         ),
         Expr::Cast { expr: inner, to } => format!("CAST({} AS {to})", expr(inner, names)),
+        Expr::Call {
+            func: ScalarFunc::TumbleStart(size),
+            args,
+            ..
+        } => format!("TUMBLE_START({}, {size} ms)", expr_list(args, names)),
         Expr::Call { func, args, .. } => {
             format!(
                 "{}({})",
