@@ -28,10 +28,12 @@
 //! # Simple lines
 //! From a file (never waited on), whole lines are decoded straight from the
 //! read buffer while they are *simple*: no quote, no carriage return, valid
-//! UTF-8. Such a line is split at the delimiter ([`Marks`], a word at a time), which is
-//! exactly what the CSV parser would make of it, without copying the line or
-//! running the parser's state machine; the lines of a block are decoded a
-//! column at a time ([`LineFields`]). The first line that is not simple
+//! UTF-8. Such a line is split at the delimiter (found 64 bytes at a time, see
+//! [`super::scan`]), which is exactly what the CSV parser would make of it,
+//! without copying the line or running the parser's state machine; the lines
+//! of a block are decoded a column at a time ([`LineFields`]). Only the bytes
+//! of the lines a batch takes are searched for quotes and CRs and checked as
+//! UTF-8, so that small batches do not check the same buffer again and again. The first line that is not simple
 //! (and a line cut by the end of the buffer) takes the record path above, and
 //! the simple path resumes after it. Both paths count lines, reject and roll
 //! back a bad row the same way.
