@@ -57,7 +57,7 @@ pub struct ParsedQuery {
 const PARSE_STACK: usize = 16 << 20;
 
 /// Parses one streaming query, on a thread with a stack of 16 MiB
-/// bytes, so that how deep the query nests cannot overflow the caller's.
+/// so that how deep the query nests cannot overflow the caller's.
 pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
     std::thread::scope(|scope| {
         let parsing = std::thread::Builder::new()
