@@ -167,29 +167,33 @@ impl Utf8Column {
     }
 
     /// Keeps only the rows named by `selection` (strictly increasing, each
-    /// below `len()`), in place. Each run of consecutive rows moves its bytes
-    /// with one copy.
+    /// below `len()`), in place. Once `SHORT_MOVE` bytes have been dropped, a
+    /// short string moves with one fixed-size copy (a load and a store, not
+    /// a `memmove` call): the bytes it writes past its end lie before its
+    /// source, where nothing is left to read. Others move with `copy_within`.
     pub fn retain_rows(&mut self, selection: &[u32]) {
+        const SHORT_MOVE: usize = 16;
         let mut write = 0usize;
-        let mut k = 0;
-        while k < selection.len() {
-            let first = selection[k] as usize;
-            let mut m = k + 1;
-            while m < selection.len() && selection[m] as usize == first + (m - k) {
-                m += 1;
+        for (k, &row) in selection.iter().enumerate() {
+            let row = row as usize;
+            // Offsets above `k` are still the originals: iteration `k` writes
+            // `offsets[k + 1]`, and a later row `k + 1` is read only when rows
+            // `0..=k` were all kept, when the value written is the original.
+            let start = self.offsets[row] as usize;
+            let end = self.offsets[row + 1] as usize;
+            let len = end - start;
+            if start - write >= SHORT_MOVE && len <= SHORT_MOVE {
+                if let Some(from) = self.bytes.get(start..start + SHORT_MOVE) {
+                    let from: [u8; SHORT_MOVE] = from.try_into().expect("SHORT_MOVE bytes");
+                    self.bytes[write..write + SHORT_MOVE].copy_from_slice(&from);
+                } else {
+                    self.bytes.copy_within(start..end, write);
+                }
+            } else if start != write {
+                self.bytes.copy_within(start..end, write);
             }
-            // Rows first..first + (m - k) move to k..m. Offsets at indices
-            // above k are still the originals: earlier runs wrote up to k only,
-            // and offsets[first] is unchanged when first == k (nothing removed yet).
-            let start = self.offsets[first] as usize;
-            let end = self.offsets[first + (m - k)] as usize;
-            self.bytes.copy_within(start..end, write);
-            let delta = (start - write) as u32;
-            for j in 1..=(m - k) {
-                self.offsets[k + j] = self.offsets[first + j] - delta;
-            }
-            write += end - start;
-            k = m;
+            write += len;
+            self.offsets[k + 1] = write as u32;
         }
         self.offsets.truncate(selection.len() + 1);
         self.bytes.truncate(write);
@@ -610,19 +614,39 @@ mod tests {
     /// type, with and without NULLs, for runs and gaps of any length.
     #[test]
     fn retain_rows_matches_gather() {
-        let values: Vec<Value> = (0..40)
+        // Strings of 0 to 22 bytes, each its own letters, so that a byte
+        // moved from the wrong place shows.
+        let values: Vec<Value> = (0..200usize)
             .map(|i| match i % 7 {
                 3 => Value::Null,
-                _ => Value::Utf8("x".repeat(i % 5)),
+                _ => Value::Utf8(
+                    (0..(i * 5) % 23)
+                        .map(|j| (b'a' + ((i + j) % 26) as u8) as char)
+                        .collect(),
+                ),
             })
             .collect();
+        let mut seed = 3u64;
+        let mut random = |keep_one_in: u64| -> Vec<u32> {
+            (0..200u32)
+                .filter(|_| {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    !(seed >> 33).is_multiple_of(keep_one_in)
+                })
+                .collect()
+        };
         let selections: Vec<Vec<u32>> = vec![
             vec![],
-            (0..40).collect(),
-            (0..40).filter(|i| i % 3 != 1).collect(),
-            (5..12).chain(30..40).collect(),
-            vec![39],
+            (0..200).collect(),
+            (0..200).filter(|i| i % 3 != 1).collect(),
+            (5..12).chain(30..40).chain(150..200).collect(),
+            vec![199],
             vec![0],
+            random(2),
+            random(5),
+            random(50),
         ];
         for t in [DataType::Utf8, DataType::Int64, DataType::Float64] {
             for with_nulls in [false, true] {
