@@ -56,7 +56,7 @@ pub struct ParsedQuery {
 /// the nesting error.
 const PARSE_STACK: usize = 16 << 20;
 
-/// Parses one streaming query, on a thread with a stack of 16 MiB
+/// Parses one streaming query, on a thread with a stack of 16 MiB,
 /// so that how deep the query nests cannot overflow the caller's.
 pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
     std::thread::scope(|scope| {
