@@ -577,12 +577,10 @@ impl TextSource {
             // batch would search for quotes again and again.
             let reach = match *line_bytes {
                 0 => buf.len(),
-                n => wanted
-                    .saturating_mul(2 * n)
-                    .clamp(4096, buf.len().max(4096)),
+                n => wanted.saturating_mul(2 * n).max(4096).min(buf.len()),
             };
-            let whole = memchr::memrchr(b'\n', &buf[..reach.min(buf.len())])
-                .or_else(|| memchr::memrchr(b'\n', buf))
+            let whole = memchr::memrchr(b'\n', &buf[..reach])
+                .or_else(|| memchr::memrchr(b'\n', &buf[reach..]).map(|i| reach + i))
                 .map_or(0, |i| i + 1);
             let mut block = &buf[..whole];
             if let Some(odd) = memchr::memchr2(b'"', b'\r', block) {
