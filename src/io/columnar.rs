@@ -19,19 +19,22 @@ use super::scan::{Block, Blocks, Finder, Scanner, WithFinder, BLOCK};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Schema};
 
-/// The fields of the lines of one block: for each line, where each of its
-/// fields starts and then where the next line would start (one past its
-/// newline). Field `f` is `starts[f] .. starts[f + 1] - 1`: the byte before
-/// the next start is the field's delimiter or newline.
+/// The fields of the lines of one block: where the first line starts, then
+/// one past each delimiter and newline of the rows. Row `r`'s field `f` is
+/// `starts[r * width + f] .. starts[r * width + f + 1] - 1`: the byte before
+/// the next entry is the field's delimiter or newline, or for a row followed
+/// by empty lines, their last newline (see [`LineFields::fields`]).
 #[derive(Debug)]
 pub struct LineFields {
-    /// `width + 1` entries a row for the `rows` rows, then scratch: the scan
-    /// writes by index into a buffer kept as long as the longest scan needed
-    /// (no push, no capacity check per entry).
+    /// `width` entries a row for the `rows` rows, one more, then scratch:
+    /// the scan writes by index into a buffer kept as long as the longest
+    /// scan needed (no push, no capacity check per entry).
     starts: Vec<u32>,
     /// Fields per line.
     width: usize,
     rows: usize,
+    /// Whether the last scan passed over an empty line after a row.
+    gaps: bool,
     /// The byte finder, chosen for the CPU once.
     scanner: Scanner,
 }
@@ -61,6 +64,7 @@ impl LineFields {
             starts: Vec::new(),
             width: 0,
             rows: 0,
+            gaps: false,
             scanner,
         }
     }
@@ -89,39 +93,79 @@ impl LineFields {
         )
     }
 
+    /// The bounds (start, end) of field `f` of each row of the last scan of
+    /// `bytes`: from the field's entry to the byte before the next entry.
+    /// A row's entries are `width` apart, and the scan leaves room for a
+    /// whole row past the last. The last field of a row followed by empty
+    /// lines would take their newlines, which are trimmed (`GAPS`: the scan
+    /// passed over empty lines): a field has none.
+    #[inline(always)]
+    fn fields<'a, const GAPS: bool>(
+        &'a self,
+        bytes: &'a [u8],
+        f: usize,
+    ) -> impl ExactSizeIterator<Item = (usize, usize)> + Clone + 'a {
+        let (rows, width) = (self.rows, self.width);
+        let nth_of_rows = move |f: usize| {
+            self.starts[f..f + rows * width]
+                .chunks_exact(width)
+                .map(|row| row[0] as usize)
+        };
+        let trim = GAPS && f + 1 == width;
+        nth_of_rows(f)
+            .zip(nth_of_rows(f + 1))
+            .map(move |(start, next)| {
+                let mut end = next - 1;
+                if trim {
+                    while end > start && bytes[end - 1] == b'\n' {
+                        end -= 1;
+                    }
+                }
+                (start, end)
+            })
+    }
+
     /// Appends the rows of the last scan of `text` to `batch`, whose columns
     /// are `schema`'s, and says whether it could: on a field that does not
     /// parse it returns false with `batch` as it was.
     pub fn decode(&self, text: &str, schema: &Schema, batch: &mut Batch) -> bool {
+        if self.gaps {
+            self.decode_fields::<true>(text, schema, batch)
+        } else {
+            self.decode_fields::<false>(text, schema, batch)
+        }
+    }
+
+    /// [`LineFields::decode`], compiled for whether the rows have gaps.
+    fn decode_fields<const GAPS: bool>(
+        &self,
+        text: &str,
+        schema: &Schema,
+        batch: &mut Batch,
+    ) -> bool {
         let before = batch.len;
         let bytes = text.as_bytes();
-        // The entries of the rows, one chunk a row.
-        let rows = self.starts[..self.rows * (self.width + 1)].chunks_exact(self.width + 1);
         for (f, column) in batch.columns.iter_mut().enumerate() {
-            // Field `f` of a row: from its start to the byte before the next
-            // field's (its delimiter or newline).
-            let field = move |row: &[u32]| (row[f] as usize, row[f + 1] as usize - 1);
-            let fields = rows.clone().map(field);
+            let fields = self.fields::<GAPS>(bytes, f);
             let mut r = 0;
             if column.validity.is_none() {
                 match &mut column.data {
                     ColumnData::Float64(v) => {
-                        r = push_parsed(v, fields, |s, e| parse_f64_in(bytes, s, e));
+                        r = push_parsed(v, fields.clone(), |s, e| parse_f64_in(bytes, s, e));
                     }
                     // A TIMESTAMP field that is an integer is milliseconds,
                     // as `parse_timestamp` reads it first.
                     ColumnData::Int64(v) | ColumnData::Timestamp(v) => {
-                        r = push_parsed(v, fields, |s, e| parse_i64_in(bytes, s, e));
+                        r = push_parsed(v, fields.clone(), |s, e| parse_i64_in(bytes, s, e));
                     }
                     // Up to the first empty field, a NULL.
-                    ColumnData::Utf8(v) => r = v.extend_within(bytes, fields),
+                    ColumnData::Utf8(v) => r = v.extend_within(bytes, fields.clone()),
                     _ => {}
                 }
             }
             // The rest of the column, a field at a time: other types, NULLs.
             let name = &schema.fields[f].name;
-            for row in rows.clone().skip(r) {
-                let (start, end) = field(row);
+            for (start, end) in fields.skip(r) {
                 if push_field_in(column, text, start, end, name).is_err() {
                     for c in batch.columns.iter_mut() {
                         c.truncate(before);
@@ -142,14 +186,12 @@ struct ScanLines<'a> {
     max_rows: usize,
 }
 
-/// How far a scan is.
-#[derive(Debug, Clone, Copy)]
+/// How far a scan is. The open line (the one being scanned) starts at
+/// entry `rows * width`, and `n - 1 - rows * width` of its marks are found.
+#[derive(Debug, Clone, Copy, Default)]
 struct Progress {
     /// Entries written.
     n: usize,
-    /// The entry of the line being scanned, its start: `n - 1 - line` of
-    /// its fields are found (always fewer than the width).
-    line: usize,
     rows: usize,
     empty_lines: usize,
     odd_line: bool,
@@ -158,11 +200,10 @@ struct Progress {
 impl WithFinder for ScanLines<'_> {
     type Output = Scanned;
 
-    /// A block at a time: each block first as if all of its lines were rows
-    /// ([`rows_only`]: no bounds check, no count but the entries, a branch
-    /// out at the first line that is not a row), and if one is not (an empty
-    /// line, another field count, or the block of the last row wanted),
-    /// again a mark at a time ([`marks_one_by_one`]), from the same entry.
+    /// First trusting that every line is a row of the right width (the
+    /// marks of a block written without a branch per mark, then checked
+    /// for all the rows at once), and if one is not (an empty line, another
+    /// field count), again a mark at a time from the start.
     #[inline(always)]
     fn with<F: Finder>(self, finder: F) -> Scanned {
         let ScanLines {
@@ -171,69 +212,91 @@ impl WithFinder for ScanLines<'_> {
             max_rows,
         } = self;
         let width = fields.width;
-        fields.rows = 0;
-        if max_rows == 0 {
-            return Scanned {
-                consumed: 0,
-                lines: 0,
-                odd_line: false,
-            };
-        }
         let starts = &mut fields.starts;
-        if starts.is_empty() {
-            starts.push(0);
-        }
-        starts[0] = 0;
-        let mut progress = Progress {
-            n: 1,
-            line: 0,
-            rows: 0,
-            empty_lines: 0,
-            odd_line: false,
+        let progress = if max_rows == 0 {
+            if starts.is_empty() {
+                grow(starts, 1);
+            }
+            starts[0] = 0;
+            Progress::default()
+        } else {
+            scan_blocks(starts, bytes, finder, width, max_rows, true)
+                .or_else(|| scan_blocks(starts, bytes, finder, width, max_rows, false))
+                .expect("a scan that trusts nothing checks nothing")
         };
-        for block in Blocks::new(bytes, finder) {
-            // A block writes at most two entries a byte (a newline ends a
-            // line and starts the next).
-            if starts.len() < progress.n + 2 * BLOCK {
-                grow(starts, progress.n + 2 * BLOCK);
-            }
-            // Not the block of the last row wanted: that one stops inside.
-            let lines = block.newlines.count_ones() as usize;
-            let window = if width > 1 && progress.rows + lines < max_rows {
-                starts[progress.n..].first_chunk_mut()
-            } else {
-                None
-            };
-            let open = progress.n - 1 - progress.line;
-            match window.and_then(|window| rows_only(window, block, width, open)) {
-                Some((written, open)) => {
-                    progress.n += written;
-                    progress.line = progress.n - 1 - open;
-                    progress.rows += lines;
-                }
-                None => {
-                    // A copy, so that `progress` itself stays in registers.
-                    let mut slow = progress;
-                    let Block {
-                        at,
-                        newlines,
-                        delimiters,
-                    } = block;
-                    marks_one_by_one(starts, at, newlines, delimiters, width, max_rows, &mut slow);
-                    progress = slow;
-                    if progress.odd_line || progress.rows == max_rows {
-                        break;
-                    }
-                }
-            }
+        // Room for `decode`'s views of a whole last row past the rows.
+        let room = (progress.rows + 1) * width + 1;
+        if starts.len() < room {
+            grow(starts, room);
         }
         fields.rows = progress.rows;
+        fields.gaps = progress.empty_lines > 0;
         Scanned {
-            consumed: fields.starts[progress.line] as usize,
+            consumed: fields.starts[progress.rows * width] as usize,
             lines: (progress.rows + progress.empty_lines) as u64,
             odd_line: progress.odd_line,
         }
     }
+}
+
+/// Scans the blocks of `bytes` from its start into `starts`. With
+/// `trusting`, a block in which the last row wanted does not end has its
+/// marks written as if every line were a row of `width` fields
+/// ([`write_marks`]), and those rows are checked ([`rows_end_at_newlines`])
+/// before a block is done a mark at a time and at the end: `None` if they
+/// are not all rows. Without it, or for `width` 1 (where an empty line would
+/// pass for a row), every block is done a mark at a time.
+#[inline(always)]
+fn scan_blocks<F: Finder>(
+    starts: &mut Vec<u32>,
+    bytes: &[u8],
+    finder: F,
+    width: usize,
+    max_rows: usize,
+    trusting: bool,
+) -> Option<Progress> {
+    let trusting = trusting && width > 1;
+    if starts.is_empty() {
+        grow(starts, 1);
+    }
+    starts[0] = 0;
+    let mut progress = Progress {
+        n: 1,
+        ..Progress::default()
+    };
+    // The rows before this one are known to be rows.
+    let mut checked = 0;
+    for block in Blocks::new(bytes, finder) {
+        // At most one entry a byte.
+        if starts.len() < progress.n + BLOCK {
+            grow(starts, progress.n + BLOCK);
+        }
+        let lines = block.newlines.count_ones() as usize;
+        if trusting && progress.rows + lines < max_rows {
+            let window = starts[progress.n..].first_chunk_mut().expect("grown above");
+            let marks = block.newlines | block.delimiters;
+            progress.n += write_marks(window, marks, block.at as u32 + 1);
+            progress.rows += lines;
+            continue;
+        }
+        if !rows_end_at_newlines(starts, bytes, width, checked, progress) {
+            return None;
+        }
+        // A copy, so that `progress` itself stays in registers.
+        let mut slow = progress;
+        let Block {
+            at,
+            newlines,
+            delimiters,
+        } = block;
+        marks_one_by_one(starts, at, newlines, delimiters, width, max_rows, &mut slow);
+        progress = slow;
+        checked = progress.rows;
+        if progress.odd_line || progress.rows == max_rows {
+            break;
+        }
+    }
+    rows_end_at_newlines(starts, bytes, width, checked, progress).then_some(progress)
 }
 
 /// Lengthens `starts` to at least `len`, at least doubling it.
@@ -243,44 +306,54 @@ fn grow(starts: &mut Vec<u32>, len: usize) {
     starts.resize(len.max(2 * starts.len()), 0);
 }
 
-/// Writes the entries of `block`'s marks to `window` (which starts at the
-/// next entry) as if every line ending in it had `width` fields (`width >
-/// 1`), `open` of them found before the block. Returns the entries written
-/// and the fields found of the line left open, or None at a line ending in
-/// the block that is not such a row (an empty line has one field).
+/// Writes the entries of the `marks` of a block (one past each) to
+/// `window`, which starts at the next entry, and returns how many there
+/// are. The first 16 are written whether they are there or not, so that the
+/// loop has no exit to predict for blocks of up to 16 marks; the slots past
+/// the marks get junk, which the next block overwrites.
 #[inline(always)]
-fn rows_only(
-    window: &mut [u32; 2 * BLOCK],
-    block: Block,
-    width: usize,
-    open: usize,
-) -> Option<(usize, usize)> {
-    let mut marks = block.newlines | block.delimiters;
-    // The start after a mark at `bit`; fits, the block being shorter than
-    // 4 GiB.
-    let after = block.at as u32 + 1;
-    // Entries written; the entry of the open line's start (before the
-    // window while it is the line open before the block).
-    let mut k = 0;
-    let mut line = 0usize.wrapping_sub(open + 1);
-    while marks != 0 {
-        let bit = marks.trailing_zeros();
-        marks &= marks - 1;
-        // `k` is at most twice the marks before this one, so at most 126:
-        // the `%` changes nothing but shows the index is in bounds.
-        window[k % (2 * BLOCK)] = after + bit;
-        k += 1;
-        if block.newlines >> bit & 1 == 1 {
-            if k.wrapping_sub(line) != width + 1 {
-                return None;
-            }
-            // The next line's start.
-            window[k % (2 * BLOCK)] = after + bit;
-            line = k;
-            k += 1;
+fn write_marks(window: &mut [u32; BLOCK], marks: u64, after: u32) -> usize {
+    const UNCONDITIONAL: usize = 16;
+    let count = marks.count_ones() as usize;
+    let mut rest = marks;
+    for slot in &mut window[..UNCONDITIONAL] {
+        *slot = after + rest.trailing_zeros();
+        rest &= rest.wrapping_sub(1);
+    }
+    if count > UNCONDITIONAL {
+        for slot in &mut window[UNCONDITIONAL..count] {
+            *slot = after + rest.trailing_zeros();
+            rest &= rest - 1;
         }
     }
-    Some((k, k.wrapping_sub(line) - 1))
+    count
+}
+
+/// Whether the entries written since row `checked` are rows of `width`
+/// fields: each of the `progress.rows - checked` rows' last entry is one
+/// past a newline. The marks among those entries hold exactly that many
+/// newlines, so then every newline ends a row and no line has more or fewer
+/// fields.
+#[inline(always)]
+fn rows_end_at_newlines(
+    starts: &[u32],
+    bytes: &[u8],
+    width: usize,
+    checked: usize,
+    progress: Progress,
+) -> bool {
+    let open = progress.rows * width;
+    if checked == progress.rows {
+        return true;
+    }
+    // Fewer marks than the rows need: some line is short.
+    if progress.n <= open {
+        return false;
+    }
+    starts[(checked + 1) * width..=open]
+        .iter()
+        .step_by(width)
+        .all(|&end| bytes[end as usize - 1] == b'\n')
 }
 
 /// Writes the entries of the marks of the block at `at` to `starts` a mark
@@ -300,7 +373,6 @@ fn marks_one_by_one(
 ) {
     let Progress {
         n,
-        line,
         rows,
         empty_lines,
         odd_line,
@@ -316,22 +388,21 @@ fn marks_one_by_one(
         if newlines >> bit & 1 == 0 {
             continue;
         }
-        let start = starts[*line] as usize;
-        if at == start {
-            // An empty line: not a row; the next starts after it.
+        let line = *rows * width;
+        if at == starts[line] as usize {
+            // An empty line: not a row; the open line starts after it.
             *empty_lines += 1;
-            *n = *line;
-        } else if *n - *line != width + 1 {
+            starts[line] = at as u32 + 1;
+            *n = line + 1;
+        } else if *n - line != width + 1 {
             *odd_line = true;
+            *n = line + 1;
             break;
         } else {
             *rows += 1;
-            *line = *n;
-        }
-        starts[*n] = at as u32 + 1;
-        *n += 1;
-        if *rows == max_rows {
-            break;
+            if *rows == max_rows {
+                break;
+            }
         }
     }
 }
@@ -373,16 +444,22 @@ mod tests {
     use super::*;
     use crate::io::scan::tests::Rng;
 
-    /// The rows (their entries) and outcome of a scan, the same by every
-    /// finder this CPU has.
-    fn scan(text: &[u8], width: usize, max_rows: usize) -> (Vec<Vec<u32>>, Scanned) {
+    /// The rows (their fields' bounds) and outcome of a scan, the same by
+    /// every finder this CPU has.
+    fn scan(text: &[u8], width: usize, max_rows: usize) -> (Vec<Vec<(usize, usize)>>, Scanned) {
         let mut outcomes = Scanner::all().into_iter().map(|scanner| {
-            let mut fields = LineFields::with_scanner(scanner);
-            let scanned = fields.scan(text, b';', width, max_rows);
-            let rows = fields.starts[..fields.rows() * (width + 1)]
-                .chunks(width + 1)
-                .map(<[u32]>::to_vec)
-                .collect::<Vec<_>>();
+            let mut lines = LineFields::with_scanner(scanner);
+            let scanned = lines.scan(text, b';', width, max_rows);
+            let mut rows = vec![Vec::new(); lines.rows()];
+            for f in 0..width {
+                let fields: Vec<_> = match lines.gaps {
+                    true => lines.fields::<true>(text, f).collect(),
+                    false => lines.fields::<false>(text, f).collect(),
+                };
+                for (row, field) in rows.iter_mut().zip(fields) {
+                    row.push(field);
+                }
+            }
             (scanner, rows, scanned)
         });
         let (_, rows, scanned) = outcomes.next().expect("the fallback is always there");
@@ -393,7 +470,11 @@ mod tests {
     }
 
     /// What `scan` keeps, a line at a time.
-    fn reference(text: &[u8], width: usize, max_rows: usize) -> (Vec<Vec<u32>>, Scanned) {
+    fn reference(
+        text: &[u8],
+        width: usize,
+        max_rows: usize,
+    ) -> (Vec<Vec<(usize, usize)>>, Scanned) {
         let (mut rows, mut consumed, mut lines) = (Vec::new(), 0, 0);
         let mut odd_line = false;
         let mut ends = text.iter().enumerate().filter(|(_, &b)| b == b'\n');
@@ -401,14 +482,16 @@ mod tests {
             let Some((end, _)) = ends.next() else { break };
             let line = &text[consumed..end];
             if !line.is_empty() {
-                let mut row = vec![consumed as u32];
+                let mut row = Vec::new();
+                let mut start = consumed;
                 for (i, &b) in line.iter().enumerate() {
                     if b == b';' {
-                        row.push((consumed + i + 1) as u32);
+                        row.push((start, consumed + i));
+                        start = consumed + i + 1;
                     }
                 }
-                row.push(end as u32 + 1);
-                if row.len() != width + 1 {
+                row.push((start, end));
+                if row.len() != width {
                     odd_line = true;
                     break;
                 }
@@ -428,7 +511,7 @@ mod tests {
     #[test]
     fn keeps_each_lines_field_starts() {
         let (rows, scanned) = scan(b"ab;1\n\ncd;22\n", 2, 10);
-        assert_eq!(rows, vec![vec![0, 3, 5], vec![6, 9, 12]]);
+        assert_eq!(rows, vec![vec![(0, 2), (3, 4)], vec![(6, 8), (9, 11)]]);
         let expected = Scanned {
             consumed: 12,
             lines: 3,
@@ -440,7 +523,7 @@ mod tests {
     #[test]
     fn stops_before_a_line_with_another_field_count() {
         let (rows, scanned) = scan(b"a;1\nb;2;3\nc;4\n", 2, 10);
-        assert_eq!(rows, vec![vec![0, 2, 4]]);
+        assert_eq!(rows, vec![vec![(0, 1), (2, 3)]]);
         let expected = Scanned {
             consumed: 4,
             lines: 1,
