@@ -2,10 +2,13 @@
 //!
 //! [`LineFields::scan`] finds the fields of each line of a block with the
 //! bitmask scanner ([`Blocks`], AVX2 where the CPU has it) and keeps where
-//! they start; its loop over a 64-byte block's marks assumes every line is a
-//! row of the right width and checks only that, so a line costs a few
-//! instructions a field, and a block that breaks the assumption is done
-//! again a mark at a time. [`LineFields::decode`] then parses one column
+//! they start. It first assumes every line is a row of the right width: a
+//! 64-byte block's marks are written with no branch per mark (so no loop
+//! exit to mispredict per block), and the rows are checked all at once, one
+//! load a row, at the end. A scan that breaks the assumption (an empty line,
+//! a line of another width) is done again a mark at a time. Each delimiter
+//! and newline is one entry, so a row's fields are `width` entries apart.
+//! [`LineFields::decode`] then parses one column
 //! over all those lines at a time, so the column's type is matched once per
 //! block instead of once per field, and each column's loop is a tight one.
 //!
