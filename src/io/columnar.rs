@@ -26,7 +26,7 @@ use crate::data::{Batch, Schema};
 /// one past each delimiter and newline of the rows. Row `r`'s field `f` is
 /// `starts[r * width + f] .. starts[r * width + f + 1] - 1`: the byte before
 /// the next entry is the field's delimiter or newline, or for a row followed
-/// by empty lines, their last newline (see [`LineFields::fields`]).
+/// by empty lines, their last newline (which `decode` trims).
 #[derive(Debug)]
 pub struct LineFields {
     /// `width` entries a row for the `rows` rows, one more, then scratch:
