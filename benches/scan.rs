@@ -14,7 +14,8 @@
 //! Trials of the finders are interleaved (SWAR, SSE2, AVX2, SWAR, ...) so
 //! drift in the machine's speed hits all alike; the median of
 //! `CORESTREAM_BENCH_TRIALS` (default 5) is reported, in ns per line and as a
-//! ratio to SWAR. What it does not show: the decode after the scan, reading
+//! ratio to SWAR; then the best finder's scan followed by the decode of both
+//! columns into a reused batch. What it does not show: reading
 //! the file, or anything but this one line shape (few fields, short lines:
 //! the per-line cost, not the per-byte one, dominates).
 //!
@@ -84,6 +85,26 @@ fn decode_all(blocks: &[Vec<u8>], scanner: Scanner, schema: &Schema) -> Vec<Batc
             batch
         })
         .collect()
+}
+
+/// Scans and decodes every block into `batch`, emptied for each block (as
+/// the text source refills its batches); the rows decoded.
+fn scan_decode_all(
+    blocks: &[Vec<u8>],
+    fields: &mut LineFields,
+    schema: &Schema,
+    batch: &mut Batch,
+) -> usize {
+    blocks
+        .iter()
+        .map(|block| {
+            fields.scan(black_box(block), b';', 2, usize::MAX);
+            let text = std::str::from_utf8(block).expect("the text is ASCII");
+            batch.clear();
+            assert!(fields.decode(text, schema, batch));
+            batch.len
+        })
+        .sum()
 }
 
 /// Scans every block; the rows kept.
@@ -269,7 +290,9 @@ fn main() {
     let mut scan_ns = vec![Vec::new(); scanners.len()];
     let mut marks_ns = vec![Vec::new(); scanners.len()];
     let mut before_ns = Vec::new();
+    let mut decode_ns = Vec::new();
     let mut bounds = Vec::new();
+    let mut batch = Batch::with_capacity(&schema, 0);
     for _ in 0..trials {
         let start = Instant::now();
         let rows: usize = blocks
@@ -287,6 +310,15 @@ fn main() {
             assert_eq!(marks_all(&blocks, scanner), marks);
             marks_ns[i].push(start.elapsed().as_nanos() as f64 / lines as f64);
         }
+        // The best finder's scan, then the columns decoded.
+        let best = scanners[scanners.len() - 1];
+        let mut fields = LineFields::with_scanner(best);
+        let start = Instant::now();
+        assert_eq!(
+            scan_decode_all(&blocks, &mut fields, &schema, &mut batch),
+            lines
+        );
+        decode_ns.push(start.elapsed().as_nanos() as f64 / lines as f64);
     }
     let scan_ns: Vec<f64> = scan_ns.into_iter().map(support::median).collect();
     let marks_ns: Vec<f64> = marks_ns.into_iter().map(support::median).collect();
@@ -310,4 +342,9 @@ fn main() {
             marks_ns[0] / marks_ns[i],
         );
     }
+    println!(
+        "  {:<16} LineFields::scan, then decode {:6.2}",
+        "best",
+        support::median(decode_ns)
+    );
 }
