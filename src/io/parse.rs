@@ -208,9 +208,7 @@ fn short_decimal(word: u64, len: usize) -> Option<f64> {
 /// XOR with `"00.0"` leaves each digit's value and a zero for the dot, and
 /// a byte is a digit exactly when neither it nor it plus 6 has a bit in the
 /// high nibble (no byte carries into the next unless its own high nibble is
-/// already set, which fails the check). `m / 10` is read from a table
-/// ([`TENTHS`]): a division's latency and throughput (about 13 and 5 cycles)
-/// were the largest single cost of decoding a 1BRC line.
+/// already set, which fails the check).
 #[inline(always)]
 fn tenths(word: u64, len: usize) -> Option<f64> {
     let negative = word & 0xff == b'-' as u64;
@@ -227,23 +225,11 @@ fn tenths(word: u64, len: usize) -> Option<f64> {
         return None;
     }
     let m = (x & 0xff) * 100 + ((x >> 8) & 0xff) * 10 + (x >> 24);
-    let value = TENTHS[m as usize];
+    let value = m as f64 / 10.0;
     // The sign bit set without a branch: half of all readings may be
     // negative, and a branch on it mispredicts as often.
     Some(f64::from_bits(value.to_bits() | u64::from(negative) << 63))
 }
-
-/// `m / 10` for every `m` of three digits, each correctly rounded (the
-/// compiler evaluates IEEE division exactly as the CPU does).
-static TENTHS: [f64; 1000] = {
-    let mut table = [0.0; 1000];
-    let mut m = 0;
-    while m < 1000 {
-        table[m] = m as f64 / 10.0;
-        m += 1;
-    }
-    table
-};
 
 /// A mask of the low `bytes` bytes of a word, for 0..=8 bytes.
 #[inline(always)]
