@@ -7,9 +7,11 @@
 use super::accumulator::Accumulator;
 use super::expr::Expr;
 use super::filter::select;
+use super::fused_float;
 use super::group_table::GroupTable;
 use super::partial_agg::PartialGroups;
 use super::project::project;
+use crate::data::column::ColumnData;
 use crate::data::{Batch, Column};
 use crate::sql::plan::AggregatePlan;
 use crate::sql::EmitMode;
@@ -25,6 +27,8 @@ pub struct HashAggregate {
     global_row: bool,
     groups: GroupTable,
     accumulators: Vec<Accumulator>,
+    /// The aggregates by argument ([`arg_sets`]).
+    arg_sets: Vec<SmallVec<[usize; 4]>>,
     // Per-batch scratch, kept to avoid allocating per batch.
     /// Per aggregate, the buffer its computed DOUBLE argument reuses.
     arg_buffers: Vec<Vec<f64>>,
@@ -38,6 +42,7 @@ impl HashAggregate {
             global_row: global_row && plan.keys.is_empty(),
             groups: key_table(&plan),
             accumulators: accumulators(&plan),
+            arg_sets: arg_sets(&plan),
             arg_buffers: vec![Vec::new(); plan.aggs.len()],
             plan,
             emit,
@@ -60,35 +65,27 @@ impl HashAggregate {
         self.groups
             .find_or_insert(&key_refs, batch.len, &mut self.group_ids);
         let n = self.groups.len();
-        let changes = self.emit == EmitMode::Changes;
-        let mut columns: Vec<Column> = if changes {
-            keys.iter().map(|c| c.clone().into_owned()).collect()
-        } else {
-            Vec::new()
-        };
+        if self.emit != EmitMode::Changes {
+            self.update_by_argument(batch, n);
+            return None;
+        }
+        let mut columns: Vec<Column> = keys.iter().map(|c| c.clone().into_owned()).collect();
         let aggs = self.accumulators.iter_mut().zip(&self.plan.aggs);
         for ((acc, call), spare) in aggs.zip(&mut self.arg_buffers) {
             acc.resize(n);
             let arg = call.arg.as_ref().map(|e| e.eval_reusing(batch, spare));
             let order = call.order.as_ref().map(|e| e.eval(batch));
-            if changes {
-                let mut snapshot = Column::with_capacity(call.output_type, batch.len);
-                acc.update(
-                    &self.group_ids,
-                    arg.as_deref(),
-                    order.as_deref(),
-                    Some(&mut snapshot),
-                );
-                columns.push(snapshot);
-            } else {
-                acc.update(&self.group_ids, arg.as_deref(), order.as_deref(), None);
-            }
+            let mut snapshot = Column::with_capacity(call.output_type, batch.len);
+            acc.update(
+                &self.group_ids,
+                arg.as_deref(),
+                order.as_deref(),
+                Some(&mut snapshot),
+            );
+            columns.push(snapshot);
             if let Some(arg) = arg {
                 Expr::recycle(arg, spare);
             }
-        }
-        if !changes {
-            return None;
         }
         let grouped = Batch {
             columns,
@@ -96,6 +93,44 @@ impl HashAggregate {
             ingest_time: batch.ingest_time,
         };
         Some(self.finish_rows(grouped))
+    }
+
+    /// Updates the accumulators (`n` groups) with `batch`, whose group ids
+    /// are found, for `EMIT FINAL`: each argument evaluated once for the
+    /// aggregates that share it, and DOUBLE ones updated in one pass where
+    /// they can be ([`fused_float`]).
+    fn update_by_argument(&mut self, batch: &Batch, n: usize) {
+        for set in &self.arg_sets {
+            let first = &self.plan.aggs[set[0]];
+            let spare = &mut self.arg_buffers[set[0]];
+            let arg = first.arg.as_ref().map(|e| e.eval_reusing(batch, spare));
+            let order = first.order.as_ref().map(|e| e.eval(batch));
+            let mut accs: SmallVec<[&mut Accumulator; 4]> = self
+                .accumulators
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| set.contains(i))
+                .map(|(_, acc)| acc)
+                .collect();
+            for acc in accs.iter_mut() {
+                acc.resize(n);
+            }
+            let fused = match arg.as_deref() {
+                Some(Column {
+                    data: ColumnData::Float64(v),
+                    validity: None,
+                }) if accs.len() > 1 => fused_float::update_together(&mut accs, &self.group_ids, v),
+                _ => false,
+            };
+            if !fused {
+                for acc in accs {
+                    acc.update(&self.group_ids, arg.as_deref(), order.as_deref(), None);
+                }
+            }
+            if let Some(arg) = arg {
+                Expr::recycle(arg, spare);
+            }
+        }
     }
 
     /// Takes every group out: the key columns and the accumulators, leaving
@@ -172,6 +207,27 @@ impl HashAggregate {
 pub(crate) fn key_table(plan: &AggregatePlan) -> GroupTable {
     let key_types: Vec<_> = plan.keys.iter().map(|k| k.data_type()).collect();
     GroupTable::new(&key_types, 1024)
+}
+
+/// The plan's aggregates by argument: each set holds the calls with one
+/// argument and no order, in plan order; a call without an argument
+/// (`COUNT(*)`) or with an order is a set of its own.
+fn arg_sets(plan: &AggregatePlan) -> Vec<SmallVec<[usize; 4]>> {
+    let mut sets: Vec<SmallVec<[usize; 4]>> = Vec::new();
+    for (i, call) in plan.aggs.iter().enumerate() {
+        let shares = |set: &&mut SmallVec<[usize; 4]>| {
+            let first = &plan.aggs[set[0]];
+            call.arg.is_some()
+                && call.order.is_none()
+                && first.order.is_none()
+                && first.arg == call.arg
+        };
+        match sets.iter_mut().find(shares) {
+            Some(set) => set.push(i),
+            None => sets.push(smallvec::smallvec![i]),
+        }
+    }
+    sets
 }
 
 /// Empty state for each of the plan's aggregates.

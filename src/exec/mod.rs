@@ -3,6 +3,7 @@
 pub mod accumulator;
 pub mod expr;
 pub mod filter;
+mod fused_float;
 pub mod group_table;
 pub mod hash;
 pub mod hash_agg;

@@ -1,0 +1,233 @@
+//! Several aggregates of one DOUBLE column, updated in one pass.
+//!
+//! `MIN(t), AVG(t), MAX(t)` updated one accumulator at a time reads the
+//! group ids and the column three times, with three loops' overhead; one
+//! pass reads each row once and updates every state. Each state sees the
+//! rows in the same order as its own loop would, so the results are
+//! identical bit for bit.
+//!
+//! A pass takes at most one each of MIN, MAX, AVG and SUM over a column
+//! without NULLs and with no snapshot or order; it is compiled for the kinds
+//! present ([`pass`]), so an absent kind costs nothing per row.
+
+use super::accumulator::Accumulator;
+
+/// The states one pass updates; a kind that is absent has empty slices.
+#[derive(Default)]
+struct States<'a> {
+    min: (&'a mut [f64], &'a mut [bool]),
+    max: (&'a mut [f64], &'a mut [bool]),
+    avg: (&'a mut [f64], &'a mut [i64]),
+    sum: (&'a mut [f64], &'a mut [bool]),
+}
+
+/// Adds `v[i]` to group `groups[i]` of every accumulator of `accs` in one
+/// pass, if they are all DOUBLE MIN, MAX, AVG or SUM, at most one of each
+/// (`v` has no NULLs); returns false, changing nothing, otherwise.
+pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64]) -> bool {
+    let mut states = States::default();
+    // MIN, MAX, AVG, SUM.
+    let mut present = [false; 4];
+    for acc in accs.iter_mut() {
+        let kind = match &mut **acc {
+            Accumulator::MinMaxFloat { values, seen, max } => {
+                let (kind, state) = match max {
+                    false => (0, &mut states.min),
+                    true => (1, &mut states.max),
+                };
+                *state = (values, seen);
+                kind
+            }
+            Accumulator::Avg { sums, counts } => {
+                states.avg = (sums, counts);
+                2
+            }
+            Accumulator::SumFloat { sums, seen } => {
+                states.sum = (sums, seen);
+                3
+            }
+            _ => return false,
+        };
+        if std::mem::replace(&mut present[kind], true) {
+            return false;
+        }
+    }
+    type Pass = fn(States<'_>, &[u32], &[f64]);
+    macro_rules! compiled_for {
+        ($($min:literal $max:literal $avg:literal $sum:literal),*) => {
+            match present {
+                $([$min, $max, $avg, $sum] => pass::<$min, $max, $avg, $sum> as Pass,)*
+            }
+        };
+    }
+    let pass = compiled_for!(
+        false false false false, false false false true, false false true false, false false true true,
+        false true false false, false true false true, false true true false, false true true true,
+        true false false false, true false false true, true false true false, true false true true,
+        true true false false, true true false true, true true true false, true true true true
+    );
+    pass(states, groups, v);
+    true
+}
+
+/// The pass over the rows for the kinds present. MIN and MAX replace a
+/// group's value when it has none yet or the row's is strictly better, as
+/// the accumulators' own loops do.
+#[inline(never)]
+fn pass<const MIN: bool, const MAX: bool, const AVG: bool, const SUM: bool>(
+    states: States<'_>,
+    groups: &[u32],
+    v: &[f64],
+) {
+    // Every state of the kinds present cut to the same length, so that one
+    // check of a group id stands for all of them.
+    let n = [
+        MIN.then_some(states.min.0.len()),
+        MAX.then_some(states.max.0.len()),
+        AVG.then_some(states.avg.0.len()),
+        SUM.then_some(states.sum.0.len()),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(0);
+    let States {
+        min: (min_values, min_seen),
+        max: (max_values, max_seen),
+        avg: (avg_sums, avg_counts),
+        sum: (sums, sum_seen),
+    } = states;
+    let (min_values, min_seen) = (cut(min_values, n, MIN), cut(min_seen, n, MIN));
+    let (max_values, max_seen) = (cut(max_values, n, MAX), cut(max_seen, n, MAX));
+    let (avg_sums, avg_counts) = (cut(avg_sums, n, AVG), cut(avg_counts, n, AVG));
+    let (sums, sum_seen) = (cut(sums, n, SUM), cut(sum_seen, n, SUM));
+    for (&g, &x) in groups.iter().zip(v) {
+        let g = g as usize;
+        assert!(g < n, "group {g} of {n}: the caller resized every state");
+        if MIN && (!min_seen[g] || x < min_values[g]) {
+            min_values[g] = x;
+            min_seen[g] = true;
+        }
+        if MAX && (!max_seen[g] || x > max_values[g]) {
+            max_values[g] = x;
+            max_seen[g] = true;
+        }
+        if AVG {
+            avg_sums[g] += x;
+            avg_counts[g] += 1;
+        }
+        if SUM {
+            sums[g] += x;
+            sum_seen[g] = true;
+        }
+    }
+}
+
+/// `s` cut to `n` items when its kind is `present` (empty otherwise).
+#[inline(always)]
+fn cut<T>(s: &mut [T], n: usize, present: bool) -> &mut [T] {
+    if present {
+        &mut s[..n]
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::column::ColumnData;
+    use crate::data::{Column, DataType};
+    use crate::sql::plan::AggFunc;
+
+    fn new(func: AggFunc) -> Accumulator {
+        Accumulator::new(func, Some(DataType::Float64))
+    }
+
+    /// Every set of MIN, MAX, AVG and SUM ends in the states their own
+    /// loops reach, bit for bit, over batches that add groups as they go
+    /// and hold NaN, ties and repeated groups.
+    #[test]
+    fn one_pass_matches_each_accumulator_alone() {
+        let kinds = [AggFunc::Min, AggFunc::Max, AggFunc::Avg, AggFunc::Sum];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let batches: Vec<(usize, Vec<u32>, Vec<f64>)> = (1..=12)
+            .map(|b| {
+                let groups = 5 * b;
+                let rows = (next() % 200) as usize;
+                let ids: Vec<u32> = (0..rows).map(|_| (next() % groups as u64) as u32).collect();
+                // A third of the groups see only 0.0 and -0.0, equal but
+                // for their bits: which one a MIN or MAX keeps shows.
+                let values = ids
+                    .iter()
+                    .map(|&g| match (g % 3, next() % 8) {
+                        (0, r) => [0.0, -0.0][r as usize % 2],
+                        (_, 0) => f64::NAN,
+                        (_, 1) => 1.5,
+                        _ => (next() % 2000) as f64 / 7.0 - 100.0,
+                    })
+                    .collect();
+                (groups, ids, values)
+            })
+            .collect();
+        for set in 1..16usize {
+            let funcs: Vec<AggFunc> = (0..4)
+                .filter(|k| set >> k & 1 == 1)
+                .map(|k| kinds[k])
+                .collect();
+            let mut alone: Vec<Accumulator> = funcs.iter().map(|&f| new(f)).collect();
+            let mut together: Vec<Accumulator> = funcs.iter().map(|&f| new(f)).collect();
+            for (groups, ids, values) in &batches {
+                let column = Column {
+                    data: ColumnData::Float64(values.clone()),
+                    validity: None,
+                };
+                for acc in &mut alone {
+                    acc.resize(*groups);
+                    acc.update(ids, Some(&column), None, None);
+                }
+                let mut accs: Vec<&mut Accumulator> = together.iter_mut().collect();
+                for acc in accs.iter_mut() {
+                    acc.resize(*groups);
+                }
+                assert!(update_together(&mut accs, ids, values), "{funcs:?}");
+            }
+            let groups = batches.last().map_or(0, |b| b.0);
+            for (a, b) in alone.iter().zip(&together) {
+                for g in 0..groups {
+                    let (a, b) = (format!("{:?}", a.value(g)), format!("{:?}", b.value(g)));
+                    assert_eq!(a, b, "{funcs:?}, group {g}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_sets_are_left_to_their_own_loops() {
+        for funcs in [
+            vec![AggFunc::Min, AggFunc::Min],
+            vec![AggFunc::Avg, AggFunc::Count],
+            vec![AggFunc::Sum, AggFunc::FirstValue],
+        ] {
+            let mut accs: Vec<Accumulator> = funcs.iter().map(|&f| new(f)).collect();
+            let mut refs: Vec<&mut Accumulator> = accs.iter_mut().collect();
+            for acc in refs.iter_mut() {
+                acc.resize(1);
+            }
+            assert!(!update_together(&mut refs, &[0], &[1.0]), "{funcs:?}");
+            // Nothing changed: each state is still a fresh one's.
+            for (acc, &f) in accs.iter().zip(&funcs) {
+                let mut fresh = new(f);
+                fresh.resize(1);
+                let (got, expected) = (acc.value(0), fresh.value(0));
+                assert_eq!(format!("{got:?}"), format!("{expected:?}"), "{funcs:?}");
+            }
+        }
+    }
+}
