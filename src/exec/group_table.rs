@@ -1,33 +1,37 @@
 //! The group table: maps key values to dense group ids.
 //!
-//! Two indexes over the same groups. Every group is in the general index,
-//! keyed by the row hash of [`hash_rows`] and compared column by column. Keys
-//! that pack into two machine words are also in a packed index, compared as
-//! two integers with a multiply hash: a key of one string of at most 15
-//! bytes (station names, user ids), or of at most two columns each a BIGINT,
-//! a TIMESTAMP or a string of at most 7 bytes (ticker symbols, trader ids),
-//! with no NULLs. A batch without NULL keys is looked up in the packed index
-//! row by row: no byte hashing and no string compares, which is most of the
-//! cost of a GROUP BY over short strings; only its rows whose keys do not
-//! pack (a longer string) take the general index.
+//! Indexes over the same groups. Every group is in the general index, keyed
+//! by the row hash of [`hash_rows`] and compared column by column. Keys that
+//! pack into two machine words are also in a packed index, compared as two
+//! integers with a multiply hash: a key of one string of at most 15 bytes
+//! (station names, user ids), or of at most two columns each a BIGINT, a
+//! TIMESTAMP or a string of at most 7 bytes (ticker symbols, trader ids),
+//! with no NULLs. A one-string key of 16 to 31 bytes packs into four words,
+//! in an index of its own. A batch without NULL keys is looked up in the
+//! packed indexes row by row: no byte hashing and no string compares, which
+//! is most of the cost of a GROUP BY over short strings; only its rows whose
+//! keys do not pack (a longer string) take the general index.
 
 use super::hash::{hash_row, hash_rows};
-use super::packed_index::{PackedIndex, PackedKey};
+use super::packed_index::{LongKey, PackedIndex, PackedKey};
 use crate::data::column::ColumnData;
 use crate::data::{Column, DataType};
 use hashbrown::HashTable;
 
 // A packed key: a one-string key's first 8 bytes, then its next 7 with its
-// length in the top byte; otherwise per column, a BIGINT's bits, or a
-// string's bytes (little-endian) with its length in the top byte, and 0 for
-// a missing second column. Bytes past a string's end are 0; the length makes
-// the packing one-to-one.
+// length in the top byte (four words and 31 bytes for a long key); otherwise
+// per column, a BIGINT's bits, or a string's bytes (little-endian) with its
+// length in the top byte, and 0 for a missing second column. Bytes past a
+// string's end are 0; the length makes the packing one-to-one.
 
 /// Longest string of a two-column packed key: the eighth byte is the length.
 const PACKED_STR_MAX: usize = 7;
 
 /// Longest string of a one-string packed key: the sixteenth byte is the length.
 const PACKED_LONG_STR_MAX: usize = 15;
+
+/// Longest string of a one-string long key: the 32nd byte is the length.
+const LONG_KEY_STR_MAX: usize = 31;
 
 /// Batches looked up in the general index alone after a batch whose keys
 /// mostly did not pack, before packing is tried again.
@@ -38,13 +42,16 @@ const GENERAL_BATCHES: u32 = 15;
 /// # Invariants
 /// Each key store column has exactly `len()` rows; row `g` holds group `g`'s
 /// key. `hashes[g]` is that key's row hash. The general table holds each id
-/// once; the packed index holds exactly the ids whose keys pack.
+/// once; the packed indexes hold exactly the ids whose keys pack, each in
+/// the index of its size.
 pub struct GroupTable {
     table: HashTable<u32>,
     keys: Vec<Column>,
     hashes: Vec<u64>,
     /// `None` when the key columns' types never pack.
     packed: Option<PackedIndex>,
+    /// One-string keys of 16 to 31 bytes; `None` unless the key is one string.
+    long: Option<PackedIndex<4>>,
     // Per-batch scratch.
     row_hashes: Vec<u64>,
     /// Rows of the current batch not found in the first pass.
@@ -70,6 +77,7 @@ impl GroupTable {
                 .collect(),
             hashes: Vec::with_capacity(capacity),
             packed: packs.then(|| PackedIndex::with_capacity(capacity)),
+            long: (key_types == [DataType::Utf8]).then(|| PackedIndex::with_capacity(0)),
             row_hashes: Vec::new(),
             misses: Vec::new(),
             new_keys: Vec::new(),
@@ -106,7 +114,7 @@ impl GroupTable {
         self.general_batches = self.general_batches.saturating_sub(1);
         match (&self.packed, packing) {
             (Some(index), Some(packing)) => {
-                packing.probe(index, groups, &mut misses);
+                packing.probe(index, self.long.as_ref(), groups, &mut misses);
                 let unpacked = self.find_missed(columns, groups, &misses);
                 if unpacked > rows / 2 {
                     // Mostly keys too long to pack: the next batches go
@@ -157,9 +165,8 @@ impl GroupTable {
         // New keys in row order; one may repeat within the batch.
         for &row in &new_keys {
             let row = row as usize;
-            let packed = self.packed.as_ref().expect("probed in the packed index");
             let found = match pack_row(columns, row) {
-                Some(k) => match packed.get(&k) {
+                Some(k) => match self.get_packed(&k) {
                     Some(g) => Ok(g),
                     None => Err((hash_row(columns, row), Some(k))),
                 },
@@ -230,14 +237,16 @@ impl GroupTable {
         self.row_hashes = hashes;
     }
 
+    /// The id of a packed key, from the index of its size.
+    fn get_packed(&self, key: &Packed) -> Option<u32> {
+        match key {
+            Packed::Short(k) => self.packed.as_ref()?.get(k),
+            Packed::Long(k) => self.long.as_ref()?.get(k),
+        }
+    }
+
     /// Creates the group of row `row` (its row hash `h`, its packed key if it packs).
-    fn insert(
-        &mut self,
-        columns: &[&Column],
-        row: usize,
-        h: u64,
-        packed: Option<PackedKey>,
-    ) -> u32 {
+    fn insert(&mut self, columns: &[&Column], row: usize, h: u64, packed: Option<Packed>) -> u32 {
         let id = self.hashes.len() as u32;
         for (k, c) in self.keys.iter_mut().zip(columns) {
             k.push_from(c, row);
@@ -245,8 +254,10 @@ impl GroupTable {
         self.hashes.push(h);
         let stored = &self.hashes;
         self.table.insert_unique(h, id, |&g| stored[g as usize]);
-        if let (Some(index), Some(k)) = (self.packed.as_mut(), packed) {
-            index.insert(k, id);
+        match (packed, self.packed.as_mut(), self.long.as_mut()) {
+            (Some(Packed::Short(k)), Some(index), _) => index.insert(k, id),
+            (Some(Packed::Long(k)), _, Some(index)) => index.insert(k, id),
+            _ => {}
         }
         id
     }
@@ -300,7 +311,13 @@ impl<'a> KeyPacking<'a> {
 
     /// Looks every row up in `index`, each kind of key in its own loop (see
     /// [`probe_rows`]).
-    fn probe(self, index: &PackedIndex, groups: &mut [u32], misses: &mut Vec<u32>) {
+    fn probe(
+        self,
+        index: &PackedIndex,
+        long: Option<&PackedIndex<4>>,
+        groups: &mut [u32],
+        misses: &mut Vec<u32>,
+    ) {
         fn with<A: PackedWords>(
             a: A,
             second: KeyWords<'_>,
@@ -315,7 +332,7 @@ impl<'a> KeyPacking<'a> {
             }
         }
         match self {
-            KeyPacking::OneString(s) => probe_rows(OneString(s), index, groups, misses),
+            KeyPacking::OneString(s) => probe_one_string(s, index, long, groups, misses),
             KeyPacking::Words(KeyWords::Int(a), b) => with(a, b, index, groups, misses),
             KeyPacking::Words(KeyWords::Str(a), b) => with(a, b, index, groups, misses),
             KeyPacking::Words(KeyWords::Zero, b) => with(Zero, b, index, groups, misses),
@@ -379,20 +396,30 @@ impl PackedWords for StrWords<'_> {
     }
 }
 
-/// A one-string key: its first 8 bytes, then its next 7 and its length.
-#[derive(Clone, Copy)]
-struct OneString<'a>(StrWords<'a>);
+/// A row's packed key: two words, or four for a one-string key of 16 to 31
+/// bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Packed {
+    Short(PackedKey),
+    Long(LongKey),
+}
 
-impl PackedKeys for OneString<'_> {
-    #[inline(always)]
-    fn key(&self, row: usize) -> Option<PackedKey> {
-        let (start, len) = self.0.span(row);
-        if len > PACKED_LONG_STR_MAX {
-            return None;
-        }
-        let [head, tail] = load_two_words(self.0.bytes, start, len);
-        Some([head, tail | ((len as u64) << 56)])
-    }
+/// A one-string key of at most 15 bytes: its first 8 bytes, then its next 7
+/// and its length.
+#[inline(always)]
+fn short_key(bytes: &[u8], at: usize, n: usize) -> PackedKey {
+    let [head, tail] = load_two_words(bytes, at, n);
+    [head, tail | ((n as u64) << 56)]
+}
+
+/// A one-string key of 16 to 31 bytes: its first 16 bytes, then its next
+/// 15 and its length.
+#[inline(always)]
+fn long_key(bytes: &[u8], at: usize, n: usize) -> LongKey {
+    debug_assert!(n > PACKED_LONG_STR_MAX && n <= LONG_KEY_STR_MAX);
+    let head = u128::from_le_bytes(bytes[at..at + 16].try_into().expect("16 bytes"));
+    let [c, d] = load_two_words(bytes, at + 16, n - 16);
+    [head as u64, (head >> 64) as u64, c, d | ((n as u64) << 56)]
 }
 
 /// The `n` (at most 7) bytes of `bytes` at `at` as a little-endian word,
@@ -459,16 +486,42 @@ fn probe_rows<K: PackedKeys>(
     }
 }
 
+/// Looks up each row of a one-string key, as [`probe_rows`]: keys of up to
+/// 15 bytes in `index`, of 16 to 31 in `long`.
+#[inline(always)]
+fn probe_one_string(
+    s: StrWords<'_>,
+    index: &PackedIndex,
+    long: Option<&PackedIndex<4>>,
+    groups: &mut [u32],
+    misses: &mut Vec<u32>,
+) {
+    for (row, g) in groups.iter_mut().enumerate() {
+        let (start, len) = s.span(row);
+        let id = if len <= PACKED_LONG_STR_MAX {
+            index.get(&short_key(s.bytes, start, len))
+        } else if len <= LONG_KEY_STR_MAX {
+            long.and_then(|long| long.get(&long_key(s.bytes, start, len)))
+        } else {
+            None
+        };
+        match id {
+            Some(id) => *g = id,
+            None => misses.push(row as u32),
+        }
+    }
+}
+
 /// Row `row`'s packed key, if it packs.
-fn pack_row(columns: &[&Column], row: usize) -> Option<PackedKey> {
+fn pack_row(columns: &[&Column], row: usize) -> Option<Packed> {
     if let [c] = columns {
         if let (ColumnData::Utf8(v), true) = (&c.data, c.is_valid(row)) {
             let b = v.get_bytes(row);
-            if b.len() > PACKED_LONG_STR_MAX {
-                return None;
-            }
-            let [head, tail] = load_two_words(b, 0, b.len());
-            return Some([head, tail | ((b.len() as u64) << 56)]);
+            return match b.len() {
+                n if n <= PACKED_LONG_STR_MAX => Some(Packed::Short(short_key(b, 0, n))),
+                n if n <= LONG_KEY_STR_MAX => Some(Packed::Long(long_key(b, 0, n))),
+                _ => None,
+            };
         }
     }
     let mut k = [0; 2];
@@ -485,7 +538,7 @@ fn pack_row(columns: &[&Column], row: usize) -> Option<PackedKey> {
             _ => return None,
         };
     }
-    Some(k)
+    Some(Packed::Short(k))
 }
 
 /// A stored key column beside the matching input column, both without NULLs:
@@ -661,26 +714,43 @@ mod tests {
 
     #[test]
     fn one_string_keys_of_every_length_get_first_seen_ids() {
-        // Keys of 0 to 20 bytes (15 is the longest that packs), some equal
-        // but for trailing NUL bytes, batches that mix packing and
-        // non-packing rows, and keys seen again in later batches; batches 20
-        // to 39 have only keys too long to pack (so later batches go to the
-        // general index alone for a while) and new ones among them.
-        let mut keys: Vec<String> = (0..=20)
-            .map(|n| "abcdefghijklmnopqrstu"[..n].to_owned())
-            .collect();
+        // Keys of 0 to 40 bytes (15 is the longest that packs in two words,
+        // 31 in four), some equal but for trailing NUL bytes, batches that
+        // mix packing and non-packing rows, and keys seen again in later
+        // batches.
+        let letters = "abcdefghijklmnopqrstuvwxyz0123456789ABCDE";
+        let mut keys: Vec<String> = (0..=40).map(|n| letters[..n].to_owned()).collect();
         keys.extend(
-            ["a\0", "a\0\0", "abcdefgh\0", "abcdefgh\0\0\0\0\0\0\0", "\0"].map(String::from),
+            [
+                "a\0",
+                "a\0\0",
+                "abcdefgh\0",
+                "abcdefgh\0\0\0\0\0\0\0",
+                "\0",
+                "abcdefghijklmnop\0",
+                "abcdefghijklmnop\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0",
+                "abcdefghijklmnopqrstuvwxyz01234\0",
+            ]
+            .map(String::from),
         );
+        // Batches 20 to 29 draw keys of 28 to 40 bytes only, most too long
+        // to pack: the batches after them go to the general index alone for
+        // a while, which must put the 28- to 31-byte keys it creates in the
+        // long index for later batches to find.
         let mut seed = 7u64;
-        let batches: Vec<Vec<String>> = (0..20)
+        let batches: Vec<Vec<String>> = (0..40)
             .map(|b| {
+                let pool = if (20..30).contains(&b) {
+                    &keys[28..=40]
+                } else {
+                    &keys[..]
+                };
                 (0..(b * 7) % 50)
                     .map(|_| {
                         seed = seed
                             .wrapping_mul(6364136223846793005)
                             .wrapping_add(1442695040888963407);
-                        keys[(seed >> 33) as usize % keys.len()].clone()
+                        pool[(seed >> 33) as usize % pool.len()].clone()
                     })
                     .collect()
             })
@@ -700,7 +770,7 @@ mod tests {
             }
         }
         assert_eq!(table.len(), reference.len());
-        assert!(reference.len() > 20, "most keys were seen");
+        assert!(reference.len() > 40, "most keys were seen");
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! An open-addressing index from packed two-word keys to group ids.
+//! An open-addressing index from packed keys of a few words to group ids.
 //!
 //! The group table's fast path (see [`group_table`](super::group_table)):
-//! keys are two `u64`s compared as integers, so a probe is one multiply hash,
-//! one load of a slot holding the key and its id, and two integer compares,
-//! with no tag bytes or second load. Linear probing over a power-of-two slot
+//! keys are two (or, for longer strings, four) `u64`s compared as integers,
+//! so a probe is one multiply hash, one load of a slot holding the key and
+//! its id, and integer compares, with no tag bytes or second load. Linear probing over a power-of-two slot
 //! array kept at most half full, so a probe usually ends at its first slot.
 //!
 //! # Invariants
@@ -16,34 +16,39 @@ use std::hint::select_unpredictable;
 /// A key packed into two words (see the group table).
 pub type PackedKey = [u64; 2];
 
+/// A one-string key of up to 31 bytes packed into four words.
+pub type LongKey = [u64; 4];
+
 /// The id of an empty slot.
 const EMPTY: u32 = u32::MAX;
 
 #[derive(Clone, Copy)]
-struct Slot {
-    key: PackedKey,
+struct Slot<const W: usize> {
+    key: [u64; W],
     id: u32,
 }
 
-const VACANT: Slot = Slot {
-    key: [0; 2],
-    id: EMPTY,
-};
+impl<const W: usize> Slot<W> {
+    const VACANT: Slot<W> = Slot {
+        key: [0; W],
+        id: EMPTY,
+    };
+}
 
-/// Packed keys to ids `0..u32::MAX - 1`, with no deletion.
-pub struct PackedIndex {
-    slots: Vec<Slot>,
+/// Packed keys of `W` words to ids `0..u32::MAX - 1`, with no deletion.
+pub struct PackedIndex<const W: usize = 2> {
+    slots: Vec<Slot<W>>,
     /// `slots.len() - 1`.
     mask: usize,
     len: usize,
 }
 
-impl PackedIndex {
+impl<const W: usize> PackedIndex<W> {
     /// An index with room for `capacity` keys before it grows.
-    pub fn with_capacity(capacity: usize) -> PackedIndex {
+    pub fn with_capacity(capacity: usize) -> PackedIndex<W> {
         let n = (capacity.max(8) * 2).next_power_of_two();
         PackedIndex {
-            slots: vec![VACANT; n],
+            slots: vec![Slot::VACANT; n],
             mask: n - 1,
             len: 0,
         }
@@ -59,7 +64,7 @@ impl PackedIndex {
 
     /// The id of `key`, if present.
     #[inline(always)]
-    pub fn get(&self, key: &PackedKey) -> Option<u32> {
+    pub fn get(&self, key: &[u64; W]) -> Option<u32> {
         let home = home(key, self.mask);
         // The home slot and the next one are read and compared without a
         // branch between them: a key whose home another key holds is
@@ -93,7 +98,7 @@ impl PackedIndex {
     }
 
     /// Adds `key` with `id`; `key` must not be present, and `id` not `EMPTY`.
-    pub fn insert(&mut self, key: PackedKey, id: u32) {
+    pub fn insert(&mut self, key: [u64; W], id: u32) {
         debug_assert!(id != EMPTY && self.get(&key).is_none());
         if (self.len + 1) * 2 > self.slots.len() {
             self.grow();
@@ -102,7 +107,7 @@ impl PackedIndex {
         self.len += 1;
     }
 
-    fn place(&mut self, slot: Slot) {
+    fn place(&mut self, slot: Slot<W>) {
         let mut i = home(&slot.key, self.mask);
         while self.slots[i].id != EMPTY {
             i = (i + 1) & self.mask;
@@ -112,7 +117,7 @@ impl PackedIndex {
 
     fn grow(&mut self) {
         let n = self.slots.len() * 2;
-        let old = std::mem::replace(&mut self.slots, vec![VACANT; n]);
+        let old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; n]);
         self.mask = n - 1;
         for slot in old.into_iter().filter(|s| s.id != EMPTY) {
             self.place(slot);
@@ -120,15 +125,28 @@ impl PackedIndex {
     }
 }
 
-/// The home slot of `key`: the high bits of a multiply hash. The second word
-/// is spread by its own multiply (none for a one-column key, whose second
-/// word is 0) and the high half folded onto the low one, so that every input
-/// bit reaches the bits taken.
+/// The home slot of `key`: the high bits of a multiply hash. Each word
+/// after the first is spread by its own multiply (a zero word, as a
+/// one-column key's second, adds nothing) and the high half folded onto the
+/// low one, so that every input bit reaches the bits taken.
 #[inline(always)]
-fn home(key: &PackedKey, mask: usize) -> usize {
+fn home<const W: usize>(key: &[u64; W], mask: usize) -> usize {
     const M: u64 = 0x9e37_79b9_7f4a_7c15;
-    const M2: u64 = 0xc2b2_ae3d_27d4_eb4f;
-    let x = key[0] ^ key[1].wrapping_mul(M2);
+    const SPREAD: [u64; 3] = [
+        0xc2b2_ae3d_27d4_eb4f,
+        0x1656_67b1_9e37_79f9,
+        0x27d4_eb2f_1656_67c5,
+    ];
+    const {
+        assert!(
+            W >= 1 && W <= 4,
+            "a word to spread each word after the first"
+        )
+    };
+    let mut x = key[0];
+    for (word, m) in key[1..].iter().zip(SPREAD) {
+        x ^= word.wrapping_mul(m);
+    }
     let h = (x ^ (x >> 32)).wrapping_mul(M);
     (h >> 32) as usize & mask
 }
@@ -138,7 +156,7 @@ mod tests {
     use super::*;
 
     /// Slots a lookup of `key` reads.
-    fn probes(index: &PackedIndex, key: &PackedKey) -> usize {
+    fn probes<const W: usize>(index: &PackedIndex<W>, key: &[u64; W]) -> usize {
         let mut i = home(key, index.mask);
         let mut n = 1;
         while index.slots[i].id != EMPTY && index.slots[i].key != *key {
@@ -216,5 +234,19 @@ mod tests {
             assert_eq!(index.get(&key(i)), Some(i as u32));
         }
         assert_eq!(index.get(&[1, 1 << 60]), None);
+        // Four-word keys that differ in one word only.
+        let mut index = PackedIndex::<4>::with_capacity(1);
+        let key = |i: u64| {
+            let mut k = [7; 4];
+            k[i as usize % 4] = i;
+            k
+        };
+        for i in 0..5_000u64 {
+            assert_eq!(index.get(&key(i)), None);
+            index.insert(key(i), i as u32);
+        }
+        for i in 0..5_000u64 {
+            assert_eq!(index.get(&key(i)), Some(i as u32));
+        }
     }
 }
