@@ -11,8 +11,11 @@
 use super::{Batch, DataType, Schema};
 use std::time::Instant;
 
-/// Batches a pool keeps at most; more are freed.
-const KEEP: usize = 16;
+/// Batches a pool keeps at most; more are freed. As many as fill a ring to
+/// a shard and its return ring (`RING_CAPACITY` each): a shard that was off
+/// its core hands back a ring's worth at once, and a pool that freed most of
+/// them would allocate them again for the next burst, every burst.
+const KEEP: usize = 128;
 
 /// Empty batches of one schema, ready to be filled again.
 ///
