@@ -138,6 +138,7 @@ mod tests {
     use super::*;
     use crate::data::column::ColumnData;
     use crate::data::{Column, DataType};
+    use crate::io::scan::tests::Rng;
     use crate::sql::plan::AggFunc;
 
     fn new(func: AggFunc) -> Accumulator {
@@ -150,13 +151,8 @@ mod tests {
     #[test]
     fn one_pass_matches_each_accumulator_alone() {
         let kinds = [AggFunc::Min, AggFunc::Max, AggFunc::Avg, AggFunc::Sum];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next();
         let batches: Vec<(usize, Vec<u32>, Vec<f64>)> = (1..=12)
             .map(|b| {
                 let groups = 5 * b;
