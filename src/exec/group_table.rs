@@ -50,7 +50,9 @@ pub struct GroupTable {
     hashes: Vec<u64>,
     /// `None` when the key columns' types never pack.
     packed: Option<PackedIndex>,
-    /// One-string keys of 16 to 31 bytes; `None` unless the key is one string.
+    /// One-string keys of 16 to 31 bytes; present with `packed` (empty
+    /// unless the key is one string), so that a key `pack_row` packs always
+    /// has its index.
     long: Option<PackedIndex<4>>,
     // Per-batch scratch.
     row_hashes: Vec<u64>,
@@ -77,7 +79,7 @@ impl GroupTable {
                 .collect(),
             hashes: Vec::with_capacity(capacity),
             packed: packs.then(|| PackedIndex::with_capacity(capacity)),
-            long: (key_types == [DataType::Utf8]).then(|| PackedIndex::with_capacity(0)),
+            long: packs.then(|| PackedIndex::with_capacity(0)),
             row_hashes: Vec::new(),
             misses: Vec::new(),
             new_keys: Vec::new(),
