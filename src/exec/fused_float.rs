@@ -21,10 +21,11 @@ struct States<'a> {
     sum: (&'a mut [f64], &'a mut [bool]),
 }
 
-/// Adds `v[i]` to group `groups[i]` of every accumulator of `accs` in one
-/// pass, if they are all DOUBLE MIN, MAX, AVG or SUM, at most one of each
-/// (`v` has no NULLs); returns false, changing nothing, otherwise.
-pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64]) -> bool {
+/// Adds `v[i]` to group `groups[i]` of every accumulator of `accs`, each
+/// resized to `n` groups, in one pass, if they are all DOUBLE MIN, MAX, AVG
+/// or SUM, at most one of each (`v` has no NULLs); returns false, changing
+/// nothing, otherwise.
+pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64], n: usize) -> bool {
     let mut states = States::default();
     // MIN, MAX, AVG, SUM.
     let mut present = [false; 4];
@@ -52,7 +53,7 @@ pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64])
             return false;
         }
     }
-    type Pass = fn(States<'_>, &[u32], &[f64]);
+    type Pass = fn(States<'_>, &[u32], &[f64], usize);
     macro_rules! compiled_for {
         ($($min:literal $max:literal $avg:literal $sum:literal),*) => {
             match present {
@@ -66,31 +67,22 @@ pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64])
         true false false false, true false false true, true false true false, true false true true,
         true true false false, true true false true, true true true false, true true true true
     );
-    pass(states, groups, v);
+    pass(states, groups, v, n);
     true
 }
 
-/// The pass over the rows for the kinds present. MIN and MAX replace a
-/// group's value when it has none yet or the row's is strictly better, as
-/// the accumulators' own loops do.
+/// The pass over the rows for the kinds present (`n` groups). MIN and MAX
+/// replace a group's value when it has none yet or the row's is strictly
+/// better, as the accumulators' own loops do.
 #[inline(never)]
 fn pass<const MIN: bool, const MAX: bool, const AVG: bool, const SUM: bool>(
     states: States<'_>,
     groups: &[u32],
     v: &[f64],
+    n: usize,
 ) {
-    // Every state of the kinds present cut to the same length, so that one
-    // check of a group id stands for all of them.
-    let n = [
-        MIN.then_some(states.min.0.len()),
-        MAX.then_some(states.max.0.len()),
-        AVG.then_some(states.avg.0.len()),
-        SUM.then_some(states.sum.0.len()),
-    ]
-    .into_iter()
-    .flatten()
-    .min()
-    .unwrap_or(0);
+    // Every state of the kinds present cut to `n`, so that one check of a
+    // group id stands for all of them.
     let States {
         min: (min_values, min_seen),
         max: (max_values, max_seen),
@@ -192,7 +184,10 @@ mod tests {
                 for acc in accs.iter_mut() {
                     acc.resize(*groups);
                 }
-                assert!(update_together(&mut accs, ids, values), "{funcs:?}");
+                assert!(
+                    update_together(&mut accs, ids, values, *groups),
+                    "{funcs:?}"
+                );
             }
             let groups = batches.last().map_or(0, |b| b.0);
             for (a, b) in alone.iter().zip(&together) {
@@ -216,7 +211,7 @@ mod tests {
             for acc in refs.iter_mut() {
                 acc.resize(1);
             }
-            assert!(!update_together(&mut refs, &[0], &[1.0]), "{funcs:?}");
+            assert!(!update_together(&mut refs, &[0], &[1.0], 1), "{funcs:?}");
             // Nothing changed: each state is still a fresh one's.
             for (acc, &f) in accs.iter().zip(&funcs) {
                 let mut fresh = new(f);

@@ -119,7 +119,9 @@ impl HashAggregate {
                 Some(Column {
                     data: ColumnData::Float64(v),
                     validity: None,
-                }) if accs.len() > 1 => fused_float::update_together(&mut accs, &self.group_ids, v),
+                }) if accs.len() > 1 => {
+                    fused_float::update_together(&mut accs, &self.group_ids, v, n)
+                }
                 _ => false,
             };
             if !fused {

@@ -216,17 +216,9 @@ impl WithFinder for ScanLines<'_> {
         } = self;
         let width = fields.width;
         let starts = &mut fields.starts;
-        let progress = if max_rows == 0 {
-            if starts.is_empty() {
-                grow(starts, 1);
-            }
-            starts[0] = 0;
-            Progress::default()
-        } else {
-            scan_blocks(starts, bytes, finder, width, max_rows, true)
-                .or_else(|| scan_blocks(starts, bytes, finder, width, max_rows, false))
-                .expect("a scan that trusts nothing checks nothing")
-        };
+        let progress = scan_blocks(starts, bytes, finder, width, max_rows, true)
+            .or_else(|| scan_blocks(starts, bytes, finder, width, max_rows, false))
+            .expect("a scan that trusts nothing checks nothing");
         // Room for `decode`'s views of a whole last row past the rows.
         let room = (progress.rows + 1) * width + 1;
         if starts.len() < room {
@@ -267,6 +259,9 @@ fn scan_blocks<F: Finder>(
         n: 1,
         ..Progress::default()
     };
+    if max_rows == 0 {
+        return Some(progress);
+    }
     // The rows before this one are known to be rows.
     let mut checked = 0;
     for block in Blocks::new(bytes, finder) {
