@@ -97,9 +97,10 @@ impl Utf8Column {
 
     /// Pushes `text[start..end]` for each `(start, end)` of `fields` (whole
     /// strings, as for [`Utf8Column::push_within`]) up to the first empty
-    /// one; returns how many were pushed.
+    /// one; returns how many were pushed. `most` bounds their lengths' sum
+    /// (the span of text they lie in, say); it panics if they exceed it.
     ///
-    /// Room for all the bytes is reserved once and each string written into
+    /// Room for `most` bytes is reserved once and each string written into
     /// it by index: a short one as a fixed `SHORT_COPY` bytes, the extra
     /// bytes overwritten by the next string or left past the end. The offsets
     /// are one `extend` of an iterator of known length (room made once, no
@@ -108,13 +109,13 @@ impl Utf8Column {
     pub fn extend_within(
         &mut self,
         text: &[u8],
-        fields: impl ExactSizeIterator<Item = (usize, usize)> + Clone,
+        fields: impl ExactSizeIterator<Item = (usize, usize)>,
+        most: usize,
     ) -> usize {
-        let total: usize = fields.clone().map(|(start, end)| end - start).sum();
         let first = self.offsets.len() - 1;
         let before = self.bytes.len();
-        self.bytes.reserve(total + SHORT_COPY);
-        let room = &mut self.bytes.spare_capacity_mut()[..total + SHORT_COPY];
+        self.bytes.reserve(most + SHORT_COPY);
+        let room = &mut self.bytes.spare_capacity_mut()[..most + SHORT_COPY];
         // Bytes of `room` written, all of them from its start.
         let mut at = 0;
         let mut empty = None;
@@ -598,7 +599,8 @@ mod tests {
                 let fields = &bounds[from..to];
                 let mut got = Utf8Column::default();
                 got.push("before");
-                let pushed = got.extend_within(bytes, fields.iter().copied());
+                let most = fields.iter().map(|(start, end)| end - start).sum();
+                let pushed = got.extend_within(bytes, fields.iter().copied(), most);
                 let mut expected = Utf8Column::default();
                 expected.push("before");
                 for &(start, end) in fields.iter().take_while(|(s, e)| s != e) {

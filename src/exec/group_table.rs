@@ -109,14 +109,13 @@ impl GroupTable {
     /// writes its id into `groups`. Ids are given in first-seen order.
     pub fn find_or_insert(&mut self, columns: &[&Column], rows: usize, groups: &mut Vec<u32>) {
         groups.clear();
-        groups.resize(rows, u32::MAX);
         let mut misses = std::mem::take(&mut self.misses);
         misses.clear();
         let packing = KeyPacking::of(columns).filter(|_| self.general_batches == 0);
         self.general_batches = self.general_batches.saturating_sub(1);
         match (&self.packed, packing) {
             (Some(index), Some(packing)) => {
-                packing.probe(index, self.long.as_ref(), groups, &mut misses);
+                packing.probe(index, self.long.as_ref(), rows, groups, &mut misses);
                 let unpacked = self.find_missed(columns, groups, &misses);
                 if unpacked > rows / 2 {
                     // Mostly keys too long to pack: the next batches go
@@ -125,7 +124,10 @@ impl GroupTable {
                     self.general_batches = GENERAL_BATCHES;
                 }
             }
-            _ => self.find_general(columns, rows, groups, &mut misses),
+            _ => {
+                groups.resize(rows, u32::MAX);
+                self.find_general(columns, rows, groups, &mut misses);
+            }
         }
         self.misses = misses;
     }
@@ -311,33 +313,36 @@ impl<'a> KeyPacking<'a> {
         }
     }
 
-    /// Looks every row up in `index`, each kind of key in its own loop (see
-    /// [`probe_rows`]).
+    /// Looks each of the first `rows` rows up in `index`, each kind of key
+    /// in its own loop (see [`probe_rows`]).
     fn probe(
         self,
         index: &PackedIndex,
         long: Option<&PackedIndex<4>>,
-        groups: &mut [u32],
+        rows: usize,
+        groups: &mut Vec<u32>,
         misses: &mut Vec<u32>,
     ) {
         fn with<A: PackedWords>(
             a: A,
             second: KeyWords<'_>,
             index: &PackedIndex,
-            groups: &mut [u32],
+            rows: usize,
+            groups: &mut Vec<u32>,
             misses: &mut Vec<u32>,
         ) {
             match second {
-                KeyWords::Int(b) => probe_rows((a, b), index, groups, misses),
-                KeyWords::Str(b) => probe_rows((a, b), index, groups, misses),
-                KeyWords::Zero => probe_rows((a, Zero), index, groups, misses),
+                KeyWords::Int(b) => probe_rows((a, b), index, rows, groups, misses),
+                KeyWords::Str(b) => probe_rows((a, b), index, rows, groups, misses),
+                KeyWords::Zero => probe_rows((a, Zero), index, rows, groups, misses),
             }
         }
+        let (g, m) = (groups, misses);
         match self {
-            KeyPacking::OneString(s) => probe_one_string(s, index, long, groups, misses),
-            KeyPacking::Words(KeyWords::Int(a), b) => with(a, b, index, groups, misses),
-            KeyPacking::Words(KeyWords::Str(a), b) => with(a, b, index, groups, misses),
-            KeyPacking::Words(KeyWords::Zero, b) => with(Zero, b, index, groups, misses),
+            KeyPacking::OneString(s) => probe_one_string(s, index, long, rows, g, m),
+            KeyPacking::Words(KeyWords::Int(a), b) => with(a, b, index, rows, g, m),
+            KeyPacking::Words(KeyWords::Str(a), b) => with(a, b, index, rows, g, m),
+            KeyPacking::Words(KeyWords::Zero, b) => with(Zero, b, index, rows, g, m),
         }
     }
 }
@@ -442,12 +447,29 @@ fn load_word(bytes: &[u8], at: usize, n: usize) -> u64 {
 #[inline(always)]
 fn load_two_words(bytes: &[u8], at: usize, n: usize) -> [u64; 2] {
     debug_assert!(n <= PACKED_LONG_STR_MAX);
-    let mask = (1u128 << (8 * n)) - 1;
     let x = match bytes.get(at..at + 16) {
-        Some(sixteen) => u128::from_le_bytes(sixteen.try_into().expect("16 bytes")) & mask,
+        Some(sixteen) => u128::from_le_bytes(sixteen.try_into().expect("16 bytes")) & low_bytes(n),
         None => load_short(&bytes[at..at + n]),
     };
     [x as u64, (x >> 64) as u64]
+}
+
+/// A mask of the low `n` (at most 16) bytes of a 128-bit word: one load
+/// from a table of 16 ones and 16 zeros, where a 128-bit shift by a variable
+/// count is a dozen instructions.
+#[inline(always)]
+fn low_bytes(n: usize) -> u128 {
+    const ONES_THEN_ZEROS: [u8; 32] = {
+        let mut t = [0; 32];
+        let mut i = 0;
+        while i < 16 {
+            t[i] = 0xff;
+            i += 1;
+        }
+        t
+    };
+    let window = &ONES_THEN_ZEROS[16 - n..32 - n];
+    u128::from_le_bytes(window.try_into().expect("16 bytes"))
 }
 
 /// Up to 16 bytes as a little-endian integer: the slow path near the end
@@ -470,22 +492,31 @@ impl PackedWords for Zero {
     }
 }
 
-/// Packs and looks up each row in one pass (no per-batch key buffer): a
-/// found row's id goes to `groups`; a row not found, or whose key does not
-/// pack, to `misses`.
+/// Packs and looks up each of the first `rows` rows in one pass (no
+/// per-batch key buffer), appending to the empty `groups` a found row's id,
+/// or `u32::MAX` for a row not found or whose key does not pack, which also
+/// goes to `misses`. `groups` is one `extend` of known length: no fill
+/// beforehand, no capacity check per row.
 #[inline(always)]
 fn probe_rows<K: PackedKeys>(
     keys: K,
     index: &PackedIndex,
-    groups: &mut [u32],
+    rows: usize,
+    groups: &mut Vec<u32>,
     misses: &mut Vec<u32>,
 ) {
-    for (row, g) in groups.iter_mut().enumerate() {
-        match keys.key(row).and_then(|k| index.get(&k)) {
-            Some(id) => *g = id,
-            None => misses.push(row as u32),
-        }
-    }
+    groups.extend((0..rows).map(|row| {
+        keys.key(row)
+            .and_then(|k| index.get(&k))
+            .unwrap_or_else(|| miss(misses, row))
+    }));
+}
+
+/// Notes `row` in `misses`; its group, until the miss is resolved.
+#[inline(always)]
+fn miss(misses: &mut Vec<u32>, row: usize) -> u32 {
+    misses.push(row as u32);
+    u32::MAX
 }
 
 /// Looks up each row of a one-string key, as [`probe_rows`]: keys of up to
@@ -495,10 +526,11 @@ fn probe_one_string(
     s: StrWords<'_>,
     index: &PackedIndex,
     long: Option<&PackedIndex<4>>,
-    groups: &mut [u32],
+    rows: usize,
+    groups: &mut Vec<u32>,
     misses: &mut Vec<u32>,
 ) {
-    for (row, g) in groups.iter_mut().enumerate() {
+    groups.extend((0..rows).map(|row| {
         let (start, len) = s.span(row);
         let id = if len <= PACKED_LONG_STR_MAX {
             index.get(&short_key(s.bytes, start, len))
@@ -507,11 +539,8 @@ fn probe_one_string(
         } else {
             None
         };
-        match id {
-            Some(id) => *g = id,
-            None => misses.push(row as u32),
-        }
-    }
+        id.unwrap_or_else(|| miss(misses, row))
+    }));
 }
 
 /// Row `row`'s packed key, if it packs.

@@ -148,6 +148,12 @@ impl LineFields {
     ) -> bool {
         let before = batch.len;
         let bytes = text.as_bytes();
+        // The rows' text, from the first one's start to the entry after the
+        // last: its length bounds the bytes of any column's fields.
+        let span = match self.rows {
+            0 => 0,
+            rows => (self.starts[rows * self.width] - self.starts[0]) as usize,
+        };
         for (f, column) in batch.columns.iter_mut().enumerate() {
             let fields = self.fields::<GAPS>(bytes, f);
             let mut r = 0;
@@ -162,7 +168,7 @@ impl LineFields {
                         r = push_parsed(v, fields.clone(), |s, e| parse_i64_in(bytes, s, e));
                     }
                     // Up to the first empty field, a NULL.
-                    ColumnData::Utf8(v) => r = v.extend_within(bytes, fields.clone()),
+                    ColumnData::Utf8(v) => r = v.extend_within(bytes, fields.clone(), span),
                     _ => {}
                 }
             }
