@@ -530,8 +530,11 @@ fn probe_one_string(
     groups: &mut Vec<u32>,
     misses: &mut Vec<u32>,
 ) {
-    groups.extend((0..rows).map(|row| {
-        let (start, len) = s.span(row);
+    // Each row's start and end from the offsets zipped with themselves
+    // one on: no bounds check per row.
+    let spans = s.offsets[..rows].iter().zip(&s.offsets[1..=rows]);
+    groups.extend(spans.enumerate().map(|(row, (&start, &end))| {
+        let (start, len) = (start as usize, (end - start) as usize);
         let id = if len <= PACKED_LONG_STR_MAX {
             index.get(&short_key(s.bytes, start, len))
         } else if len <= LONG_KEY_STR_MAX {

@@ -343,13 +343,13 @@ impl WindowAggregate {
         self.recent.reserve(self.keys.len());
         let per_row = self.recent.per_row;
         if per_row == 1 {
-            row_slots.resize(key_ids.len(), 0);
-            for ((out, &key), &t) in row_slots.iter_mut().zip(key_ids).zip(times) {
-                *out = match self.recent.get_one(key, t) {
+            // Appended (`row_slots` is empty): no fill first.
+            row_slots.extend(key_ids.iter().zip(times).map(|(&key, &t)| {
+                match self.recent.get_one(key, t) {
                     Some(slot) => slot,
                     None => self.lookup_windows(key, t, size, advance)[0],
-                };
-            }
+                }
+            }));
             return;
         }
         if by_window {
@@ -465,10 +465,12 @@ impl WindowAggregate {
         }
         let mut merged = std::mem::take(&mut self.merged);
         merged.clear();
-        row_slots.resize(key_ids.len(), 0);
-        for ((out, &key), &t) in row_slots.iter_mut().zip(key_ids).zip(times) {
-            *out = self.session_slot(key, t, gap, &mut merged);
-        }
+        row_slots.extend(
+            key_ids
+                .iter()
+                .zip(times)
+                .map(|(&key, &t)| self.session_slot(key, t, gap, &mut merged)),
+        );
         // Rows assigned to a session that a later row merged away go to the
         // session that absorbed it.
         if !merged.is_empty() {
