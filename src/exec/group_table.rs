@@ -351,12 +351,20 @@ impl<'a> KeyPacking<'a> {
 trait PackedKeys: Copy {
     /// Row `row`'s packed key, or `None` if it does not pack.
     fn key(&self, row: usize) -> Option<PackedKey>;
+
+    /// The first `rows` rows (it panics if there are fewer). Cut just
+    /// before a loop over `0..rows`, its slices' lengths are the loop's
+    /// bound, so the compiler drops the bounds checks of `key`.
+    fn cut(self, rows: usize) -> Self;
 }
 
 /// The packed words of a key column, row by row.
 trait PackedWords: Copy {
     /// Row `row`'s word, or `None` if it does not pack.
     fn word(&self, row: usize) -> Option<u64>;
+
+    /// The first `rows` rows, as [`PackedKeys::cut`].
+    fn cut(self, rows: usize) -> Self;
 }
 
 /// A key of one or two columns, a word each.
@@ -364,6 +372,11 @@ impl<A: PackedWords, B: PackedWords> PackedKeys for (A, B) {
     #[inline(always)]
     fn key(&self, row: usize) -> Option<PackedKey> {
         Some([self.0.word(row)?, self.1.word(row)?])
+    }
+
+    #[inline(always)]
+    fn cut(self, rows: usize) -> Self {
+        (self.0.cut(rows), self.1.cut(rows))
     }
 }
 
@@ -374,6 +387,11 @@ impl PackedWords for IntWords<'_> {
     #[inline(always)]
     fn word(&self, row: usize) -> Option<u64> {
         Some(self.0[row] as u64)
+    }
+
+    #[inline(always)]
+    fn cut(self, rows: usize) -> Self {
+        IntWords(&self.0[..rows])
     }
 }
 
@@ -400,6 +418,14 @@ impl PackedWords for StrWords<'_> {
             return None;
         }
         Some(load_word(self.bytes, start, len) | ((len as u64) << 56))
+    }
+
+    #[inline(always)]
+    fn cut(self, rows: usize) -> Self {
+        StrWords {
+            offsets: &self.offsets[..=rows],
+            bytes: self.bytes,
+        }
     }
 }
 
@@ -490,6 +516,11 @@ impl PackedWords for Zero {
     fn word(&self, _row: usize) -> Option<u64> {
         Some(0)
     }
+
+    #[inline(always)]
+    fn cut(self, _rows: usize) -> Self {
+        self
+    }
 }
 
 /// Packs and looks up each of the first `rows` rows in one pass (no
@@ -505,6 +536,7 @@ fn probe_rows<K: PackedKeys>(
     groups: &mut Vec<u32>,
     misses: &mut Vec<u32>,
 ) {
+    let keys = keys.cut(rows);
     groups.extend((0..rows).map(|row| {
         keys.key(row)
             .and_then(|k| index.get(&k))
@@ -530,11 +562,9 @@ fn probe_one_string(
     groups: &mut Vec<u32>,
     misses: &mut Vec<u32>,
 ) {
-    // Each row's start and end from the offsets zipped with themselves
-    // one on: no bounds check per row.
-    let spans = s.offsets[..rows].iter().zip(&s.offsets[1..=rows]);
-    groups.extend(spans.enumerate().map(|(row, (&start, &end))| {
-        let (start, len) = (start as usize, (end - start) as usize);
+    let s = s.cut(rows);
+    groups.extend((0..rows).map(|row| {
+        let (start, len) = s.span(row);
         let id = if len <= PACKED_LONG_STR_MAX {
             index.get(&short_key(s.bytes, start, len))
         } else if len <= LONG_KEY_STR_MAX {
