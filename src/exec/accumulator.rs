@@ -479,7 +479,7 @@ impl Accumulator {
             // The state vectors are taken as slices first, so their pointers
             // and lengths stay in registers across the loop's stores.
             (Accumulator::SumFloat { sums, seen }, Some(ColumnData::Float64(v))) if dense => {
-                let (sums, seen) = (&mut sums[..], &mut seen[..]);
+                let (sums, seen) = same_length(sums, seen);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x;
                     seen[g as usize] = true;
@@ -487,7 +487,7 @@ impl Accumulator {
                 return;
             }
             (Accumulator::SumInt { sums, seen }, Some(ColumnData::Int64(v))) if dense => {
-                let (sums, seen) = (&mut sums[..], &mut seen[..]);
+                let (sums, seen) = same_length(sums, seen);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x as i128;
                     seen[g as usize] = true;
@@ -495,7 +495,7 @@ impl Accumulator {
                 return;
             }
             (Accumulator::Avg { sums, counts }, Some(ColumnData::Float64(v))) if dense => {
-                let (sums, counts) = (&mut sums[..], &mut counts[..]);
+                let (sums, counts) = same_length(sums, counts);
                 for (&g, &x) in groups.iter().zip(v) {
                     sums[g as usize] += x;
                     counts[g as usize] += 1;
@@ -842,6 +842,14 @@ fn better<T: PartialOrd>(max: bool, v: T, current: T) -> bool {
     }
 }
 
+/// Two per-group state vectors as slices cut to one length (they always
+/// have it), so that a loop's one bounds check on a group covers both.
+#[inline(always)]
+fn same_length<'a, A, B>(a: &'a mut [A], b: &'a mut [B]) -> (&'a mut [A], &'a mut [B]) {
+    let n = a.len().min(b.len());
+    (&mut a[..n], &mut b[..n])
+}
+
 /// Appends a count to a snapshot column (BIGINT, no NULLs unless the column
 /// already has some).
 #[inline]
@@ -875,6 +883,7 @@ fn min_max_dense<T: Copy + PartialOrd>(
     groups: &[u32],
     v: &[T],
 ) {
+    let (values, seen) = same_length(values, seen);
     #[inline(always)]
     fn update<T: Copy>(
         values: &mut [T],

@@ -70,12 +70,24 @@ impl RecentWindows {
         (span.from <= t && t < span.to).then(|| self.slots(key))
     }
 
-    /// [`get`](Self::get) when each row has one window.
+    /// [`get`](Self::get), when each row has one window, for the rows
+    /// (`keys[i]` at `times[i]`) until the first that is not remembered:
+    /// writes their slots to `out` and returns how many. The spans are one
+    /// slice for the run, so the loop reloads nothing per row.
     #[inline(always)]
-    pub fn get_one(&self, key: u32, t: i64) -> Option<u32> {
+    pub fn get_run(&self, keys: &[u32], times: &[i64], out: &mut [u32]) -> usize {
         debug_assert_eq!(self.per_row, 1);
-        let span = self.spans[key as usize];
-        (span.from <= t && t < span.to).then_some(span.first)
+        let spans = &self.spans[..];
+        let mut done = 0;
+        for ((&key, &t), slot) in keys.iter().zip(times).zip(out) {
+            let span = spans[key as usize];
+            if !(span.from <= t && t < span.to) {
+                break;
+            }
+            *slot = span.first;
+            done += 1;
+        }
+        done
     }
 
     #[inline(always)]

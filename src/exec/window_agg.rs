@@ -343,13 +343,24 @@ impl WindowAggregate {
         self.recent.reserve(self.keys.len());
         let per_row = self.recent.per_row;
         if per_row == 1 {
-            // Appended (`row_slots` is empty): no fill first.
-            row_slots.extend(key_ids.iter().zip(times).map(|(&key, &t)| {
-                match self.recent.get_one(key, t) {
-                    Some(slot) => slot,
-                    None => self.lookup_windows(key, t, size, advance)[0],
+            // Runs of rows whose windows are remembered, each read through
+            // one borrow of the spans (kept in registers, the loop calls
+            // nothing); a row that is not remembered ends the run and is
+            // looked up, which may change the spans.
+            let n = key_ids.len();
+            let start = row_slots.len();
+            row_slots.resize(start + n, 0);
+            let out = &mut row_slots[start..];
+            let mut row = 0;
+            while row < n {
+                row += self
+                    .recent
+                    .get_run(&key_ids[row..], &times[row..], &mut out[row..]);
+                if row < n {
+                    out[row] = self.lookup_windows(key_ids[row], times[row], size, advance)[0];
+                    row += 1;
                 }
-            }));
+            }
             return;
         }
         if by_window {
