@@ -6,9 +6,11 @@
 //! rows in the same order as its own loop would, so the results are
 //! identical bit for bit.
 //!
-//! A pass takes at most one each of MIN, MAX, AVG and SUM over a column
-//! without NULLs and with no snapshot or order; it is compiled for the kinds
-//! present ([`pass`]), so an absent kind costs nothing per row.
+//! A pass takes at most one each of MIN, MAX, AVG, SUM and COUNT over a
+//! column without NULLs and with no snapshot or order (a `COUNT(*)` counts
+//! the same rows, so it may join the pass of any such column); it is
+//! compiled for the kinds present ([`pass`]), so an absent kind costs
+//! nothing per row.
 
 use super::accumulator::Accumulator;
 
@@ -19,16 +21,18 @@ struct States<'a> {
     max: (&'a mut [f64], &'a mut [bool]),
     avg: (&'a mut [f64], &'a mut [i64]),
     sum: (&'a mut [f64], &'a mut [bool]),
+    count: &'a mut [i64],
 }
 
 /// Adds `v[i]` to group `groups[i]` of every accumulator of `accs`, each
 /// resized to `n` groups, in one pass, if they are all DOUBLE MIN, MAX, AVG
-/// or SUM, at most one of each (`v` has no NULLs); returns false, changing
-/// nothing, otherwise.
+/// or SUM, or COUNT, at most one of each (`v` has no NULLs, so a COUNT of
+/// it and a `COUNT(*)` count every row); returns false, changing nothing,
+/// otherwise.
 pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64], n: usize) -> bool {
     let mut states = States::default();
-    // MIN, MAX, AVG, SUM.
-    let mut present = [false; 4];
+    // MIN, MAX, AVG, SUM, COUNT.
+    let mut present = [false; 5];
     for acc in accs.iter_mut() {
         let kind = match &mut **acc {
             Accumulator::MinMaxFloat { values, seen, max } => {
@@ -47,6 +51,10 @@ pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64],
                 states.sum = (sums, seen);
                 3
             }
+            Accumulator::Count { counts, .. } => {
+                states.count = counts;
+                4
+            }
             _ => return false,
         };
         if std::mem::replace(&mut present[kind], true) {
@@ -57,7 +65,10 @@ pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64],
     macro_rules! compiled_for {
         ($($min:literal $max:literal $avg:literal $sum:literal),*) => {
             match present {
-                $([$min, $max, $avg, $sum] => pass::<$min, $max, $avg, $sum> as Pass,)*
+                $(
+                    [$min, $max, $avg, $sum, false] => pass::<$min, $max, $avg, $sum, false> as Pass,
+                    [$min, $max, $avg, $sum, true] => pass::<$min, $max, $avg, $sum, true> as Pass,
+                )*
             }
         };
     }
@@ -75,7 +86,7 @@ pub fn update_together(accs: &mut [&mut Accumulator], groups: &[u32], v: &[f64],
 /// replace a group's value when it has none yet or the row's is strictly
 /// better, as the accumulators' own loops do.
 #[inline(never)]
-fn pass<const MIN: bool, const MAX: bool, const AVG: bool, const SUM: bool>(
+fn pass<const MIN: bool, const MAX: bool, const AVG: bool, const SUM: bool, const COUNT: bool>(
     states: States<'_>,
     groups: &[u32],
     v: &[f64],
@@ -88,11 +99,13 @@ fn pass<const MIN: bool, const MAX: bool, const AVG: bool, const SUM: bool>(
         max: (max_values, max_seen),
         avg: (avg_sums, avg_counts),
         sum: (sums, sum_seen),
+        count,
     } = states;
     let (min_values, min_seen) = (cut(min_values, n, MIN), cut(min_seen, n, MIN));
     let (max_values, max_seen) = (cut(max_values, n, MAX), cut(max_seen, n, MAX));
     let (avg_sums, avg_counts) = (cut(avg_sums, n, AVG), cut(avg_counts, n, AVG));
     let (sums, sum_seen) = (cut(sums, n, SUM), cut(sum_seen, n, SUM));
+    let count = cut(count, n, COUNT);
     for (&g, &x) in groups.iter().zip(v) {
         let g = g as usize;
         assert!(g < n, "group {g} of {n}: the caller resized every state");
@@ -111,6 +124,9 @@ fn pass<const MIN: bool, const MAX: bool, const AVG: bool, const SUM: bool>(
         if SUM {
             sums[g] += x;
             sum_seen[g] = true;
+        }
+        if COUNT {
+            count[g] += 1;
         }
     }
 }
@@ -137,12 +153,20 @@ mod tests {
         Accumulator::new(func, Some(DataType::Float64))
     }
 
-    /// Every set of MIN, MAX, AVG and SUM ends in the states their own
-    /// loops reach, bit for bit, over batches that add groups as they go
-    /// and hold NaN, ties and repeated groups.
+    /// Every set of MIN, MAX, AVG, SUM and one COUNT (of the column or of
+    /// rows) ends in the states their own loops reach, bit for bit, over
+    /// batches that add groups as they go and hold NaN, ties and repeated
+    /// groups.
     #[test]
     fn one_pass_matches_each_accumulator_alone() {
-        let kinds = [AggFunc::Min, AggFunc::Max, AggFunc::Avg, AggFunc::Sum];
+        let kinds = [
+            AggFunc::Min,
+            AggFunc::Max,
+            AggFunc::Avg,
+            AggFunc::Sum,
+            AggFunc::Count,
+            AggFunc::CountStar,
+        ];
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut next = move || rng.next();
         let batches: Vec<(usize, Vec<u32>, Vec<f64>)> = (1..=12)
@@ -164,8 +188,12 @@ mod tests {
                 (groups, ids, values)
             })
             .collect();
-        for set in 1..16usize {
-            let funcs: Vec<AggFunc> = (0..4)
+        for set in 1..64usize {
+            if set >> 4 == 0b11 {
+                // Two counts: not one pass (see the test below).
+                continue;
+            }
+            let funcs: Vec<AggFunc> = (0..6)
                 .filter(|k| set >> k & 1 == 1)
                 .map(|k| kinds[k])
                 .collect();
@@ -203,7 +231,8 @@ mod tests {
     fn other_sets_are_left_to_their_own_loops() {
         for funcs in [
             vec![AggFunc::Min, AggFunc::Min],
-            vec![AggFunc::Avg, AggFunc::Count],
+            vec![AggFunc::Count, AggFunc::CountStar],
+            vec![AggFunc::Avg, AggFunc::CountDistinct],
             vec![AggFunc::Sum, AggFunc::FirstValue],
         ] {
             let mut accs: Vec<Accumulator> = funcs.iter().map(|&f| new(f)).collect();

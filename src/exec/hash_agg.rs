@@ -12,8 +12,9 @@ use super::group_table::GroupTable;
 use super::partial_agg::PartialGroups;
 use super::project::project;
 use crate::data::column::ColumnData;
+use crate::data::DataType;
 use crate::data::{Batch, Column};
-use crate::sql::plan::AggregatePlan;
+use crate::sql::plan::{AggFunc, AggregatePlan};
 use crate::sql::EmitMode;
 use smallvec::SmallVec;
 use std::borrow::Cow;
@@ -96,43 +97,17 @@ impl HashAggregate {
     }
 
     /// Updates the accumulators (`n` groups) with `batch`, whose group ids
-    /// are found, for `EMIT FINAL`: each argument evaluated once for the
-    /// aggregates that share it, and DOUBLE ones updated in one pass where
-    /// they can be ([`fused_float`]).
+    /// are found, for `EMIT FINAL` ([`update_by_argument`]).
     fn update_by_argument(&mut self, batch: &Batch, n: usize) {
-        for set in &self.arg_sets {
-            let first = &self.plan.aggs[set[0]];
-            let spare = &mut self.arg_buffers[set[0]];
-            let arg = first.arg.as_ref().map(|e| e.eval_reusing(batch, spare));
-            let order = first.order.as_ref().map(|e| e.eval(batch));
-            let mut accs: SmallVec<[&mut Accumulator; 4]> = self
-                .accumulators
-                .iter_mut()
-                .enumerate()
-                .filter(|(i, _)| set.contains(i))
-                .map(|(_, acc)| acc)
-                .collect();
-            for acc in accs.iter_mut() {
-                acc.resize(n);
-            }
-            let fused = match arg.as_deref() {
-                Some(Column {
-                    data: ColumnData::Float64(v),
-                    validity: None,
-                }) if accs.len() > 1 => {
-                    fused_float::update_together(&mut accs, &self.group_ids, v, n)
-                }
-                _ => false,
-            };
-            if !fused {
-                for acc in accs {
-                    acc.update(&self.group_ids, arg.as_deref(), order.as_deref(), None);
-                }
-            }
-            if let Some(arg) = arg {
-                Expr::recycle(arg, spare);
-            }
-        }
+        update_by_argument(
+            &self.plan,
+            &self.arg_sets,
+            &mut self.accumulators,
+            &mut self.arg_buffers,
+            batch,
+            &self.group_ids,
+            n,
+        );
     }
 
     /// Takes every group out: the key columns and the accumulators, leaving
@@ -212,9 +187,11 @@ pub(crate) fn key_table(plan: &AggregatePlan) -> GroupTable {
 }
 
 /// The plan's aggregates by argument: each set holds the calls with one
-/// argument and no order, in plan order; a call without an argument
-/// (`COUNT(*)`) or with an order is a set of its own.
-fn arg_sets(plan: &AggregatePlan) -> Vec<SmallVec<[usize; 4]>> {
+/// argument and no order, in plan order; a call with an order is a set of
+/// its own. A `COUNT(*)` joins the first set over a DOUBLE argument, whose
+/// pass can count its rows too ([`fused_float`]; it ignores the argument
+/// whichever loop updates it), else it is a set of its own.
+pub(crate) fn arg_sets(plan: &AggregatePlan) -> Vec<SmallVec<[usize; 4]>> {
     let mut sets: Vec<SmallVec<[usize; 4]>> = Vec::new();
     for (i, call) in plan.aggs.iter().enumerate() {
         let shares = |set: &&mut SmallVec<[usize; 4]>| {
@@ -229,7 +206,71 @@ fn arg_sets(plan: &AggregatePlan) -> Vec<SmallVec<[usize; 4]>> {
             None => sets.push(smallvec::smallvec![i]),
         }
     }
+    let double_host = sets.iter().position(|set| {
+        let first = &plan.aggs[set[0]];
+        first.order.is_none()
+            && first
+                .arg
+                .as_ref()
+                .is_some_and(|e| e.data_type() == DataType::Float64)
+    });
+    if let Some(host) = double_host {
+        // A host's first call has an argument, so it is never a `COUNT(*)`.
+        let host_first = sets[host][0];
+        let is_star = |i: usize| plan.aggs[i].func == AggFunc::CountStar;
+        sets.retain(|set| !is_star(set[0]));
+        let stars = (0..plan.aggs.len()).filter(|&i| is_star(i));
+        for set in sets.iter_mut().filter(|set| set[0] == host_first) {
+            set.extend(stars.clone());
+        }
+    }
     sets
+}
+
+/// Updates `accumulators` (`n` groups; `arg_buffers` one per aggregate)
+/// with `batch`, whose rows' groups are `groups`, for `EMIT FINAL`: each
+/// argument evaluated once for the aggregates that share it
+/// ([`arg_sets`]), and DOUBLE ones updated in one pass where they can be
+/// ([`fused_float`]).
+pub(crate) fn update_by_argument(
+    plan: &AggregatePlan,
+    arg_sets: &[SmallVec<[usize; 4]>],
+    accumulators: &mut [Accumulator],
+    arg_buffers: &mut [Vec<f64>],
+    batch: &Batch,
+    groups: &[u32],
+    n: usize,
+) {
+    for set in arg_sets {
+        let first = &plan.aggs[set[0]];
+        let spare = &mut arg_buffers[set[0]];
+        let arg = first.arg.as_ref().map(|e| e.eval_reusing(batch, spare));
+        let order = first.order.as_ref().map(|e| e.eval(batch));
+        let mut accs: SmallVec<[&mut Accumulator; 4]> = accumulators
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| set.contains(i))
+            .map(|(_, acc)| acc)
+            .collect();
+        for acc in accs.iter_mut() {
+            acc.resize(n);
+        }
+        let fused = match arg.as_deref() {
+            Some(Column {
+                data: ColumnData::Float64(v),
+                validity: None,
+            }) if accs.len() > 1 => fused_float::update_together(&mut accs, groups, v, n),
+            _ => false,
+        };
+        if !fused {
+            for acc in accs {
+                acc.update(groups, arg.as_deref(), order.as_deref(), None);
+            }
+        }
+        if let Some(arg) = arg {
+            Expr::recycle(arg, spare);
+        }
+    }
 }
 
 /// Empty state for each of the plan's aggregates.

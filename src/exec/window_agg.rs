@@ -21,13 +21,14 @@
 
 use super::accumulator::Accumulator;
 use super::group_table::GroupTable;
-use super::hash_agg::{accumulators, having_and_project, key_table};
+use super::hash_agg::{accumulators, arg_sets, having_and_project, key_table, update_by_argument};
 use super::recent_windows::{windows_per_row, RecentWindows};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column};
 use crate::sql::plan::{AggregatePlan, WindowKind, WindowSpec};
 use crate::sql::EmitMode;
 use hashbrown::HashTable;
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -68,6 +69,10 @@ pub struct WindowAggregate {
     /// that close sessions (see [`KeySessions::swept`]).
     sweep: u64,
     accumulators: Vec<Accumulator>,
+    /// The aggregates by argument, for `EMIT FINAL` ([`arg_sets`]).
+    arg_sets: Vec<SmallVec<[usize; 4]>>,
+    /// Per aggregate, the buffer its computed DOUBLE argument reuses.
+    arg_buffers: Vec<Vec<f64>>,
     /// Slots the accumulators are sized for (at most `slot_key.len()`).
     accumulator_slots: usize,
     watermark: i64,
@@ -116,6 +121,8 @@ impl WindowAggregate {
             late_rows: None,
             keys: key_table(&plan),
             accumulators: accumulators(&plan),
+            arg_sets: arg_sets(&plan),
+            arg_buffers: vec![Vec::new(); plan.aggs.len()],
             accumulator_slots: 0,
             plan,
             spec,
@@ -260,6 +267,18 @@ impl WindowAggregate {
         self.cover_slots(self.slot_key.len());
         // Else `rows` names each entry's input row.
         let one_to_one = by_window || (self.row_slots.len() == input.len && self.rows.is_empty());
+        if !changes && !by_window && one_to_one {
+            update_by_argument(
+                &self.plan,
+                &self.arg_sets,
+                &mut self.accumulators,
+                &mut self.arg_buffers,
+                input,
+                &self.row_slots,
+                self.accumulator_slots,
+            );
+            return (None, late);
+        }
         let mut snapshots = Vec::new();
         for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
             let arg = call.arg.as_ref().map(|e| e.eval(input));
