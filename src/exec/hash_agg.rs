@@ -215,14 +215,11 @@ pub(crate) fn arg_sets(plan: &AggregatePlan) -> Vec<SmallVec<[usize; 4]>> {
                 .is_some_and(|e| e.data_type() == DataType::Float64)
     });
     if let Some(host) = double_host {
-        // A host's first call has an argument, so it is never a `COUNT(*)`.
-        let host_first = sets[host][0];
+        // Each `COUNT(*)` is a set of its own so far; the host's first call
+        // has an argument, so the host outlives the `retain`.
         let is_star = |i: usize| plan.aggs[i].func == AggFunc::CountStar;
+        sets[host].extend((0..plan.aggs.len()).filter(|&i| is_star(i)));
         sets.retain(|set| !is_star(set[0]));
-        let stars = (0..plan.aggs.len()).filter(|&i| is_star(i));
-        for set in sets.iter_mut().filter(|set| set[0] == host_first) {
-            set.extend(stars.clone());
-        }
     }
     sets
 }
