@@ -40,6 +40,8 @@ pub struct PackedIndex<const W: usize = 2> {
     slots: Vec<Slot<W>>,
     /// `slots.len() - 1`.
     mask: usize,
+    /// `64 - log2(slots.len())`: a hash shifted right by it is a slot.
+    shift: u32,
     len: usize,
 }
 
@@ -50,6 +52,7 @@ impl<const W: usize> PackedIndex<W> {
         PackedIndex {
             slots: vec![Slot::VACANT; n],
             mask: n - 1,
+            shift: 64 - n.trailing_zeros(),
             len: 0,
         }
     }
@@ -65,7 +68,7 @@ impl<const W: usize> PackedIndex<W> {
     /// The id of `key`, if present.
     #[inline(always)]
     pub fn get(&self, key: &[u64; W]) -> Option<u32> {
-        let home = home(key, self.mask);
+        let home = home(key, self.shift);
         // The home slot and the next one are read and compared without a
         // branch between them: a key whose home another key holds is
         // common (a third of lookups at half load), and a branch on it
@@ -108,7 +111,7 @@ impl<const W: usize> PackedIndex<W> {
     }
 
     fn place(&mut self, slot: Slot<W>) {
-        let mut i = home(&slot.key, self.mask);
+        let mut i = home(&slot.key, self.shift);
         while self.slots[i].id != EMPTY {
             i = (i + 1) & self.mask;
         }
@@ -119,18 +122,20 @@ impl<const W: usize> PackedIndex<W> {
         let n = self.slots.len() * 2;
         let old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; n]);
         self.mask = n - 1;
+        self.shift = 64 - n.trailing_zeros();
         for slot in old.into_iter().filter(|s| s.id != EMPTY) {
             self.place(slot);
         }
     }
 }
 
-/// The home slot of `key`: the high bits of a multiply hash. Each word
+/// The home slot of `key`: the top bits of a multiply hash. Each word
 /// after the first is spread by its own multiply (a zero word, as a
-/// one-column key's second, adds nothing) and the high half folded onto the
-/// low one, so that every input bit reaches the bits taken.
+/// one-column key's second, adds nothing). The top bits of a product depend
+/// on every bit of its input, so keys that differ anywhere, even only in
+/// their high bits as strided integers do, spread over the slots.
 #[inline(always)]
-fn home<const W: usize>(key: &[u64; W], mask: usize) -> usize {
+fn home<const W: usize>(key: &[u64; W], shift: u32) -> usize {
     const M: u64 = 0x9e37_79b9_7f4a_7c15;
     const SPREAD: [u64; 3] = [
         0xc2b2_ae3d_27d4_eb4f,
@@ -147,8 +152,7 @@ fn home<const W: usize>(key: &[u64; W], mask: usize) -> usize {
     for (word, m) in key[1..].iter().zip(SPREAD) {
         x ^= word.wrapping_mul(m);
     }
-    let h = (x ^ (x >> 32)).wrapping_mul(M);
-    (h >> 32) as usize & mask
+    (x.wrapping_mul(M) >> shift) as usize
 }
 
 #[cfg(test)]
@@ -157,7 +161,7 @@ mod tests {
 
     /// Slots a lookup of `key` reads.
     fn probes<const W: usize>(index: &PackedIndex<W>, key: &[u64; W]) -> usize {
-        let mut i = home(key, index.mask);
+        let mut i = home(key, index.shift);
         let mut n = 1;
         while index.slots[i].id != EMPTY && index.slots[i].key != *key {
             i = (i + 1) & index.mask;
