@@ -13,7 +13,7 @@
 //! keys do not pack (a longer string) take the general index.
 
 use super::hash::{hash_row, hash_rows};
-use super::packed_index::{LongKey, PackedIndex, PackedKey};
+use super::packed_index::{LongKey, PackedIndex, PackedKey, ABSENT};
 use crate::data::column::ColumnData;
 use crate::data::{Column, DataType};
 use hashbrown::HashTable;
@@ -314,7 +314,8 @@ impl<'a> KeyPacking<'a> {
     }
 
     /// Looks each of the first `rows` rows up in `index`, each kind of key
-    /// in its own loop (see [`probe_rows`]).
+    /// in its own loop (see [`probe_rows`]), with the lookup that suits how
+    /// full the indexes are ([`PackedIndex::is_sparse`]).
     fn probe(
         self,
         index: &PackedIndex,
@@ -323,7 +324,22 @@ impl<'a> KeyPacking<'a> {
         groups: &mut Vec<u32>,
         misses: &mut Vec<u32>,
     ) {
-        fn with<A: PackedWords>(
+        if index.is_sparse() && long.is_none_or(PackedIndex::is_sparse) {
+            self.probe_with::<true>(index, long, rows, groups, misses)
+        } else {
+            self.probe_with::<false>(index, long, rows, groups, misses)
+        }
+    }
+
+    fn probe_with<const SPARSE: bool>(
+        self,
+        index: &PackedIndex,
+        long: Option<&PackedIndex<4>>,
+        rows: usize,
+        groups: &mut Vec<u32>,
+        misses: &mut Vec<u32>,
+    ) {
+        fn with<A: PackedWords, const SPARSE: bool>(
             a: A,
             second: KeyWords<'_>,
             index: &PackedIndex,
@@ -332,17 +348,17 @@ impl<'a> KeyPacking<'a> {
             misses: &mut Vec<u32>,
         ) {
             match second {
-                KeyWords::Int(b) => probe_rows((a, b), index, rows, groups, misses),
-                KeyWords::Str(b) => probe_rows((a, b), index, rows, groups, misses),
-                KeyWords::Zero => probe_rows((a, Zero), index, rows, groups, misses),
+                KeyWords::Int(b) => probe_rows::<_, SPARSE>((a, b), index, rows, groups, misses),
+                KeyWords::Str(b) => probe_rows::<_, SPARSE>((a, b), index, rows, groups, misses),
+                KeyWords::Zero => probe_rows::<_, SPARSE>((a, Zero), index, rows, groups, misses),
             }
         }
         let (g, m) = (groups, misses);
         match self {
-            KeyPacking::OneString(s) => probe_one_string(s, index, long, rows, g, m),
-            KeyPacking::Words(KeyWords::Int(a), b) => with(a, b, index, rows, g, m),
-            KeyPacking::Words(KeyWords::Str(a), b) => with(a, b, index, rows, g, m),
-            KeyPacking::Words(KeyWords::Zero, b) => with(Zero, b, index, rows, g, m),
+            KeyPacking::OneString(s) => probe_one_string::<SPARSE>(s, index, long, rows, g, m),
+            KeyPacking::Words(KeyWords::Int(a), b) => with::<_, SPARSE>(a, b, index, rows, g, m),
+            KeyPacking::Words(KeyWords::Str(a), b) => with::<_, SPARSE>(a, b, index, rows, g, m),
+            KeyPacking::Words(KeyWords::Zero, b) => with::<_, SPARSE>(Zero, b, index, rows, g, m),
         }
     }
 }
@@ -529,7 +545,7 @@ impl PackedWords for Zero {
 /// goes to `misses`. `groups` is one `extend` of known length: no fill
 /// beforehand, no capacity check per row.
 #[inline(always)]
-fn probe_rows<K: PackedKeys>(
+fn probe_rows<K: PackedKeys, const SPARSE: bool>(
     keys: K,
     index: &PackedIndex,
     rows: usize,
@@ -538,23 +554,25 @@ fn probe_rows<K: PackedKeys>(
 ) {
     let keys = keys.cut(rows);
     groups.extend((0..rows).map(|row| {
-        keys.key(row)
-            .and_then(|k| index.get(&k))
-            .unwrap_or_else(|| miss(misses, row))
+        let id = keys.key(row).map_or(ABSENT, |k| index.lookup::<SPARSE>(&k));
+        noted(misses, row, id)
     }));
 }
 
-/// Notes `row` in `misses`; its group, until the miss is resolved.
+/// `id`, noting `row` in `misses` if it is [`ABSENT`] (`u32::MAX`, the
+/// row's group until the miss is resolved).
 #[inline(always)]
-fn miss(misses: &mut Vec<u32>, row: usize) -> u32 {
-    misses.push(row as u32);
-    u32::MAX
+fn noted(misses: &mut Vec<u32>, row: usize, id: u32) -> u32 {
+    if id == ABSENT {
+        misses.push(row as u32);
+    }
+    id
 }
 
 /// Looks up each row of a one-string key, as [`probe_rows`]: keys of up to
 /// 15 bytes in `index`, of 16 to 31 in `long`.
 #[inline(always)]
-fn probe_one_string(
+fn probe_one_string<const SPARSE: bool>(
     s: StrWords<'_>,
     index: &PackedIndex,
     long: Option<&PackedIndex<4>>,
@@ -566,13 +584,15 @@ fn probe_one_string(
     groups.extend((0..rows).map(|row| {
         let (start, len) = s.span(row);
         let id = if len <= PACKED_LONG_STR_MAX {
-            index.get(&short_key(s.bytes, start, len))
+            index.lookup::<SPARSE>(&short_key(s.bytes, start, len))
         } else if len <= LONG_KEY_STR_MAX {
-            long.and_then(|long| long.get(&long_key(s.bytes, start, len)))
+            long.map_or(ABSENT, |long| {
+                long.lookup::<SPARSE>(&long_key(s.bytes, start, len))
+            })
         } else {
-            None
+            ABSENT
         };
-        id.unwrap_or_else(|| miss(misses, row))
+        noted(misses, row, id)
     }));
 }
 

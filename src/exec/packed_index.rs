@@ -22,6 +22,9 @@ pub type LongKey = [u64; 4];
 /// The id of an empty slot.
 const EMPTY: u32 = u32::MAX;
 
+/// The id a lookup gives for a key that is not present.
+pub const ABSENT: u32 = EMPTY;
+
 #[derive(Clone, Copy)]
 struct Slot<const W: usize> {
     key: [u64; W],
@@ -66,8 +69,13 @@ impl<const W: usize> PackedIndex<W> {
     }
 
     /// The id of `key`, if present.
-    #[inline(always)]
     pub fn get(&self, key: &[u64; W]) -> Option<u32> {
+        Some(self.id_of(key)).filter(|&id| id != EMPTY)
+    }
+
+    /// The id of `key`, or [`ABSENT`] (`u32::MAX`).
+    #[inline(always)]
+    pub fn id_of(&self, key: &[u64; W]) -> u32 {
         let home = home(key, self.shift);
         // The home slot and the next one are read and compared without a
         // branch between them: a key whose home another key holds is
@@ -82,19 +90,65 @@ impl<const W: usize> PackedIndex<W> {
             select_unpredictable(b.key == *key, b.id, EMPTY),
         );
         if id != EMPTY {
-            return Some(id);
+            return id;
         }
         if a.id == EMPTY || b.id == EMPTY {
-            return None;
+            return EMPTY;
         }
-        let mut i = (next + 1) & self.mask;
+        self.id_from((next + 1) & self.mask, key)
+    }
+
+    /// Whether the index is at most a sixteenth full, so that nearly every
+    /// key sits in its home slot and [`id_of_sparse`](Self::id_of_sparse)
+    /// is the faster lookup.
+    pub fn is_sparse(&self) -> bool {
+        self.len * 16 <= self.slots.len()
+    }
+
+    /// [`id_of_sparse`](Self::id_of_sparse) if `SPARSE`, else
+    /// [`id_of`](Self::id_of): a loop over many keys picks one before it
+    /// starts.
+    #[inline(always)]
+    pub fn lookup<const SPARSE: bool>(&self, key: &[u64; W]) -> u32 {
+        if SPARSE {
+            self.id_of_sparse(key)
+        } else {
+            self.id_of(key)
+        }
+    }
+
+    /// As [`id_of`](Self::id_of), for a sparse index
+    /// ([`is_sparse`](Self::is_sparse)). Only the home slot is compared
+    /// inline: a key is rarely anywhere else, so the branch on it is
+    /// predicted, and the rest of the probe is out of line. (A zero key
+    /// matches a vacant home slot and gets its `EMPTY` id: absent, as it
+    /// should be, since no probe run starts there.)
+    #[inline(always)]
+    pub fn id_of_sparse(&self, key: &[u64; W]) -> u32 {
+        let home = home(key, self.shift);
+        let slot = &self.slots[home];
+        if slot.key == *key {
+            return slot.id;
+        }
+        self.id_after(home, key)
+    }
+
+    /// The rest of a probe whose home slot `home` did not hold `key`.
+    #[cold]
+    #[inline(never)]
+    fn id_after(&self, home: usize, key: &[u64; W]) -> u32 {
+        if self.slots[home].id == EMPTY {
+            return EMPTY;
+        }
+        self.id_from((home + 1) & self.mask, key)
+    }
+
+    /// The id of `key` in the probe run that goes on at slot `i`.
+    fn id_from(&self, mut i: usize, key: &[u64; W]) -> u32 {
         loop {
             let slot = &self.slots[i];
-            if slot.id == EMPTY {
-                return None;
-            }
-            if slot.key == *key {
-                return Some(slot.id);
+            if slot.id == EMPTY || slot.key == *key {
+                return slot.id;
             }
             i = (i + 1) & self.mask;
         }
@@ -223,6 +277,28 @@ mod tests {
             // Linear probing at half load averages 1.5 slots per hit.
             assert!(mean < 2.0, "{name}: {mean:.2} slots per lookup");
         }
+    }
+
+    #[test]
+    fn sparse_and_dense_lookups_agree_at_any_load() {
+        // Lookups of keys present and absent, the zero key among them, as
+        // the index fills to half: from sparse to full enough that keys sit
+        // past their home slots.
+        let key = |i: u64| [i.wrapping_mul(0x9e37_79b9), i % 3];
+        let mut index = PackedIndex::<2>::with_capacity(64);
+        let mut displaced = 0;
+        for n in 0..64u64 {
+            for i in 0..128u64 {
+                let dense = index.id_of(&key(i));
+                assert_eq!(index.id_of_sparse(&key(i)), dense, "key {i} of {n}");
+                assert_eq!(dense == ABSENT, i >= n, "key {i} of {n}");
+            }
+            assert_eq!(index.id_of_sparse(&[0, 0]), index.id_of(&[0, 0]));
+            index.insert(key(n), n as u32);
+            displaced = (0..=n).filter(|&i| probes(&index, &key(i)) > 1).count();
+        }
+        assert!(!index.is_sparse());
+        assert!(displaced > 0, "some keys sit past their home slots");
     }
 
     #[test]
