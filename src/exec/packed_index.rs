@@ -85,9 +85,9 @@ impl<const W: usize> PackedIndex<W> {
         let next = (home + 1) & self.mask;
         let (a, b) = (&self.slots[home], &self.slots[next]);
         let id = select_unpredictable(
-            a.key == *key,
+            same(&a.key, key),
             a.id,
-            select_unpredictable(b.key == *key, b.id, EMPTY),
+            select_unpredictable(same(&b.key, key), b.id, EMPTY),
         );
         if id != EMPTY {
             return id;
@@ -127,7 +127,7 @@ impl<const W: usize> PackedIndex<W> {
     pub fn id_of_sparse(&self, key: &[u64; W]) -> u32 {
         let home = home(key, self.shift);
         let slot = &self.slots[home];
-        if slot.key == *key {
+        if same(&slot.key, key) {
             return slot.id;
         }
         self.id_after(home, key)
@@ -147,7 +147,7 @@ impl<const W: usize> PackedIndex<W> {
     fn id_from(&self, mut i: usize, key: &[u64; W]) -> u32 {
         loop {
             let slot = &self.slots[i];
-            if slot.id == EMPTY || slot.key == *key {
+            if slot.id == EMPTY || same(&slot.key, key) {
                 return slot.id;
             }
             i = (i + 1) & self.mask;
@@ -181,6 +181,15 @@ impl<const W: usize> PackedIndex<W> {
             self.place(slot);
         }
     }
+}
+
+/// Whether two keys are equal, word by word in general registers. (`==`
+/// on the arrays may compare them as one vector from memory, so the key,
+/// just built in registers, is stored and loaded back: the wider load
+/// cannot be forwarded from the two narrower stores, and stalls.)
+#[inline(always)]
+fn same<const W: usize>(a: &[u64; W], b: &[u64; W]) -> bool {
+    a.iter().zip(b).fold(0, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 /// The home slot of `key`: the top bits of a multiply hash. Each word
