@@ -285,6 +285,56 @@ fn engine_builder_takes_a_declared_schema() {
 }
 
 #[test]
+fn a_bigint_sum_is_exact_past_the_i64_range_and_null_outside_it() {
+    // `back` rises to 3000 * i64::MAX and comes back down to 5; `out` ends
+    // below i64::MIN (NULL, as an overflowing expression is); `small` never
+    // leaves the range. `back`'s rises and falls are in different halves of
+    // the file, so with two readers the partial sums merged are far out of
+    // the i64 range.
+    let (max, min) = (i64::MAX, i64::MIN);
+    let mut csv = String::from("k,n\n");
+    for (k, n, copies) in [
+        ("back", max, 3_000),
+        ("out", min, 1),
+        ("small", 1, 1_000),
+        ("back", -max, 3_000),
+        ("out", -1, 1),
+        ("small", 2, 1_000),
+        ("back", 5, 1),
+    ] {
+        for _ in 0..copies {
+            csv.push_str(&format!("{k},{n}\n"));
+        }
+    }
+    let file = temp_file("bigsum.csv", csv);
+    let online = corestream::runtime::cores::CoreSet::online_cpus().unwrap();
+    for cores in ["0", "0-1"] {
+        let out = corestream::Engine::builder()
+            .sql("SELECT k, SUM(n) FROM t GROUP BY k EMIT FINAL")
+            .input(file.str())
+            .schema(parse_schema("k VARCHAR, n BIGINT").unwrap())
+            .cores(corestream::runtime::cores::CoreSet::from_list(cores, &online).unwrap())
+            .output(corestream::io::sink::OutputSpec::Collect)
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        let mut sums = std::collections::BTreeMap::new();
+        for b in out.collected.iter().flatten() {
+            for i in 0..b.len {
+                sums.insert(b.columns[0].value(i).to_string(), b.columns[1].value(i));
+            }
+        }
+        let expected = [
+            ("back".to_owned(), Value::Int64(5)),
+            ("out".to_owned(), Value::Null),
+            ("small".to_owned(), Value::Int64(3_000)),
+        ];
+        assert_eq!(sums, expected.into(), "cores {cores}");
+    }
+}
+
+#[test]
 fn a_large_input_decodes_alike_in_batches_of_any_size() {
     // Far past the first read buffer, and far past what a small batch takes
     // of it: a quoted line, a CRLF line, a line of invalid UTF-8, a line with

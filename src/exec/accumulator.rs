@@ -5,6 +5,7 @@
 //! row, so row `i` of the snapshot column is exactly the result that row `i`
 //! produced, whatever order the aggregates are updated in.
 
+use super::wide_sum::WideSums;
 use crate::data::column::ColumnData;
 use crate::data::{Column, DataType, Value};
 use crate::sql::plan::AggFunc;
@@ -18,7 +19,7 @@ pub enum Accumulator {
         star: bool,
     },
     SumInt {
-        sums: Vec<i128>,
+        sums: WideSums,
         seen: Vec<bool>,
     },
     SumFloat {
@@ -167,7 +168,7 @@ impl Accumulator {
                 last: func == AggFunc::LastValue,
             },
             (AggFunc::Sum, Some(DataType::Int64)) => Accumulator::SumInt {
-                sums: Vec::new(),
+                sums: WideSums::default(),
                 seen: Vec::new(),
             },
             (AggFunc::Sum, Some(DataType::Decimal { scale, .. })) => Accumulator::SumDecimal {
@@ -211,7 +212,11 @@ impl Accumulator {
     pub fn resize(&mut self, groups: usize) {
         match self {
             Accumulator::Count { counts, .. } => counts.resize(groups, 0),
-            Accumulator::SumInt { sums, seen } | Accumulator::SumDecimal { sums, seen, .. } => {
+            Accumulator::SumInt { sums, seen } => {
+                sums.resize(groups);
+                seen.resize(groups, false);
+            }
+            Accumulator::SumDecimal { sums, seen, .. } => {
                 sums.resize(groups, 0);
                 seen.resize(groups, false);
             }
@@ -255,7 +260,11 @@ impl Accumulator {
     pub fn reset(&mut self, g: usize) {
         match self {
             Accumulator::Count { counts, .. } => counts[g] = 0,
-            Accumulator::SumInt { sums, seen } | Accumulator::SumDecimal { sums, seen, .. } => {
+            Accumulator::SumInt { sums, seen } => {
+                sums.set(g, 0);
+                seen[g] = false;
+            }
+            Accumulator::SumDecimal { sums, seen, .. } => {
                 sums[g] = 0;
                 seen[g] = false;
             }
@@ -321,9 +330,8 @@ impl Accumulator {
     fn part(&self, g: usize) -> Part {
         match self {
             Accumulator::Count { counts, .. } => Part::Count(counts[g]),
-            Accumulator::SumInt { sums, seen } | Accumulator::SumDecimal { sums, seen, .. } => {
-                Part::Exact(sums[g], seen[g])
-            }
+            Accumulator::SumInt { sums, seen } => Part::Exact(sums.get(g), seen[g]),
+            Accumulator::SumDecimal { sums, seen, .. } => Part::Exact(sums[g], seen[g]),
             Accumulator::SumFloat { sums, seen } => Part::Float(sums[g], seen[g]),
             Accumulator::Avg { sums, counts } => Part::AvgFloat(sums[g], counts[g]),
             Accumulator::AvgDecimal { sums, counts, .. } => Part::AvgExact(sums[g], counts[g]),
@@ -345,10 +353,11 @@ impl Accumulator {
     fn fold_part(&mut self, dst: usize, from: Part) {
         match (self, from) {
             (Accumulator::Count { counts, .. }, Part::Count(n)) => counts[dst] += n,
-            (
-                Accumulator::SumInt { sums, seen } | Accumulator::SumDecimal { sums, seen, .. },
-                Part::Exact(s, seen_src),
-            ) => {
+            (Accumulator::SumInt { sums, seen }, Part::Exact(s, seen_src)) => {
+                sums.set(dst, sums.get(dst) + s);
+                seen[dst] |= seen_src;
+            }
+            (Accumulator::SumDecimal { sums, seen, .. }, Part::Exact(s, seen_src)) => {
                 sums[dst] += s;
                 seen[dst] |= seen_src;
             }
@@ -487,11 +496,7 @@ impl Accumulator {
                 return;
             }
             (Accumulator::SumInt { sums, seen }, Some(ColumnData::Int64(v))) if dense => {
-                let (sums, seen) = same_length(sums, seen);
-                for (&g, &x) in groups.iter().zip(v) {
-                    sums[g as usize] += x as i128;
-                    seen[g as usize] = true;
-                }
+                sums.add_all(groups, v, seen);
                 return;
             }
             (Accumulator::Avg { sums, counts }, Some(ColumnData::Float64(v))) if dense => {
@@ -617,15 +622,14 @@ impl Accumulator {
                 Some(ColumnData::Int64(v)),
                 ColumnData::Int64(o),
             ) => {
-                let (sums, seen) = (&mut sums[..], &mut seen[..]);
                 o.reserve(groups.len());
                 for (i, (&g, &x)) in groups.iter().zip(v).enumerate() {
                     let g = g as usize;
-                    let sum = sums[g] + x as i128;
+                    let sum = sums.get(g) + i128::from(x);
                     let Ok(value) = i64::try_from(sum) else {
                         return i;
                     };
-                    sums[g] = sum;
+                    sums.set(g, sum);
                     seen[g] = true;
                     o.push(value);
                 }
@@ -640,7 +644,7 @@ impl Accumulator {
     fn update_one(&mut self, g: usize, arg: &Column, i: usize) {
         match (self, &arg.data) {
             (Accumulator::SumInt { sums, seen }, ColumnData::Int64(v)) => {
-                sums[g] += v[i] as i128;
+                sums.add(g, v[i]);
                 seen[g] = true;
             }
             (Accumulator::SumDecimal { sums, seen, .. }, ColumnData::Decimal { values, .. }) => {
@@ -713,7 +717,7 @@ impl Accumulator {
     pub fn value(&self, g: usize) -> Value {
         match self {
             Accumulator::Count { counts, .. } => Value::Int64(counts[g]),
-            Accumulator::SumInt { sums, seen } => match i64::try_from(sums[g]) {
+            Accumulator::SumInt { sums, seen } => match i64::try_from(sums.get(g)) {
                 Ok(v) if seen[g] => Value::Int64(v),
                 _ => Value::Null,
             },
@@ -804,9 +808,9 @@ impl Accumulator {
                 v.push(counts[g])
             }
             (Accumulator::SumInt { sums, seen }, ColumnData::Int64(v))
-                if seen[g] && out.validity.is_none() && i64::try_from(sums[g]).is_ok() =>
+                if seen[g] && out.validity.is_none() && i64::try_from(sums.get(g)).is_ok() =>
             {
-                v.push(sums[g] as i64)
+                v.push(sums.get(g) as i64)
             }
             _ => {
                 out.push_value(&self.value(g));

@@ -15,4 +15,5 @@ pub mod project;
 mod recent_windows;
 pub mod row_window;
 pub mod scalar;
+mod wide_sum;
 pub mod window_agg;
