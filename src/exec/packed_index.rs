@@ -130,17 +130,17 @@ impl<const W: usize> PackedIndex<W> {
         if same(&slot.key, key) {
             return slot.id;
         }
-        self.id_after(home, key)
+        self.id_after(home, *key)
     }
 
     /// The rest of a probe whose home slot `home` did not hold `key`.
     #[cold]
     #[inline(never)]
-    fn id_after(&self, home: usize, key: &[u64; W]) -> u32 {
+    fn id_after(&self, home: usize, key: [u64; W]) -> u32 {
         if self.slots[home].id == EMPTY {
             return EMPTY;
         }
-        self.id_from((home + 1) & self.mask, key)
+        self.id_from((home + 1) & self.mask, &key)
     }
 
     /// The id of `key` in the probe run that goes on at slot `i`.
