@@ -3,11 +3,16 @@
 //! The group table's fast path (see [`group_table`](super::group_table)):
 //! keys are two (or, for longer strings, four) `u64`s compared as integers,
 //! so a probe is one multiply hash, one load of a slot holding the key and
-//! its id, and integer compares, with no tag bytes or second load. Linear probing over a power-of-two slot
-//! array kept at most half full, so a probe usually ends at its first slot.
+//! its id, and integer compares, with no tag bytes or second load. Linear
+//! probing over a power-of-two slot array kept at most half full, so a probe
+//! usually ends at its first slot. Two lookups: [`PackedIndex::id_of`] reads
+//! the home slot and the next without a branch between them (at half load a
+//! third of keys sit past home); [`PackedIndex::id_of_sparse`], for an index
+//! at most a sixteenth full, reads the home slot and branches.
 //!
 //! # Invariants
-//! `slots.len()` is a power of two (or 0) and at least twice `len`; a slot is
+//! `slots.len()` is a power of two (16 or more) and at least twice `len`,
+//! `mask` is `slots.len() - 1` and `shift` is `64 - log2(slots.len())`; a slot is
 //! empty exactly when its id is `EMPTY`; each key is in at most one slot, and
 //! every key lies in the probe run that starts at its hash's home slot.
 
