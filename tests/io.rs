@@ -293,6 +293,10 @@ fn a_bigint_sum_is_exact_past_the_i64_range_and_null_outside_it() {
     // the i64 range.
     let (max, min) = (i64::MAX, i64::MIN);
     let mut csv = String::from("k,n\n");
+    // Each row's expected EMIT CHANGES value: its key's running sum, NULL
+    // where that is outside the i64 range.
+    let mut running = std::collections::HashMap::<&str, i128>::new();
+    let mut changes = Vec::new();
     for (k, n, copies) in [
         ("back", max, 3_000),
         ("out", min, 1),
@@ -304,13 +308,18 @@ fn a_bigint_sum_is_exact_past_the_i64_range_and_null_outside_it() {
     ] {
         for _ in 0..copies {
             csv.push_str(&format!("{k},{n}\n"));
+            let sum = running.entry(k).or_default();
+            *sum += i128::from(n);
+            let value = i64::try_from(*sum).map_or(Value::Null, Value::Int64);
+            changes.push((k.to_owned(), value));
         }
     }
     let file = temp_file("bigsum.csv", csv);
     let online = corestream::runtime::cores::CoreSet::online_cpus().unwrap();
-    for cores in ["0", "0-1"] {
+    // EMIT CHANGES on one shard: a row out per row, in input order.
+    for (cores, emit) in [("0", "FINAL"), ("0-1", "FINAL"), ("0", "CHANGES")] {
         let out = corestream::Engine::builder()
-            .sql("SELECT k, SUM(n) FROM t GROUP BY k EMIT FINAL")
+            .sql(format!("SELECT k, SUM(n) FROM t GROUP BY k EMIT {emit}"))
             .input(file.str())
             .schema(parse_schema("k VARCHAR, n BIGINT").unwrap())
             .cores(corestream::runtime::cores::CoreSet::from_list(cores, &online).unwrap())
@@ -319,18 +328,22 @@ fn a_bigint_sum_is_exact_past_the_i64_range_and_null_outside_it() {
             .unwrap()
             .run()
             .unwrap();
-        let mut sums = std::collections::BTreeMap::new();
+        let mut rows = Vec::new();
         for b in out.collected.iter().flatten() {
             for i in 0..b.len {
-                sums.insert(b.columns[0].value(i).to_string(), b.columns[1].value(i));
+                rows.push((b.columns[0].value(i).to_string(), b.columns[1].value(i)));
             }
         }
+        if emit == "CHANGES" {
+            assert!(rows == changes, "every row's running sum, EMIT CHANGES");
+        }
+        let sums: std::collections::BTreeMap<_, _> = rows.into_iter().collect();
         let expected = [
             ("back".to_owned(), Value::Int64(5)),
             ("out".to_owned(), Value::Null),
             ("small".to_owned(), Value::Int64(3_000)),
         ];
-        assert_eq!(sums, expected.into(), "cores {cores}");
+        assert_eq!(sums, expected.into(), "cores {cores}, EMIT {emit}");
     }
 }
 

@@ -625,11 +625,9 @@ impl Accumulator {
                 o.reserve(groups.len());
                 for (i, (&g, &x)) in groups.iter().zip(v).enumerate() {
                     let g = g as usize;
-                    let sum = sums.get(g) + i128::from(x);
-                    let Ok(value) = i64::try_from(sum) else {
+                    let Some(value) = sums.add_in_range(g, x) else {
                         return i;
                     };
-                    sums.set(g, sum);
                     seen[g] = true;
                     o.push(value);
                 }
@@ -849,7 +847,7 @@ fn better<T: PartialOrd>(max: bool, v: T, current: T) -> bool {
 /// Two per-group state vectors as slices cut to one length (they always
 /// have it), so that a loop's one bounds check on a group covers both.
 #[inline(always)]
-fn same_length<'a, A, B>(a: &'a mut [A], b: &'a mut [B]) -> (&'a mut [A], &'a mut [B]) {
+pub(super) fn same_length<'a, A, B>(a: &'a mut [A], b: &'a mut [B]) -> (&'a mut [A], &'a mut [B]) {
     let n = a.len().min(b.len());
     (&mut a[..n], &mut b[..n])
 }

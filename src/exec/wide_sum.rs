@@ -7,6 +7,8 @@
 //! `i128`, whose add needs the value's sign word and a carry into the high
 //! half every time.
 
+use super::accumulator::same_length;
+
 /// Exact sums, one per group id.
 ///
 /// # Invariants
@@ -48,12 +50,28 @@ impl WideSums {
         }
     }
 
+    /// Adds `x` to group `g` and returns the new sum if it is in the `i64`
+    /// range; else changes nothing and returns `None`.
+    #[inline(always)]
+    pub fn add_in_range(&mut self, g: usize, x: i64) -> Option<i64> {
+        // A sum is in range exactly when its high word is zero.
+        if self.high[g] == 0 {
+            if let Some(sum) = self.low[g].checked_add(x) {
+                self.low[g] = sum;
+                return Some(sum);
+            }
+        }
+        let sum = self.get(g) + i128::from(x);
+        let value = i64::try_from(sum).ok()?;
+        self.set(g, sum);
+        Some(value)
+    }
+
     /// Adds each `values[i]` to group `groups[i]`, and marks the group in
     /// `seen`. Panics if a group id is out of range of the sums or `seen`.
     pub fn add_all(&mut self, groups: &[u32], values: &[i64], seen: &mut [bool]) {
-        // Both cut to one length, so one bounds check covers both stores.
-        let n = self.low.len().min(seen.len());
-        let (low, seen) = (&mut self.low[..n], &mut seen[..n]);
+        // One bounds check on a group covers both stores.
+        let (low, seen) = same_length(&mut self.low, seen);
         for (&g, &x) in groups.iter().zip(values) {
             let g = g as usize;
             let (sum, overflowed) = low[g].overflowing_add(x);
@@ -104,6 +122,16 @@ mod tests {
             assert_eq!(sums.get(g), sum, "group {g}");
         }
         assert_eq!(seen, [true, true, false]);
+        // In range: added; out of range: left as it was; back in range from
+        // outside it: added.
+        sums.set(1, i128::from(i64::MAX) - 1);
+        assert_eq!(sums.add_in_range(1, 1), Some(i64::MAX));
+        assert_eq!(sums.add_in_range(1, 1), None);
+        assert_eq!(sums.get(1), i128::from(i64::MAX));
+        sums.set(1, i128::from(i64::MIN) - 5);
+        assert_eq!(sums.add_in_range(1, -1), None);
+        assert_eq!(sums.add_in_range(1, 7), Some(i64::MIN + 2));
+        assert_eq!(sums.get(1), i128::from(i64::MIN) + 2);
         for s in [
             0,
             -1,
