@@ -101,6 +101,42 @@ fn types(tag: &str, sql: &str) -> Vec<DataType> {
     out.schema.fields.iter().map(|f| f.data_type).collect()
 }
 
+/// WHERE keeps a row only when its predicate is TRUE: a NULL predicate drops
+/// the row however the NULL's data slot would compare.
+#[test]
+fn where_drops_rows_whose_predicate_is_null() {
+    let ids = |tag, sql| column(tag, sql);
+    assert_eq!(
+        ids("w1", "SELECT id FROM t WHERE price > -100"),
+        ["1", "2", "4"]
+    );
+    assert_eq!(
+        ids("w2", "SELECT id FROM t WHERE NOT (price > 100)"),
+        ["1", "2", "4"]
+    );
+    assert_eq!(ids("w3", "SELECT id FROM t WHERE qty <= 3"), ["1", "4"]);
+    assert_eq!(
+        ids("w4", "SELECT id FROM t WHERE NOT (qty > 3)"),
+        ["1", "4"]
+    );
+    assert_eq!(
+        ids("w5", "SELECT id FROM t WHERE city <> 'Rome'"),
+        ["1", "4"]
+    );
+    // A projection that computes, over the kept rows of two string columns.
+    assert_eq!(
+        query(
+            "w6",
+            "SELECT id, name, price * 2 FROM t WHERE price * 2 < 100"
+        ),
+        [
+            ["1", "Apple", "21"],
+            ["2", "banana", "4.5"],
+            ["4", "Cherry pie", "-3"]
+        ]
+    );
+}
+
 #[test]
 fn in_and_not_in_follow_sql_null_rules() {
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Columns: one typed vector per column, with an optional validity mask for NULLs.
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 
 use super::value::format_decimal;
@@ -174,30 +175,35 @@ impl Utf8Column {
     /// source, where nothing is left to read. Others move with `copy_within`.
     pub fn retain_rows(&mut self, selection: &[u32]) {
         const SHORT_MOVE: usize = 16;
-        let mut write = 0usize;
-        for (k, &row) in selection.iter().enumerate() {
+        // Cells, so that the loop reads offsets at `row` while it writes them
+        // at `k + 1`, each write slot paired with its row by `zip`.
+        let offsets = Cell::from_mut(&mut self.offsets[..]).as_slice_of_cells();
+        let bytes = &mut self.bytes[..];
+        // Offsets are `u32`, so `write + SHORT_MOVE` below cannot overflow and
+        // the copy's bounds need no check of their own.
+        let mut write = 0u32;
+        for (&row, kept_end) in selection.iter().zip(&offsets[1..]) {
             let row = row as usize;
             // Offsets above `k` are still the originals: iteration `k` writes
             // `offsets[k + 1]`, and a later row `k + 1` is read only when rows
             // `0..=k` were all kept, when the value written is the original.
-            let start = self.offsets[row] as usize;
-            let end = self.offsets[row + 1] as usize;
-            let len = end - start;
-            if start - write >= SHORT_MOVE && len <= SHORT_MOVE {
-                if let Some(from) = self.bytes.get(start..start + SHORT_MOVE) {
-                    let from: [u8; SHORT_MOVE] = from.try_into().expect("SHORT_MOVE bytes");
-                    self.bytes[write..write + SHORT_MOVE].copy_from_slice(&from);
-                } else {
-                    self.bytes.copy_within(start..end, write);
-                }
-            } else if start != write {
-                self.bytes.copy_within(start..end, write);
+            let end = offsets[row + 1].get() as usize;
+            let start = offsets[row].get() as usize;
+            let to = write as usize;
+            if to + SHORT_MOVE <= start
+                && end <= start + SHORT_MOVE
+                && start + SHORT_MOVE <= bytes.len()
+            {
+                let (done, rest) = bytes.split_at_mut(start);
+                done[to..to + SHORT_MOVE].copy_from_slice(&rest[..SHORT_MOVE]);
+            } else if start != to {
+                bytes.copy_within(start..end, to);
             }
-            write += len;
-            self.offsets[k + 1] = write as u32;
+            write += (end - start) as u32;
+            kept_end.set(write);
         }
         self.offsets.truncate(selection.len() + 1);
-        self.bytes.truncate(write);
+        self.bytes.truncate(write as usize);
     }
 }
 
@@ -526,8 +532,11 @@ impl Column {
 /// place because `selection[k] >= k` (strictly increasing indices).
 #[inline]
 fn compact<T: Copy>(v: &mut Vec<T>, selection: &[u32]) {
-    for (k, &i) in selection.iter().enumerate() {
-        v[k] = v[i as usize];
+    // Cells, so that each write slot is paired with its row by `zip` while
+    // the loop reads further on.
+    let cells = Cell::from_mut(&mut v[..]).as_slice_of_cells();
+    for (to, &i) in cells.iter().zip(selection) {
+        to.set(cells[i as usize].get());
     }
     v.truncate(selection.len());
 }

@@ -8,26 +8,28 @@ use crate::data::Batch;
 /// increasing order; returns how many rows it does not select.
 pub fn select(predicate: &Expr, batch: &Batch, selection: &mut Vec<u32>) -> usize {
     let mask = predicate.eval(batch);
-    selection.clear();
     match (&mask.data, &mask.validity) {
-        (ColumnData::Bool(v), None) => {
-            selection.extend(
-                v.iter()
-                    .enumerate()
-                    .filter(|(_, &keep)| keep)
-                    .map(|(i, _)| i as u32),
-            );
-        }
+        (ColumnData::Bool(v), None) => write_rows(v.iter().copied(), selection),
         (ColumnData::Bool(v), Some(valid)) => {
-            for (i, (&keep, &valid)) in v.iter().zip(valid).enumerate() {
-                if keep && valid {
-                    selection.push(i as u32);
-                }
-            }
+            write_rows(v.iter().zip(valid).map(|(&t, &valid)| t & valid), selection)
         }
         _ => unreachable!("predicates are BOOLEAN: the planner checks"),
     }
     batch.len - selection.len()
+}
+
+/// Writes into `selection` the index of each `true` of `keep`. Branch-free:
+/// every row's index is written at the next free place, which advances only
+/// past a kept row, so a mask with scattered `false`s costs no mispredictions.
+fn write_rows(keep: impl ExactSizeIterator<Item = bool>, selection: &mut Vec<u32>) {
+    selection.clear();
+    selection.resize(keep.len(), 0);
+    let mut kept = 0;
+    for (i, keep) in keep.enumerate() {
+        selection[kept] = i as u32;
+        kept += usize::from(keep);
+    }
+    selection.truncate(kept);
 }
 
 /// Keeps only the rows of `batch` where `predicate` is TRUE (in place, no new
