@@ -476,7 +476,7 @@ fn long_key(bytes: &[u8], at: usize, n: usize) -> LongKey {
 #[inline(always)]
 fn load_word(bytes: &[u8], at: usize, n: usize) -> u64 {
     debug_assert!(n <= PACKED_STR_MAX);
-    let mask = (1u64 << (8 * n)) - 1;
+    let mask = low_bytes(n) as u64;
     match bytes.get(at..at + 8) {
         Some(eight) => u64::from_le_bytes(eight.try_into().expect("8 bytes")) & mask,
         None => load_short(&bytes[at..at + n]) as u64,

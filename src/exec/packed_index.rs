@@ -11,9 +11,11 @@
 //! at most a sixteenth full, reads the home slot and branches.
 //!
 //! # Invariants
-//! `slots.len()` is a power of two (16 or more) and at least twice `len`,
-//! `mask` is `slots.len() - 1` and `shift` is `64 - log2(slots.len())`; a slot is
-//! empty exactly when its id is `EMPTY`; each key is in at most one slot, and
+//! The slot array is `n + 1` slots, `n` a power of two (16 or more) and at
+//! least twice `len`: the last slot is a copy of slot 0, so that a home slot
+//! and the next are always two neighbours in memory, with no wrap-around.
+//! `mask` is `n - 1` and `shift` is `64 - log2(n)`; a slot is empty exactly
+//! when its id is `EMPTY`; each key is in at most one of slots `0..n`, and
 //! every key lies in the probe run that starts at its hash's home slot.
 
 use std::hint::select_unpredictable;
@@ -45,10 +47,11 @@ impl<const W: usize> Slot<W> {
 
 /// Packed keys of `W` words to ids `0..u32::MAX - 1`, with no deletion.
 pub struct PackedIndex<const W: usize = 2> {
+    /// `n` slots, then a copy of slot 0.
     slots: Vec<Slot<W>>,
-    /// `slots.len() - 1`.
+    /// `n - 1`.
     mask: usize,
-    /// `64 - log2(slots.len())`: a hash shifted right by it is a slot.
+    /// `64 - log2(n)`: a hash shifted right by it is a slot.
     shift: u32,
     len: usize,
 }
@@ -58,7 +61,7 @@ impl<const W: usize> PackedIndex<W> {
     pub fn with_capacity(capacity: usize) -> PackedIndex<W> {
         let n = (capacity.max(8) * 2).next_power_of_two();
         PackedIndex {
-            slots: vec![Slot::VACANT; n],
+            slots: vec![Slot::VACANT; n + 1],
             mask: n - 1,
             shift: 64 - n.trailing_zeros(),
             len: 0,
@@ -87,8 +90,11 @@ impl<const W: usize> PackedIndex<W> {
         // common (a third of lookups at half load), and a branch on it
         // mispredicts about as often. A vacant slot's id is `EMPTY`, so a
         // match on a vacant slot's zero key selects `EMPTY` too.
-        let next = (home + 1) & self.mask;
-        let (a, b) = (&self.slots[home], &self.slots[next]);
+        // One bounds check for both: the next slot after the last is the
+        // copy of slot 0 at the end.
+        let [a, b] = &self.slots[home..home + 2] else {
+            unreachable!("two slots")
+        };
         let id = select_unpredictable(
             same(&a.key, key),
             a.id,
@@ -100,14 +106,14 @@ impl<const W: usize> PackedIndex<W> {
         if a.id == EMPTY || b.id == EMPTY {
             return EMPTY;
         }
-        self.id_from((next + 1) & self.mask, key)
+        self.id_from((home + 2) & self.mask, key)
     }
 
     /// Whether the index is at most a sixteenth full, so that nearly every
     /// key sits in its home slot and [`id_of_sparse`](Self::id_of_sparse)
     /// is the faster lookup.
     pub fn is_sparse(&self) -> bool {
-        self.len * 16 <= self.slots.len()
+        self.len * 16 <= self.mask + 1
     }
 
     /// [`id_of_sparse`](Self::id_of_sparse) if `SPARSE`, else
@@ -162,7 +168,7 @@ impl<const W: usize> PackedIndex<W> {
     /// Adds `key` with `id`; `key` must not be present, and `id` not `EMPTY`.
     pub fn insert(&mut self, key: [u64; W], id: u32) {
         debug_assert!(id != EMPTY && self.get(&key).is_none());
-        if (self.len + 1) * 2 > self.slots.len() {
+        if (self.len + 1) * 2 > self.mask + 1 {
             self.grow();
         }
         self.place(Slot { key, id });
@@ -175,11 +181,17 @@ impl<const W: usize> PackedIndex<W> {
             i = (i + 1) & self.mask;
         }
         self.slots[i] = slot;
+        if i == 0 {
+            self.slots[self.mask + 1] = slot;
+        }
     }
 
     fn grow(&mut self) {
-        let n = self.slots.len() * 2;
-        let old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; n]);
+        let n = (self.mask + 1) * 2;
+        // Slot numbers are `u32`s (see `home`); 2^31 keys are 96 GiB of slots.
+        assert!(n <= 1 << 32, "more than 2^31 groups in one index");
+        let mut old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; n + 1]);
+        old.pop(); // the copy of slot 0
         self.mask = n - 1;
         self.shift = 64 - n.trailing_zeros();
         for slot in old.into_iter().filter(|s| s.id != EMPTY) {
@@ -220,7 +232,9 @@ fn home<const W: usize>(key: &[u64; W], shift: u32) -> usize {
     for (word, m) in key[1..].iter().zip(SPREAD) {
         x ^= word.wrapping_mul(m);
     }
-    (x.wrapping_mul(M) >> shift) as usize
+    // At most 2^32 slots (see `grow`), so the slot fits a `u32`, and the
+    // compiler knows that a slot number plus a small count cannot overflow.
+    (x.wrapping_mul(M) >> shift) as u32 as usize
 }
 
 #[cfg(test)]
@@ -313,6 +327,28 @@ mod tests {
         }
         assert!(!index.is_sparse());
         assert!(displaced > 0, "some keys sit past their home slots");
+    }
+
+    #[test]
+    fn a_probe_run_wraps_from_the_last_slot_to_the_first() {
+        let mut index = PackedIndex::<2>::with_capacity(8);
+        let homed_at = |slot: usize| {
+            (0u64..)
+                .map(|i| [i, 7])
+                .filter(move |k| home(k, index.shift) == slot)
+        };
+        // Two keys whose home is the last slot, so the second sits in slot 0,
+        // and a key whose home is slot 0, pushed on to slot 1.
+        let last: Vec<PackedKey> = homed_at(index.mask).take(3).collect();
+        let first = homed_at(0).next().expect("some key");
+        index.insert(last[0], 10);
+        index.insert(last[1], 11);
+        index.insert(first, 12);
+        assert_eq!(index.slots[0].id, 11, "the second key wrapped around");
+        for (key, id) in [(last[0], 10), (last[1], 11), (first, 12), (last[2], ABSENT)] {
+            assert_eq!(index.id_of(&key), id);
+            assert_eq!(index.id_of_sparse(&key), id);
+        }
     }
 
     #[test]
