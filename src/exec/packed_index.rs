@@ -188,8 +188,8 @@ impl<const W: usize> PackedIndex<W> {
 
     fn grow(&mut self) {
         let n = (self.mask + 1) * 2;
-        // Slot numbers are `u32`s (see `home`); 2^31 keys are 96 GiB of slots.
-        assert!(n <= 1 << 32, "more than 2^31 groups in one index");
+        // Slot numbers are `u32`s (see `home`); 2^32 slots are 96 GiB or more.
+        assert!(n as u64 <= 1 << 32, "more than 2^31 groups in one index");
         let mut old = std::mem::replace(&mut self.slots, vec![Slot::VACANT; n + 1]);
         old.pop(); // the copy of slot 0
         self.mask = n - 1;
