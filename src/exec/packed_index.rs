@@ -90,11 +90,10 @@ impl<const W: usize> PackedIndex<W> {
         // common (a third of lookups at half load), and a branch on it
         // mispredicts about as often. A vacant slot's id is `EMPTY`, so a
         // match on a vacant slot's zero key selects `EMPTY` too.
-        // One bounds check for both: the next slot after the last is the
-        // copy of slot 0 at the end.
-        let [a, b] = &self.slots[home..home + 2] else {
-            unreachable!("two slots")
-        };
+        // The next slot after the last is the copy of slot 0 at the end, so
+        // no wrap; the check of `home + 1`, made first, covers `home` too.
+        let b = &self.slots[home + 1];
+        let a = &self.slots[home];
         let id = select_unpredictable(
             same(&a.key, key),
             a.id,
