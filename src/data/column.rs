@@ -175,8 +175,9 @@ impl Utf8Column {
     /// source, where nothing is left to read. Others move with `copy_within`.
     pub fn retain_rows(&mut self, selection: &[u32]) {
         const SHORT_MOVE: usize = 16;
-        // Cells, so that the loop reads offsets at `row` while it writes them
-        // at `k + 1`, each write slot paired with its row by `zip`.
+        // Cells, so that the loop reads offsets at `row` while iteration `k`
+        // (the `k`th kept row) writes `offsets[k + 1]`, its `kept_end`, each
+        // write slot paired with its row by `zip`.
         let offsets = Cell::from_mut(&mut self.offsets[..]).as_slice_of_cells();
         let bytes = &mut self.bytes[..];
         // Offsets are `u32`, so `write + SHORT_MOVE` below cannot overflow and
