@@ -1,0 +1,192 @@
+//! Ingest-to-sink latency at offered loads: the engine on one shard against
+//! the floor the machine itself sets, measured in the same run.
+//!
+//! Both sides have the same shape: an unpinned thread paces records at `rate`
+//! per second (record `i` is due `i / rate` s after the start) and sends each
+//! run of records that has come due, at most [`BATCH`], through an SPSC ring
+//! to a thread pinned to core 0; every record gets the latency of the oldest
+//! in its batch, from when it was due to when the pinned thread is done with
+//! it. A router that falls behind its schedule therefore counts as latency.
+//!
+//! - **engine**: S2 (`GROUP BY trader_id, symbol`, four aggregates, `EMIT
+//!   FINAL`) over `gen:trades?rate=R`, one shard on core 0, batches of
+//!   [`BATCH`] rows with a 10 us linger, results discarded: the engine's own
+//!   `RunSummary` latency (router, ring, shard, query, sink hand-off).
+//! - **floor**: the same pacing and batching, but a bare `corestream` ring
+//!   of `(oldest due time, rows)` pairs, and a consumer that spins on it and
+//!   does nothing else (it never parks; an idle shard parks after 100 us):
+//!   what any router-plus-shard design pays on this machine (clock, ring
+//!   hand-off, the host scheduling both threads).
+//!
+//! The two alternate, rate by rate, [`ROUNDS`] times; the median of each
+//! percentile is reported with `engine / floor` for p99. A ratio near 1 says
+//! the machine bounds the engine's tail; a high floor says the host does
+//! (a VM's scheduler taking the CPU from either thread).
+//!
+//! `cargo bench --bench latency`; `CORESTREAM_BENCH_RATES` (default
+//! "100000 1000000 5000000"), `CORESTREAM_BENCH_SECONDS` per run (default 2).
+//! Without `--bench` (as under `cargo test --benches`) each side runs once,
+//! briefly, and only its record count is checked.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use corestream::io::sink::OutputSpec;
+use corestream::runtime::cores::CoreSet;
+use corestream::runtime::metrics::{new_latency_histogram, LatencyHistogram, LatencyPercentiles};
+use corestream::runtime::ring::ring;
+use corestream::runtime::router::Batching;
+use corestream::Engine;
+
+/// Most rows a batch carries, on both sides.
+const BATCH: usize = 16;
+/// Alternating rounds of engine and floor per rate.
+const ROUNDS: usize = 5;
+/// The floor's ring, in batches.
+const RING_CAPACITY: usize = 1024;
+
+const S2: &str = "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) AS avg_price, \
+                  SUM(quantity) AS total_quantity, SUM(price * quantity) AS total_value \
+                  FROM trades GROUP BY trader_id, symbol EMIT FINAL";
+
+/// The engine's latency for `records` records offered at `rate` per second.
+fn engine(rate: u64, records: u64) -> LatencyHistogram {
+    let online = CoreSet::online_cpus().expect("the online CPUs are readable");
+    let out = Engine::builder()
+        .sql(S2)
+        .input(format!("gen:trades?records={records}&rate={rate}"))
+        .cores(CoreSet::from_list("0", &online).expect("core 0 is online"))
+        .batching(Batching {
+            batch_size: BATCH,
+            linger: Duration::from_micros(10),
+        })
+        .output(OutputSpec::Discard)
+        .build()
+        .expect("S2 plans")
+        .run()
+        .expect("S2 runs");
+    assert!(out.summary.identity_holds(), "engine lost records");
+    let latency = out.summary.merged_latency();
+    assert_eq!(latency.len(), records, "engine: one latency per record");
+    latency
+}
+
+/// The floor: the same pacing and batching through a bare ring to a
+/// consumer on core 0 that only records latencies.
+fn floor(rate: u64, records: u64) -> LatencyHistogram {
+    let (mut tx, mut rx) = ring::<(Instant, u32)>(RING_CAPACITY);
+    let consumer = thread::spawn(move || {
+        if let Some(core) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().next()) {
+            core_affinity::set_for_current(core);
+        }
+        let mut latency = new_latency_histogram();
+        loop {
+            match rx.pop() {
+                Some((due, rows)) => {
+                    let micros = u64::try_from(due.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    latency.saturating_record_n(micros, u64::from(rows));
+                }
+                None if rx.is_abandoned() && rx.is_empty() => break,
+                None => std::hint::spin_loop(),
+            }
+        }
+        latency
+    });
+    let started = Instant::now();
+    let due = |i: u64| started + Duration::from_nanos(i * 1_000_000_000 / rate);
+    let mut next = 0;
+    while next < records {
+        let oldest = due(next);
+        while Instant::now() < oldest {
+            std::hint::spin_loop();
+        }
+        let now = Instant::now();
+        let mut rows = 1;
+        while rows < BATCH as u32
+            && next + u64::from(rows) < records
+            && due(next + u64::from(rows)) <= now
+        {
+            rows += 1;
+        }
+        let mut item = (oldest, rows);
+        while let Err(full) = tx.push(item) {
+            item = full.into_inner();
+            std::hint::spin_loop();
+        }
+        next += u64::from(rows);
+    }
+    drop(tx);
+    let latency = consumer
+        .join()
+        .expect("the floor's consumer does not panic");
+    assert_eq!(latency.len(), records, "floor: one latency per record");
+    latency
+}
+
+fn median(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
+fn main() {
+    let timed = std::env::args().any(|arg| arg == "--bench");
+    let rates: Vec<u64> = env_or("CORESTREAM_BENCH_RATES", "100000 1000000 5000000")
+        .split_whitespace()
+        .map(|r| {
+            r.parse()
+                .expect("CORESTREAM_BENCH_RATES: records per second")
+        })
+        .collect();
+    let seconds: f64 = env_or("CORESTREAM_BENCH_SECONDS", "2")
+        .parse()
+        .expect("CORESTREAM_BENCH_SECONDS: a number");
+    if !timed {
+        println!("latency bench in check mode: one short run of each side, nothing reported");
+        assert!(engine(100_000, 10_000).len() == 10_000);
+        assert!(floor(100_000, 10_000).len() == 10_000);
+        return;
+    }
+    println!(
+        "ingest-to-sink latency (us), S2 on 1 shard (core 0) vs the bare-ring floor, batches of \
+         {BATCH}, {seconds} s per run, median of {ROUNDS} alternating rounds"
+    );
+    println!(
+        "{:>10} {:<7} {:>6} {:>6} {:>7} {:>7}   {:>16}",
+        "offered", "side", "p50", "p99", "p99.9", "max", "p99 engine/floor"
+    );
+    for rate in rates {
+        let records = (rate as f64 * seconds) as u64;
+        let (mut engine_runs, mut floor_runs) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            engine_runs.push(LatencyPercentiles::of(&engine(rate, records)));
+            floor_runs.push(LatencyPercentiles::of(&floor(rate, records)));
+        }
+        let mut p99 = [0u64; 2];
+        for (i, (side, runs)) in [("engine", &engine_runs), ("floor", &floor_runs)]
+            .into_iter()
+            .enumerate()
+        {
+            let of = |f: fn(&LatencyPercentiles) -> u64| median(runs.iter().map(f).collect());
+            p99[i] = of(|p| p.p99);
+            let ratio = if i == 1 {
+                format!("{:.2}", p99[0] as f64 / p99[1].max(1) as f64)
+            } else {
+                String::new()
+            };
+            println!(
+                "{:>10} {:<7} {:>6} {:>6} {:>7} {:>7}   {:>16}",
+                rate,
+                side,
+                of(|p| p.p50),
+                p99[i],
+                of(|p| p.p999),
+                of(|p| p.max),
+                ratio
+            );
+        }
+    }
+}
