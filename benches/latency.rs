@@ -146,8 +146,9 @@ fn main() {
         .expect("CORESTREAM_BENCH_SECONDS: a number");
     if !timed {
         println!("latency bench in check mode: one short run of each side, nothing reported");
-        assert!(engine(100_000, 10_000).len() == 10_000);
-        assert!(floor(100_000, 10_000).len() == 10_000);
+        // Each side asserts it measured every record.
+        engine(100_000, 10_000);
+        floor(100_000, 10_000);
         return;
     }
     println!(
