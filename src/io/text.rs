@@ -215,6 +215,15 @@ pub struct TextSource {
     rejects: Rejects,
     max_line_bytes: usize,
     csv: csv_core::Reader,
+    /// Nothing has gone into `csv` since it was made or reset. csv-core drops
+    /// a byte order mark at the start of its first input, which need not be
+    /// the start of the file (the lines before may have been decoded without
+    /// it): such a record gets its first byte on its own (see
+    /// [`Self::skip_byte_order_mark`] for the one at the start).
+    csv_fresh: bool,
+    /// The input starts at the file's first byte and its first bytes have not
+    /// been looked at yet for a byte order mark.
+    mark_unchecked: bool,
     /// The bytes being parsed: a line, or a whole record read ahead.
     line: Vec<u8>,
     /// Every byte of the current record (for the dead-letter file).
@@ -281,6 +290,8 @@ impl TextSource {
             csv: csv_core::ReaderBuilder::new()
                 .delimiter(options.delimiter)
                 .build(),
+            csv_fresh: true,
+            mark_unchecked: part.as_ref().is_none_or(|p| p.start == 0),
             line: Vec::new(),
             raw: Vec::new(),
             fields: Vec::new(),
@@ -313,6 +324,39 @@ impl TextSource {
         }
         s.pool = BatchPool::new(&s.schema);
         Ok(s)
+    }
+
+    /// Drops a UTF-8 byte order mark at the start of the file, once, before
+    /// the first line is read by either path. Elsewhere those bytes are data.
+    /// Waits for input only where the caller would read anyway.
+    fn skip_byte_order_mark(&mut self) -> Result<(), Error> {
+        if !std::mem::take(&mut self.mark_unchecked) {
+            return Ok(());
+        }
+        const MARK: &[u8] = b"\xEF\xBB\xBF";
+        let buf = loop {
+            match self.reader.fill_buf() {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => {
+                    break read.map_err(|source| Error::Io {
+                        what: format!("cannot read input {}", self.name),
+                        source,
+                    })?
+                }
+            }
+        };
+        // A first read shorter than the mark (a pipe's first few bytes) keeps
+        // them as data: nothing is consumed unless the whole mark is there.
+        if buf.starts_with(MARK) {
+            self.reader.consume(MARK.len());
+        }
+        Ok(())
+    }
+
+    /// Resets the CSV parser to the start of a record.
+    fn reset_parser(&mut self) {
+        self.csv.reset();
+        self.csv_fresh = true;
     }
 
     fn read_header(&mut self) -> Result<Vec<String>, Error> {
@@ -431,6 +475,7 @@ impl TextSource {
                     if first_line && !self.wait_readable(deadline) {
                         return Ok(Record::None);
                     }
+                    self.skip_byte_order_mark()?;
                     self.line.clear();
                     let room = self.max_line_bytes.saturating_sub(self.raw.len());
                     let read = lines::read_line(&mut self.reader, &mut self.line, room).map_err(
@@ -457,7 +502,7 @@ impl TextSource {
                     }
                     if read == LineRead::TooLong {
                         // Start the next record afresh on the next line.
-                        self.csv.reset();
+                        self.reset_parser();
                         return Ok(Record::TooLong);
                     }
                 }
@@ -470,8 +515,15 @@ impl TextSource {
                     if self.ends.len() <= nend {
                         self.ends.resize(nend + 16, 0);
                     }
+                    // A fresh parser gets one byte alone: less than a byte
+                    // order mark, which it would drop (see `csv_fresh`).
+                    let chunk = match self.csv_fresh {
+                        true => &input[..input.len().min(1)],
+                        false => input,
+                    };
+                    self.csv_fresh = false;
                     let (res, nin, o, e) = self.csv.read_record(
-                        input,
+                        chunk,
                         &mut self.fields[nout..],
                         &mut self.ends[nend..],
                     );
@@ -503,6 +555,7 @@ impl TextSource {
                             self.at_end = true;
                             return Ok(Record::None);
                         }
+                        csv_core::ReadRecordResult::InputEmpty if !input.is_empty() => continue,
                         csv_core::ReadRecordResult::InputEmpty => {
                             if self.line.is_empty() {
                                 // End of input: ask the parser to finish the record.
@@ -537,7 +590,7 @@ impl TextSource {
                 }
                 if self.raw.len() > self.max_line_bytes {
                     // A quoted field spanning lines past the bound.
-                    self.csv.reset();
+                    self.reset_parser();
                     return Ok(Record::TooLong);
                 }
             }
@@ -548,6 +601,7 @@ impl TextSource {
     /// into `batch` until it holds `max_rows`, or the buffer's next line is
     /// not simple or not whole; malformed lines go to the rejects.
     fn decode_simple_lines(&mut self, batch: &mut Batch, max_rows: usize) -> Result<(), Error> {
+        self.skip_byte_order_mark()?;
         let TextSource {
             name,
             reader,
@@ -728,7 +782,7 @@ impl TextSource {
         }
         self.pending = sampled;
         self.at_end = false;
-        self.csv.reset();
+        self.reset_parser();
         let names = match names {
             Some(n) => n,
             None if types.is_empty() => {
@@ -988,6 +1042,25 @@ mod tests {
 
     /// Drains a source over `csv` (no header, two BIGINT columns): the rows
     /// read, and each rejected record's line and reason.
+    #[test]
+    fn a_byte_order_mark_is_dropped_at_the_start_only_on_both_paths() {
+        // 1 MiB: lines decoded from the read buffer; 100: the record path.
+        for bound in [1 << 20, 100] {
+            let (rows, rejected) = drain("\u{feff}1,2\n3,4\n", bound);
+            assert_eq!(rows, vec![vec![1, 2], vec![3, 4]], "bound {bound}");
+            assert!(rejected.is_empty(), "bound {bound}: {rejected:?}");
+            // After a blank first line and with a quote (so the record path
+            // takes it on both), a mark is data.
+            let (rows, rejected) = drain("\n\u{feff}5,\"6\"\n", bound);
+            assert!(rows.is_empty(), "bound {bound}: {rows:?}");
+            assert_eq!(rejected.len(), 1, "bound {bound}");
+            assert!(
+                rejected[0].1.contains("\\u{feff}5"),
+                "bound {bound}: {rejected:?}"
+            );
+        }
+    }
+
     fn drain(csv: &str, max_line_bytes: usize) -> (Vec<Vec<i64>>, Vec<(u64, String)>) {
         let options = TextOptions {
             header: false,
