@@ -150,11 +150,20 @@ impl Expr {
         }
     }
 
+    /// The input column this expression is a plain reference to, if it is one.
+    pub fn column_index(&self) -> Option<usize> {
+        match self {
+            Expr::Column { index, .. } => Some(*index),
+            _ => None,
+        }
+    }
+
     /// As [`eval`](Self::eval), but DOUBLE arithmetic (`+ - *` over DOUBLE
     /// and BIGINT columns without NULLs) writes into `spare`'s allocation
     /// instead of a new one. Give the buffer back with [`Expr::recycle`]
     /// when done, so the next batch reuses it. The values are exactly
     /// `eval`'s.
+    #[inline]
     pub fn eval_reusing<'a>(&self, batch: &'a Batch, spare: &mut Vec<f64>) -> Cow<'a, Column> {
         if let Expr::Binary {
             op: op @ (BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul),
@@ -173,6 +182,7 @@ impl Expr {
 
     /// Takes back the buffer of a column [`eval_reusing`](Self::eval_reusing)
     /// computed (any owned DOUBLE column will do) into `spare`.
+    #[inline]
     pub fn recycle(column: Cow<'_, Column>, spare: &mut Vec<f64>) {
         if let Cow::Owned(Column {
             data: ColumnData::Float64(v),
@@ -186,7 +196,18 @@ impl Expr {
     }
 
     /// Evaluates over every row of `batch`. A column reference borrows.
+    #[inline]
     pub fn eval<'a>(&self, batch: &'a Batch) -> Cow<'a, Column> {
+        // Inlined so that a column reference, the common case, costs a few
+        // instructions, not the computing arms' call and frame.
+        match self {
+            Expr::Column { index, .. } => Cow::Borrowed(&batch.columns[*index]),
+            _ => self.eval_computed(batch),
+        }
+    }
+
+    /// [`eval`](Self::eval) for everything but a column reference.
+    fn eval_computed<'a>(&self, batch: &'a Batch) -> Cow<'a, Column> {
         match self {
             Expr::Column { index, .. } => Cow::Borrowed(&batch.columns[*index]),
             Expr::Literal { value, data_type } => Cow::Owned(

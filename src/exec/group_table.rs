@@ -518,10 +518,9 @@ fn low_bytes(n: usize) -> u128 {
 /// of a buffer.
 #[cold]
 fn load_short(bytes: &[u8]) -> u128 {
-    bytes
-        .iter()
-        .enumerate()
-        .fold(0, |x, (i, &b)| x | (b as u128) << (8 * i))
+    let mut sixteen = [0; 16];
+    sixteen[..bytes.len()].copy_from_slice(bytes);
+    u128::from_le_bytes(sixteen)
 }
 
 #[derive(Clone, Copy)]

@@ -27,7 +27,11 @@ pub struct HashAggregate {
     /// as SQL does (`COUNT(*)` 0, other aggregates NULL). Set on one shard only.
     global_row: bool,
     groups: GroupTable,
+    /// The input columns of the keys, when every key is a plain column.
+    key_columns: Option<SmallVec<[usize; 4]>>,
     accumulators: Vec<Accumulator>,
+    /// Groups the accumulators are sized for (at most `groups.len()`).
+    accumulator_groups: usize,
     /// The aggregates by argument ([`arg_sets`]).
     arg_sets: Vec<SmallVec<[usize; 4]>>,
     // Per-batch scratch, kept to avoid allocating per batch.
@@ -42,7 +46,9 @@ impl HashAggregate {
         HashAggregate {
             global_row: global_row && plan.keys.is_empty(),
             groups: key_table(&plan),
+            key_columns: plan.keys.iter().map(Expr::column_index).collect(),
             accumulators: accumulators(&plan),
+            accumulator_groups: 0,
             arg_sets: arg_sets(&plan),
             arg_buffers: vec![Vec::new(); plan.aggs.len()],
             plan,
@@ -59,21 +65,37 @@ impl HashAggregate {
 
     /// Folds `batch` into the groups. Returns the rows to emit (CHANGES only).
     pub fn process(&mut self, batch: &Batch) -> Option<Batch> {
+        if self.emit == EmitMode::Changes {
+            return Some(self.process_changes(batch));
+        }
         // On the stack: a batch allocates nothing to look up its groups.
+        match &self.key_columns {
+            Some(columns) => {
+                let key_refs: SmallVec<[&Column; 4]> =
+                    columns.iter().map(|&i| &batch.columns[i]).collect();
+                self.find_groups(&key_refs, batch.len);
+            }
+            None => {
+                let keys: SmallVec<[Cow<'_, Column>; 4]> =
+                    self.plan.keys.iter().map(|k| k.eval(batch)).collect();
+                let key_refs: SmallVec<[&Column; 4]> = keys.iter().map(|c| c.as_ref()).collect();
+                self.find_groups(&key_refs, batch.len);
+            }
+        }
+        self.update_by_argument(batch, self.groups.len());
+        None
+    }
+
+    /// [`process`](Self::process) for `EMIT CHANGES`: each row's group keys
+    /// and aggregates right after it.
+    fn process_changes(&mut self, batch: &Batch) -> Batch {
         let keys: SmallVec<[Cow<'_, Column>; 4]> =
             self.plan.keys.iter().map(|k| k.eval(batch)).collect();
         let key_refs: SmallVec<[&Column; 4]> = keys.iter().map(|c| c.as_ref()).collect();
-        self.groups
-            .find_or_insert(&key_refs, batch.len, &mut self.group_ids);
-        let n = self.groups.len();
-        if self.emit != EmitMode::Changes {
-            self.update_by_argument(batch, n);
-            return None;
-        }
+        self.find_groups(&key_refs, batch.len);
         let mut columns: Vec<Column> = keys.iter().map(|c| c.clone().into_owned()).collect();
         let aggs = self.accumulators.iter_mut().zip(&self.plan.aggs);
         for ((acc, call), spare) in aggs.zip(&mut self.arg_buffers) {
-            acc.resize(n);
             let arg = call.arg.as_ref().map(|e| e.eval_reusing(batch, spare));
             let order = call.order.as_ref().map(|e| e.eval(batch));
             let mut snapshot = Column::with_capacity(call.output_type, batch.len);
@@ -93,7 +115,25 @@ impl HashAggregate {
             len: batch.len,
             ingest_time: batch.ingest_time,
         };
-        Some(self.finish_rows(grouped))
+        self.finish_rows(grouped)
+    }
+
+    /// Finds (or adds) the group of each of `rows` rows of `keys` into
+    /// `group_ids`, and sizes the accumulators for every group.
+    fn find_groups(&mut self, keys: &[&Column], rows: usize) {
+        self.groups.find_or_insert(keys, rows, &mut self.group_ids);
+        self.cover_groups(self.groups.len());
+    }
+
+    /// Sizes the accumulators for `n` groups, if they hold fewer.
+    #[inline]
+    fn cover_groups(&mut self, n: usize) {
+        if n > self.accumulator_groups {
+            self.accumulator_groups = n;
+            for acc in &mut self.accumulators {
+                acc.resize(n);
+            }
+        }
     }
 
     /// Updates the accumulators (`n` groups) with `batch`, whose group ids
@@ -113,12 +153,10 @@ impl HashAggregate {
     /// Takes every group out: the key columns and the accumulators, leaving
     /// no groups (for a router's partial aggregation).
     pub fn take_state(&mut self) -> (Vec<Column>, Vec<Accumulator>) {
+        // Every update sized the accumulators for every group.
         let table = std::mem::replace(&mut self.groups, key_table(&self.plan));
-        let n = table.len();
-        let mut accumulators = std::mem::replace(&mut self.accumulators, accumulators(&self.plan));
-        for acc in &mut accumulators {
-            acc.resize(n);
-        }
+        let accumulators = std::mem::replace(&mut self.accumulators, accumulators(&self.plan));
+        self.accumulator_groups = 0;
         (table.into_keys(), accumulators)
     }
 
@@ -133,11 +171,8 @@ impl HashAggregate {
         }
         let keys: Vec<Column> = partial.keys.iter().map(|c| c.gather(&from)).collect();
         let key_refs: Vec<&Column> = keys.iter().collect();
-        self.groups
-            .find_or_insert(&key_refs, from.len(), &mut self.group_ids);
-        let n = self.groups.len();
+        self.find_groups(&key_refs, from.len());
         for (acc, other) in self.accumulators.iter_mut().zip(&partial.accumulators) {
-            acc.resize(n);
             acc.merge_from(other, &from, &self.group_ids);
         }
     }
@@ -165,9 +200,9 @@ impl HashAggregate {
 
     /// The global aggregate's row over no input.
     fn empty_global_row(&mut self) -> Batch {
+        self.cover_groups(1);
         let mut columns = Vec::new();
-        for (acc, call) in self.accumulators.iter_mut().zip(&self.plan.aggs) {
-            acc.resize(1);
+        for (acc, call) in self.accumulators.iter().zip(&self.plan.aggs) {
             let mut c = Column::with_capacity(call.output_type, 1);
             acc.push_result(0, &mut c);
             columns.push(c);
@@ -224,8 +259,9 @@ pub(crate) fn arg_sets(plan: &AggregatePlan) -> Vec<SmallVec<[usize; 4]>> {
     sets
 }
 
-/// Updates `accumulators` (`n` groups; `arg_buffers` one per aggregate)
-/// with `batch`, whose rows' groups are `groups`, for `EMIT FINAL`: each
+/// Updates `accumulators` (each already sized for `n` groups;
+/// `arg_buffers` one per aggregate) with `batch`, whose rows' groups are
+/// `groups`, for `EMIT FINAL`: each
 /// argument evaluated once for the aggregates that share it
 /// ([`arg_sets`]), and DOUBLE ones updated in one pass where they can be
 /// ([`fused_float`]).
@@ -243,25 +279,27 @@ pub(crate) fn update_by_argument(
         let spare = &mut arg_buffers[set[0]];
         let arg = first.arg.as_ref().map(|e| e.eval_reusing(batch, spare));
         let order = first.order.as_ref().map(|e| e.eval(batch));
-        let mut accs: SmallVec<[&mut Accumulator; 4]> = accumulators
-            .iter_mut()
-            .enumerate()
-            .filter(|(i, _)| set.contains(i))
-            .map(|(_, acc)| acc)
-            .collect();
-        for acc in accs.iter_mut() {
-            acc.resize(n);
-        }
-        let fused = match arg.as_deref() {
-            Some(Column {
-                data: ColumnData::Float64(v),
-                validity: None,
-            }) if accs.len() > 1 => fused_float::update_together(&mut accs, groups, v, n),
-            _ => false,
-        };
-        if !fused {
-            for acc in accs {
-                acc.update(groups, arg.as_deref(), order.as_deref(), None);
+        if let [only] = set[..] {
+            // Most sets: no list of accumulators to gather, no pass to pick.
+            accumulators[only].update(groups, arg.as_deref(), order.as_deref(), None);
+        } else {
+            let mut accs: SmallVec<[&mut Accumulator; 4]> = accumulators
+                .iter_mut()
+                .enumerate()
+                .filter(|(i, _)| set.contains(i))
+                .map(|(_, acc)| acc)
+                .collect();
+            let fused = match arg.as_deref() {
+                Some(Column {
+                    data: ColumnData::Float64(v),
+                    validity: None,
+                }) => fused_float::update_together(&mut accs, groups, v, n),
+                _ => false,
+            };
+            if !fused {
+                for acc in accs {
+                    acc.update(groups, arg.as_deref(), order.as_deref(), None);
+                }
             }
         }
         if let Some(arg) = arg {
