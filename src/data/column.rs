@@ -232,6 +232,31 @@ pub struct Column {
 }
 
 impl Column {
+    /// Loads the first and last element of each of the column's buffers and
+    /// folds them into a value that means nothing (see [`Batch::touch`]).
+    ///
+    /// [`Batch::touch`]: super::Batch::touch
+    #[inline]
+    pub fn touch(&self) -> u64 {
+        fn ends<T>(v: &[T], word: impl Fn(&T) -> u64) -> u64 {
+            match (v.first(), v.last()) {
+                (Some(a), Some(b)) => word(a) ^ word(b),
+                _ => 0,
+            }
+        }
+        let data = match &self.data {
+            ColumnData::Int64(v) | ColumnData::Timestamp(v) => ends(v, |&x| x as u64),
+            ColumnData::Float64(v) => ends(v, |x| x.to_bits()),
+            ColumnData::Bool(v) => ends(v, |&x| x as u64),
+            ColumnData::Utf8(v) => ends(&v.offsets, |&x| x as u64) ^ ends(&v.bytes, |&x| x as u64),
+            ColumnData::Decimal { values, .. } => ends(values, |&x| x as u64),
+        };
+        data ^ self
+            .validity
+            .as_deref()
+            .map_or(0, |v| ends(v, |&x| x as u64))
+    }
+
     pub fn new(data_type: DataType) -> Column {
         Column::with_capacity(data_type, 0)
     }
@@ -619,6 +644,33 @@ mod tests {
                 assert_eq!(pushed, expected.len() - 1, "{from}..{to}");
                 assert_eq!(got, expected, "{from}..{to}");
             }
+        }
+    }
+
+    /// `touch` reads a column of any type, empty or not, with NULLs or not
+    /// (it is called on every batch a shard takes, before any operator).
+    #[test]
+    fn touch_reads_columns_of_every_type_and_length() {
+        let types = [
+            DataType::Int64,
+            DataType::Float64,
+            DataType::Bool,
+            DataType::Utf8,
+            DataType::Timestamp,
+            DataType::Decimal {
+                precision: 10,
+                scale: 2,
+            },
+        ];
+        for t in types {
+            let mut c = Column::new(t);
+            c.touch();
+            c.push_null();
+            c.touch();
+            for _ in 0..100 {
+                c.push_from(&c.clone(), 0);
+            }
+            c.touch();
         }
     }
 
