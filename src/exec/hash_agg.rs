@@ -261,10 +261,9 @@ pub(crate) fn arg_sets(plan: &AggregatePlan) -> Vec<SmallVec<[usize; 4]>> {
 
 /// Updates `accumulators` (each already sized for `n` groups;
 /// `arg_buffers` one per aggregate) with `batch`, whose rows' groups are
-/// `groups`, for `EMIT FINAL`: each
-/// argument evaluated once for the aggregates that share it
-/// ([`arg_sets`]), and DOUBLE ones updated in one pass where they can be
-/// ([`fused_float`]).
+/// `groups`, for `EMIT FINAL`: each argument evaluated once for the
+/// aggregates that share it ([`arg_sets`]), and DOUBLE ones updated in one
+/// pass where they can be ([`fused_float`]).
 pub(crate) fn update_by_argument(
     plan: &AggregatePlan,
     arg_sets: &[SmallVec<[usize; 4]>],
