@@ -177,20 +177,18 @@ fn main() {
         "{:<14} {:>6} {:>6} {:>12}",
         "side", "p50", "p99", "p50 / floor"
     );
-    let median = |mut v: Vec<u64>| {
-        v.sort_unstable();
-        v[v.len() / 2]
+    let median_of = |r: &[(u64, u64)], pick: fn(&(u64, u64)) -> u64| {
+        support::median(r.iter().map(|x| pick(x) as f64).collect())
     };
-    let floor_p50 = median(runs[0].iter().map(|r| r.0).collect()).max(1);
-    for ((name, _), r) in sides.iter().zip(runs) {
-        let p50 = median(r.iter().map(|x| x.0).collect());
-        let p99 = median(r.iter().map(|x| x.1).collect());
+    let floor_p50 = median_of(&runs[0], |x| x.0).max(1.0);
+    for ((name, _), r) in sides.iter().zip(&runs) {
+        let p50 = median_of(r, |x| x.0);
         println!(
             "{:<14} {:>6} {:>6} {:>12.2}",
             name,
             p50,
-            p99,
-            p50 as f64 / floor_p50 as f64
+            median_of(r, |x| x.1),
+            p50 / floor_p50
         );
     }
 }

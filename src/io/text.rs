@@ -1040,8 +1040,6 @@ mod tests {
         );
     }
 
-    /// Drains a source over `csv` (no header, two BIGINT columns): the rows
-    /// read, and each rejected record's line and reason.
     #[test]
     fn a_byte_order_mark_is_dropped_at_the_start_only_on_both_paths() {
         // 1 MiB: lines decoded from the read buffer; 100: the record path.
@@ -1061,6 +1059,8 @@ mod tests {
         }
     }
 
+    /// Drains a source over `csv` (no header, two BIGINT columns): the rows
+    /// read, and each rejected record's line and reason.
     fn drain(csv: &str, max_line_bytes: usize) -> (Vec<Vec<i64>>, Vec<(u64, String)>) {
         let options = TextOptions {
             header: false,
