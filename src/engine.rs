@@ -31,7 +31,7 @@ use crate::io::text::{OnError, TextOptions};
 use crate::running::RunningEngine;
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
-use crate::runtime::metrics::{new_latency_histogram, Progress, RunSummary, ShardCounters};
+use crate::runtime::metrics::{Latencies, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::{ring, Consumer, Producer};
 use crate::runtime::router::{route_all, Batching, Lane, Routing};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
@@ -584,12 +584,12 @@ impl Engine {
                 }
                 Ok(Err(e)) => {
                     summary.shards.push((core, counters[index].read()));
-                    summary.latency.push(new_latency_histogram());
+                    summary.latency.push(Latencies::default());
                     shard_error.get_or_insert(e);
                 }
                 Err(e) => {
                     summary.shards.push((core, counters[index].read()));
-                    summary.latency.push(new_latency_histogram());
+                    summary.latency.push(Latencies::default());
                     let reason = match e {
                         glommio::GlommioError::BuilderError(
                             glommio::BuilderErrorKind::ThreadPanic(payload),

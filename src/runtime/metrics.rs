@@ -25,13 +25,18 @@
 //! oldest row. "Handed to the sink" is not "written": a sink buffers up to
 //! 64 KiB or until the router's linger flush. Rows emitted by a watermark or at
 //! end of input (closed windows, FINAL results) are not recorded.
+//!
+//! Each latency is also split where the shard takes the batch off its ring
+//! ([`Latencies`]): **wait** before it (the source, the router, the ring, and
+//! any time either thread was off its core) and **service** after it (the
+//! shard's query and sink hand-off), so a tail can be traced to its side.
 
 use crossbeam::utils::CachePadded;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Live counters of one shard. Written only by the owning shard.
 #[derive(Debug, Default)]
@@ -115,6 +120,58 @@ pub fn new_latency_histogram() -> LatencyHistogram {
     // The bounds are constants that satisfy the crate's checks (low >= 1,
     // high >= 2 * low, sigfig <= 5): failure here is a bug, not bad input.
     Histogram::new_with_bounds(1, LATENCY_MAX_US, 3).expect("constant histogram bounds are valid")
+}
+
+/// One shard's latencies in microseconds, one count per record, each split
+/// where the shard takes its batch off the ring (see the module docs).
+///
+/// # Invariant
+/// The three histograms hold the same records: a batch is recorded in all
+/// three or in none.
+#[derive(Debug, Clone)]
+pub struct Latencies {
+    /// Ingest to sink hand-off.
+    pub total: LatencyHistogram,
+    /// Ingest until the shard takes the batch: source, router and ring.
+    pub wait: LatencyHistogram,
+    /// The shard taking the batch until its results are handed to the sink.
+    pub service: LatencyHistogram,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies {
+            total: new_latency_histogram(),
+            wait: new_latency_histogram(),
+            service: new_latency_histogram(),
+        }
+    }
+}
+
+impl Latencies {
+    /// Records `records` rows of a batch that arrived at `ingest`, was taken
+    /// by the shard at `taken` and handed to its sink at `done`. A latency
+    /// beyond [`LATENCY_MAX_US`] is recorded as that, and still counted.
+    pub fn record(&mut self, ingest: Instant, taken: Instant, done: Instant, records: u64) {
+        let micros = |from: Instant, to: Instant| {
+            u64::try_from(to.saturating_duration_since(from).as_micros()).unwrap_or(u64::MAX)
+        };
+        self.total
+            .saturating_record_n(micros(ingest, done), records);
+        self.wait
+            .saturating_record_n(micros(ingest, taken), records);
+        self.service
+            .saturating_record_n(micros(taken, done), records);
+    }
+
+    /// Adds `other`'s counts to these.
+    fn add(&mut self, other: &Latencies) {
+        // Every histogram here has the bounds of `new_latency_histogram`, so
+        // adding cannot overflow its range.
+        let _ = self.total.add(&other.total);
+        let _ = self.wait.add(&other.wait);
+        let _ = self.service.add(&other.service);
+    }
 }
 
 /// The percentiles reported for a latency histogram, in microseconds.
@@ -238,9 +295,9 @@ pub struct RunSummary {
     /// Per shard, with the core it ran on.
     pub shards: Vec<(usize, ShardStats)>,
     /// Per shard (same order as `shards`), ingest-to-sink latency in
-    /// microseconds, one count per record (see the module docs). Empty for a
-    /// shard that failed.
-    pub latency: Vec<LatencyHistogram>,
+    /// microseconds, one count per record, and its split (see the module
+    /// docs). Empty for a shard that failed.
+    pub latency: Vec<Latencies>,
     /// Records the source produced, before routing.
     pub records_read: u64,
     /// Records that did not decode (skipped and counted by the source).
@@ -273,6 +330,8 @@ struct JsonRow {
     rows_out: u64,
     records_per_s: f64,
     latency_us: LatencyPercentiles,
+    wait_us: LatencyPercentiles,
+    service_us: LatencyPercentiles,
 }
 
 /// The JSON form of a summary.
@@ -302,26 +361,30 @@ impl RunSummary {
         t
     }
 
-    /// Every shard's latency histogram merged into one.
-    pub fn merged_latency(&self) -> LatencyHistogram {
-        let mut all = new_latency_histogram();
-        for h in &self.latency {
-            // Every histogram here has the bounds of `new_latency_histogram`,
-            // so adding cannot overflow its range.
-            let _ = all.add(h);
+    /// Every shard's latencies merged into one set.
+    pub fn merged_latencies(&self) -> Latencies {
+        let mut all = Latencies::default();
+        for l in &self.latency {
+            all.add(l);
         }
         all
     }
 
-    /// The latency percentiles of shard `shard` (zero if it recorded none).
+    /// Every shard's ingest-to-sink latency merged into one histogram.
+    pub fn merged_latency(&self) -> LatencyHistogram {
+        self.merged_latencies().total
+    }
+
+    /// The ingest-to-sink latency percentiles of shard `shard` (zero if it
+    /// recorded none).
     pub fn shard_latency(&self, shard: usize) -> LatencyPercentiles {
         self.latency
             .get(shard)
-            .map(LatencyPercentiles::of)
+            .map(|l| LatencyPercentiles::of(&l.total))
             .unwrap_or_default()
     }
 
-    /// The latency percentiles of all shards together.
+    /// The ingest-to-sink latency percentiles of all shards together.
     pub fn total_latency(&self) -> LatencyPercentiles {
         LatencyPercentiles::of(&self.merged_latency())
     }
@@ -380,7 +443,8 @@ impl RunSummary {
             );
         }
         let t = self.total();
-        let l = self.total_latency();
+        let all = self.merged_latencies();
+        let l = LatencyPercentiles::of(&all.total);
         let input = t.records_in + self.malformed;
         let _ = writeln!(
             out,
@@ -416,14 +480,24 @@ impl RunSummary {
             if self.partial_aggregation { "; aggregated partly in the readers" } else { "" },
             if self.stopped { "; stopped before the end of input" } else { "" }
         );
+        let (wait, service) = (
+            LatencyPercentiles::of(&all.wait),
+            LatencyPercentiles::of(&all.service),
+        );
+        let _ = writeln!(
+            out,
+            "latency split (us, p50/p99/p99.9/max): waiting for the shard {}/{}/{}/{}, in the shard {}/{}/{}/{}",
+            wait.p50, wait.p99, wait.p999, wait.max, service.p50, service.p99, service.p999, service.max
+        );
         out
     }
 
     /// The summary as one JSON object: `elapsed_s`, `records_per_s`,
     /// `records_read`, `readers`, `partial_aggregation`, `stopped`, `identity_holds`, `shards` (one row per
     /// shard) and `total`. Each row has `records_in`, `processed`, `filtered`,
-    /// `late`, `malformed`, `rows_out`, `records_per_s` and `latency_us`
-    /// (`count`, `p50`, `p99`, `p999`, `max`). In `total`, `records_in`
+    /// `late`, `malformed`, `rows_out`, `records_per_s`, and `latency_us`
+    /// with its split `wait_us` and `service_us` (each `count`, `p50`, `p99`,
+    /// `p999`, `max`; see [`Latencies`]). In `total`, `records_in`
     /// includes the malformed records, so
     /// `records_in = processed + filtered + late + malformed` when the
     /// identity holds.
@@ -434,7 +508,7 @@ impl RunSummary {
                    s: &ShardStats,
                    records_in: u64,
                    malformed: u64,
-                   latency_us: LatencyPercentiles| JsonRow {
+                   latency: Option<&Latencies>| JsonRow {
             shard,
             core,
             records_in,
@@ -444,7 +518,10 @@ impl RunSummary {
             malformed,
             rows_out: s.rows_out,
             records_per_s: records_in as f64 / secs,
-            latency_us,
+            latency_us: latency.map_or_else(Default::default, |l| LatencyPercentiles::of(&l.total)),
+            wait_us: latency.map_or_else(Default::default, |l| LatencyPercentiles::of(&l.wait)),
+            service_us: latency
+                .map_or_else(Default::default, |l| LatencyPercentiles::of(&l.service)),
         };
         let t = self.total();
         let input = t.records_in + self.malformed;
@@ -467,11 +544,18 @@ impl RunSummary {
                         s,
                         s.records_in,
                         0,
-                        self.shard_latency(i),
+                        self.latency.get(i),
                     )
                 })
                 .collect(),
-            total: row(None, None, &t, input, self.malformed, self.total_latency()),
+            total: row(
+                None,
+                None,
+                &t,
+                input,
+                self.malformed,
+                Some(&self.merged_latencies()),
+            ),
         };
         // Plain numbers, strings and booleans only: serialising cannot fail.
         serde_json::to_string_pretty(&summary).unwrap_or_default()

@@ -37,7 +37,7 @@
 
 use super::doorbell::Doorbell;
 use super::message::Message;
-use super::metrics::{new_latency_histogram, LatencyHistogram, ShardCounters, ShardStats};
+use super::metrics::{Latencies, ShardCounters, ShardStats};
 use super::ring::{Consumer, Producer};
 use crate::data::Batch;
 use crate::error::Error;
@@ -85,8 +85,9 @@ pub struct ShardSpec {
 #[derive(Debug)]
 pub struct ShardOutput {
     pub stats: ShardStats,
-    /// Ingest-to-sink latency of every record it processed, in microseconds.
-    pub latency: LatencyHistogram,
+    /// Ingest-to-sink latency of every record it processed, in microseconds,
+    /// and its split.
+    pub latency: Latencies,
     /// Result batches, for a collect sink.
     pub collected: Vec<Batch>,
 }
@@ -172,13 +173,14 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     let mut pipeline = Pipeline::new(&plan, index, late_sink.is_some());
     let reads_now = pipeline.reads_now();
     let mut stats = ShardStats::default();
-    let mut latency = new_latency_histogram();
+    let mut latency = Latencies::default();
     let mut idle_since: Option<Instant> = None;
     let backoff = Backoff::new();
     let mut inputs = Inputs::new(consumers, returns);
     loop {
         match inputs.pop() {
             Some(Message::Data(batch)) => {
+                let taken = Instant::now();
                 idle_since = None;
                 backoff.reset();
                 stats.records_in += batch.len as u64;
@@ -202,16 +204,14 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                     stats.rows_out += out.len as u64;
                     sink.write(out).await.map_err(sink_error)?;
                 }
-                // Saturating: a latency beyond the histogram's hour is recorded as
-                // an hour, and the record is still counted.
-                let micros = u64::try_from(ingest_time.elapsed().as_micros()).unwrap_or(u64::MAX);
-                latency.saturating_record_n(micros, records);
+                latency.record(ingest_time, taken, Instant::now(), records);
                 counters.publish(&stats);
                 if let Some(spent) = pipeline.take_spent() {
                     inputs.give_back(spent);
                 }
             }
             Some(Message::Partial { groups, folded }) => {
+                let taken = Instant::now();
                 idle_since = None;
                 backoff.reset();
                 stats.records_in += folded.records;
@@ -220,9 +220,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 pipeline.merge_partial(&groups, index);
                 // The rows reached the shard's state only now: their latency
                 // counts from the oldest of them.
-                let micros =
-                    u64::try_from(groups.ingest_time.elapsed().as_micros()).unwrap_or(u64::MAX);
-                latency.saturating_record_n(micros, folded.records);
+                latency.record(groups.ingest_time, taken, Instant::now(), folded.records);
                 counters.publish(&stats);
             }
             Some(Message::Watermark(w)) => {
