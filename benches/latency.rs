@@ -1,8 +1,8 @@
 //! Ingest-to-sink latency at offered loads: the engine on one shard against
 //! the floor the machine itself sets, measured in the same run.
 //!
-//! Both sides have the same shape: an unpinned thread paces records at `rate`
-//! per second (record `i` is due `i / rate` s after the start) and sends each
+//! Both sides have the same shape: a thread kept off core 0 paces records at
+//! `rate` per second (record `i` is due `i / rate` s after the start) and sends each
 //! run of records that has come due, at most [`BATCH`], through an SPSC ring
 //! to a thread pinned to core 0; every record gets the latency of the oldest
 //! in its batch, from when it was due to when the pinned thread is done with
@@ -23,6 +23,13 @@
 //! the machine bounds the engine's tail; a high floor says the host does
 //! (a VM's scheduler taking the CPU from either thread).
 //!
+//! The engine's latency is also shown split where the shard takes a batch
+//! (`RunSummary`'s `Latencies`): `wait` (generator, router, ring: the floor's
+//! whole path) and `service` (the shard's query). Each side's `steal%` is the
+//! share of the run's wall time the host gave neither vCPU to this VM, from
+//! `/proc/stat`, averaged over the CPUs (10 ms ticks, so coarse): once it
+//! passes 1%, a p99 below the length of one theft is out of reach for both.
+//!
 //! `cargo bench --bench latency`; `CORESTREAM_BENCH_RATES` (default
 //! "100000 1000000 5000000"), `CORESTREAM_BENCH_SECONDS` per run (default 2).
 //! Without `--bench` (as under `cargo test --benches`) each side runs once,
@@ -32,8 +39,11 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use corestream::io::sink::OutputSpec;
+use corestream::runtime::affinity::OffCores;
 use corestream::runtime::cores::CoreSet;
-use corestream::runtime::metrics::{new_latency_histogram, LatencyHistogram, LatencyPercentiles};
+use corestream::runtime::metrics::{
+    new_latency_histogram, Latencies, LatencyHistogram, LatencyPercentiles,
+};
 use corestream::runtime::ring::ring;
 use corestream::runtime::router::Batching;
 use corestream::Engine;
@@ -49,8 +59,8 @@ const S2: &str = "SELECT trader_id, symbol, COUNT(*) AS trade_count, AVG(price) 
                   SUM(quantity) AS total_quantity, SUM(price * quantity) AS total_value \
                   FROM trades GROUP BY trader_id, symbol EMIT FINAL";
 
-/// The engine's latency for `records` records offered at `rate` per second.
-fn engine(rate: u64, records: u64) -> LatencyHistogram {
+/// The engine's latencies for `records` records offered at `rate` per second.
+fn engine(rate: u64, records: u64) -> Latencies {
     let online = CoreSet::online_cpus().expect("the online CPUs are readable");
     let out = Engine::builder()
         .sql(S2)
@@ -66,9 +76,36 @@ fn engine(rate: u64, records: u64) -> LatencyHistogram {
         .run()
         .expect("S2 runs");
     assert!(out.summary.identity_holds(), "engine lost records");
-    let latency = out.summary.merged_latency();
-    assert_eq!(latency.len(), records, "engine: one latency per record");
+    let latency = out.summary.merged_latencies();
+    assert_eq!(
+        latency.total.len(),
+        records,
+        "engine: one latency per record"
+    );
     latency
+}
+
+/// Per CPU, the ticks the host has run something else instead of this VM
+/// (`steal` in `/proc/stat`); empty where that is unreadable.
+fn steal_ticks() -> Vec<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    stat.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .filter_map(|l| l.split_whitespace().nth(8)?.parse().ok())
+        .collect()
+}
+
+/// Runs `side`, and returns what it returns with the share of its wall time,
+/// in percent and averaged over the CPUs, that the host stole.
+fn with_steal<T>(side: impl FnOnce() -> T) -> (T, f64) {
+    // USER_HZ: /proc/stat counts in hundredths of a second on Linux.
+    const TICKS_PER_S: f64 = 100.0;
+    let (before, started) = (steal_ticks(), Instant::now());
+    let out = side();
+    let (after, secs) = (steal_ticks(), started.elapsed().as_secs_f64());
+    let stolen: u64 = after.iter().zip(&before).map(|(a, b)| a - b).sum();
+    let pct = 100.0 * stolen as f64 / (TICKS_PER_S * secs * after.len().max(1) as f64);
+    (out, pct)
 }
 
 /// The floor: the same pacing and batching through a bare ring to a
@@ -76,9 +113,7 @@ fn engine(rate: u64, records: u64) -> LatencyHistogram {
 fn floor(rate: u64, records: u64) -> LatencyHistogram {
     let (mut tx, mut rx) = ring::<(Instant, u32)>(RING_CAPACITY);
     let consumer = thread::spawn(move || {
-        if let Some(core) = core_affinity::get_core_ids().and_then(|ids| ids.into_iter().next()) {
-            core_affinity::set_for_current(core);
-        }
+        core_affinity::set_for_current(core_affinity::CoreId { id: 0 });
         let mut latency = new_latency_histogram();
         loop {
             match rx.pop() {
@@ -92,6 +127,8 @@ fn floor(rate: u64, records: u64) -> LatencyHistogram {
         }
         latency
     });
+    // Off the consumer's core, as the engine keeps its router off its shard's.
+    let _placed = OffCores::enter(&[0]);
     let started = Instant::now();
     let due = |i: u64| started + Duration::from_nanos(i * 1_000_000_000 / rate);
     let mut next = 0;
@@ -149,6 +186,8 @@ fn main() {
         // Each side asserts it measured every record.
         engine(100_000, 10_000);
         floor(100_000, 10_000);
+        let ((), steal) = with_steal(|| ());
+        assert!(steal >= 0.0, "the steal share is a share");
         return;
     }
     println!(
@@ -156,36 +195,58 @@ fn main() {
          {BATCH}, {seconds} s per run, median of {ROUNDS} alternating rounds"
     );
     println!(
-        "{:>10} {:<7} {:>6} {:>6} {:>7} {:>7}   {:>16}",
-        "offered", "side", "p50", "p99", "p99.9", "max", "p99 engine/floor"
+        "{:>10} {:<9} {:>6} {:>6} {:>7} {:>7} {:>7}   {:>16}",
+        "offered", "side", "p50", "p99", "p99.9", "max", "steal%", "p99 engine/floor"
     );
     for rate in rates {
         let records = (rate as f64 * seconds) as u64;
-        let (mut engine_runs, mut floor_runs) = (Vec::new(), Vec::new());
+        // Per row: the percentiles of each round, and the steal of its run
+        // (the engine's split rows come from the engine's runs).
+        let mut rows: [(&str, Vec<LatencyPercentiles>, Vec<f64>); 4] = [
+            ("engine", Vec::new(), Vec::new()),
+            ("  wait", Vec::new(), Vec::new()),
+            ("  service", Vec::new(), Vec::new()),
+            ("floor", Vec::new(), Vec::new()),
+        ];
         for _ in 0..ROUNDS {
-            engine_runs.push(LatencyPercentiles::of(&engine(rate, records)));
-            floor_runs.push(LatencyPercentiles::of(&floor(rate, records)));
+            let (engine, engine_steal) = with_steal(|| engine(rate, records));
+            let (floor, floor_steal) = with_steal(|| floor(rate, records));
+            let runs = [
+                (&engine.total, Some(engine_steal)),
+                (&engine.wait, None),
+                (&engine.service, None),
+                (&floor, Some(floor_steal)),
+            ];
+            for (row, (h, steal)) in rows.iter_mut().zip(runs) {
+                row.1.push(LatencyPercentiles::of(h));
+                row.2.extend(steal);
+            }
         }
-        let mut p99 = [0u64; 2];
-        for (i, (side, runs)) in [("engine", &engine_runs), ("floor", &floor_runs)]
-            .into_iter()
-            .enumerate()
-        {
+        let p99 = |runs: &[LatencyPercentiles]| median(runs.iter().map(|p| p.p99).collect());
+        let ratio = p99(&rows[0].1) as f64 / p99(&rows[3].1).max(1) as f64;
+        for (i, (side, runs, steals)) in rows.iter().enumerate() {
             let of = |f: fn(&LatencyPercentiles) -> u64| median(runs.iter().map(f).collect());
-            p99[i] = of(|p| p.p99);
-            let ratio = if i == 1 {
-                format!("{:.2}", p99[0] as f64 / p99[1].max(1) as f64)
+            let steal = if steals.is_empty() {
+                String::new()
+            } else {
+                let mut s = steals.clone();
+                s.sort_by(f64::total_cmp);
+                format!("{:.1}", s[s.len() / 2])
+            };
+            let ratio = if i == 3 {
+                format!("{ratio:.2}")
             } else {
                 String::new()
             };
             println!(
-                "{:>10} {:<7} {:>6} {:>6} {:>7} {:>7}   {:>16}",
+                "{:>10} {:<9} {:>6} {:>6} {:>7} {:>7} {:>7}   {:>16}",
                 rate,
                 side,
                 of(|p| p.p50),
-                p99[i],
+                of(|p| p.p99),
                 of(|p| p.p999),
                 of(|p| p.max),
+                steal,
                 ratio
             );
         }

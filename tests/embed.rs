@@ -4,12 +4,14 @@
 //! Covers: results of a GROUP BY and a tumbling window fed by `push_row` and
 //! `push`; stopping an endless push; bounded memory under a slow consumer
 //! (batches in flight never exceed what the rings hold); a shard whose
-//! callback fails or panics; and schema checks on push.
+//! callback fails or panics; schema checks on push; and where the router
+//! runs (off the shards' cores, the caller's CPUs restored after).
 
 use corestream::data::{Batch, DataType, Field, Schema, Value};
 use corestream::io::push::{self, PushError, RowError};
 use corestream::io::sink::OutputSpec;
 use corestream::io::source::{Poll, Source};
+use corestream::runtime::affinity::allowed_cpus;
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::router::Batching;
 use corestream::{Engine, Error, RunningEngine};
@@ -591,4 +593,74 @@ fn pushing_after_the_engine_is_gone_is_closed() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Serves `batches` small batches, and sends the CPUs its thread (the
+/// router's) may run on at each poll.
+struct WhereRouted {
+    batches: u64,
+    cpus: mpsc::Sender<Vec<usize>>,
+}
+
+impl Source for WhereRouted {
+    fn schema(&self) -> &Schema {
+        static SCHEMA: std::sync::OnceLock<Schema> = std::sync::OnceLock::new();
+        SCHEMA.get_or_init(schema)
+    }
+
+    fn poll(&mut self, _max_rows: usize, _deadline: Option<Instant>) -> Result<Poll, Error> {
+        if self.batches == 0 {
+            return Ok(Poll::End);
+        }
+        self.batches -= 1;
+        let _ = self.cpus.send(allowed_cpus());
+        Ok(Poll::Batch(batch(self.batches * 4, self.batches * 4 + 4)))
+    }
+
+    fn malformed(&self) -> u64 {
+        0
+    }
+
+    fn describe(&self) -> String {
+        "where-routed".to_owned()
+    }
+}
+
+#[test]
+fn the_router_keeps_off_the_shards_cores_and_the_caller_gets_its_cpus_back() {
+    let before = allowed_cpus();
+    assert!(!before.is_empty(), "the test thread's CPU set is readable");
+    let shard_core = before[0];
+    let (tx, rx) = mpsc::channel();
+    let engine = Engine::builder()
+        .sql("SELECT sym, COUNT(*) AS n FROM t GROUP BY sym")
+        .cores(
+            CoreSet::from_list(&shard_core.to_string(), &CoreSet::online_cpus().unwrap()).unwrap(),
+        )
+        .output(OutputSpec::Discard)
+        .build_with_source(Box::new(WhereRouted {
+            batches: 20,
+            cpus: tx,
+        }))
+        .unwrap();
+    let out = engine.run().unwrap();
+    assert!(out.summary.identity_holds(), "{}", out.summary.render());
+    // With a CPU besides the shard's, the router keeps to the others; with
+    // none it stays where it was.
+    let others: Vec<usize> = before
+        .iter()
+        .copied()
+        .filter(|&c| c != shard_core)
+        .collect();
+    let expected = if others.is_empty() { &before } else { &others };
+    let seen: Vec<Vec<usize>> = rx.iter().collect();
+    assert_eq!(seen.len(), 20);
+    for cpus in &seen {
+        assert_eq!(cpus, expected, "the router's CPUs while routing");
+    }
+    assert_eq!(
+        allowed_cpus(),
+        before,
+        "the calling thread's CPUs after the run"
+    );
 }

@@ -1,5 +1,6 @@
 //! The thread-per-core runtime: cores, rings, router, shards, metrics.
 
+pub mod affinity;
 pub mod cores;
 pub mod doorbell;
 pub mod message;

@@ -45,6 +45,7 @@
 //! own thread pinned to a shard's core, so `R` routers and `S` shards are
 //! joined by `R x S` SPSC rings: a mesh with one writer and one reader per ring.
 
+use super::affinity::OffCores;
 use super::doorbell::Doorbell;
 use super::message::Message;
 use super::metrics::RoutedCounter;
@@ -497,7 +498,9 @@ pub fn route(
 
 /// One router per source: `sources[r]` is routed to `lanes[r]` (one lane per
 /// shard), each on a thread of its own (`corestream-router-<r>`) pinned to
-/// `cores[r % cores.len()]`; a single source is routed on the calling thread.
+/// `cores[r % cores.len()]`; a single source is routed on the calling thread,
+/// kept off the shards' `cores` while it routes when it may run elsewhere
+/// (see [`super::affinity`]).
 ///
 /// When one router fails, the others stop reading, so the run ends promptly;
 /// the first error is returned. The stats are the routers' totals.
@@ -515,6 +518,7 @@ pub fn route_all(
             (result, stats)
         };
     if let ([source], [_]) = (&mut *sources, lanes.as_slice()) {
+        let _placed = OffCores::enter(cores);
         return route_one(source, lanes.into_iter().next().unwrap_or_default(), stop);
     }
     // Set by the first router that fails; the flag carries no data, so
