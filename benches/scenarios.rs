@@ -13,10 +13,10 @@
 //!
 //! What a figure shows: pre-built in-memory batches, split by the plan's key
 //! hash as the router would (and, for windowed plans, a watermark after every
-//! source batch), are loaded into each shard's ring before the shards start; the
-//! time runs from spawning the pinned shards to joining them, results discarded
-//! (counted, not formatted). It does not show decoding, routing, output
-//! formatting or I/O; executor start-up (~1 ms) is in every trial.
+//! source batch), are handed to each shard's ring once the pinned shards have
+//! started; the time runs from the first hand-over to joining them, results
+//! discarded (counted, not formatted). It does not show decoding, routing,
+//! output formatting, I/O, or the executors' start-up (about 1 ms).
 //!
 //! Each scenario checks its answer before timing: the row count and a column
 //! sum against the bare loop's, and the multiset of rows (an order-independent
@@ -30,8 +30,7 @@
 //! engine's in the same run.
 //!
 //! `cargo bench --bench scenarios [-- S0 S2 ...]`; `CORESTREAM_BENCH_RECORDS`
-//! (default 16M, so that a run on all cores lasts long enough to hide the
-//! executors' start-up), `CORESTREAM_BENCH_TRIALS` (default 5), `CORESTREAM_BENCH_CORES`
+//! (default 16M), `CORESTREAM_BENCH_TRIALS` (default 5), `CORESTREAM_BENCH_CORES`
 //! (default: all online cores).
 
 mod support;

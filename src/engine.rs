@@ -481,6 +481,8 @@ impl Engine {
         let mut handles = Vec::new();
         let mut counters = Vec::new();
         let mut startup_error = None;
+        // Every shard says when it is ready (see `runtime::shard`, Start-up).
+        let (ready, shards_ready) = std::sync::mpsc::channel();
         // The mesh: one ring from every router to every shard;
         // `lanes[r][s]` is router r's end of its ring to shard s.
         let readers = self.sources.len();
@@ -507,6 +509,7 @@ impl Engine {
                 doorbell: doorbell.clone(),
                 counters: shard_counters.clone(),
                 results: result_producers.next(),
+                ready: ready.clone(),
             };
             match shard::spawn(spec) {
                 Ok(h) => handles.push(h),
@@ -548,6 +551,10 @@ impl Engine {
                     })
                 })
             });
+            // Routing starts when every shard is ready or has failed: each
+            // drops its sender then, and this thread's own went before.
+            drop(ready);
+            for () in shards_ready.iter() {}
             let routed = match startup_error {
                 Some(e) => (Err(e), Default::default()),
                 None => route_all(

@@ -20,7 +20,8 @@ use corestream::runtime::metrics::LatencyPercentiles;
 use corestream::{Engine, Error};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -313,6 +314,63 @@ fn latency_splits_into_the_wait_for_the_shard_and_the_shard_s_own_time() {
     );
     let rendered = s.render();
     assert!(rendered.contains("waiting for the shard"), "{rendered}");
+}
+
+/// One-row batches without end, counting the polls that asked for them.
+struct CountedPolls {
+    schema: Schema,
+    polls: Arc<AtomicU64>,
+}
+
+impl Source for CountedPolls {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn poll(&mut self, _max_rows: usize, _deadline: Option<Instant>) -> Result<Poll, Error> {
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        let mut batch = Batch::with_capacity(&self.schema, 1);
+        batch.columns[0].push_value(&Value::Int64(1));
+        batch.len = 1;
+        Ok(Poll::Batch(batch))
+    }
+
+    fn malformed(&self) -> u64 {
+        0
+    }
+
+    fn describe(&self) -> String {
+        "counted polls".to_owned()
+    }
+}
+
+#[test]
+fn a_shard_that_cannot_start_leaves_the_input_unread() {
+    // A directory where shard 0's part file must go: the shard fails as it
+    // opens its sink, before its first message.
+    let out = TempPath::new("unstartable");
+    std::fs::create_dir_all(out.0.join("part-0.csv")).expect("the temp dir is writable");
+    let polls = Arc::new(AtomicU64::new(0));
+    let source = CountedPolls {
+        schema: Schema::new(vec![Field::new("x", DataType::Int64)]),
+        polls: polls.clone(),
+    };
+    let result = Engine::builder()
+        .sql("SELECT x FROM t")
+        .cores(
+            CoreSet::from_list("0", &CoreSet::online_cpus().expect("online CPUs")).expect("core 0"),
+        )
+        .output(OutputSpec::Directory(out.0.clone()))
+        .build_with_source(Box::new(source))
+        .expect("the query plans")
+        .run();
+    let err = result.expect_err("shard 0 cannot open its part file");
+    assert!(err.to_string().contains("part-0.csv"), "{err}");
+    assert_eq!(
+        polls.load(Ordering::Relaxed),
+        0,
+        "the router waits for its shards before it reads"
+    );
 }
 
 fn assert_ordered(p: &LatencyPercentiles) {

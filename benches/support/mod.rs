@@ -150,50 +150,54 @@ pub struct EngineRun {
     pub collected: Vec<Batch>,
 }
 
-/// Runs one shard per part (shard `i` pinned to core `i`) over rings pre-loaded
-/// with the part's messages and end of input; times spawn to join.
+/// Runs one shard per part (shard `i` pinned to core `i`). Once every shard
+/// has started (an executor takes milliseconds to), times from handing each
+/// its part (prebuilt messages, then end of input, on a ring that holds them
+/// all) until the join.
 pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> EngineRun {
-    let mut specs = Vec::new();
+    let (ready, shards_ready) = std::sync::mpsc::channel();
+    let mut feeds = Vec::new();
+    let mut handles = Vec::new();
     for (index, part) in parts.iter().enumerate() {
-        let (mut producer, consumer) = ring(part.len() + 1);
-        for item in part {
-            let m = match item {
+        let messages: Vec<Message> = part
+            .iter()
+            .map(|item| match item {
                 Item::Data(b) => Message::Data(b.clone()),
                 Item::Watermark(w) => Message::Watermark(*w),
-            };
-            producer.push(m).expect("ring sized to fit");
-        }
-        producer
-            .push(Message::EndOfInput)
-            .expect("ring sized to fit");
-        specs.push((
-            producer,
-            ShardSpec {
-                index,
-                core: index,
-                plan: plan.clone(),
-                output: output.clone(),
-                late: corestream::io::late::LatePolicy::Drop,
-                idle: IdlePolicy::default(),
-                consumers: vec![consumer],
-                // Spent batches are not refilled here: the parts are built
-                // before the clock starts.
-                returns: vec![ring(1).0],
-                doorbell: Doorbell::new(),
-                counters: ShardCounters::new(),
-                results: None,
-            },
-        ));
+            })
+            .chain([Message::EndOfInput])
+            .collect();
+        let (producer, consumer) = ring(messages.len());
+        let doorbell = Doorbell::new();
+        let spec = ShardSpec {
+            index,
+            core: index,
+            plan: plan.clone(),
+            output: output.clone(),
+            late: corestream::io::late::LatePolicy::Drop,
+            idle: IdlePolicy::default(),
+            consumers: vec![consumer],
+            // Spent batches are not refilled here: the parts are built
+            // before the clock starts.
+            returns: vec![ring(1).0],
+            doorbell: doorbell.clone(),
+            counters: ShardCounters::new(),
+            results: None,
+            ready: ready.clone(),
+        };
+        handles.push(shard::spawn(spec).expect("shard starts"));
+        feeds.push((producer, doorbell, messages));
     }
+    // Each shard drops its sender when it is ready for its first message.
+    drop(ready);
+    for () in shards_ready.iter() {}
     let start = Instant::now();
-    let mut keep = Vec::new();
-    let handles: Vec<_> = specs
-        .into_iter()
-        .map(|(p, spec)| {
-            keep.push(p);
-            shard::spawn(spec).expect("shard starts")
-        })
-        .collect();
+    for (producer, doorbell, messages) in &mut feeds {
+        for m in messages.drain(..) {
+            producer.push(m).expect("ring sized to fit");
+            doorbell.ring();
+        }
+    }
     let mut run = EngineRun {
         seconds: 0.0,
         rows_out: 0,
