@@ -39,13 +39,18 @@ impl BatchPool {
     /// An empty batch of the pool's schema: a spare one, or a new one sized
     /// for `rows`. Its `ingest_time` is now, as for [`Batch::with_capacity`].
     pub fn take(&mut self, schema: &Schema, rows: usize) -> Batch {
-        match self.spare.pop() {
-            Some(mut batch) => {
-                batch.ingest_time = Instant::now();
-                batch
-            }
-            None => Batch::with_capacity(schema, rows),
-        }
+        self.take_at(schema, rows, Instant::now())
+    }
+
+    /// [`take`](Self::take), with `ingest_time` set to `at`: for a caller
+    /// that has just read the clock.
+    pub fn take_at(&mut self, schema: &Schema, rows: usize, at: Instant) -> Batch {
+        let mut batch = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Batch::with_capacity(schema, rows));
+        batch.ingest_time = at;
+        batch
     }
 
     /// Keeps `batch` for a later [`take`](Self::take), emptied, unless the
@@ -104,6 +109,18 @@ mod tests {
             crate::data::column::ColumnData::Int64(v) => assert_eq!(v.capacity(), capacity),
             _ => unreachable!(),
         }
+    }
+
+    #[test]
+    fn take_at_stamps_fresh_and_spare_batches_with_the_given_time() {
+        let s = schema(&[DataType::Int64]);
+        let mut pool = BatchPool::new(&s);
+        let at = Instant::now() - std::time::Duration::from_secs(1);
+        let fresh = pool.take_at(&s, 4, at);
+        assert_eq!(fresh.ingest_time, at);
+        pool.give(fresh);
+        let later = at + std::time::Duration::from_millis(1);
+        assert_eq!(pool.take_at(&s, 4, later).ingest_time, later);
     }
 
     #[test]

@@ -238,10 +238,10 @@ impl Source for TradesGenerator {
         }
         self.started.get_or_insert_with(Instant::now);
         let rows = (max_rows as u64).min(remaining) as usize;
-        let mut batch = self.pool.take(&self.schema, rows);
         // The clock is read again only when a record is not yet due by the
         // last reading: a generator that keeps up reads it about once a poll.
         let mut now = Instant::now();
+        let mut batch = self.pool.take_at(&self.schema, rows, now);
         while batch.len < rows {
             let due = self.due(self.next);
             if let Some(due) = due {

@@ -414,6 +414,10 @@ pub fn route(
     let mut hand_overs = 0usize;
     let whole = sends_whole(partitioning, lanes.len());
     let result = (|| {
+        // Read once a loop, after the poll: for the linger check, and for the
+        // next poll's deadline (microseconds stale then, which only makes it
+        // a little early).
+        let mut now = Instant::now();
         loop {
             if stop() {
                 stats.stopped = true;
@@ -436,7 +440,7 @@ pub fn route(
             }
             // The earliest linger deadline, and never later than STOP_CHECK
             // from now, so that a source with no data returns to check `stop`.
-            let check = Instant::now() + STOP_CHECK;
+            let check = now + STOP_CHECK;
             let deadline = lanes
                 .iter()
                 .filter_map(|l| l.oldest)
@@ -469,7 +473,7 @@ pub fn route(
                     lane.send(Message::Watermark(wm)).map_err(|_| stopped(i))?;
                 }
             }
-            let now = Instant::now();
+            now = Instant::now();
             for (i, lane) in lanes.iter_mut().enumerate() {
                 if lane.oldest.is_some_and(|t| now >= t + batching.linger) {
                     lane.send_pending(&schema, batching.batch_size)
