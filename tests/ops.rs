@@ -232,26 +232,41 @@ fn run_observed_reports_progress_and_run_until_stops_an_endless_input() {
     assert_eq!(s.total_latency().count, s.records_read);
 }
 
-/// Serves `batches` one-row batches stamped as having arrived `age` ago: a
-/// source that held its records that long before the router read them.
-struct Backdated {
+/// One-row batches of a BIGINT `x`: `batches` of them (`None`: without end),
+/// each stamped as having arrived `age` before the router read it (a source
+/// that held its records that long), counting the polls in `polls`.
+struct OneRowBatches {
     schema: Schema,
-    batches: usize,
+    batches: Option<u64>,
     age: Duration,
+    polls: Arc<AtomicU64>,
 }
 
-impl Source for Backdated {
+impl OneRowBatches {
+    fn new(batches: Option<u64>, age: Duration) -> OneRowBatches {
+        OneRowBatches {
+            schema: Schema::new(vec![Field::new("x", DataType::Int64)]),
+            batches,
+            age,
+            polls: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Source for OneRowBatches {
     fn schema(&self) -> &Schema {
         &self.schema
     }
 
     fn poll(&mut self, _max_rows: usize, _deadline: Option<Instant>) -> Result<Poll, Error> {
-        if self.batches == 0 {
-            return Ok(Poll::End);
+        self.polls.fetch_add(1, Ordering::Relaxed);
+        match &mut self.batches {
+            Some(0) => return Ok(Poll::End),
+            Some(left) => *left -= 1,
+            None => {}
         }
-        self.batches -= 1;
         let mut batch = Batch::with_capacity(&self.schema, 1);
-        batch.columns[0].push_value(&Value::Int64(self.batches as i64));
+        batch.columns[0].push_value(&Value::Int64(1));
         batch.len = 1;
         batch.ingest_time = Instant::now()
             .checked_sub(self.age)
@@ -264,7 +279,7 @@ impl Source for Backdated {
     }
 
     fn describe(&self) -> String {
-        "backdated rows".to_owned()
+        "one-row batches".to_owned()
     }
 }
 
@@ -273,11 +288,7 @@ fn latency_splits_into_the_wait_for_the_shard_and_the_shard_s_own_time() {
     // Records that waited 2 s before the router read them: that wait is
     // before the shard, and the shard's own time is the query's.
     let age = Duration::from_secs(2);
-    let source = Backdated {
-        schema: Schema::new(vec![Field::new("x", DataType::Int64)]),
-        batches: 50,
-        age,
-    };
+    let source = OneRowBatches::new(Some(50), age);
     let out = Engine::builder()
         .sql("SELECT x, x * 2 AS y FROM t")
         .cores(
@@ -316,45 +327,14 @@ fn latency_splits_into_the_wait_for_the_shard_and_the_shard_s_own_time() {
     assert!(rendered.contains("waiting for the shard"), "{rendered}");
 }
 
-/// One-row batches without end, counting the polls that asked for them.
-struct CountedPolls {
-    schema: Schema,
-    polls: Arc<AtomicU64>,
-}
-
-impl Source for CountedPolls {
-    fn schema(&self) -> &Schema {
-        &self.schema
-    }
-
-    fn poll(&mut self, _max_rows: usize, _deadline: Option<Instant>) -> Result<Poll, Error> {
-        self.polls.fetch_add(1, Ordering::Relaxed);
-        let mut batch = Batch::with_capacity(&self.schema, 1);
-        batch.columns[0].push_value(&Value::Int64(1));
-        batch.len = 1;
-        Ok(Poll::Batch(batch))
-    }
-
-    fn malformed(&self) -> u64 {
-        0
-    }
-
-    fn describe(&self) -> String {
-        "counted polls".to_owned()
-    }
-}
-
 #[test]
 fn a_shard_that_cannot_start_leaves_the_input_unread() {
     // A directory where shard 0's part file must go: the shard fails as it
     // opens its sink, before its first message.
     let out = TempPath::new("unstartable");
     std::fs::create_dir_all(out.0.join("part-0.csv")).expect("the temp dir is writable");
-    let polls = Arc::new(AtomicU64::new(0));
-    let source = CountedPolls {
-        schema: Schema::new(vec![Field::new("x", DataType::Int64)]),
-        polls: polls.clone(),
-    };
+    let source = OneRowBatches::new(None, Duration::ZERO);
+    let polls = source.polls.clone();
     let result = Engine::builder()
         .sql("SELECT x FROM t")
         .cores(
