@@ -26,9 +26,10 @@
 //! The engine's latency is also shown split where the shard takes a batch
 //! (`RunSummary`'s `Latencies`): `wait` (generator, router, ring: the floor's
 //! whole path) and `service` (the shard's query). Each side's `steal%` is the
-//! share of the run's wall time the host gave neither vCPU to this VM, from
-//! `/proc/stat`, averaged over the CPUs (10 ms ticks, so coarse): once it
-//! passes 1%, a p99 below the length of one theft is out of reach for both.
+//! share of the run's wall time in which the host ran something else on this
+//! VM's CPUs (`steal` in `/proc/stat`, averaged over the CPUs, 10 ms ticks, so
+//! coarse): past 1%, a p99 shorter than one such theft is out of reach for
+//! both sides.
 //!
 //! `cargo bench --bench latency`; `CORESTREAM_BENCH_RATES` (default
 //! "100000 1000000 5000000"), `CORESTREAM_BENCH_SECONDS` per run (default 2).

@@ -46,6 +46,16 @@ impl OffCores {
     }
 }
 
+impl Drop for OffCores {
+    fn drop(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            // Best effort: the set was accepted once, so this fails only if
+            // the thread's cgroup shrank meanwhile.
+            let _ = sched_setaffinity(Pid::from_raw(0), &saved);
+        }
+    }
+}
+
 /// The CPUs the calling thread may run on now, in order (empty where they
 /// cannot be read).
 pub fn allowed_cpus() -> Vec<usize> {
@@ -55,14 +65,4 @@ pub fn allowed_cpus() -> Vec<usize> {
     (0..CpuSet::count())
         .filter(|&cpu| set.is_set(cpu) == Ok(true))
         .collect()
-}
-
-impl Drop for OffCores {
-    fn drop(&mut self) {
-        if let Some(saved) = self.saved.take() {
-            // Best effort: the set was accepted once, so this fails only if
-            // the thread's cgroup shrank meanwhile.
-            let _ = sched_setaffinity(Pid::from_raw(0), &saved);
-        }
-    }
 }

@@ -9,9 +9,9 @@
 //! ([`Progress`]); the final read happens after the shard thread is joined, so
 //! it sees the final values.
 //!
-//! Each shard owns its latency [`Histogram`] outright while it runs (no
-//! sharing, no atomics) and hands it back when it finishes; the summary holds
-//! one per shard and merges them on demand.
+//! Each shard owns its latency [`Histogram`]s outright while it runs (no
+//! sharing, no atomics) and hands them back when it finishes; the summary
+//! holds one set per shard and merges them on demand.
 //!
 //! # Latency
 //! Ingest-to-sink latency is in **microseconds**: from a batch's

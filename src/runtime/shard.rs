@@ -29,8 +29,8 @@
 //! then (or when it fails before that). The engine lets the routers read
 //! only once every shard has reported or failed: the executor's start-up
 //! (tens of milliseconds, io_uring set-up and sink files) is then not
-//! latency for the first records, and a shard that cannot start has read
-//! nothing.
+//! latency for the first records, and when a shard cannot start, no input
+//! has been read.
 //!
 //! # Several routers
 //! With one router per reader (a file read in parallel), the shard has one
