@@ -34,7 +34,7 @@ use crate::runtime::doorbell::Doorbell;
 use crate::runtime::metrics::{Latencies, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::{ring, Consumer, Producer};
 use crate::runtime::router::{route_all, Batching, Lane, Routing};
-use crate::runtime::shard::{self, IdlePolicy, ShardSpec};
+use crate::runtime::shard::{self, IdlePolicy, ShardSpec, StartGate};
 use crate::sql::plan::QueryPlan;
 use crate::sql::{PlanOptions, StreamDecl};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -481,8 +481,7 @@ impl Engine {
         let mut handles = Vec::new();
         let mut counters = Vec::new();
         let mut startup_error = None;
-        // Every shard says when it is ready (see `runtime::shard`, Start-up).
-        let (ready, shards_ready) = std::sync::mpsc::channel();
+        let start_gate = StartGate::default();
         // The mesh: one ring from every router to every shard;
         // `lanes[r][s]` is router r's end of its ring to shard s.
         let readers = self.sources.len();
@@ -509,7 +508,7 @@ impl Engine {
                 doorbell: doorbell.clone(),
                 counters: shard_counters.clone(),
                 results: result_producers.next(),
-                ready: ready.clone(),
+                ready: start_gate.ready_sender(),
             };
             match shard::spawn(spec) {
                 Ok(h) => handles.push(h),
@@ -551,10 +550,8 @@ impl Engine {
                     })
                 })
             });
-            // Routing starts when every shard is ready or has failed: each
-            // drops its sender then, and this thread's own went before.
-            drop(ready);
-            for () in shards_ready.iter() {}
+            // Routing starts when every shard is ready or has failed.
+            start_gate.wait();
             let routed = match startup_error {
                 Some(e) => (Err(e), Default::default()),
                 None => route_all(

@@ -20,7 +20,7 @@ use corestream::runtime::doorbell::Doorbell;
 use corestream::runtime::message::Message;
 use corestream::runtime::metrics::ShardCounters;
 use corestream::runtime::ring::ring;
-use corestream::runtime::shard::{self, IdlePolicy, ShardSpec};
+use corestream::runtime::shard::{self, IdlePolicy, ShardSpec, StartGate};
 use corestream::sql::plan::{Partitioning, QueryPlan};
 use corestream::sql::PlanOptions;
 use hashbrown::HashTable;
@@ -155,7 +155,7 @@ pub struct EngineRun {
 /// its part (prebuilt messages, then end of input, on a ring that holds them
 /// all) until the join.
 pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> EngineRun {
-    let (ready, shards_ready) = std::sync::mpsc::channel();
+    let start_gate = StartGate::default();
     let mut feeds = Vec::new();
     let mut handles = Vec::new();
     for (index, part) in parts.iter().enumerate() {
@@ -183,14 +183,12 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
             doorbell: doorbell.clone(),
             counters: ShardCounters::new(),
             results: None,
-            ready: ready.clone(),
+            ready: start_gate.ready_sender(),
         };
         handles.push(shard::spawn(spec).expect("shard starts"));
         feeds.push((producer, doorbell, messages));
     }
-    // Each shard drops its sender when it is ready for its first message.
-    drop(ready);
-    for () in shards_ready.iter() {}
+    start_gate.wait();
     let start = Instant::now();
     for (producer, doorbell, messages) in &mut feeds {
         for m in messages.drain(..) {

@@ -27,7 +27,7 @@
 //! A shard reports on `ready` once it has opened its sinks and built its
 //! pipeline, just before it takes its first message, and drops its sender
 //! then (or when it fails before that). The engine lets the routers read
-//! only once every shard has reported or failed: the executor's start-up
+//! only once every shard has reported or failed ([`StartGate`]): the executor's start-up
 //! (tens of milliseconds, io_uring set-up and sink files) is then not
 //! latency for the first records, and when a shard cannot start, no input
 //! has been read.
@@ -90,8 +90,38 @@ pub struct ShardSpec {
     /// The shard's result ring, with [`OutputSpec::Rings`] only.
     pub results: Option<Producer<Batch>>,
     /// Told once when the shard is ready for its first message, then dropped
-    /// (see the module docs).
+    /// (see the module docs); from [`StartGate::ready_sender`].
     pub ready: std::sync::mpsc::Sender<()>,
+}
+
+/// Where the starter of some shards waits until each is ready for its first
+/// message or has failed (see the module docs, Start-up).
+pub struct StartGate {
+    sender: std::sync::mpsc::Sender<()>,
+    receiver: std::sync::mpsc::Receiver<()>,
+}
+
+impl Default for StartGate {
+    fn default() -> Self {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        StartGate { sender, receiver }
+    }
+}
+
+impl StartGate {
+    /// The [`ShardSpec::ready`] of one shard.
+    pub fn ready_sender(&self) -> std::sync::mpsc::Sender<()> {
+        self.sender.clone()
+    }
+
+    /// Returns once every shard given a sender has reported or dropped it
+    /// (its thread ended, or never started).
+    pub fn wait(self) {
+        let StartGate { sender, receiver } = self;
+        // The gate's own sender would keep the channel open for ever.
+        drop(sender);
+        for () in receiver.iter() {}
+    }
 }
 
 /// What a shard hands back when it finishes.
