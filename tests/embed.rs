@@ -4,8 +4,9 @@
 //! Covers: results of a GROUP BY and a tumbling window fed by `push_row` and
 //! `push`; stopping an endless push; bounded memory under a slow consumer
 //! (batches in flight never exceed what the rings hold); a shard whose
-//! callback fails or panics; schema checks on push; and where the router
-//! runs (off the shards' cores, the caller's CPUs restored after).
+//! callback fails or panics; schema checks on push; where the router runs
+//! (off the shards' cores, the caller's CPUs restored after); and a shard
+//! that keeps polling while its router is held up mid-stream.
 
 use corestream::data::{Batch, DataType, Field, Schema, Value};
 use corestream::io::push::{self, PushError, RowError};
@@ -14,6 +15,7 @@ use corestream::io::source::{Poll, Source};
 use corestream::runtime::affinity::allowed_cpus;
 use corestream::runtime::cores::CoreSet;
 use corestream::runtime::router::Batching;
+use corestream::runtime::shard::IdlePolicy;
 use corestream::{Engine, Error, RunningEngine};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -595,14 +597,39 @@ fn pushing_after_the_engine_is_gone_is_closed() {
     }
 }
 
-/// Serves `batches` small batches, and sends the CPUs its thread (the
-/// router's) may run on at each poll.
-struct WhereRouted {
+/// Serves `batches` small batches, all but the first after `stall` of busy
+/// work (a router held up mid-stream), then is idle for `quiet` (each poll
+/// returns at once with nothing), then ends. Sends the CPUs its thread (the
+/// router's) may run on at each batch.
+struct SmallBatches {
     batches: u64,
+    stall: Duration,
+    quiet: Duration,
+    served: u64,
+    quiet_until: Option<Instant>,
     cpus: mpsc::Sender<Vec<usize>>,
 }
 
-impl Source for WhereRouted {
+impl SmallBatches {
+    fn new(
+        batches: u64,
+        stall: Duration,
+        quiet: Duration,
+    ) -> (SmallBatches, mpsc::Receiver<Vec<usize>>) {
+        let (cpus, rx) = mpsc::channel();
+        let source = SmallBatches {
+            batches,
+            stall,
+            quiet,
+            served: 0,
+            quiet_until: None,
+            cpus,
+        };
+        (source, rx)
+    }
+}
+
+impl Source for SmallBatches {
     fn schema(&self) -> &Schema {
         static SCHEMA: std::sync::OnceLock<Schema> = std::sync::OnceLock::new();
         SCHEMA.get_or_init(schema)
@@ -610,10 +637,22 @@ impl Source for WhereRouted {
 
     fn poll(&mut self, _max_rows: usize, _deadline: Option<Instant>) -> Result<Poll, Error> {
         if self.batches == 0 {
-            return Ok(Poll::End);
+            let quiet_until = *self.quiet_until.get_or_insert(Instant::now() + self.quiet);
+            return Ok(if Instant::now() < quiet_until {
+                Poll::Idle
+            } else {
+                Poll::End
+            });
         }
-        self.batches -= 1;
         let _ = self.cpus.send(allowed_cpus());
+        if self.served > 0 {
+            let until = Instant::now() + self.stall;
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+        self.served += 1;
+        self.batches -= 1;
         Ok(Poll::Batch(batch(self.batches * 4, self.batches * 4 + 4)))
     }
 
@@ -626,24 +665,27 @@ impl Source for WhereRouted {
     }
 }
 
+/// One shard on the first of the test thread's CPUs.
+fn one_shard_engine(source: SmallBatches, idle: IdlePolicy) -> Engine {
+    let first = allowed_cpus()[0];
+    Engine::builder()
+        .sql("SELECT sym, COUNT(*) AS n FROM t GROUP BY sym")
+        .cores(CoreSet::from_list(&first.to_string(), &CoreSet::online_cpus().unwrap()).unwrap())
+        .output(OutputSpec::Discard)
+        .idle(idle)
+        .build_with_source(Box::new(source))
+        .unwrap()
+}
+
 #[test]
 fn the_router_keeps_off_the_shards_cores_and_the_caller_gets_its_cpus_back() {
     let before = allowed_cpus();
     assert!(!before.is_empty(), "the test thread's CPU set is readable");
     let shard_core = before[0];
-    let (tx, rx) = mpsc::channel();
-    let engine = Engine::builder()
-        .sql("SELECT sym, COUNT(*) AS n FROM t GROUP BY sym")
-        .cores(
-            CoreSet::from_list(&shard_core.to_string(), &CoreSet::online_cpus().unwrap()).unwrap(),
-        )
-        .output(OutputSpec::Discard)
-        .build_with_source(Box::new(WhereRouted {
-            batches: 20,
-            cpus: tx,
-        }))
+    let (source, rx) = SmallBatches::new(20, Duration::ZERO, Duration::ZERO);
+    let out = one_shard_engine(source, IdlePolicy::default())
+        .run()
         .unwrap();
-    let out = engine.run().unwrap();
     assert!(out.summary.identity_holds(), "{}", out.summary.render());
     // With a CPU besides the shard's, the router keeps to the others; with
     // none it stays where it was.
@@ -663,4 +705,38 @@ fn the_router_keeps_off_the_shards_cores_and_the_caller_gets_its_cpus_back() {
         before,
         "the calling thread's CPUs after the run"
     );
+}
+
+#[test]
+fn a_shard_keeps_polling_while_its_router_is_held_up_mid_stream() {
+    const GAPS: u64 = 20;
+    let stall = Duration::from_millis(2);
+    let parks = |stall_spin: Duration, quiet: Duration| {
+        let (source, _cpus) = SmallBatches::new(GAPS + 1, stall, quiet);
+        let idle = IdlePolicy {
+            spin: Duration::from_micros(100),
+            stall_spin,
+        };
+        let out = one_shard_engine(source, idle).run().unwrap();
+        assert!(out.summary.identity_holds(), "{}", out.summary.render());
+        out.summary.total().parks
+    };
+    // Every gap is longer than the idle spin and the stall spin: the shard
+    // parks in (nearly) every one.
+    let parked = parks(Duration::from_millis(1), Duration::ZERO);
+    assert!(parked >= GAPS / 2, "parked {parked} times in {GAPS} gaps");
+    let parked = parks(Duration::from_millis(500), Duration::ZERO);
+    if allowed_cpus().len() == 1 {
+        // No CPU of its own for the router: no flow hint, so the shard parks
+        // as it would without the stall spin.
+        assert!(parked >= GAPS / 2, "parked {parked} times in {GAPS} gaps");
+        return;
+    }
+    // The router runs on a CPU of its own and says the input is flowing from
+    // its first batch on: the shard keeps polling through every gap.
+    assert!(parked <= 2, "parked {parked} times in {GAPS} gaps");
+    // Once the source says it has nothing, the input is idle, not stalled:
+    // the shard parks after the idle spin.
+    let parked = parks(Duration::from_millis(500), Duration::from_millis(20));
+    assert!(parked >= 1, "parked {parked} times with the input idle");
 }

@@ -414,7 +414,9 @@ fn metrics_json_accounts_for_every_record_and_quiet_prints_nothing() {
     let shards = json["shards"].as_array().expect("shards is a list");
     assert!(!shards.is_empty());
     let mut sum = 0;
+    let mut parks = 0;
     for s in shards {
+        parks += num(s, "parks");
         assert_eq!(
             num(s, "records_in"),
             num(s, "processed") + num(s, "filtered") + num(s, "late") + num(s, "malformed"),
@@ -429,6 +431,7 @@ fn metrics_json_accounts_for_every_record_and_quiet_prints_nothing() {
         }
     }
     assert_eq!(sum, 200, "the shards received every decoded record");
+    assert_eq!(num(total, "parks"), parks, "{text}");
     for key in ["latency_us", "wait_us", "service_us"] {
         assert_eq!(num(&total[key], "count"), 200, "{key}");
     }

@@ -171,6 +171,11 @@ struct RunArgs {
     /// How long an idle shard polls before it parks (e.g. 100us, 1ms).
     #[arg(long, default_value = "100us")]
     idle_spin: String,
+    /// How long an idle shard polls before it parks while its input is still flowing and its
+    /// router, on a CPU of its own, is late with the next rows (e.g. 10ms; 0 parks after
+    /// --idle-spin).
+    #[arg(long, default_value = "10ms")]
+    stall_spin: String,
     /// A malformed input record: fail (stop, exit 1, naming file and line), skip (count it), or
     /// dead-letter[=PATH] (count it and write `source<TAB>line<TAB>reason<TAB>raw` to PATH;
     /// default DIR/dead-letter.txt with --output DIR, else ./corestream-dead-letter.txt).
@@ -307,6 +312,7 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         })
         .idle(IdlePolicy {
             spin: duration("idle-spin", &args.idle_spin)?,
+            stall_spin: duration("stall-spin", &args.stall_spin)?,
         })
         .on_error(OnError::parse(&args.on_error)?)
         .late(late_policy(&args))

@@ -532,7 +532,9 @@ impl Source for PushSource {
                 Some(d) => {
                     self.doorbell.park_unless_until(d, has_work);
                 }
-                None => self.doorbell.park_unless(has_work),
+                None => {
+                    self.doorbell.park_unless(has_work);
+                }
             }
         }
     }

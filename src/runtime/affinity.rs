@@ -19,6 +19,9 @@ use nix::unistd::Pid;
 pub struct OffCores {
     /// The thread's CPU set before, when it was changed.
     saved: Option<CpuSet>,
+    /// The thread runs on none of the cores, now that it is confined (or
+    /// because it already was).
+    off: bool,
 }
 
 impl OffCores {
@@ -26,7 +29,10 @@ impl OffCores {
     pub fn enter(cores: &[usize]) -> OffCores {
         let this_thread = Pid::from_raw(0);
         let Ok(saved) = sched_getaffinity(this_thread) else {
-            return OffCores { saved: None };
+            return OffCores {
+                saved: None,
+                off: false,
+            };
         };
         let mut free = saved;
         let mut left = 0;
@@ -42,7 +48,14 @@ impl OffCores {
         let changed = left > 0 && free != saved && sched_setaffinity(this_thread, &free).is_ok();
         OffCores {
             saved: changed.then_some(saved),
+            off: left > 0 && (changed || free == saved),
         }
+    }
+
+    /// Whether the thread now runs on none of the cores it was to avoid: a
+    /// CPU of its own that the shards do not spin on.
+    pub fn is_off(&self) -> bool {
+        self.off
     }
 }
 

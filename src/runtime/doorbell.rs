@@ -43,6 +43,16 @@
 //!   the one consumer thread (the first thread to call either owns the
 //!   doorbell).
 //! - [`Doorbell::ring`]: any thread, any number of producers, at any time.
+//! - [`Doorbell::set_flowing`] and [`Doorbell::is_flowing`]: see below.
+//!
+//! # Flow hint
+//!
+//! A producer may also say that its input is flowing ([`Doorbell::set_flowing`]):
+//! its source returned data at its last read, so more is due soon, and a gap now
+//! is the producer being held up (off its CPU), not an idle input. The
+//! consumer's idle policy reads it ([`Doorbell::is_flowing`]) to decide how long
+//! to spin before it parks. It is a hint: nothing is ordered by it, and a stale
+//! value costs only an early park or a longer spin, never a missed push.
 //!
 //! # Why a push is never missed
 //!
@@ -104,7 +114,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use crate::sync::{fence, thread, Arc, AtomicBool, Ordering};
+use crate::sync::{fence, thread, Arc, AtomicBool, AtomicUsize, Ordering};
 
 /// Wakes one parked consumer thread when a producer pushes into one of its rings.
 pub struct Doorbell {
@@ -115,6 +125,10 @@ pub struct Doorbell {
     /// The consumer thread, set once by `register_current_thread` or the first
     /// `park_unless`, before `sleeping` is ever `true`.
     consumer: OnceLock<thread::Thread>,
+    /// Producers whose input is flowing (the flow hint). Changed only by
+    /// producers, when their input starts or stops flowing; read by the
+    /// consumer when it has been idle for a while.
+    flowing: AtomicUsize,
 }
 
 impl Doorbell {
@@ -124,6 +138,7 @@ impl Doorbell {
         Arc::new(Doorbell {
             sleeping: AtomicBool::new(false),
             consumer: OnceLock::new(),
+            flowing: AtomicUsize::new(0),
         })
     }
 
@@ -146,7 +161,8 @@ impl Doorbell {
     /// (see the module docs for why that order makes a missed push
     /// impossible); parks only if it still finds nothing, and re-checks after
     /// every wake-up, so spurious wake-ups never make it return early. It
-    /// returns only after a `has_work()` call returned `true`.
+    /// returns only after a `has_work()` call returned `true`: `true` if the
+    /// thread parked before that, `false` if it found work at once.
     ///
     /// `has_work` must look at every ring this thread consumes (with
     /// `Consumer::is_empty`) and at anything else that needs attention (stop
@@ -155,7 +171,7 @@ impl Doorbell {
     /// # Panics
     ///
     /// Panics if a different thread is registered as the consumer.
-    pub fn park_unless(&self, mut has_work: impl FnMut() -> bool) {
+    pub fn park_unless(&self, mut has_work: impl FnMut() -> bool) -> bool {
         self.registered_consumer();
         // ORDERING: Release pairs with the Acquire load in `ring`: a producer
         // that sees `true` also sees the registered `consumer` thread handle.
@@ -164,14 +180,17 @@ impl Doorbell {
         // Dekker handshake in the module docs): either that producer sees
         // `sleeping == true`, or the `has_work()` below sees its push.
         fence(Ordering::SeqCst);
+        let mut parked = false;
         while !has_work() {
             // `unpark` synchronizes-with the `park` it ends, so the re-check
             // sees everything the waking producer pushed.
             thread::park();
+            parked = true;
         }
         // Relaxed: clearing the flag only saves producers useless unparks; a
         // producer that still sees `true` causes one spurious wake-up.
         self.sleeping.store(false, Ordering::Relaxed);
+        parked
     }
 
     /// Like [`park_unless`](Self::park_unless), but returns by `deadline`
@@ -253,6 +272,24 @@ impl Doorbell {
         }
     }
 
+    /// Producer side: says that this producer's input started (`true`) or
+    /// stopped (`false`) flowing (see the module docs, Flow hint). Calls
+    /// must alternate, starting with `true`, and a producer that started must
+    /// stop before it goes away.
+    pub fn set_flowing(&self, on: bool) {
+        // Relaxed: a hint; nothing is published with it.
+        if on {
+            self.flowing.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.flowing.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Consumer side: whether any producer says its input is flowing.
+    pub fn is_flowing(&self) -> bool {
+        self.flowing.load(Ordering::Relaxed) > 0
+    }
+
     /// Registers the calling thread if no thread is registered, and checks that
     /// the registered thread is the calling one.
     fn registered_consumer(&self) -> &thread::Thread {
@@ -273,6 +310,7 @@ impl fmt::Debug for Doorbell {
         f.debug_struct("Doorbell")
             .field("sleeping", &self.sleeping.load(Ordering::Relaxed))
             .field("consumer", &self.consumer.get().map(|t| t.id()))
+            .field("flowing", &self.flowing.load(Ordering::Relaxed))
             .finish()
     }
 }

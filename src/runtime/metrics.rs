@@ -46,6 +46,7 @@ pub struct ShardCounters {
     filtered: AtomicU64,
     late: AtomicU64,
     rows_out: AtomicU64,
+    parks: AtomicU64,
 }
 
 /// The shard-local tally, published to [`ShardCounters`] once per batch.
@@ -56,6 +57,9 @@ pub struct ShardStats {
     pub filtered: u64,
     pub late: u64,
     pub rows_out: u64,
+    /// Times the shard parked its thread, idle (see
+    /// [`crate::runtime::shard`], Idle policy): each costs a wake-up later.
+    pub parks: u64,
 }
 
 impl ShardCounters {
@@ -70,6 +74,7 @@ impl ShardCounters {
         self.filtered.store(s.filtered, Ordering::Relaxed);
         self.late.store(s.late, Ordering::Relaxed);
         self.rows_out.store(s.rows_out, Ordering::Relaxed);
+        self.parks.store(s.parks, Ordering::Relaxed);
     }
 
     pub fn read(&self) -> ShardStats {
@@ -79,6 +84,7 @@ impl ShardCounters {
             filtered: self.filtered.load(Ordering::Relaxed),
             late: self.late.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
+            parks: self.parks.load(Ordering::Relaxed),
         }
     }
 }
@@ -328,6 +334,7 @@ struct JsonRow {
     late: u64,
     malformed: u64,
     rows_out: u64,
+    parks: u64,
     records_per_s: f64,
     latency_us: LatencyPercentiles,
     wait_us: LatencyPercentiles,
@@ -357,6 +364,7 @@ impl RunSummary {
             t.filtered += s.filtered;
             t.late += s.late;
             t.rows_out += s.rows_out;
+            t.parks += s.parks;
         }
         t
     }
@@ -486,8 +494,8 @@ impl RunSummary {
         );
         let _ = writeln!(
             out,
-            "latency split (us, p50/p99/p99.9/max): waiting for the shard {}/{}/{}/{}, in the shard {}/{}/{}/{}",
-            wait.p50, wait.p99, wait.p999, wait.max, service.p50, service.p99, service.p999, service.max
+            "latency split (us, p50/p99/p99.9/max): waiting for the shard {}/{}/{}/{}, in the shard {}/{}/{}/{}; shards parked {} times",
+            wait.p50, wait.p99, wait.p999, wait.max, service.p50, service.p99, service.p999, service.max, t.parks
         );
         out
     }
@@ -495,7 +503,7 @@ impl RunSummary {
     /// The summary as one JSON object: `elapsed_s`, `records_per_s`,
     /// `records_read`, `readers`, `partial_aggregation`, `stopped`, `identity_holds`, `shards` (one row per
     /// shard) and `total`. Each row has `records_in`, `processed`, `filtered`,
-    /// `late`, `malformed`, `rows_out`, `records_per_s`, and `latency_us`
+    /// `late`, `malformed`, `rows_out`, `parks`, `records_per_s`, and `latency_us`
     /// with its split `wait_us` and `service_us` (each `count`, `p50`, `p99`,
     /// `p999`, `max`; see [`Latencies`]). In `total`, `records_in`
     /// includes the malformed records, so
@@ -517,6 +525,7 @@ impl RunSummary {
             late: s.late,
             malformed,
             rows_out: s.rows_out,
+            parks: s.parks,
             records_per_s: records_in as f64 / secs,
             latency_us: latency.map_or_else(Default::default, |l| LatencyPercentiles::of(&l.total)),
             wait_us: latency.map_or_else(Default::default, |l| LatencyPercentiles::of(&l.wait)),

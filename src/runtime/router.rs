@@ -111,6 +111,8 @@ pub struct Lane {
     /// Records sent to the shard so far, and where they are published.
     routed: u64,
     routed_counter: std::sync::Arc<CachePadded<RoutedCounter>>,
+    /// What this lane last told the doorbell's flow hint.
+    flowing: bool,
 }
 
 impl Lane {
@@ -129,6 +131,16 @@ impl Lane {
             oldest: None,
             routed: 0,
             routed_counter: RoutedCounter::new(),
+            flowing: false,
+        }
+    }
+
+    /// Tells the shard whether the input is flowing (see
+    /// [`Doorbell::set_flowing`]), when that changed.
+    fn flow(&mut self, on: bool) {
+        if self.flowing != on {
+            self.flowing = on;
+            self.doorbell.set_flowing(on);
         }
     }
 
@@ -197,6 +209,7 @@ impl Drop for Lane {
         // SAFETY: `producer` is not used again: this is the lane's drop, and
         // nothing below touches it.
         unsafe { ManuallyDrop::drop(&mut self.producer) };
+        self.flow(false);
         // Now the ring is abandoned; a shard parked on it must wake to see that.
         self.doorbell.ring();
     }
@@ -390,7 +403,9 @@ pub struct RouterStats {
 /// Routes every record of `source` to `lanes` (lane `i` feeds shard `i`), or
 /// folds it into partial groups handed to every lane, then sends end of input
 /// to every lane. `stats` counts what was read, also when
-/// routing fails.
+/// routing fails. With `hint_flow` (a router on a CPU its shards do not
+/// spin on), the lanes tell their shards while the source keeps returning
+/// rows (see [`super::shard`], Idle policy).
 ///
 /// Returns an error if the source fails, or if a shard stopped early (the
 /// caller then reports that shard's own error).
@@ -400,6 +415,7 @@ pub fn route(
     lanes: &mut [Lane],
     stop: &(dyn Fn() -> bool + Sync),
     stats: &mut RouterStats,
+    hint_flow: bool,
 ) -> Result<(), Error> {
     let Routing { plan, batching, .. } = routing;
     let partitioning = &plan.partitioning;
@@ -446,7 +462,12 @@ pub fn route(
                 .filter_map(|l| l.oldest)
                 .min()
                 .map_or(check, |t| check.min(t + batching.linger));
-            match source.poll(batching.batch_size, Some(deadline))? {
+            let polled = source.poll(batching.batch_size, Some(deadline))?;
+            if hint_flow {
+                let flowing = matches!(polled, Poll::Batch(_));
+                lanes.iter_mut().for_each(|lane| lane.flow(flowing));
+            }
+            match polled {
                 Poll::End => break,
                 Poll::Idle => {}
                 Poll::Batch(batch) => {
@@ -515,15 +536,25 @@ pub fn route_all(
     stop: &(dyn Fn() -> bool + Sync),
     cores: &[usize],
 ) -> (Result<(), Error>, RouterStats) {
-    let route_one =
-        |source: &mut Box<dyn Source>, mut lanes: Vec<Lane>, stop: &(dyn Fn() -> bool + Sync)| {
-            let mut stats = RouterStats::default();
-            let result = route(source.as_mut(), routing, &mut lanes, stop, &mut stats);
-            (result, stats)
-        };
+    let route_one = |source: &mut Box<dyn Source>,
+                     mut lanes: Vec<Lane>,
+                     stop: &(dyn Fn() -> bool + Sync),
+                     hint_flow: bool| {
+        let mut stats = RouterStats::default();
+        let result = route(
+            source.as_mut(),
+            routing,
+            &mut lanes,
+            stop,
+            &mut stats,
+            hint_flow,
+        );
+        (result, stats)
+    };
     if let ([source], [_]) = (&mut *sources, lanes.as_slice()) {
-        let _placed = OffCores::enter(cores);
-        return route_one(source, lanes.into_iter().next().unwrap_or_default(), stop);
+        let placed = OffCores::enter(cores);
+        let lanes = lanes.into_iter().next().unwrap_or_default();
+        return route_one(source, lanes, stop, placed.is_off());
     }
     // Set by the first router that fails; the flag carries no data, so
     // Relaxed suffices.
@@ -544,7 +575,9 @@ pub fn route_all(
                             // Best effort: unpinned, the router still works.
                             core_affinity::set_for_current(core_affinity::CoreId { id });
                         }
-                        let (result, stats) = route_one(source, lanes, stop);
+                        // Pinned to a shard's core: a spinning shard would
+                        // take this router's CPU, so no flow hint.
+                        let (result, stats) = route_one(source, lanes, stop, false);
                         if result.is_err() {
                             failed.store(true, std::sync::atomic::Ordering::Relaxed);
                         }

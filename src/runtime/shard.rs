@@ -44,6 +44,14 @@
 //! When its rings are empty the shard flushes its sink, then polls for
 //! [`IdlePolicy::spin`] (backing off), then parks its thread on the
 //! [`Doorbell`] until the router rings it. A parked shard uses no CPU.
+//!
+//! A router on a CPU of its own says, through the doorbell's flow hint, while
+//! its source keeps returning rows. A gap then means the router was held up
+//! (the host took its CPU for a few milliseconds), not that the input is
+//! idle, and the rows it catches up with should not also wait for the shard
+//! to wake: the shard keeps polling for up to [`IdlePolicy::stall_spin`]
+//! instead. A router that shares a core with its shard never says so: its
+//! shard's spinning would take the router's CPU.
 
 use super::doorbell::Doorbell;
 use super::message::Message;
@@ -59,16 +67,21 @@ use crate::sync::Arc;
 use crossbeam::utils::{Backoff, CachePadded};
 use std::time::{Duration, Instant};
 
-/// How long an idle shard polls before it parks.
+/// How long an idle shard polls before it parks (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IdlePolicy {
+    /// With the input idle.
     pub spin: Duration,
+    /// With the input flowing but the router's next rows late; the longer of
+    /// this and `spin` applies.
+    pub stall_spin: Duration,
 }
 
 impl Default for IdlePolicy {
     fn default() -> Self {
         IdlePolicy {
             spin: Duration::from_micros(100),
+            stall_spin: Duration::from_millis(10),
         }
     }
 }
@@ -286,8 +299,14 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                     idle_since = Some(Instant::now());
                 }
                 Some(t) if t.elapsed() < idle.spin => backoff.snooze(),
+                Some(t) if doorbell.is_flowing() && t.elapsed() < idle.stall_spin => {
+                    backoff.snooze()
+                }
                 Some(_) => {
-                    doorbell.park_unless(|| inputs.has_work());
+                    if doorbell.park_unless(|| inputs.has_work()) {
+                        stats.parks += 1;
+                        counters.publish(&stats);
+                    }
                     idle_since = None;
                     backoff.reset();
                 }
