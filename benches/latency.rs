@@ -14,7 +14,8 @@
 //!   `RunSummary` latency (router, ring, shard, query, sink hand-off).
 //! - **floor**: the same pacing and batching, but a bare `corestream` ring
 //!   of `(oldest due time, rows)` pairs, and a consumer that spins on it and
-//!   does nothing else (it never parks; an idle shard parks after 100 us):
+//!   does nothing else (it never parks; an idle shard parks after 100 us, or
+//!   while its router is late mid-stream after up to 10 ms, `IdlePolicy`):
 //!   what any router-plus-shard design pays on this machine (clock, ring
 //!   hand-off, the host scheduling both threads).
 //!
