@@ -254,6 +254,20 @@ impl<T> Producer<T> {
         self.is_full_at(self.tail)
     }
 
+    /// Whether at least `n` pushed messages are not yet popped. Reloads the
+    /// consumer's head only when the cached copy says so: while the
+    /// consumer keeps up, about once every `n` pushes.
+    pub fn holds_at_least(&self, n: usize) -> bool {
+        if self.tail.wrapping_sub(self.cached_head.get()) < n {
+            return false;
+        }
+        // ORDERING: Acquire, as in `is_full_at` (pairs with the Release store
+        // of `head` in `Consumer::pop`); the answer orders nothing else.
+        let head = self.shared.head.load(Ordering::Acquire);
+        self.cached_head.set(head);
+        self.tail.wrapping_sub(head) >= n
+    }
+
     /// The number of messages the ring holds when full (a power of two).
     pub fn capacity(&self) -> usize {
         self.mask + 1
@@ -430,6 +444,21 @@ impl<T> fmt::Debug for Consumer<T> {
 mod tests {
     use super::*;
     use std::rc::Rc;
+
+    #[test]
+    fn holds_at_least_counts_what_the_consumer_has_not_popped() {
+        let (mut tx, mut rx) = ring::<u32>(8);
+        assert!(tx.holds_at_least(0));
+        assert!(!tx.holds_at_least(1));
+        for i in 0..3 {
+            tx.push(i).unwrap();
+        }
+        assert!(tx.holds_at_least(3));
+        assert!(!tx.holds_at_least(4));
+        assert_eq!(rx.pop(), Some(0));
+        assert!(!tx.holds_at_least(3), "a pop since the last look is seen");
+        assert!(tx.holds_at_least(2));
+    }
 
     /// Counts its drops in a shared counter.
     struct DropCounter(Rc<Cell<usize>>);

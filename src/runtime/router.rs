@@ -33,6 +33,18 @@
 //! batch buffers, and no core frees memory another allocated
 //! (`tests/batch_reuse.rs`).
 //!
+//! # A short queue
+//! A router on a CPU of its own (see [`route_all`]) that sends batches whole,
+//! and whose source's last batch was smaller than asked for, stops reading
+//! while [`QUEUED_BATCHES`] batches wait in every shard's ring, instead of
+//! when the ring is full. Such a source keeps up with rows that arrive over
+//! time (a paced generator, a socket); it then hands over the rows that came
+//! meanwhile as one bigger batch, where the shard pays its per-batch cost
+//! once. Otherwise a shard that falls behind on batches of a row or two
+//! builds a queue of a whole ring of them, and every row waits its length.
+//! A source that fills every batch gains nothing from waiting, and keeps the
+//! whole ring to run ahead of a shard the host has paused.
+//!
 //! # Progress
 //! Each lane publishes the records it has sent to its shard in a
 //! [`RoutedCounter`] (one relaxed store per batch sent), for the backlog shown
@@ -66,6 +78,10 @@ use std::time::{Duration, Instant};
 
 /// Longest the router waits in one source poll before it checks `stop` again.
 pub const STOP_CHECK: Duration = Duration::from_millis(50);
+
+/// Batches waiting in each shard's ring at which a router with a CPU of its
+/// own stops reading its source (see the module docs, A short queue).
+pub const QUEUED_BATCHES: usize = 4;
 
 /// When the router sends a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,6 +163,11 @@ impl Lane {
     /// The counter of records this lane has sent to its shard (for progress).
     pub fn routed_counter(&self) -> std::sync::Arc<CachePadded<RoutedCounter>> {
         self.routed_counter.clone()
+    }
+
+    /// Whether [`QUEUED_BATCHES`] messages wait in the shard's ring.
+    fn shard_queued(&self) -> bool {
+        self.producer.holds_at_least(QUEUED_BATCHES)
     }
 
     /// Whether the shard has stopped (its consumer end is gone): it failed.
@@ -403,9 +424,10 @@ pub struct RouterStats {
 /// Routes every record of `source` to `lanes` (lane `i` feeds shard `i`), or
 /// folds it into partial groups handed to every lane, then sends end of input
 /// to every lane. `stats` counts what was read, also when
-/// routing fails. With `hint_flow` (a router on a CPU its shards do not
+/// routing fails. With `own_cpu` (a router on a CPU its shards do not
 /// spin on), the lanes tell their shards while the source keeps returning
-/// rows (see [`super::shard`], Idle policy).
+/// rows (see [`super::shard`], Idle policy), and whole batches keep the
+/// shards' queues short (see the module docs).
 ///
 /// Returns an error if the source fails, or if a shard stopped early (the
 /// caller then reports that shard's own error).
@@ -415,7 +437,7 @@ pub fn route(
     lanes: &mut [Lane],
     stop: &(dyn Fn() -> bool + Sync),
     stats: &mut RouterStats,
-    hint_flow: bool,
+    own_cpu: bool,
 ) -> Result<(), Error> {
     let Routing { plan, batching, .. } = routing;
     let partitioning = &plan.partitioning;
@@ -434,6 +456,10 @@ pub fn route(
         // next poll's deadline (microseconds stale then, which only makes it
         // a little early).
         let mut now = Instant::now();
+        let held = Backoff::new();
+        // The source's last batch was smaller than asked for: it is keeping
+        // up with its input, so waiting lets a bigger batch gather.
+        let mut short = false;
         loop {
             if stop() {
                 stats.stopped = true;
@@ -454,6 +480,13 @@ pub fn route(
             if let Some(i) = lanes.iter().position(Lane::shard_stopped) {
                 return Err(stopped(i));
             }
+            if own_cpu && whole && short && lanes.iter().all(Lane::shard_queued) {
+                // The rows stay in the source until a shard's queue is short.
+                held.snooze();
+                now = Instant::now();
+                continue;
+            }
+            held.reset();
             // The earliest linger deadline, and never later than STOP_CHECK
             // from now, so that a source with no data returns to check `stop`.
             let check = now + STOP_CHECK;
@@ -463,7 +496,7 @@ pub fn route(
                 .min()
                 .map_or(check, |t| check.min(t + batching.linger));
             let polled = source.poll(batching.batch_size, Some(deadline))?;
-            if hint_flow {
+            if own_cpu {
                 let flowing = matches!(polled, Poll::Batch(_));
                 lanes.iter_mut().for_each(|lane| lane.flow(flowing));
             }
@@ -471,6 +504,7 @@ pub fn route(
                 Poll::End => break,
                 Poll::Idle => {}
                 Poll::Batch(batch) => {
+                    short = batch.len < batching.batch_size;
                     stats.records_read += batch.len as u64;
                     watermark.observe(&batch);
                     let spent = match partial.as_mut() {
@@ -539,7 +573,7 @@ pub fn route_all(
     let route_one = |source: &mut Box<dyn Source>,
                      mut lanes: Vec<Lane>,
                      stop: &(dyn Fn() -> bool + Sync),
-                     hint_flow: bool| {
+                     own_cpu: bool| {
         let mut stats = RouterStats::default();
         let result = route(
             source.as_mut(),
@@ -547,7 +581,7 @@ pub fn route_all(
             &mut lanes,
             stop,
             &mut stats,
-            hint_flow,
+            own_cpu,
         );
         (result, stats)
     };
@@ -620,4 +654,76 @@ pub fn route_all(
     // A router stopped only because another failed: the run failed, not stopped.
     total.stopped &= result.is_ok();
     (result, total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::generator::{trades_schema, GeneratorOptions, TradesGenerator};
+    use crate::runtime::ring::ring;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Routes an endless generator (paced at `rate`, or as fast as it goes)
+    /// in batches of 16 to one lane whose shard never pops, until `stop`
+    /// has been asked `checks` times; returns the data messages sent.
+    fn batches_sent_to_a_stuck_shard(own_cpu: bool, rate: Option<u64>, checks: usize) -> usize {
+        let schema = trades_schema();
+        let parsed = crate::sql::parse("SELECT * FROM trades").unwrap();
+        let plan = crate::sql::plan_query(&parsed, None, &schema).unwrap();
+        let routing = Routing {
+            plan: &plan,
+            batching: Batching {
+                batch_size: 16,
+                linger: Duration::from_micros(10),
+            },
+            partial: false,
+        };
+        let (producer, mut consumer) = ring(64);
+        let (_returns, returned) = ring(64);
+        let lane = Lane::new(producer, returned, Doorbell::new(), &schema, 16);
+        let mut source = TradesGenerator::new(GeneratorOptions {
+            rate,
+            ..GeneratorOptions::default()
+        });
+        let asked = AtomicUsize::new(0);
+        let stop = || asked.fetch_add(1, Ordering::Relaxed) >= checks;
+        let mut stats = RouterStats::default();
+        route(
+            &mut source,
+            routing,
+            &mut [lane],
+            &stop,
+            &mut stats,
+            own_cpu,
+        )
+        .unwrap();
+        let mut sent = 0;
+        while let Some(message) = consumer.pop() {
+            sent += usize::from(matches!(message, Message::Data(_)));
+        }
+        sent
+    }
+
+    // Each loop reads one batch unless it holds: asked twice as often as it
+    // may read, a router that never held would send twice as many.
+    const CHECKS: usize = 2 * QUEUED_BATCHES;
+
+    #[test]
+    fn a_router_on_its_own_cpu_stops_reading_while_its_shard_has_a_queue() {
+        let sent = batches_sent_to_a_stuck_shard(true, Some(1_000_000), CHECKS);
+        assert_eq!(sent, QUEUED_BATCHES);
+    }
+
+    #[test]
+    fn a_source_that_fills_every_batch_reads_ahead_into_the_whole_ring() {
+        assert_eq!(batches_sent_to_a_stuck_shard(true, None, CHECKS), CHECKS);
+        // 63 batches fill a 64-slot ring but for the slot end of input needs.
+        assert_eq!(batches_sent_to_a_stuck_shard(true, None, 63), 63);
+    }
+
+    #[test]
+    fn a_router_sharing_its_shards_cores_does_not_hold_back() {
+        let sent = batches_sent_to_a_stuck_shard(false, Some(1_000_000), CHECKS);
+        assert_eq!(sent, CHECKS);
+    }
 }
