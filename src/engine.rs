@@ -550,10 +550,13 @@ impl Engine {
                     })
                 })
             });
-            // Routing starts when every shard is ready or has failed.
-            start_gate.wait();
+            // Routing starts when every shard is ready or has failed, and
+            // only if none failed: the failure (reported below) may not have
+            // closed the shard's ring yet, and the input must stay unread.
+            let ready = start_gate.wait();
             let routed = match startup_error {
                 Some(e) => (Err(e), Default::default()),
+                None if ready < self.cores.cores().len() => (Ok(()), Default::default()),
                 None => route_all(
                     &mut self.sources,
                     Routing {

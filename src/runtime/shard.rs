@@ -27,10 +27,11 @@
 //! A shard reports on `ready` once it has opened its sinks and built its
 //! pipeline, just before it takes its first message, and drops its sender
 //! then (or when it fails before that). The engine lets the routers read
-//! only once every shard has reported or failed ([`StartGate`]): the executor's start-up
-//! (tens of milliseconds, io_uring set-up and sink files) is then not
-//! latency for the first records, and when a shard cannot start, no input
-//! has been read.
+//! only once every shard has reported or failed ([`StartGate`]), and only if
+//! every shard reported: the executor's start-up (tens of milliseconds,
+//! io_uring set-up and sink files) is then not latency for the first
+//! records, and when a shard cannot start, no input is read (its rings may
+//! still look open when its sender is gone, so the count decides).
 //!
 //! # Several routers
 //! With one router per reader (a file read in parallel), the shard has one
@@ -128,12 +129,13 @@ impl StartGate {
     }
 
     /// Returns once every shard given a sender has reported or dropped it
-    /// (its thread ended, or never started).
-    pub fn wait(self) {
+    /// (its thread ended, or never started): how many reported. A shard that
+    /// failed to start may drop its sender before its rings.
+    pub fn wait(self) -> usize {
         let StartGate { sender, receiver } = self;
         // The gate's own sender would keep the channel open for ever.
         drop(sender);
-        for () in receiver.iter() {}
+        receiver.iter().count()
     }
 }
 
