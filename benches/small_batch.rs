@@ -2,8 +2,8 @@
 //!
 //! At 1M records/s with a short linger, the router sends batches of one or
 //! two rows, and how long the shard takes per batch sets how busy it is, and
-//! so how much a hiccup's queue multiplies its latency (README, *Against the
-//! targets*). This bench times that service time directly, which the VM's
+//! so how much a hiccup's queue multiplies its latency (README, *Latency: what
+//! bounds the tail*). This bench times that service time directly, which the VM's
 //! noise does not swamp as it does a latency tail.
 //!
 //! A producer thread refills 1-row batches, as a router does (a batch handed
