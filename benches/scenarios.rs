@@ -29,6 +29,13 @@
 //! allows (shared caches, memory bandwidth, a VM's host), the ceiling for the
 //! engine's in the same run.
 //!
+//! So does the engine ("engine on shares"): one shard per core, each given the same
+//! share of whole batches as a bare loop copy, not the rows its keys own. Its
+//! answers are per share (a window's rows are split between shards), so it is
+//! timed only; what it shows is how the engine's own code scales on this
+//! machine with no partitioning, which tells a cost of sharding by key (the
+//! `eff` column) from a limit of the machine.
+//!
 //! `cargo bench --bench scenarios [-- S0 S2 ...]`; `CORESTREAM_BENCH_RECORDS`
 //! (default 16M), `CORESTREAM_BENCH_TRIALS` (default 5), `CORESTREAM_BENCH_CORES`
 //! (default: all online cores).
@@ -480,7 +487,13 @@ fn main() {
         let parts: Vec<Vec<Batch>> = (0..cores)
             .map(|c| batches.iter().skip(c).step_by(cores).cloned().collect())
             .collect();
+        // Shard `c` gets the bare loop copy `c`'s batches, whole.
+        let shares: Vec<_> = parts
+            .iter()
+            .map(|p| partition(&plan, p, 1).remove(0))
+            .collect();
         let (mut tb, mut tbn, mut t1, mut tn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut th = Vec::new();
         let mut rows_out = 0;
         for _ in 0..trials {
             tb.push((sc.baseline)(&batches).seconds);
@@ -489,10 +502,18 @@ fn main() {
             rows_out = r.rows_out;
             t1.push(r.seconds);
             tn.push(run_engine(&plan, &many, OutputSpec::Discard).seconds);
+            let h = run_engine(&plan, &shares, OutputSpec::Discard);
+            assert_eq!(
+                h.records_in, records,
+                "{}: every record reached a shard",
+                sc.id
+            );
+            th.push(h.seconds);
         }
         let rate = |t: f64| records as f64 / t;
         let (b, bn, t1, tn) = (median(tb), median(tbn), median(t1), median(tn));
         let (r1, rn, rb, rbn) = (rate(t1), rate(tn), rate(b), rate(bn));
+        let rh = rate(median(th));
         println!(
             "{:<8} {:>5} {:>12.4e} {:>12.4e} {:>6.2} {:>12.4e} {:>12.4e} {:>7.2}  {}",
             sc.id,
@@ -506,7 +527,7 @@ fn main() {
             sc.baseline_name
         );
         println!(
-            "{:<8} {:>5} {:>12.4e} {:>12.4e} {:>6.2} {:>12.4e} {:>12.4e} {:>7.2}  the same on {cores} cores at once: eff {:.2}",
+            "{:<8} {:>5} {:>12.4e} {:>12.4e} {:>6.2} {:>12.4e} {:>12.4e} {:>7.2}  the same on {cores} cores at once: eff {:.2}; engine on shares: eff {:.2}",
             sc.id,
             cores,
             rn,
@@ -516,6 +537,7 @@ fn main() {
             rbn,
             rn / rbn,
             rbn / (cores as f64 * rb),
+            rh / (cores as f64 * r1),
         );
     }
 }
