@@ -493,7 +493,7 @@ fn main() {
             .map(|p| partition(&plan, p, 1).remove(0))
             .collect();
         let (mut tb, mut tbn, mut t1, mut tn) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut th = Vec::new();
+        let mut t_shares = Vec::new();
         let mut rows_out = 0;
         for _ in 0..trials {
             tb.push((sc.baseline)(&batches).seconds);
@@ -502,18 +502,18 @@ fn main() {
             rows_out = r.rows_out;
             t1.push(r.seconds);
             tn.push(run_engine(&plan, &many, OutputSpec::Discard).seconds);
-            let h = run_engine(&plan, &shares, OutputSpec::Discard);
+            let on_shares = run_engine(&plan, &shares, OutputSpec::Discard);
             assert_eq!(
-                h.records_in, records,
+                on_shares.records_in, records,
                 "{}: every record reached a shard",
                 sc.id
             );
-            th.push(h.seconds);
+            t_shares.push(on_shares.seconds);
         }
         let rate = |t: f64| records as f64 / t;
         let (b, bn, t1, tn) = (median(tb), median(tbn), median(t1), median(tn));
         let (r1, rn, rb, rbn) = (rate(t1), rate(tn), rate(b), rate(bn));
-        let rh = rate(median(th));
+        let r_shares = rate(median(t_shares));
         println!(
             "{:<8} {:>5} {:>12.4e} {:>12.4e} {:>6.2} {:>12.4e} {:>12.4e} {:>7.2}  {}",
             sc.id,
@@ -537,7 +537,7 @@ fn main() {
             rbn,
             rn / rbn,
             rbn / (cores as f64 * rb),
-            rh / (cores as f64 * r1),
+            r_shares / (cores as f64 * r1),
         );
     }
 }
