@@ -20,6 +20,7 @@
 //! then finishes as at end of input: rings drain, shards emit what they hold
 //! and flush their sinks, and the summary says `stopped`.
 
+use crate::catalog::{self, same_columns, NamedInput, TimeFlags};
 use crate::data::{Batch, Schema};
 use crate::error::Error;
 use crate::exec::partial_agg;
@@ -31,9 +32,10 @@ use crate::io::text::{OnError, TextOptions};
 use crate::running::RunningEngine;
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
+use crate::runtime::inputs::route_inputs;
 use crate::runtime::metrics::{Latencies, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::{ring, Consumer, Producer};
-use crate::runtime::router::{route_all, Batching, Lane, Routing};
+use crate::runtime::router::{Batching, Lane};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec, StartGate};
 use crate::sql::plan::QueryPlan;
 use crate::sql::{PlanOptions, StreamDecl};
@@ -59,6 +61,8 @@ pub const RING_CAPACITY: usize = 64;
 pub struct EngineBuilder {
     sql: String,
     input: String,
+    /// `--input NAME=SPEC`, in order; when given, `input` is not read.
+    named_inputs: Vec<(String, String)>,
     cores: Option<CoreSet>,
     output: OutputSpec,
     batching: Batching,
@@ -81,6 +85,7 @@ impl Default for EngineBuilder {
         EngineBuilder {
             sql: DEFAULT_SQL.to_owned(),
             input: DEFAULT_INPUT.to_owned(),
+            named_inputs: Vec::new(),
             cores: None,
             output: OutputSpec::Stdout,
             batching: Batching::default(),
@@ -106,6 +111,16 @@ impl EngineBuilder {
     /// The input spec: `gen:trades?...`, a CSV path, or `-` for stdin.
     pub fn input(mut self, spec: impl Into<String>) -> Self {
         self.input = spec.into();
+        self
+    }
+
+    /// A named input (`--input NAME=SPEC`), for a query over several inputs:
+    /// FROM and JOIN name it, and a `CREATE STREAM` or `CREATE TABLE` of
+    /// that name declares its columns, kind, event time and text options
+    /// (see [`crate::catalog`]). Once one is given, [`input`](Self::input)
+    /// is not read.
+    pub fn named_input(mut self, name: impl Into<String>, spec: impl Into<String>) -> Self {
+        self.named_inputs.push((name.into(), spec.into()));
         self
     }
 
@@ -216,6 +231,18 @@ impl EngineBuilder {
             return Err(Error::Config("--batch-size must be at least 1".into()));
         }
         let parsed = crate::sql::parse(&self.sql)?;
+        if !self.named_inputs.is_empty() {
+            let mut text = self.text.clone();
+            text.on_error = text.on_error.resolve(self.output.directory());
+            if self.named_inputs.len() > 1 && matches!(text.on_error, OnError::DeadLetter(_)) {
+                return Err(Error::Config(
+                    "--on-error dead-letter takes a single input for now; use skip or fail".into(),
+                ));
+            }
+            let inputs =
+                catalog::open_named(&parsed, &self.named_inputs, &text, &self.time_flags())?;
+            return self.finish_named(parsed, inputs);
+        }
         let mut text = self.text.clone();
         text.on_error = text.on_error.resolve(self.output.directory());
         if let Some(decl) = declared_stream(&parsed)? {
@@ -235,13 +262,72 @@ impl EngineBuilder {
         let mut engine = self.finish(parsed, source)?;
         let readers = engine.readers_for(&input, readers)?;
         if readers > 1 {
-            let schema = engine.sources[0].schema().clone();
-            engine.sources = split::open_parts(&input, &text, &schema, readers)?;
+            let schema = engine.inputs[0][0].schema().clone();
+            engine.inputs[0] = split::open_parts(&input, &text, &schema, readers)?;
         }
         Ok(engine)
     }
 
-    /// Like [`build`](Self::build), reading from `source` instead of the input spec.
+    /// Like [`build`](Self::build), reading from named sources the
+    /// application opened (each as [`named_input`](Self::named_input) names it).
+    pub fn build_with_sources(
+        self,
+        sources: Vec<(String, Box<dyn Source>)>,
+    ) -> Result<Engine, Error> {
+        let parsed = crate::sql::parse(&self.sql)?;
+        let inputs = catalog::from_sources(&parsed, sources, &self.time_flags())?;
+        self.finish_named(parsed, inputs)
+    }
+
+    fn time_flags(&self) -> TimeFlags {
+        TimeFlags {
+            options: self.plan_options.clone(),
+            out_of_orderness_set: self.out_of_orderness_set,
+            lateness_set: self.lateness_set,
+        }
+    }
+
+    /// Plans `parsed` over named inputs; each input the query reads gets
+    /// one reader.
+    fn finish_named(
+        self,
+        parsed: crate::sql::ParsedQuery,
+        inputs: Vec<NamedInput>,
+    ) -> Result<Engine, Error> {
+        if self.readers.is_some_and(|r| r != 1) {
+            return Err(Error::Config(
+                "--readers: named inputs are read by one reader each for now".into(),
+            ));
+        }
+        let catalog: Vec<_> = inputs.iter().map(|i| i.catalog.clone()).collect();
+        let plan = crate::sql::plan_inputs(&parsed, &catalog)?;
+        if plan.join.is_some() && matches!(self.late, LatePolicy::SideOutput(_)) {
+            return Err(Error::Config(
+                "--late side-output is not supported with a join yet; use --late drop".into(),
+            ));
+        }
+        let mut by_name: Vec<Option<Box<dyn Source>>> =
+            inputs.into_iter().map(|i| Some(i.source)).collect();
+        let mut sources = Vec::new();
+        for input in &plan.inputs {
+            let i = catalog
+                .iter()
+                .position(|c| {
+                    c.name
+                        .as_ref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&input.name))
+                })
+                .expect("the planner resolved every input in the catalog");
+            sources.push(vec![by_name[i].take().expect("an input is joined once")]);
+        }
+        if let Some(i) = by_name.iter().position(Option::is_some) {
+            let name = catalog[i].name.clone().unwrap_or_default();
+            return Err(Error::Config(format!(
+                "--input {name}=... is not used by the query; remove it or name it in FROM or JOIN"
+            )));
+        }
+        self.into_engine(plan, sources)
+    }
     pub fn build_with_source(self, source: Box<dyn Source>) -> Result<Engine, Error> {
         if self.readers.is_some_and(|r| r != 1) {
             return Err(Error::Config(
@@ -259,10 +345,6 @@ impl EngineBuilder {
         parsed: crate::sql::ParsedQuery,
         source: Box<dyn Source>,
     ) -> Result<Engine, Error> {
-        let cores = match self.cores {
-            Some(c) => c,
-            None => CoreSet::all_online()?,
-        };
         let mut options = self.plan_options.clone();
         let decl = declared_stream(&parsed)?;
         if let Some(decl) = decl {
@@ -287,6 +369,19 @@ impl EngineBuilder {
         }
         let input_name = decl.map(|d| d.name.as_str());
         let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
+        self.into_engine(plan, vec![vec![source]])
+    }
+
+    /// The engine for `plan`, with each plan input's sources.
+    fn into_engine(
+        self,
+        plan: QueryPlan,
+        inputs: Vec<Vec<Box<dyn Source>>>,
+    ) -> Result<Engine, Error> {
+        let cores = match self.cores {
+            Some(c) => c,
+            None => CoreSet::all_online()?,
+        };
         let (result_producers, result_consumers) = match self.output {
             OutputSpec::Rings { capacity } => result_rings(cores.len(), capacity),
             _ => (Vec::new(), Vec::new()),
@@ -296,7 +391,7 @@ impl EngineBuilder {
             result_consumers,
             plan,
             cores,
-            sources: vec![source],
+            inputs,
             output: self.output,
             late: self.late,
             batching: self.batching,
@@ -311,20 +406,12 @@ fn declared_stream(parsed: &crate::sql::ParsedQuery) -> Result<Option<&StreamDec
     match parsed.streams.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one)),
-        [_, second, ..] => Err(Error::Config(format!(
-            "a run reads one input stream; CREATE STREAM {} is a second one",
-            second.name
+        [first, second, ..] => Err(Error::Config(format!(
+            "{} and {} declare two inputs: give each one as --input NAME=SPEC \
+             ({}=..., {}=...)",
+            first.name, second.name, first.name, second.name
         ))),
     }
-}
-
-/// Same column names (ignoring case) and types, in the same order.
-fn same_columns(a: &Schema, b: &Schema) -> bool {
-    a.fields.len() == b.fields.len()
-        && a.fields
-            .iter()
-            .zip(&b.fields)
-            .all(|(x, y)| x.name.eq_ignore_ascii_case(&y.name) && x.data_type == y.data_type)
 }
 
 /// A progress observer: called from the observer thread every interval.
@@ -334,8 +421,9 @@ pub type Observer<'a> = dyn FnMut(&Progress) + Send + 'a;
 pub struct Engine {
     plan: QueryPlan,
     cores: CoreSet,
-    /// One per reader: a single source, or the byte ranges of a file.
-    sources: Vec<Box<dyn Source>>,
+    /// Per plan input (`plan.inputs`), one source per reader: a single
+    /// source, or the byte ranges of a file.
+    inputs: Vec<Vec<Box<dyn Source>>>,
     output: OutputSpec,
     late: LatePolicy,
     batching: Batching,
@@ -372,7 +460,7 @@ impl Engine {
 
     /// How many routers read the input (more than one for a file read in parallel).
     pub fn readers(&self) -> usize {
-        self.sources.len()
+        self.inputs[0].len()
     }
 
     /// Whether the routers fold rows into partial groups in this run: the
@@ -482,18 +570,28 @@ impl Engine {
         let mut counters = Vec::new();
         let mut startup_error = None;
         let start_gate = StartGate::default();
-        // The mesh: one ring from every router to every shard;
-        // `lanes[r][s]` is router r's end of its ring to shard s.
-        let readers = self.sources.len();
+        // The mesh: one ring from every router of every input to every
+        // shard; `lanes[i][r][s]` is input i's router r's end of its ring to
+        // shard s.
         let partial = self.partial_aggregation();
-        let mut lanes: Vec<Vec<Lane>> = (0..readers).map(|_| Vec::new()).collect();
-        let schema_in = self.sources[0].schema().clone();
+        let readers: Vec<usize> = self.inputs.iter().map(Vec::len).collect();
+        let mut lanes: Vec<Vec<Vec<Lane>>> = readers
+            .iter()
+            .map(|&r| (0..r).map(|_| Vec::new()).collect())
+            .collect();
+        let schemas: Vec<Schema> = self.inputs.iter().map(|i| i[0].schema().clone()).collect();
+        let ports: Vec<usize> = readers
+            .iter()
+            .enumerate()
+            .flat_map(|(port, &r)| std::iter::repeat_n(port, r))
+            .collect();
+        let table_first = self.plan.join.as_ref().is_some_and(|j| j.right_first);
         for (index, &core) in self.cores.cores().iter().enumerate() {
             let (producers, consumers): (Vec<_>, Vec<_>) =
-                (0..readers).map(|_| ring(RING_CAPACITY)).unzip();
+                ports.iter().map(|_| ring(RING_CAPACITY)).unzip();
             // And back: spent batches from the shard to each router.
             let (returns, returned): (Vec<_>, Vec<_>) =
-                (0..readers).map(|_| ring(RING_CAPACITY)).unzip();
+                ports.iter().map(|_| ring(RING_CAPACITY)).unzip();
             let doorbell = Doorbell::new();
             let shard_counters = ShardCounters::new();
             let spec = ShardSpec {
@@ -504,6 +602,8 @@ impl Engine {
                 late: self.late.clone(),
                 idle: self.idle,
                 consumers,
+                ports: ports.clone(),
+                table_first,
                 returns,
                 doorbell: doorbell.clone(),
                 counters: shard_counters.clone(),
@@ -518,14 +618,18 @@ impl Engine {
                 }
             }
             counters.push(shard_counters);
-            for ((router, producer), returned) in lanes.iter_mut().zip(producers).zip(returned) {
-                router.push(Lane::new(
-                    producer,
-                    returned,
-                    doorbell.clone(),
-                    &schema_in,
-                    self.batching.batch_size,
-                ));
+            let mut rings = producers.into_iter().zip(returned);
+            for (input, routers) in lanes.iter_mut().enumerate() {
+                for router in routers.iter_mut() {
+                    let (producer, returned) = rings.next().expect("a ring per router");
+                    router.push(Lane::new(
+                        producer,
+                        returned,
+                        doorbell.clone(),
+                        &schemas[input],
+                        self.batching.batch_size,
+                    ));
+                }
             }
         }
         // Per shard, every router's count of records sent to it.
@@ -533,6 +637,7 @@ impl Engine {
             .map(|s| {
                 lanes
                     .iter()
+                    .flatten()
                     .map(|router| router[s].routed_counter())
                     .collect()
             })
@@ -557,13 +662,11 @@ impl Engine {
             let routed = match startup_error {
                 Some(e) => (Err(e), Default::default()),
                 None if ready < self.cores.cores().len() => (Ok(()), Default::default()),
-                None => route_all(
-                    &mut self.sources,
-                    Routing {
-                        plan: &self.plan,
-                        batching: self.batching,
-                        partial,
-                    },
+                None => route_inputs(
+                    &mut self.inputs,
+                    &self.plan,
+                    self.batching,
+                    partial,
                     std::mem::take(&mut lanes),
                     stop,
                     self.cores.cores(),
@@ -615,7 +718,7 @@ impl Engine {
         summary.records_read = routed_stats.records_read;
         summary.malformed = routed_stats.malformed;
         summary.stopped = routed_stats.stopped;
-        summary.readers = readers;
+        summary.readers = readers[0];
         summary.partial_aggregation = partial;
         if let Some(e) = shard_error {
             return Err(e);

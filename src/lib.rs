@@ -81,6 +81,7 @@
 //! # Ok::<(), corestream::Error>(())
 //! ```
 
+pub mod catalog;
 pub mod data;
 pub mod engine;
 pub mod error;

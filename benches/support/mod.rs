@@ -177,6 +177,8 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
             late: corestream::io::late::LatePolicy::Drop,
             idle: IdlePolicy::default(),
             consumers: vec![consumer],
+            ports: vec![0],
+            table_first: false,
             // Spent batches are not refilled here: the parts are built
             // before the clock starts.
             returns: vec![ring(1).0],

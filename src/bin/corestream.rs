@@ -74,9 +74,10 @@ struct QueryArgs {
     /// The query text, or @FILE to read it from a file.
     #[arg(long, default_value = DEFAULT_SQL)]
     sql: String,
-    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D&wait=spin|sleep, a CSV file, or - for stdin.
-    #[arg(long, default_value = DEFAULT_INPUT)]
-    input: String,
+    /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D&wait=spin|sleep, a CSV file, or - for stdin;
+    /// NAME=SPEC names an input for FROM and JOIN (give one per input).
+    #[arg(long, value_name = "[NAME=]SPEC")]
+    input: Vec<String>,
     /// csv, json (one object per line) or auto (json for .jsonl/.ndjson paths, else csv).
     #[arg(long, default_value = "auto")]
     input_format: String,
@@ -129,8 +130,35 @@ impl QueryArgs {
         if let Some(lateness) = &self.allowed_lateness {
             builder = builder.allowed_lateness(duration("allowed-lateness", lateness)?);
         }
-        Ok(builder.sql(read_sql(&self.sql)?).input(self.input.clone()))
+        builder = builder.sql(read_sql(&self.sql)?);
+        match self.input.as_slice() {
+            [] => Ok(builder.input(DEFAULT_INPUT)),
+            [one] if named_input(one).is_none() => Ok(builder.input(one.clone())),
+            all => {
+                for spec in all {
+                    let Some((name, spec)) = named_input(spec) else {
+                        return Err(Error::Config(format!(
+                            "--input {spec}: with several inputs, name each one as NAME=SPEC"
+                        )));
+                    };
+                    builder = builder.named_input(name, spec);
+                }
+                Ok(builder)
+            }
+        }
     }
+}
+
+/// `NAME=SPEC` split, when NAME is an identifier (a spec such as
+/// `gen:trades?records=5` has its `=` after other characters).
+fn named_input(text: &str) -> Option<(&str, &str)> {
+    let (name, spec) = text.split_once('=')?;
+    let mut chars = name.chars();
+    let identifier = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    identifier.then_some((name, spec))
 }
 
 #[derive(Args)]

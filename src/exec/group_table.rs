@@ -132,6 +132,40 @@ impl GroupTable {
         self.misses = misses;
     }
 
+    /// Looks up the group of each of the `rows` rows of `columns` without
+    /// creating any: writes its id, or [`ABSENT`] for a key the table does
+    /// not hold, into `groups` (a join's probe).
+    pub fn find(&mut self, columns: &[&Column], rows: usize, groups: &mut Vec<u32>) {
+        groups.clear();
+        groups.resize(rows, ABSENT);
+        let mut hashes = std::mem::take(&mut self.row_hashes);
+        hash_rows(columns, rows, &mut hashes);
+        match KeyView::all(&self.keys, columns) {
+            Some(views) => {
+                for (row, &h) in hashes.iter().enumerate() {
+                    let found = self
+                        .table
+                        .find(h, |&g| views.iter().all(|v| v.eq(g as usize, row)));
+                    if let Some(&g) = found {
+                        groups[row] = g;
+                    }
+                }
+            }
+            None => {
+                for (row, &h) in hashes.iter().enumerate() {
+                    let keys = &self.keys;
+                    let found = self
+                        .table
+                        .find(h, |&g| keys_equal(keys, g as usize, columns, row));
+                    if let Some(&g) = found {
+                        groups[row] = g;
+                    }
+                }
+            }
+        }
+        self.row_hashes = hashes;
+    }
+
     /// The rows in `misses` were not found in the packed index (a new key,
     /// or one that does not pack), in row order: finds or creates their
     /// groups, so ids stay in first-seen order. Returns how many of them do

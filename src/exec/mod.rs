@@ -1,13 +1,17 @@
 //! Operators, one per file, and the per-shard pipeline that chains them.
 
 pub mod accumulator;
+pub mod asof_join;
 pub mod expr;
+mod expr_columns;
 pub mod filter;
 mod fused_float;
 pub mod group_table;
 pub mod hash;
 pub mod hash_agg;
+pub mod join_rows;
 pub mod like;
+pub mod lookup_join;
 pub mod packed_index;
 pub mod partial_agg;
 pub mod pipeline;

@@ -66,6 +66,10 @@ pub struct PartialGroups {
 
 /// Whether `plan` can be aggregated partly in the routers (see the module docs).
 pub fn splits(plan: &QueryPlan) -> bool {
+    if plan.join.is_some() {
+        // The routers see the rows before the join.
+        return false;
+    }
     match &plan.body {
         PlanBody::Aggregate(agg) => {
             agg.window.is_none()

@@ -1,13 +1,23 @@
-//! The per-shard pipeline: WHERE, then a projection or an aggregation.
+//! The per-shard pipeline: a join (when the query has one), WHERE, then a
+//! projection or an aggregation.
+//!
+//! # Ports
+//! Each input of the query feeds a port: the primary input port 0, a joined
+//! input port 1. Each port has its own watermark. The operators after the
+//! join follow the primary input's watermark behind a lookup join (the
+//! table does not hold them back), and the smaller of the two behind an
+//! ASOF join (its rows leave only once both have passed them).
 
+use super::asof_join::AsofJoin;
 use super::filter::{filter, select};
 use super::hash_agg::HashAggregate;
+use super::lookup_join::LookupJoin;
 use super::partial_agg::PartialGroups;
 use super::project::project;
 use super::row_window::RowWindow;
 use super::window_agg::WindowAggregate;
 use crate::data::Batch;
-use crate::sql::plan::{PlanBody, QueryPlan};
+use crate::sql::plan::{JoinKind, PlanBody, QueryPlan};
 
 /// What one batch did: rows kept and rows removed by WHERE.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -25,11 +35,23 @@ enum Body {
     Rows(Box<RowWindow>),
 }
 
+enum Join {
+    Lookup(Box<LookupJoin>),
+    AsOf(Box<AsofJoin>),
+}
+
 /// A shard's compiled copy of the plan, with its operator state.
 ///
 /// # Threading
 /// Owned by one shard; never shared.
 pub struct Pipeline {
+    join: Option<Join>,
+    /// The primary input's columns (a joined row has more).
+    primary_width: usize,
+    /// Each port's watermark (`i64::MIN`: none yet).
+    watermarks: [i64; 2],
+    /// The watermark last handed to the body.
+    body_watermark: i64,
     filter: Option<crate::exec::expr::Expr>,
     body: Body,
     selection: Vec<u32>,
@@ -67,12 +89,118 @@ impl Pipeline {
                 Body::Rows(Box::new(RowWindow::new(rows.clone(), &input_types)))
             }
         };
+        let join = plan.join.as_ref().map(|join| {
+            let (left, right) = (&plan.inputs[0], &plan.inputs[1]);
+            let lateness =
+                |i: &crate::sql::plan::InputPlan| i.watermarking.map_or(0, |w| w.allowed_lateness);
+            match join.kind {
+                JoinKind::Lookup => Join::Lookup(Box::new(LookupJoin::new(join, &right.schema))),
+                JoinKind::AsOf => Join::AsOf(Box::new(AsofJoin::new(
+                    join,
+                    &left.schema,
+                    &right.schema,
+                    lateness(left),
+                    lateness(right),
+                ))),
+            }
+        });
         Pipeline {
+            join,
+            primary_width: plan.primary_schema().fields.len(),
+            watermarks: [i64::MIN; 2],
+            body_watermark: i64::MIN,
             filter: plan.filter.clone(),
             body,
             selection: Vec::new(),
             spent: None,
         }
+    }
+
+    /// Runs one batch of input port `port` (see the module docs); returns
+    /// the rows to emit now, if any. A row an ASOF join holds is counted
+    /// when it leaves (see [`on_watermark`](Self::on_watermark)), and a left
+    /// row without a match in an inner join is counted as filtered.
+    pub fn process_port(
+        &mut self,
+        port: usize,
+        batch: Batch,
+        now: i64,
+    ) -> (Option<Batch>, BatchCounts) {
+        let rows = batch.len as u64;
+        match (&mut self.join, port) {
+            (None, _) => self.process(batch, now),
+            (Some(Join::Lookup(join)), 0) => {
+                let (joined, removed) = join.probe(batch);
+                let (out, mut counts) = self.process(joined, now);
+                counts.filtered += removed as u64;
+                // The joined row is wider than the input's: hand the
+                // router back a batch of its own shape.
+                if let Some(spent) = &mut self.spent {
+                    spent.columns.truncate(self.primary_width);
+                }
+                (out, counts)
+            }
+            (Some(Join::Lookup(join)), _) => {
+                join.update(&batch);
+                self.spent = Some(batch);
+                let counts = BatchCounts {
+                    processed: rows,
+                    ..BatchCounts::default()
+                };
+                (None, counts)
+            }
+            (Some(Join::AsOf(join)), port) => {
+                let late = if port == 0 {
+                    join.left(&batch)
+                } else {
+                    join.right(&batch)
+                };
+                self.spent = Some(batch);
+                let processed = if port == 0 { 0 } else { rows - late };
+                (
+                    None,
+                    BatchCounts {
+                        processed,
+                        filtered: 0,
+                        late,
+                    },
+                )
+            }
+        }
+    }
+
+    /// Port `port`'s watermark moved to `watermark` (`i64::MAX` once the
+    /// port's input has ended): the rows that releases (an ASOF join's
+    /// waiting rows, closed windows) and what they count.
+    pub fn on_watermark(
+        &mut self,
+        port: usize,
+        watermark: i64,
+        now: i64,
+    ) -> (Vec<Batch>, BatchCounts) {
+        let mut out = Vec::new();
+        let mut counts = BatchCounts::default();
+        self.watermarks[port] = self.watermarks[port].max(watermark);
+        let body_watermark = match &mut self.join {
+            None => self.watermarks[0],
+            Some(Join::Lookup(_)) => self.watermarks[0],
+            Some(Join::AsOf(join)) => {
+                if let Some((rows, removed)) = join.advance(self.watermarks[0], self.watermarks[1])
+                {
+                    let (rows, c) = self.process(rows, now);
+                    counts = c;
+                    counts.filtered += removed as u64;
+                    out.extend(rows);
+                }
+                self.spent = None;
+                self.watermarks[0].min(self.watermarks[1])
+            }
+        };
+        if body_watermark > self.body_watermark && body_watermark > i64::MIN {
+            self.body_watermark = body_watermark;
+            out.extend(self.advance(body_watermark));
+        }
+        (out, counts)
     }
 
     /// Runs one input batch; returns the rows to emit now, if any. `now` is
@@ -169,13 +297,27 @@ impl Pipeline {
         }
     }
 
-    /// End of input: the rows still held (FINAL results, open windows).
-    pub fn finish(&mut self) -> Option<Batch> {
-        match &mut self.body {
+    /// End of input: the rows still held (an ASOF join's waiting rows,
+    /// FINAL results, open windows), and what the join's rows count.
+    pub fn finish(&mut self, now: i64) -> (Vec<Batch>, BatchCounts) {
+        let mut out = Vec::new();
+        let mut counts = BatchCounts::default();
+        if let Some(Join::AsOf(join)) = &mut self.join {
+            if let Some((rows, removed)) = join.finish() {
+                let (rows, c) = self.process(rows, now);
+                counts = c;
+                counts.filtered += removed as u64;
+                out.extend(rows);
+            }
+            self.spent = None;
+        }
+        let rest = match &mut self.body {
             Body::Project(_) => None,
             Body::Aggregate(agg) => agg.finish().filter(|b| !b.is_empty()),
             Body::Window(w) => w.finish(),
             Body::Rows(rows) => rows.finish(),
-        }
+        };
+        out.extend(rest);
+        (out, counts)
     }
 }

@@ -12,6 +12,10 @@ use std::sync::Arc;
 pub enum Message {
     /// Rows the shard owns.
     Data(Batch),
+    /// A copy of rows broadcast to every shard (a table joined on every
+    /// shard), processed as [`Message::Data`] but not counted: one shard
+    /// gets the counted `Data`, so every input row is counted once.
+    Copy(Batch),
     /// Groups a router folded itself (partial aggregation): the shard merges
     /// those it owns. Every shard gets the same groups; `folded` counts the
     /// input rows they stand for on one shard's message only, so every input

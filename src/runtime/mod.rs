@@ -3,6 +3,7 @@
 pub mod affinity;
 pub mod cores;
 pub mod doorbell;
+pub mod inputs;
 pub mod message;
 pub mod metrics;
 pub mod ring;

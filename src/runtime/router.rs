@@ -101,11 +101,13 @@ impl Default for Batching {
     }
 }
 
-/// What every router of a run does with its rows.
+/// What every router of an input does with its rows.
 #[derive(Debug, Clone, Copy)]
 pub struct Routing<'a> {
-    /// The plan: its partitioning, its event time, and what can be folded.
+    /// The plan: each input's partitioning and event time, and what can be folded.
     pub plan: &'a QueryPlan,
+    /// Which of the plan's inputs the routers read (0: the primary one).
+    pub input: usize,
     pub batching: Batching,
     /// Fold rows into partial groups (see [`crate::exec::partial_agg`]) when
     /// the plan allows it, instead of sending them to the shards.
@@ -329,6 +331,21 @@ impl Scatter {
         batching: Batching,
         schema: &Schema,
     ) -> Result<Option<Batch>, Error> {
+        if let Partitioning::Broadcast = partitioning {
+            let last = lanes.len() - 1;
+            let mut batch = Some(batch);
+            for (i, lane) in lanes.iter_mut().enumerate() {
+                lane.send_pending(schema, batching.batch_size)
+                    .map_err(|_| stopped(i))?;
+                // The last lane gets the batch itself, counted.
+                let message = match i == last {
+                    true => Message::Data(batch.take().expect("sent once, to the last lane")),
+                    false => Message::Copy(batch.as_ref().expect("kept for the last lane").clone()),
+                };
+                lane.send(message).map_err(|_| stopped(i))?;
+            }
+            return Ok(None);
+        }
         if sends_whole(partitioning, lanes.len()) {
             let i = match partitioning {
                 Partitioning::RoundRobin => {
@@ -440,10 +457,10 @@ pub fn route(
     own_cpu: bool,
 ) -> Result<(), Error> {
     let Routing { plan, batching, .. } = routing;
-    let partitioning = &plan.partitioning;
-    let watermarks = plan.windowed().then_some(plan.watermarking);
-    let mut partial = routing
-        .partial
+    let input = &plan.inputs[routing.input];
+    let partitioning = &input.partitioning;
+    let watermarks = input.watermarking;
+    let mut partial = (routing.partial && routing.input == 0)
         .then(|| PartialAggregate::for_plan(plan))
         .flatten();
     let schema = source.schema().clone();
@@ -672,6 +689,7 @@ mod tests {
         let plan = crate::sql::plan_query(&parsed, None, &schema).unwrap();
         let routing = Routing {
             plan: &plan,
+            input: 0,
             batching: Batching {
                 batch_size: 16,
                 linger: Duration::from_micros(10),

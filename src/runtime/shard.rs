@@ -41,6 +41,15 @@
 //! when every router has passed it. The shard finishes when every router has
 //! sent end of input (or gone away).
 //!
+//! # Several inputs
+//! A query that joins two inputs has rings from the routers of each: every
+//! ring belongs to a port (0 for the primary input, 1 for the joined one),
+//! each port has its own watermark (the smallest of its routers'; `i64::MAX`
+//! once they have all ended), and the pipeline follows them (see
+//! [`Pipeline`]). A table read completely before any row is joined against
+//! it gates port 0: its rings are not read until every ring of port 1 has
+//! ended, so the join sees the whole table whatever the timing.
+//!
 //! # Idle policy
 //! When its rings are empty the shard flushes its sink, then polls for
 //! [`IdlePolicy::spin`] (backing off), then parks its thread on the
@@ -97,6 +106,10 @@ pub struct ShardSpec {
     pub idle: IdlePolicy,
     /// One ring per router, all rung through `doorbell`.
     pub consumers: Vec<Consumer<Message>>,
+    /// Per ring (as `consumers`), the port of the input its router reads.
+    pub ports: Vec<usize>,
+    /// Read port 0 only once port 1 has ended (a table read first).
+    pub table_first: bool,
     /// Per router (as `consumers`), the ring spent batches go back on.
     pub returns: Vec<Producer<Batch>>,
     pub doorbell: Arc<Doorbell>,
@@ -196,6 +209,8 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         late,
         idle,
         consumers,
+        ports,
+        table_first,
         returns,
         doorbell,
         counters,
@@ -235,14 +250,28 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     let mut latency = Latencies::default();
     let mut idle_since: Option<Instant> = None;
     let backoff = Backoff::new();
-    let mut inputs = Inputs::new(consumers, returns);
+    let mut inputs = Inputs::new(consumers, returns, ports, table_first);
     // The engine is waiting for every shard's word or its sender's drop; if
     // it has gone, nobody is waiting.
     let _ = ready.send(());
     drop(ready);
     loop {
         match inputs.pop() {
-            Some(Message::Data(batch)) => {
+            Some((port, Message::Copy(batch))) => {
+                // A broadcast copy: the same work, counted on another shard.
+                idle_since = None;
+                backoff.reset();
+                let now = if reads_now { now_ms() } else { 0 };
+                let (out, _) = pipeline.process_port(port, batch, now);
+                if let Some(out) = out {
+                    stats.rows_out += out.len as u64;
+                    sink.write(out).await.map_err(sink_error)?;
+                }
+                if let Some(spent) = pipeline.take_spent() {
+                    inputs.give_back(spent);
+                }
+            }
+            Some((port, Message::Data(batch))) => {
                 let taken = Instant::now();
                 idle_since = None;
                 backoff.reset();
@@ -252,7 +281,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 batch.touch();
                 // A clock read costs as much as a small batch's processing.
                 let now = if reads_now { now_ms() } else { 0 };
-                let (out, counts) = pipeline.process(batch, now);
+                let (out, counts) = pipeline.process_port(port, batch, now);
                 stats.processed += counts.processed;
                 stats.filtered += counts.filtered;
                 stats.late += counts.late;
@@ -273,7 +302,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                     inputs.give_back(spent);
                 }
             }
-            Some(Message::Partial { groups, folded }) => {
+            Some((_, Message::Partial { groups, folded })) => {
                 let taken = Instant::now();
                 idle_since = None;
                 backoff.reset();
@@ -286,15 +315,20 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 latency.record(groups.ingest_time, taken, Instant::now(), folded.records);
                 counters.publish(&stats);
             }
-            Some(Message::Watermark(w)) => {
-                if let Some(out) = pipeline.advance(w) {
+            Some((port, Message::Watermark(w))) => {
+                let now = if reads_now { now_ms() } else { 0 };
+                let (outs, counts) = pipeline.on_watermark(port, w, now);
+                stats.processed += counts.processed;
+                stats.filtered += counts.filtered;
+                stats.late += counts.late;
+                for out in outs {
                     stats.rows_out += out.len as u64;
                     sink.write(out).await.map_err(sink_error)?;
-                    counters.publish(&stats);
                 }
+                counters.publish(&stats);
             }
-            Some(Message::Flush) => sink.flush().await.map_err(sink_error)?,
-            Some(Message::EndOfInput) => break,
+            Some((_, Message::Flush)) => sink.flush().await.map_err(sink_error)?,
+            Some((_, Message::EndOfInput)) => break,
             None => match idle_since {
                 None => {
                     sink.flush().await.map_err(sink_error)?;
@@ -315,7 +349,11 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
             },
         }
     }
-    if let Some(out) = pipeline.finish() {
+    let (outs, counts) = pipeline.finish(if reads_now { now_ms() } else { 0 });
+    stats.processed += counts.processed;
+    stats.filtered += counts.filtered;
+    stats.late += counts.late;
+    for out in outs {
         stats.rows_out += out.len as u64;
         sink.write(out).await.map_err(sink_error)?;
     }
@@ -335,22 +373,26 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     })
 }
 
-/// A shard's input rings, one per router, merged into one stream of messages.
+/// A shard's input rings, one per router, merged into one stream of
+/// messages, each with the port of its input.
 ///
 /// Data and flushes pass through as they come. A router's watermark or end
-/// of input is turned into the shard's: [`Message::Watermark`] carries the
-/// smallest watermark of the routers still running, and only when it moves;
+/// of input is turned into its port's: [`Message::Watermark`] carries the
+/// smallest watermark of the port's routers still running (`i64::MAX` once
+/// all have ended, while another port runs on), and only when it moves;
 /// [`Message::EndOfInput`] comes once, when every router has ended. A ring
 /// abandoned without end of input (its router failed) ends that router; the
 /// run reports the router's error.
 struct Inputs {
     rings: Vec<Input>,
+    /// Per port, the watermark last handed out (`i64::MIN`: none yet).
+    watermarks: Vec<i64>,
+    /// Port 0 waits until every ring of port 1 has ended.
+    table_first: bool,
     /// The ring to try first: rings take turns, so no router starves another.
     next: usize,
     /// The ring of the last message popped.
     from: usize,
-    /// Watermark last handed out (`i64::MIN`: none yet).
-    watermark: i64,
     ended: bool,
 }
 
@@ -358,6 +400,8 @@ struct Input {
     consumer: Consumer<Message>,
     /// Where this router's spent batches go back, emptied.
     returns: Producer<Batch>,
+    /// The port of this router's input.
+    port: usize,
     /// The router's latest watermark (`i64::MIN`: none yet).
     watermark: i64,
     /// The router has sent end of input (or gone away).
@@ -365,22 +409,32 @@ struct Input {
 }
 
 impl Inputs {
-    fn new(consumers: Vec<Consumer<Message>>, returns: Vec<Producer<Batch>>) -> Inputs {
+    fn new(
+        consumers: Vec<Consumer<Message>>,
+        returns: Vec<Producer<Batch>>,
+        ports: Vec<usize>,
+        table_first: bool,
+    ) -> Inputs {
         debug_assert_eq!(consumers.len(), returns.len());
+        debug_assert_eq!(consumers.len(), ports.len());
+        let port_count = ports.iter().max().map_or(1, |p| p + 1);
         Inputs {
             rings: consumers
                 .into_iter()
                 .zip(returns)
-                .map(|(consumer, returns)| Input {
+                .zip(ports)
+                .map(|((consumer, returns), port)| Input {
                     consumer,
                     returns,
+                    port,
                     watermark: i64::MIN,
                     ended: false,
                 })
                 .collect(),
+            watermarks: vec![i64::MIN; port_count],
+            table_first: table_first && port_count > 1,
             next: 0,
             from: 0,
-            watermark: i64::MIN,
             ended: false,
         }
     }
@@ -394,13 +448,15 @@ impl Inputs {
         let _ = self.rings[self.from].returns.push(batch);
     }
 
-    /// The next message, or `None` when every running router's ring is empty.
-    fn pop(&mut self) -> Option<Message> {
+    /// The next message and its port, or `None` when every readable ring
+    /// is empty.
+    fn pop(&mut self) -> Option<(usize, Message)> {
         loop {
             if self.ended {
-                return Some(Message::EndOfInput);
+                return Some((0, Message::EndOfInput));
             }
             let (i, message) = self.pop_any()?;
+            let port = self.rings[i].port;
             match message {
                 Message::Watermark(w) => {
                     let ring = &mut self.rings[i];
@@ -413,33 +469,41 @@ impl Inputs {
                         continue;
                     }
                 }
-                data_or_flush => return Some(data_or_flush),
+                data_or_flush => return Some((port, data_or_flush)),
             }
             // A router's watermark or end moved: is the smallest watermark of
-            // the routers still running news?
-            let low = self
-                .rings
-                .iter()
+            // the port's routers still running news?
+            let mut port_rings = self.rings.iter().filter(|r| r.port == port).peekable();
+            let low = port_rings
+                .clone()
                 .filter(|r| !r.ended)
                 .map(|r| r.watermark)
-                .min();
-            if let Some(low) = low.filter(|&w| w > self.watermark) {
-                self.watermark = low;
-                return Some(Message::Watermark(low));
+                .min()
+                .or_else(|| port_rings.peek().map(|_| i64::MAX));
+            if let Some(low) = low.filter(|&w| w > self.watermarks[port]) {
+                self.watermarks[port] = low;
+                return Some((port, Message::Watermark(low)));
             }
         }
     }
 
-    /// A message from the first running router (in turn) that has one, with
-    /// the router's index; a ring abandoned without end of input reads as end.
+    /// Whether ring `ring` may be read now: not ended, and not a port that
+    /// waits for the table.
+    fn readable(&self, ring: &Input) -> bool {
+        let waits_for_table = self.table_first && ring.port == 0 && self.watermarks[1] != i64::MAX;
+        !ring.ended && !waits_for_table
+    }
+
+    /// A message from the first readable ring (in turn) that has one, with
+    /// the ring's index; a ring abandoned without end of input reads as end.
     fn pop_any(&mut self) -> Option<(usize, Message)> {
         let n = self.rings.len();
         for k in 0..n {
             let i = (self.next + k) % n;
-            let ring = &mut self.rings[i];
-            if ring.ended {
+            if !self.readable(&self.rings[i]) {
                 continue;
             }
+            let ring = &mut self.rings[i];
             let message = match ring.consumer.pop() {
                 Some(m) => m,
                 // Abandoned: every push happened before, so one more pop
@@ -462,7 +526,7 @@ impl Inputs {
             || self
                 .rings
                 .iter()
-                .any(|r| !r.ended && (!r.consumer.is_empty() || r.consumer.is_abandoned()))
+                .any(|r| self.readable(r) && (!r.consumer.is_empty() || r.consumer.is_abandoned()))
     }
 }
 
@@ -479,9 +543,10 @@ mod tests {
     use crate::data::Schema;
     use crate::runtime::ring::ring;
 
-    fn kind(m: Option<Message>) -> String {
-        match m {
+    fn kind(m: Option<(usize, Message)>) -> String {
+        match m.map(|(_, m)| m) {
             Some(Message::Data(b)) => format!("data {}", b.len),
+            Some(Message::Copy(b)) => format!("copy {}", b.len),
             Some(Message::Partial { groups, .. }) => format!("partial {}", groups.owner.len()),
             Some(Message::Watermark(w)) => format!("watermark {w}"),
             Some(Message::Flush) => "flush".into(),
@@ -495,7 +560,7 @@ mod tests {
         let (mut a, ra) = ring(8);
         let (mut b, rb) = ring(8);
         let (returns, _returned): (Vec<_>, Vec<_>) = (0..2).map(|_| ring(8)).unzip();
-        let mut inputs = Inputs::new(vec![ra, rb], returns);
+        let mut inputs = Inputs::new(vec![ra, rb], returns, vec![0, 0], false);
         a.push(Message::Watermark(50)).unwrap();
         assert_eq!(kind(inputs.pop()), "none", "router b has no watermark yet");
         b.push(Message::Watermark(30)).unwrap();

@@ -2,10 +2,12 @@
 //! [`QueryPlan`].
 
 use super::duration::parse_interval_ms;
+use super::from::{bind_from, CatalogInput, Scope};
+use super::join_plan::{distribute, plan_join};
 use super::parse::{EmitMode, ParsedQuery};
 use super::plan::{
-    AggCall, AggFunc, AggregatePlan, OverCall, OverFunc, Partitioning, PlanBody, QueryPlan,
-    RowWindowPlan, Watermarking, WindowKind, WindowSpec,
+    AggCall, AggFunc, AggregatePlan, InputPlan, OverCall, OverFunc, Partitioning, PlanBody,
+    QueryPlan, RowWindowPlan, Watermarking, WindowKind, WindowSpec,
 };
 use crate::data::{DataType, Field, Schema, Value};
 use crate::error::{SqlError, SqlErrorKind};
@@ -45,7 +47,12 @@ pub fn plan_query_with(
     schema: &Schema,
     options: &PlanOptions,
 ) -> Result<QueryPlan, SqlError> {
-    plan_inner(parsed, input_name, schema, options).map_err(|e| e.in_sql(&parsed.sql))
+    plan_inputs(parsed, &[CatalogInput::single(input_name, schema, options)])
+}
+
+/// Binds a parsed query against the inputs it may name.
+pub fn plan_inputs(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPlan, SqlError> {
+    plan_inner(parsed, catalog).map_err(|e| e.in_sql(&parsed.sql))
 }
 
 pub(super) fn unsupported(node: &impl Spanned, what: impl Into<String>) -> SqlError {
@@ -69,12 +76,7 @@ pub(super) fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<Stri
     )
 }
 
-fn plan_inner(
-    parsed: &ParsedQuery,
-    input_name: Option<&str>,
-    schema: &Schema,
-    options: &PlanOptions,
-) -> Result<QueryPlan, SqlError> {
+fn plan_inner(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPlan, SqlError> {
     let query = &parsed.query;
     if let Some(with) = &query.with {
         return Err(unsupported(with, "WITH is not supported yet"));
@@ -99,19 +101,58 @@ fn plan_inner(
             "SELECT DISTINCT is not supported yet",
         ));
     }
-    let binder_table = bind_from(select, input_name)?;
+    let from = bind_from(select, catalog, &parsed.joins)?;
+    let primary = &catalog[from.scopes[0].input];
+    let mut options = primary.time.clone();
+    let schema = &from.schema;
     let mut binder = Binder {
         schema,
-        table: binder_table,
+        scopes: from.scopes.clone(),
         event_time: None,
         over: None,
         grouping: None,
     };
+    let mut join = match &from.join {
+        Some(clause) => Some(plan_join(&mut binder, &from, clause, catalog)?),
+        None => None,
+    };
+    // An ASOF join's left time column is the primary input's event time,
+    // unless it declares another.
+    if let Some(t) = join.as_ref().and_then(|(j, _)| j.left_time) {
+        let name = &schema.fields[t].name;
+        match &options.event_time {
+            None => options.event_time = Some(name.clone()),
+            Some(declared) if declared.eq_ignore_ascii_case(name) => {}
+            Some(declared) => {
+                return Err(SqlError::new(
+                    SqlErrorKind::Unsupported,
+                    format!(
+                        "the join's time column `{name}` is not the event-time column `{declared}` of `{}`",
+                        from.scopes[0].name
+                    ),
+                    1,
+                    1,
+                ))
+            }
+        }
+    }
 
-    let filter = match &select.selection {
+    let mut filter = match &select.selection {
         Some(w) => Some(binder.bind_predicate(w, "WHERE")?),
         None => None,
     };
+    if let Some((_, Some(extra))) = join.as_mut().map(|(j, residual)| (j, residual.take())) {
+        filter = Some(match filter {
+            None => extra,
+            Some(w) => Expr::Binary {
+                op: BinaryOp::And,
+                left: Box::new(w),
+                right: Box::new(extra),
+                data_type: DataType::Bool,
+            },
+        });
+    }
+    let options = &options;
 
     let group_exprs: &[ast::Expr] = match &select.group_by {
         ast::GroupByExpr::Expressions(exprs, modifiers) => {
@@ -132,7 +173,7 @@ fn plan_inner(
         }
     };
     let event_time = match &options.event_time {
-        Some(name) => Some(schema.index_of(name).ok_or_else(|| {
+        Some(name) => Some(primary.schema.index_of(name).ok_or_else(|| {
             SqlError::new(
                 SqlErrorKind::UnknownColumn,
                 format!("the event-time column `{name}` is not a column of the input"),
@@ -356,10 +397,54 @@ fn plan_inner(
         )
     };
 
+    let windowed = matches!(&body, PlanBody::Aggregate(a) if a.window.is_some());
+    let left_watermarks = (windowed || join.is_some()).then_some(watermarking);
+    let mut inputs = vec![InputPlan {
+        name: from.scopes[0].name.clone(),
+        schema: primary.schema.clone(),
+        partitioning: partitioning.clone(),
+        watermarking: left_watermarks,
+        primary_key: None,
+        idle_timeout: primary.idle_timeout,
+    }];
+    let join = match join {
+        None => None,
+        Some((mut join, _)) => {
+            let scope = &from.scopes[1];
+            let right = &catalog[scope.input];
+            let (left, right_partitioning) = distribute(&mut join, partitioning, scope.offset);
+            inputs[0].partitioning = left;
+            let right_time = join.right_time.or_else(|| {
+                right
+                    .time
+                    .event_time
+                    .as_ref()
+                    .and_then(|c| right.schema.index_of(c))
+            });
+            inputs.push(InputPlan {
+                name: scope.name.clone(),
+                schema: right.schema.clone(),
+                partitioning: right_partitioning,
+                watermarking: Some(Watermarking {
+                    time_column: right_time,
+                    max_out_of_orderness: right.time.max_out_of_orderness,
+                    allowed_lateness: right.time.allowed_lateness,
+                }),
+                primary_key: match &right.kind {
+                    super::InputKind::Table { primary_key } => Some(primary_key.clone()),
+                    super::InputKind::Stream => None,
+                },
+                idle_timeout: right.idle_timeout,
+            });
+            Some(join)
+        }
+    };
     Ok(QueryPlan {
-        source_name: binder.table.name.clone(),
+        source_name: from.scopes[0].name.clone(),
         input_schema: schema.clone(),
-        partitioning,
+        partitioning: inputs[0].partitioning.clone(),
+        inputs,
+        join,
         filter,
         body,
         output_schema,
@@ -519,57 +604,6 @@ fn window_function(
     window_spec(&name, &args, line, column)
 }
 
-/// The stream named in FROM, and the alias its columns may be qualified with.
-struct TableRef {
-    name: String,
-    alias: Option<String>,
-}
-
-fn bind_from(select: &ast::Select, input_name: Option<&str>) -> Result<TableRef, SqlError> {
-    let [from] = select.from.as_slice() else {
-        return match select.from.get(1) {
-            Some(second) => Err(unsupported(
-                &second.relation,
-                "joins are not supported yet; FROM takes one stream",
-            )),
-            None => Err(span_error(
-                select.select_token.0.span,
-                SqlErrorKind::Unsupported,
-                "a query needs FROM <stream>",
-            )),
-        };
-    };
-    if let Some(join) = from.joins.first() {
-        return Err(unsupported(&join.relation, "joins are not supported yet"));
-    }
-    let ast::TableFactor::Table {
-        name, alias, args, ..
-    } = &from.relation
-    else {
-        return Err(unsupported(&from.relation, "FROM takes a stream name"));
-    };
-    if args.is_some() {
-        return Err(unsupported(
-            &from.relation,
-            "table functions are not supported",
-        ));
-    }
-    let table = name.to_string();
-    if let Some(expected) = input_name {
-        if !table.eq_ignore_ascii_case(expected) {
-            return Err(error_at(
-                name,
-                SqlErrorKind::UnknownStream,
-                format!("no stream named `{table}`; the input is `{expected}`"),
-            ));
-        }
-    }
-    Ok(TableRef {
-        name: table,
-        alias: alias.as_ref().map(|a| a.name.value.clone()),
-    })
-}
-
 /// The name of an unaliased select item: its column name, else its text.
 fn output_name(e: &ast::Expr) -> String {
     match e {
@@ -669,9 +703,11 @@ struct OverBinding {
     calls: Vec<OverCall>,
 }
 
-struct Binder<'a> {
+pub(super) struct Binder<'a> {
+    /// The row expressions read: the joined row of FROM's relations.
     schema: &'a Schema,
-    table: TableRef,
+    /// Where each relation's columns sit in that row.
+    scopes: Vec<Scope>,
     /// `Some` while binding the select list of a row window.
     over: Option<OverBinding>,
     /// The event-time column, which orders `FIRST_VALUE` / `LAST_VALUE`.
@@ -699,7 +735,7 @@ impl Binder<'_> {
     /// Binds `e`. Over a grouping, an expression equal to a group key becomes a
     /// reference to that key, and aggregate calls become references to their
     /// results.
-    fn bind(&mut self, e: &ast::Expr) -> Result<Expr, SqlError> {
+    pub(super) fn bind(&mut self, e: &ast::Expr) -> Result<Expr, SqlError> {
         if let Some(grouping) = self.grouping.take() {
             let as_input = self.bind(e);
             self.grouping = Some(grouping);
@@ -775,42 +811,74 @@ impl Binder<'_> {
             [q, name] => (Some(q), name),
             _ => return Err(unsupported(e, "column names have at most one qualifier")),
         };
-        if let Some(q) = qualifier {
-            let known = q.value.eq_ignore_ascii_case(&self.table.name)
-                || self
-                    .table
-                    .alias
-                    .as_ref()
-                    .is_some_and(|a| q.value.eq_ignore_ascii_case(a));
-            if !known {
-                return Err(span_error(
-                    q.span,
-                    SqlErrorKind::UnknownStream,
-                    format!(
-                        "`{}` is not the stream in FROM (`{}`)",
-                        q.value, self.table.name
-                    ),
-                ));
+        let scopes: Vec<&Scope> = match qualifier {
+            Some(q) => {
+                let named: Vec<&Scope> = self
+                    .scopes
+                    .iter()
+                    .filter(|s| s.is_named(&q.value))
+                    .collect();
+                if named.is_empty() {
+                    let names: Vec<&str> = self.scopes.iter().map(|s| s.name.as_str()).collect();
+                    let message = match names.as_slice() {
+                        [one] => format!("`{}` is not the stream in FROM (`{one}`)", q.value),
+                        _ => format!(
+                            "`{}` is not a relation in FROM ({})",
+                            q.value,
+                            names.join(", ")
+                        ),
+                    };
+                    return Err(span_error(q.span, SqlErrorKind::UnknownStream, message));
+                }
+                named
             }
-        }
+            None => self.scopes.iter().collect(),
+        };
         let window_name = self
             .grouping
             .as_ref()
             .and_then(|g| g.window_bound(&name.value));
-        let Some(index) = self.schema.index_of(&name.value) else {
-            if let Some(bound) = window_name {
-                return Ok(bound);
+        let found: Vec<usize> = scopes
+            .iter()
+            .filter_map(|s| {
+                self.schema.fields[s.offset..s.offset + s.width]
+                    .iter()
+                    .position(|f| f.name.eq_ignore_ascii_case(&name.value))
+                    .map(|i| s.offset + i)
+            })
+            .collect();
+        let index = match found.as_slice() {
+            [index] => *index,
+            [] => {
+                if let Some(bound) = window_name {
+                    return Ok(bound);
+                }
+                let names: Vec<&str> = scopes
+                    .iter()
+                    .flat_map(|s| &self.schema.fields[s.offset..s.offset + s.width])
+                    .map(|f| f.name.as_str())
+                    .collect();
+                let what = if self.scopes.len() > 1 {
+                    "the inputs have"
+                } else {
+                    "the stream has"
+                };
+                return Err(span_error(
+                    name.span,
+                    SqlErrorKind::UnknownColumn,
+                    format!("no column `{}`; {what}: {}", name.value, names.join(", ")),
+                ));
             }
-            let names: Vec<&str> = self.schema.fields.iter().map(|f| f.name.as_str()).collect();
-            return Err(span_error(
-                name.span,
-                SqlErrorKind::UnknownColumn,
-                format!(
-                    "no column `{}`; the stream has: {}",
-                    name.value,
-                    names.join(", ")
-                ),
-            ));
+            _ => {
+                return Err(span_error(
+                    name.span,
+                    SqlErrorKind::UnknownColumn,
+                    format!(
+                        "column `{}` is in more than one input; qualify it (e.g. {}.{})",
+                        name.value, self.scopes[0].name, name.value
+                    ),
+                ))
+            }
         };
         if self.grouping.is_some() {
             return Err(span_error(

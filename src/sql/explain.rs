@@ -19,8 +19,8 @@
 //! ```
 
 use super::plan::{
-    AggCall, AggFunc, AggregatePlan, OverCall, OverFunc, Partitioning, PlanBody, QueryPlan,
-    RowWindowPlan, WindowKind,
+    AggCall, AggFunc, AggregatePlan, JoinDistribution, JoinKind, JoinPlan, OverCall, OverFunc,
+    Partitioning, PlanBody, QueryPlan, RowWindowPlan, WindowKind,
 };
 use super::EmitMode;
 use crate::data::{Schema, Value};
@@ -32,6 +32,57 @@ impl QueryPlan {
     /// The plan in words, one item per line (the `corestream explain` output).
     pub fn explain(&self) -> String {
         self.to_string()
+    }
+
+    /// Per input: how its rows reach the shards, its watermark and idle
+    /// timeout; then the exchanges (none yet: a join runs in one stage).
+    fn fmt_inputs(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "inputs:")?;
+        for (i, input) in self.inputs.iter().enumerate() {
+            let names: Vec<String> = input.schema.fields.iter().map(|x| x.name.clone()).collect();
+            let kind = match &input.primary_key {
+                Some(key) => format!(
+                    "table, primary key ({})",
+                    key.iter()
+                        .map(|&c| names[c].as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                None => "stream".to_owned(),
+            };
+            writeln!(f, "  {}. {} ({kind})", i + 1, input.name)?;
+            writeln!(
+                f,
+                "     partitioning: {}",
+                partitioning(&input.partitioning, &names)
+            )?;
+            let watermark = match &input.watermarking {
+                Some(w) => match w.time_column {
+                    Some(c) => format!(
+                        "event time column {}, max out-of-orderness {}, allowed lateness {}",
+                        name(&names, c),
+                        ms(w.max_out_of_orderness),
+                        ms(w.allowed_lateness)
+                    ),
+                    None => "none (no event time: it never holds the join back)".to_owned(),
+                },
+                None => "not needed".to_owned(),
+            };
+            writeln!(f, "     watermark: {watermark}")?;
+            let idle = input.idle_timeout.map_or("none".to_owned(), ms);
+            writeln!(f, "     idle timeout: {idle}")?;
+        }
+        if self.join.as_ref().is_some_and(|j| j.right_first) {
+            writeln!(
+                f,
+                "  {} is read completely before any {} row is joined",
+                self.inputs[1].name, self.inputs[0].name
+            )?;
+        }
+        writeln!(
+            f,
+            "exchanges: none (the join and what follows run in one stage)"
+        )
     }
 }
 
@@ -45,17 +96,14 @@ impl fmt::Display for QueryPlan {
             .collect();
         writeln!(f, "source: {}", self.source_name)?;
         writeln!(f, "input schema: {}", self.input_schema.describe())?;
-        match &self.partitioning {
-            Partitioning::ByKey(keys) => writeln!(
+        if self.join.is_some() {
+            self.fmt_inputs(f)?;
+        } else {
+            writeln!(
                 f,
-                "partitioning: by key ({}), hashed to shards",
-                expr_list(keys, &input)
-            )?,
-            Partitioning::Single => writeln!(f, "partitioning: single (every row to shard 0)")?,
-            Partitioning::RoundRobin => writeln!(
-                f,
-                "partitioning: round-robin (whole batches, no keyed state)"
-            )?,
+                "partitioning: {}",
+                partitioning(&self.partitioning, &input)
+            )?;
         }
         if crate::exec::partial_agg::splits(self) {
             writeln!(
@@ -70,6 +118,9 @@ impl fmt::Display for QueryPlan {
             step += 1;
             writeln!(f, "  {step}. {text}")
         };
+        if let Some(join) = &self.join {
+            op(f, join_step(self, join))?;
+        }
         if let Some(filter) = &self.filter {
             op(f, format!("filter: {}", top(filter, &input)))?;
         }
@@ -265,6 +316,62 @@ fn named_exprs(exprs: &[Expr], names: &[String], output: &Schema) -> String {
         })
         .collect();
     items.join(", ")
+}
+
+fn partitioning(p: &Partitioning, names: &[String]) -> String {
+    match p {
+        Partitioning::ByKey(keys) => {
+            format!("by key ({}), hashed to shards", expr_list(keys, names))
+        }
+        Partitioning::Single => "single (every row to shard 0)".to_owned(),
+        Partitioning::RoundRobin => "round-robin (whole batches, no keyed state)".to_owned(),
+        Partitioning::Broadcast => "broadcast (every row to every shard)".to_owned(),
+    }
+}
+
+/// The join step: kind, keys, and why its inputs are placed as they are.
+fn join_step(plan: &QueryPlan, join: &JoinPlan) -> String {
+    let left: Vec<String> = plan.inputs[0]
+        .schema
+        .fields
+        .iter()
+        .map(|x| x.name.clone())
+        .collect();
+    let right: Vec<String> = plan.inputs[1]
+        .schema
+        .fields
+        .iter()
+        .map(|x| x.name.clone())
+        .collect();
+    let (l, r) = (&plan.inputs[0].name, &plan.inputs[1].name);
+    let keys: Vec<String> = join
+        .left_keys
+        .iter()
+        .zip(&join.right_keys)
+        .map(|(a, b)| format!("{l}.{} = {r}.{}", top(a, &left), top(b, &right)))
+        .collect();
+    let outer = if join.outer { "left" } else { "inner" };
+    let what = match join.kind {
+        JoinKind::Lookup => format!("lookup join ({outer}): each {l} row meets {r}'s current row"),
+        JoinKind::AsOf => format!(
+            "asof join ({outer}): each {l} row meets the {r} row with the greatest {} at or before its {}, \
+             once {r}'s watermark has passed it",
+            name(&right, join.right_time.unwrap_or(0)),
+            name(&left, join.left_time.unwrap_or(0))
+        ),
+    };
+    let placed = match (join.distribution, &plan.inputs[0].partitioning) {
+        (_, Partitioning::Single) => {
+            "all on shard 0: what follows the join is keyed otherwise, which needs the shard-to-shard exchange".to_owned()
+        }
+        (JoinDistribution::Broadcast, _) => format!(
+            "{r} broadcast to every shard, so {l} keeps the partitioning of what follows"
+        ),
+        (JoinDistribution::Partitioned, _) => {
+            format!("{r} partitioned with {l} by the join key")
+        }
+    };
+    format!("{what} on {}; {placed}", keys.join(" AND "))
 }
 
 fn expr_list(exprs: &[Expr], names: &[String]) -> String {

@@ -4,10 +4,15 @@ mod bind;
 mod ddl;
 pub mod duration;
 mod explain;
+mod from;
+mod join_plan;
+mod join_syntax;
 mod parse;
 pub mod plan;
 mod scalar;
 
-pub use bind::{plan_query, plan_query_with, PlanOptions};
-pub use ddl::StreamDecl;
+pub use bind::{plan_inputs, plan_query, plan_query_with, PlanOptions};
+pub use ddl::{InputKind, StreamDecl};
+pub use from::CatalogInput;
+pub use join_syntax::JoinHints;
 pub use parse::{parse, EmitMode, ParsedQuery, WindowClause};

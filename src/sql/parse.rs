@@ -43,8 +43,10 @@ pub struct ParsedQuery {
     pub emit: Option<EmitMode>,
     /// The `WINDOW` clause, if the query had one.
     pub window: Option<WindowClause>,
-    /// `CREATE STREAM` declarations before the query.
+    /// `CREATE STREAM` and `CREATE TABLE` declarations before the query.
     pub streams: Vec<StreamDecl>,
+    /// ASOF and temporal join spellings taken out before parsing.
+    pub joins: super::join_syntax::JoinHints,
     /// The query text, for rendering errors.
     pub sql: String,
 }
@@ -98,6 +100,7 @@ fn parse_here(sql: &str) -> Result<ParsedQuery, SqlError> {
     let (tokens, emit) = take_emit_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let (tokens, window) = take_window_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let tokens = rewrite_buffer_frames(tokens).map_err(|e| e.in_sql(sql))?;
+    let (tokens, joins) = super::join_syntax::take_join_hints(tokens).map_err(|e| e.in_sql(sql))?;
 
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(MAX_NESTING)
@@ -120,6 +123,7 @@ fn parse_here(sql: &str) -> Result<ParsedQuery, SqlError> {
         emit,
         window,
         streams,
+        joins,
         sql: sql.to_owned(),
     })
 }

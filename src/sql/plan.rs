@@ -136,6 +136,68 @@ pub enum Partitioning {
     Single,
     /// No state depends on the key: whole batches are spread round-robin.
     RoundRobin,
+    /// Every shard gets every row (a small table joined on every shard).
+    Broadcast,
+}
+
+/// How a join's two inputs meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    /// Each left row meets the table's current row for its key (enrichment).
+    Lookup,
+    /// Each left row meets the right row with its key and the greatest time
+    /// at or before its own (ASOF, and the event-time temporal join). A left
+    /// row waits until the right input's watermark has passed its time.
+    AsOf,
+}
+
+/// Where a join's right input goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinDistribution {
+    /// Every shard holds all of it, so the left input keeps the partitioning
+    /// its later operators need (no exchange).
+    Broadcast,
+    /// Both inputs are partitioned by the join key, so matching rows meet on
+    /// one shard and each shard holds its share of the right input.
+    Partitioned,
+}
+
+/// A join of the primary input (left) with a second input (right). The
+/// joined row is the left columns, then the right columns; the rest of the
+/// plan reads that row.
+#[derive(Debug, Clone)]
+pub struct JoinPlan {
+    pub kind: JoinKind,
+    /// `LEFT`: a left row without a match is kept, with NULL right columns.
+    pub outer: bool,
+    pub distribution: JoinDistribution,
+    /// Equality keys over the left input's columns ...
+    pub left_keys: Vec<Expr>,
+    /// ... and over the right input's columns, pairwise.
+    pub right_keys: Vec<Expr>,
+    /// For [`JoinKind::AsOf`]: the time columns, each over its own input.
+    pub left_time: Option<usize>,
+    pub right_time: Option<usize>,
+    /// Whether the right input is a table read completely before any left
+    /// row is joined (a bounded input declared with CREATE TABLE).
+    pub right_first: bool,
+}
+
+/// One input of a query, as the routers treat it.
+#[derive(Debug, Clone)]
+pub struct InputPlan {
+    /// The name FROM or JOIN uses.
+    pub name: String,
+    pub schema: Schema,
+    /// How its rows go to the shards.
+    pub partitioning: Partitioning,
+    /// Its event time and watermark, when the plan needs its watermark.
+    pub watermarking: Option<Watermarking>,
+    /// For a table, its primary key columns.
+    pub primary_key: Option<Vec<usize>>,
+    /// Milliseconds without a row after which this input stops holding back
+    /// an operator with several inputs (`None`: never).
+    pub idle_timeout: Option<i64>,
 }
 
 /// A bound, typed query plan.
@@ -143,7 +205,13 @@ pub enum Partitioning {
 pub struct QueryPlan {
     /// The stream the query reads, as named in FROM.
     pub source_name: String,
+    /// The row the filter and body read: the primary input's columns, then,
+    /// with a join, the joined input's.
     pub input_schema: Schema,
+    /// The inputs: the primary one first (FROM), then the joined one.
+    pub inputs: Vec<InputPlan>,
+    /// The join of `inputs[0]` with `inputs[1]`, if any.
+    pub join: Option<JoinPlan>,
     pub partitioning: Partitioning,
     /// `WHERE`, over the input schema.
     pub filter: Option<Expr>,
@@ -155,6 +223,11 @@ pub struct QueryPlan {
 }
 
 impl QueryPlan {
+    /// The primary input's columns (all of `input_schema` without a join).
+    pub fn primary_schema(&self) -> &Schema {
+        &self.inputs[0].schema
+    }
+
     /// Whether the plan aggregates over windows (and so needs watermarks).
     pub fn windowed(&self) -> bool {
         matches!(&self.body, PlanBody::Aggregate(a) if a.window.is_some())

@@ -1,0 +1,93 @@
+//! Routing every input of a run at once.
+//!
+//! # Threading
+//! A run with one input routes it on the calling thread (see
+//! [`route_all`]). A run with several inputs (a join) routes each on a
+//! thread of its own (`corestream-input-<i>`), so a table being read in full
+//! and the stream waiting for it never wait on each other; when one input's
+//! routers fail, the others stop reading, and the first error is returned.
+
+use super::router::{route_all, Batching, Lane, RouterStats, Routing};
+use crate::error::Error;
+use crate::io::source::Source;
+use crate::sql::plan::QueryPlan;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Routes `inputs[i]` (one source per reader) to `lanes[i]` (per reader,
+/// one lane per shard) as `plan.inputs[i]` says; returns the first error
+/// and the routers' totals.
+pub fn route_inputs(
+    inputs: &mut [Vec<Box<dyn Source>>],
+    plan: &QueryPlan,
+    batching: Batching,
+    partial: bool,
+    lanes: Vec<Vec<Vec<Lane>>>,
+    stop: &(dyn Fn() -> bool + Sync),
+    cores: &[usize],
+) -> (Result<(), Error>, RouterStats) {
+    let routing = |input| Routing {
+        plan,
+        input,
+        batching,
+        partial,
+    };
+    if let ([sources], [_]) = (&mut *inputs, lanes.as_slice()) {
+        let lanes = lanes.into_iter().next().unwrap_or_default();
+        return route_all(sources, routing(0), lanes, stop, cores);
+    }
+    // Set when an input's routers fail; it carries no data, so Relaxed suffices.
+    let failed = AtomicBool::new(false);
+    let stop_or_failed = || stop() || failed.load(Ordering::Relaxed);
+    let outcomes: Vec<(Result<(), Error>, RouterStats)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = inputs
+            .iter_mut()
+            .zip(lanes)
+            .enumerate()
+            .map(|(i, (sources, lanes))| {
+                let (failed, stop, routing) = (&failed, &stop_or_failed, &routing);
+                std::thread::Builder::new()
+                    .name(format!("corestream-input-{i}"))
+                    .spawn_scoped(scope, move || {
+                        let (result, stats) = route_all(sources, routing(i), lanes, stop, cores);
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        (result, stats)
+                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, h)| match h {
+                Ok(h) => h.join().unwrap_or_else(|payload| {
+                    let reason = crate::engine::panic_message(payload.as_ref());
+                    let reason = format!("panicked: {reason}");
+                    (
+                        Err(Error::Router { router: i, reason }),
+                        RouterStats::default(),
+                    )
+                }),
+                Err(e) => (
+                    Err(Error::Io {
+                        what: format!("cannot start the routing thread of input {i}"),
+                        source: e,
+                    }),
+                    RouterStats::default(),
+                ),
+            })
+            .collect()
+    });
+    let mut total = RouterStats::default();
+    let mut result = Ok(());
+    for (outcome, stats) in outcomes {
+        total.records_read += stats.records_read;
+        total.malformed += stats.malformed;
+        total.stopped |= stats.stopped;
+        if let (Ok(()), Err(e)) = (&result, outcome) {
+            result = Err(e);
+        }
+    }
+    total.stopped &= result.is_ok();
+    (result, total)
+}
