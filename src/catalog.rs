@@ -148,6 +148,7 @@ fn describe(
     bounded: bool,
 ) -> Result<NamedInput, Error> {
     let schema = source.schema().clone();
+    let bounded = bounded || source.bounded();
     if let Some(decl) = decl {
         if !same_columns(&schema, &decl.schema) {
             return Err(Error::Config(format!(

@@ -30,7 +30,6 @@
 mod support;
 
 use corestream::data::{DataType, Value};
-use rusqlite::types::ValueRef;
 use support::*;
 
 /// Rows in the data set.
@@ -374,32 +373,6 @@ fn sqlite(table: &Table) -> rusqlite::Connection {
     }
     tx.commit().unwrap();
     db
-}
-
-fn sqlite_rows(db: &rusqlite::Connection, sql: &str) -> Vec<Row> {
-    let mut stmt = db
-        .prepare(sql)
-        .unwrap_or_else(|e| panic!("SQLite rejects `{sql}`: {e}"));
-    let columns = stmt.column_count();
-    let mut rows: Vec<Row> = stmt
-        .query_map([], |r| {
-            (0..columns)
-                .map(|i| {
-                    Ok(match r.get_ref(i)? {
-                        ValueRef::Null => Cell::Null,
-                        ValueRef::Integer(i) => Cell::Int(i),
-                        ValueRef::Real(f) => Cell::Float(f),
-                        ValueRef::Text(t) => Cell::Str(String::from_utf8_lossy(t).into_owned()),
-                        ValueRef::Blob(_) => panic!("no blobs here"),
-                    })
-                })
-                .collect::<Result<Row, rusqlite::Error>>()
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    sort_rows(&mut rows);
-    rows
 }
 
 /// The engine runs each query in one of these shapes, in turn.

@@ -45,6 +45,14 @@ pub trait Source: Send {
 
     /// A short name for messages, e.g. `gen:trades` or a file path.
     fn describe(&self) -> String;
+
+    /// Whether the source ends by itself (a file, a fixed set of rows): a
+    /// table from such a source is read completely before rows are joined
+    /// against it. The default says no; the engine also knows the input
+    /// specs it opens itself (a file, `gen:` with a count) to be bounded.
+    fn bounded(&self) -> bool {
+        false
+    }
 }
 
 /// The path an `--input` spec names when it names a file (as [`open`] reads

@@ -2,7 +2,7 @@
 //! [`QueryPlan`].
 
 use super::duration::parse_interval_ms;
-use super::from::{bind_from, CatalogInput, Scope};
+use super::from::{bind_from, CatalogInput, FromClause, Scope};
 use super::join_plan::{distribute, plan_join};
 use super::parse::{EmitMode, ParsedQuery};
 use super::plan::{
@@ -191,7 +191,7 @@ fn plan_inner(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPla
                 if window.is_some() {
                     return Err(unsupported(e, "a query has at most one window"));
                 }
-                window = Some(window_function(f, e, schema)?);
+                window = Some(window_function(f, e, &from)?);
             }
             _ => key_exprs.push(e),
         }
@@ -205,7 +205,7 @@ fn plan_inner(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPla
                 clause.column,
             ));
         }
-        window = Some(window_from_clause(clause, schema)?);
+        window = Some(window_from_clause(clause, &from)?);
     }
     if let Some(w) = &mut window {
         if w.time_column.is_none() {
@@ -471,7 +471,7 @@ enum WindowArg {
 
 fn window_arg(
     text: &str,
-    schema: &Schema,
+    from: &FromClause<'_>,
     line: usize,
     column: usize,
 ) -> Result<WindowArg, SqlError> {
@@ -486,7 +486,7 @@ fn window_arg(
         }
         return Ok(WindowArg::Duration(ms));
     }
-    match schema.index_of(text.trim_matches('"')) {
+    match from.resolve(text) {
         Some(c) => Ok(WindowArg::Column(c)),
         None => Err(SqlError::new(
             SqlErrorKind::Syntax,
@@ -566,12 +566,12 @@ fn duration_of(a: &WindowArg) -> Option<i64> {
 
 fn window_from_clause(
     clause: &super::WindowClause,
-    schema: &Schema,
+    from: &FromClause<'_>,
 ) -> Result<WindowSpec, SqlError> {
     let args = clause
         .args
         .iter()
-        .map(|a| window_arg(a, schema, clause.line, clause.column))
+        .map(|a| window_arg(a, from, clause.line, clause.column))
         .collect::<Result<Vec<_>, _>>()?;
     window_spec(&clause.kind, &args, clause.line, clause.column)
 }
@@ -579,7 +579,7 @@ fn window_from_clause(
 fn window_function(
     f: &ast::Function,
     e: &ast::Expr,
-    schema: &Schema,
+    from: &FromClause<'_>,
 ) -> Result<WindowSpec, SqlError> {
     let name = f.name.to_string().to_ascii_uppercase();
     let start = e.span().start;
@@ -593,7 +593,7 @@ fn window_function(
     let args = list
         .args
         .iter()
-        .map(|a| window_arg(&a.to_string(), schema, line, column))
+        .map(|a| window_arg(&a.to_string(), from, line, column))
         .collect::<Result<Vec<_>, _>>()?;
     if !matches!(args.first(), Some(WindowArg::Column(_))) {
         return Err(unsupported(

@@ -100,6 +100,27 @@ pub(super) struct FromClause<'a> {
     pub join: Option<JoinClause<'a>>,
 }
 
+impl FromClause<'_> {
+    /// The joined-row index of a column written `name` or `relation.name`
+    /// (quotes ignored); an unqualified name is the first relation's that has it.
+    pub fn resolve(&self, text: &str) -> Option<usize> {
+        let text = text.trim();
+        let (qualifier, name) = match text.rsplit_once('.') {
+            Some((q, n)) => (Some(q.trim_matches('"')), n.trim_matches('"')),
+            None => (None, text.trim_matches('"')),
+        };
+        self.scopes
+            .iter()
+            .filter(|s| qualifier.is_none_or(|q| s.is_named(q)))
+            .find_map(|s| {
+                self.schema.fields[s.offset..s.offset + s.width]
+                    .iter()
+                    .position(|f| f.name.eq_ignore_ascii_case(name))
+                    .map(|i| s.offset + i)
+            })
+    }
+}
+
 /// Resolves FROM against the catalog.
 pub(super) fn bind_from<'a>(
     select: &'a ast::Select,

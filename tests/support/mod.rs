@@ -100,6 +100,10 @@ impl Source for VecSource {
     fn describe(&self) -> String {
         "test rows".to_owned()
     }
+
+    fn bounded(&self) -> bool {
+        true
+    }
 }
 
 /// Event-time settings of a run, in milliseconds.
@@ -400,4 +404,33 @@ pub fn check_accounting(out: &RunOutput, records: u64, shards: usize) -> Result<
     } else {
         Err(format!("{}\n{}", problems.join("; "), s.render()))
     }
+}
+
+/// The rows SQLite gives for `sql`, sorted.
+pub fn sqlite_rows(db: &rusqlite::Connection, sql: &str) -> Vec<Row> {
+    let mut stmt = db
+        .prepare(sql)
+        .unwrap_or_else(|e| panic!("SQLite rejects `{sql}`: {e}"));
+    let columns = stmt.column_count();
+    let mut rows: Vec<Row> = stmt
+        .query_map([], |r| {
+            (0..columns)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => Cell::Null,
+                        rusqlite::types::ValueRef::Integer(i) => Cell::Int(i),
+                        rusqlite::types::ValueRef::Real(f) => Cell::Float(f),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            Cell::Str(String::from_utf8_lossy(t).into_owned())
+                        }
+                        rusqlite::types::ValueRef::Blob(_) => panic!("no blobs here"),
+                    })
+                })
+                .collect::<Result<Row, rusqlite::Error>>()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    sort_rows(&mut rows);
+    rows
 }
