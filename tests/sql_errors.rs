@@ -373,7 +373,7 @@ fn unsupported_join() {
             line: 1,
             column: 27,
             at: "quotes ON",
-            message: &["joins are not supported"],
+            message: &["a join reads a second input", "--input NAME=SPEC"],
         },
     );
 }
@@ -388,7 +388,7 @@ fn unsupported_comma_join() {
             line: 1,
             column: 23,
             at: "quotes",
-            message: &["joins are not supported", "FROM takes one stream"],
+            message: &["FROM takes one input, or a JOIN of two"],
         },
     );
 }

@@ -143,6 +143,13 @@ pub(super) fn bind_from<'a>(
     let mut scopes = vec![relation(&from.relation, catalog, 0)?];
     let join = match from.joins.as_slice() {
         [] => None,
+        [_] if catalog.len() == 1 && catalog[0].name.is_none() => {
+            return Err(unsupported(
+                &from.joins[0].relation,
+                "a join reads a second input: name each input with --input NAME=SPEC \
+                 (e.g. --input trades=t.csv --input quotes=q.csv)",
+            ))
+        }
         [join] => {
             let scope = relation(&join.relation, catalog, scopes[0].width)?;
             if scope.input == scopes[0].input {
