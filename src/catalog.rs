@@ -7,7 +7,8 @@
 //! (`format`, `header`, `delimiter`). The flags `--event-time`,
 //! `--max-out-of-orderness` and `--allowed-lateness` apply to every input
 //! that does not declare its own (`--event-time` only where the input has
-//! that column); the other text flags are every input's defaults.
+//! that column), as does `--idle-timeout`; the other text flags are every
+//! input's defaults.
 
 use crate::data::Schema;
 use crate::error::Error;
@@ -21,6 +22,8 @@ pub struct TimeFlags {
     pub options: PlanOptions,
     pub out_of_orderness_set: bool,
     pub lateness_set: bool,
+    /// `--idle-timeout` (ms): every input's that does not declare its own.
+    pub idle_timeout: Option<i64>,
 }
 
 /// One input of a run, ready to plan and route.
@@ -183,7 +186,7 @@ fn describe(
             schema,
             kind: decl.map_or(InputKind::Stream, |d| d.kind.clone()),
             time,
-            idle_timeout: decl.and_then(|d| d.idle_timeout),
+            idle_timeout: decl.and_then(|d| d.idle_timeout).or(flags.idle_timeout),
             bounded,
         },
         source,

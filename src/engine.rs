@@ -74,6 +74,9 @@ pub struct EngineBuilder {
     readers: Option<usize>,
     /// Whether routers may fold rows into partial groups (see [`Self::partial_aggregation`]).
     partial_aggregation: bool,
+    /// How long a named input may be quiet before it stops holding back a
+    /// join, unless its declaration says (`None`: never).
+    idle_timeout: Option<Duration>,
     /// Whether the watermark bound and the lateness were set here (they then
     /// win over a `CREATE STREAM` declaration).
     out_of_orderness_set: bool,
@@ -95,6 +98,7 @@ impl Default for EngineBuilder {
             plan_options: PlanOptions::default(),
             readers: None,
             partial_aggregation: true,
+            idle_timeout: None,
             out_of_orderness_set: false,
             lateness_set: false,
         }
@@ -225,6 +229,14 @@ impl EngineBuilder {
         self
     }
 
+    /// How long a named input may send nothing before it stops holding
+    /// back the watermark of a join (as Flink's `withIdleness`), for inputs
+    /// whose declaration sets no `idle_timeout`. Default: never.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
     /// Checks the configuration, opens the input and plans the query.
     pub fn build(self) -> Result<Engine, Error> {
         if self.batching.batch_size == 0 {
@@ -284,6 +296,7 @@ impl EngineBuilder {
             options: self.plan_options.clone(),
             out_of_orderness_set: self.out_of_orderness_set,
             lateness_set: self.lateness_set,
+            idle_timeout: self.idle_timeout.map(|d| d.as_millis() as i64),
         }
     }
 

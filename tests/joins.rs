@@ -380,3 +380,80 @@ fn temporal_join_meets_the_table_row_valid_at_the_trade_time() {
         &format!("SELECT t.id, q.bid FROM trades t LEFT JOIN quotes q ON q.rowid = {LATEST_QUOTE}"),
     );
 }
+
+/// An input quiet for its idle timeout stops holding the join back: trades
+/// wait for quotes only while the quotes input is active.
+#[test]
+fn an_idle_input_stops_holding_back_an_asof_join() {
+    use corestream::io::push;
+    let quotes_schema = data(1).quotes.schema;
+    let (mut pusher, quotes) = push::channel(quotes_schema, 4);
+    let mut trades = Table::new(&[
+        ("id", DataType::Int64),
+        ("ts", DataType::Int64),
+        ("symbol", DataType::Utf8),
+        ("trader", DataType::Utf8),
+        ("price", DataType::Float64),
+        ("qty", DataType::Int64),
+    ]);
+    for id in 0..5i64 {
+        trades.rows.push(vec![
+            Value::Int64(id),
+            Value::Int64(1_000 + id * 1_000),
+            Value::Utf8("S0".into()),
+            Value::Utf8("T0".into()),
+            Value::Float64(10.0),
+            Value::Int64(1),
+        ]);
+    }
+    let sql = "CREATE STREAM trades (id BIGINT, ts BIGINT, symbol VARCHAR, trader VARCHAR, price DOUBLE, qty BIGINT)
+                 WITH (event_time = 'ts');
+               CREATE STREAM quotes (ts BIGINT, symbol VARCHAR, bid DOUBLE)
+                 WITH (event_time = 'ts', idle_timeout = '200ms');
+               SELECT t.id, q.bid FROM trades t ASOF JOIN quotes q ON t.symbol = q.symbol AND t.ts >= q.ts";
+    let sources: Vec<(String, Box<dyn Source>)> = vec![
+        ("trades".into(), Box::new(VecSource::new(&trades, &[5]))),
+        ("quotes".into(), Box::new(quotes)),
+    ];
+    let mut running = Engine::builder()
+        .sql(sql)
+        .cores(core_set("0"))
+        .output(OutputSpec::Rings { capacity: 4 })
+        .build_with_sources(sources)
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let mut ring = running.take_result_rings().pop().unwrap();
+    for (ts, bid) in [(500, 1.0), (2_500, 2.0)] {
+        pusher
+            .push_row(&[
+                Value::Int64(ts),
+                Value::Utf8("S0".into()),
+                Value::Float64(bid),
+            ])
+            .unwrap();
+    }
+    pusher.flush().unwrap();
+    // Every trade is joined while the quotes input is still open: the last
+    // three only once it has been quiet for 200 ms.
+    let mut got = Vec::new();
+    let watchdog = std::time::Instant::now() + Duration::from_secs(60);
+    while got.len() < 5 {
+        assert!(std::time::Instant::now() < watchdog, "joined {got:?} only");
+        match ring.pop() {
+            Some(b) => {
+                for row in 0..b.len {
+                    got.push((b.columns[0].value(row), b.columns[1].value(row)));
+                }
+            }
+            None => std::thread::yield_now(),
+        }
+    }
+    pusher.finish().unwrap();
+    let out = running.join().unwrap();
+    assert!(out.summary.identity_holds(), "{}", out.summary.render());
+    got.sort_by_key(|(id, _)| format!("{id:?}"));
+    let bids: Vec<Value> = got.into_iter().map(|(_, bid)| bid).collect();
+    let want = [1.0, 1.0, 2.0, 2.0, 2.0].map(Value::Float64);
+    assert_eq!(bids, want);
+}

@@ -104,6 +104,10 @@ struct QueryArgs {
     /// default 0s, or the CREATE STREAM allowed_lateness).
     #[arg(long)]
     allowed_lateness: Option<String>,
+    /// How long a named input may send nothing before it stops holding back
+    /// a join's watermark (e.g. 5s; default never, or the declaration's idle_timeout).
+    #[arg(long)]
+    idle_timeout: Option<String>,
 }
 
 impl QueryArgs {
@@ -129,6 +133,9 @@ impl QueryArgs {
         }
         if let Some(lateness) = &self.allowed_lateness {
             builder = builder.allowed_lateness(duration("allowed-lateness", lateness)?);
+        }
+        if let Some(timeout) = &self.idle_timeout {
+            builder = builder.idle_timeout(duration("idle-timeout", timeout)?);
         }
         builder = builder.sql(read_sql(&self.sql)?);
         match self.input.as_slice() {

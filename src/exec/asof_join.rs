@@ -199,13 +199,11 @@ impl AsofJoin {
         (batch.len - kept.len()) as u64
     }
 
-    /// The watermarks moved (each never moves back; an ended input's is
-    /// `i64::MAX`): the waiting left rows both have passed, joined, and how
-    /// many an inner join removed for want of a match.
-    pub fn advance(&mut self, left: i64, right: i64) -> Option<(Batch, usize)> {
+    /// Each input's watermark (neither moves back; an ended input's is
+    /// `i64::MAX`): what is late on each side from now on.
+    pub fn set_watermarks(&mut self, left: i64, right: i64) {
         self.left_watermark = self.left_watermark.max(left);
         self.right_watermark = self.right_watermark.max(right);
-        self.release(self.left_watermark.min(self.right_watermark))
     }
 
     /// End of input: every waiting row, joined.
@@ -213,7 +211,10 @@ impl AsofJoin {
         self.release(i64::MAX)
     }
 
-    fn release(&mut self, until: i64) -> Option<(Batch, usize)> {
+    /// The waiting left rows at or before `until`, joined, and how many an
+    /// inner join removed for want of a match. `until` is where both
+    /// watermarks are (or, with an input idle, where the other is).
+    pub fn release(&mut self, until: i64) -> Option<(Batch, usize)> {
         if until <= self.released && !self.waiting_times.iter().any(|&t| t <= until) {
             return None;
         }

@@ -50,6 +50,9 @@ pub struct Pipeline {
     primary_width: usize,
     /// Each port's watermark (`i64::MIN`: none yet).
     watermarks: [i64; 2],
+    /// Ports whose input is idle (quiet for its idle timeout): they do not
+    /// hold the join back.
+    idle: [bool; 2],
     /// The watermark last handed to the body.
     body_watermark: i64,
     filter: Option<crate::exec::expr::Expr>,
@@ -108,6 +111,7 @@ impl Pipeline {
             join,
             primary_width: plan.primary_schema().fields.len(),
             watermarks: [i64::MIN; 2],
+            idle: [false; 2],
             body_watermark: i64::MIN,
             filter: plan.filter.clone(),
             body,
@@ -178,22 +182,39 @@ impl Pipeline {
         watermark: i64,
         now: i64,
     ) -> (Vec<Batch>, BatchCounts) {
+        self.watermarks[port] = self.watermarks[port].max(watermark);
+        self.follow_watermarks(now)
+    }
+
+    /// Port `port`'s input went quiet for its idle timeout (`idle`), or
+    /// sent again: an idle input does not hold the join back (as Flink's
+    /// `withIdleness`); the watermark the operators follow never moves back.
+    pub fn on_idle(&mut self, port: usize, idle: bool, now: i64) -> (Vec<Batch>, BatchCounts) {
+        self.idle[port] = idle;
+        self.follow_watermarks(now)
+    }
+
+    /// Hands the operators the watermark they follow, if it moved.
+    fn follow_watermarks(&mut self, now: i64) -> (Vec<Batch>, BatchCounts) {
         let mut out = Vec::new();
         let mut counts = BatchCounts::default();
-        self.watermarks[port] = self.watermarks[port].max(watermark);
         let body_watermark = match &mut self.join {
             None => self.watermarks[0],
             Some(Join::Lookup(_)) => self.watermarks[0],
             Some(Join::AsOf(join)) => {
-                if let Some((rows, removed)) = join.advance(self.watermarks[0], self.watermarks[1])
-                {
+                join.set_watermarks(self.watermarks[0], self.watermarks[1]);
+                let active = (0..2)
+                    .filter(|&p| !self.idle[p])
+                    .map(|p| self.watermarks[p]);
+                let until = active.min().unwrap_or(i64::MIN).max(self.body_watermark);
+                if let Some((rows, removed)) = join.release(until) {
                     let (rows, c) = self.process(rows, now);
                     counts = c;
                     counts.filtered += removed as u64;
                     out.extend(rows);
                 }
                 self.spent = None;
-                self.watermarks[0].min(self.watermarks[1])
+                until
             }
         };
         if body_watermark > self.body_watermark && body_watermark > i64::MIN {

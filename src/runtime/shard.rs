@@ -72,7 +72,7 @@ use crate::error::Error;
 use crate::exec::pipeline::Pipeline;
 use crate::io::late::{late_file, LatePolicy};
 use crate::io::sink::{OutputSpec, ShardSink};
-use crate::sql::plan::QueryPlan;
+use crate::sql::plan::{JoinKind, QueryPlan};
 use crate::sync::Arc;
 use crossbeam::utils::{Backoff, CachePadded};
 use std::time::{Duration, Instant};
@@ -250,12 +250,39 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     let mut latency = Latencies::default();
     let mut idle_since: Option<Instant> = None;
     let backoff = Backoff::new();
-    let mut inputs = Inputs::new(consumers, returns, ports, table_first);
+    let idle_timeouts = match &plan.join {
+        // Only an ASOF join waits on both inputs' watermarks.
+        Some(join) if join.kind == JoinKind::AsOf => plan
+            .inputs
+            .iter()
+            .map(|i| {
+                i.idle_timeout
+                    .map(|ms| Duration::from_millis(ms.max(0) as u64))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut inputs = Inputs::new(consumers, returns, ports, table_first, idle_timeouts);
     // The engine is waiting for every shard's word or its sender's drop; if
     // it has gone, nobody is waiting.
     let _ = ready.send(());
     drop(ready);
     loop {
+        if inputs.watches_idleness() {
+            if let Some((port, idle)) = inputs.idle_change() {
+                let now = if reads_now { now_ms() } else { 0 };
+                let (outs, counts) = pipeline.on_idle(port, idle, now);
+                stats.processed += counts.processed;
+                stats.filtered += counts.filtered;
+                stats.late += counts.late;
+                for out in outs {
+                    stats.rows_out += out.len as u64;
+                    sink.write(out).await.map_err(sink_error)?;
+                }
+                counters.publish(&stats);
+                continue;
+            }
+        }
         match inputs.pop() {
             Some((port, Message::Copy(batch))) => {
                 // A broadcast copy: the same work, counted on another shard.
@@ -339,7 +366,15 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                     backoff.snooze()
                 }
                 Some(_) => {
-                    if doorbell.park_unless(|| inputs.has_work()) {
+                    let parked = match inputs.idle_deadline() {
+                        // Wake when an input goes idle, to release what waits on it.
+                        Some(deadline) => {
+                            doorbell.park_unless_until(deadline, || inputs.has_work());
+                            true
+                        }
+                        None => doorbell.park_unless(|| inputs.has_work()),
+                    };
+                    if parked {
                         stats.parks += 1;
                         counters.publish(&stats);
                     }
@@ -387,6 +422,15 @@ struct Inputs {
     rings: Vec<Input>,
     /// Per port, the watermark last handed out (`i64::MIN`: none yet).
     watermarks: Vec<i64>,
+    /// Per port, how long its input may be quiet before it is idle; empty
+    /// when no operator follows idleness (no clock is read then).
+    idle_timeouts: Vec<Option<Duration>>,
+    /// Per port (with `idle_timeouts`): when a message last came, and
+    /// whether the port is idle now.
+    last_active: Vec<Instant>,
+    idle: Vec<bool>,
+    /// A port that was idle and has sent again, not yet reported.
+    woke: Option<usize>,
     /// Port 0 waits until every ring of port 1 has ended.
     table_first: bool,
     /// The ring to try first: rings take turns, so no router starves another.
@@ -414,10 +458,13 @@ impl Inputs {
         returns: Vec<Producer<Batch>>,
         ports: Vec<usize>,
         table_first: bool,
+        idle_timeouts: Vec<Option<Duration>>,
     ) -> Inputs {
         debug_assert_eq!(consumers.len(), returns.len());
         debug_assert_eq!(consumers.len(), ports.len());
         let port_count = ports.iter().max().map_or(1, |p| p + 1);
+        let watched = idle_timeouts.iter().any(Option::is_some);
+        let idle_timeouts = if watched { idle_timeouts } else { Vec::new() };
         Inputs {
             rings: consumers
                 .into_iter()
@@ -432,6 +479,10 @@ impl Inputs {
                 })
                 .collect(),
             watermarks: vec![i64::MIN; port_count],
+            last_active: vec![Instant::now(); idle_timeouts.len()],
+            idle: vec![false; idle_timeouts.len()],
+            idle_timeouts,
+            woke: None,
             table_first: table_first && port_count > 1,
             next: 0,
             from: 0,
@@ -515,9 +566,51 @@ impl Inputs {
             };
             self.next = (i + 1) % n;
             self.from = i;
+            let port = self.rings[i].port;
+            if let Some(last) = self.last_active.get_mut(port) {
+                *last = Instant::now();
+                if std::mem::take(&mut self.idle[port]) {
+                    self.woke = Some(port);
+                }
+            }
             return Some((i, message));
         }
         None
+    }
+
+    /// Whether some port's input may go idle: the caller then asks
+    /// [`idle_change`](Self::idle_change) as it goes.
+    fn watches_idleness(&self) -> bool {
+        !self.idle_timeouts.is_empty()
+    }
+
+    /// A port that went idle (quiet for its idle timeout; `true`) or sent
+    /// again (`false`) since the last call.
+    fn idle_change(&mut self) -> Option<(usize, bool)> {
+        if let Some(port) = self.woke.take() {
+            return Some((port, false));
+        }
+        let now = Instant::now();
+        let port = (0..self.idle_timeouts.len()).find(|&p| {
+            self.idle_deadline_of(p)
+                .is_some_and(|deadline| now >= deadline)
+        })?;
+        self.idle[port] = true;
+        Some((port, true))
+    }
+
+    /// When port `p` goes idle if nothing comes: `None` for a port without
+    /// a timeout, idle already, or ended.
+    fn idle_deadline_of(&self, p: usize) -> Option<Instant> {
+        let timeout = self.idle_timeouts[p]?;
+        (!self.idle[p] && self.watermarks[p] != i64::MAX).then(|| self.last_active[p] + timeout)
+    }
+
+    /// The earliest time a port goes idle, for a parked shard to wake by.
+    fn idle_deadline(&self) -> Option<Instant> {
+        (0..self.idle_timeouts.len())
+            .filter_map(|p| self.idle_deadline_of(p))
+            .min()
     }
 
     /// Whether a message may be waiting: for the idle check before parking.
@@ -560,7 +653,7 @@ mod tests {
         let (mut a, ra) = ring(8);
         let (mut b, rb) = ring(8);
         let (returns, _returned): (Vec<_>, Vec<_>) = (0..2).map(|_| ring(8)).unzip();
-        let mut inputs = Inputs::new(vec![ra, rb], returns, vec![0, 0], false);
+        let mut inputs = Inputs::new(vec![ra, rb], returns, vec![0, 0], false, Vec::new());
         a.push(Message::Watermark(50)).unwrap();
         assert_eq!(kind(inputs.pop()), "none", "router b has no watermark yet");
         b.push(Message::Watermark(30)).unwrap();
