@@ -188,6 +188,7 @@ fn describe(
             time,
             idle_timeout: decl.and_then(|d| d.idle_timeout).or(flags.idle_timeout),
             bounded,
+            closes_by_time: false,
         },
         source,
     })

@@ -32,11 +32,14 @@ use crate::io::text::{OnError, TextOptions};
 use crate::running::RunningEngine;
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
+use crate::runtime::exchange::{self, ExchangeOut, EXCHANGE_CAPACITY};
 use crate::runtime::inputs::route_inputs;
+use crate::runtime::message::Message;
 use crate::runtime::metrics::{Latencies, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::{ring, Consumer, Producer};
 use crate::runtime::router::{Batching, Lane};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec, StartGate};
+use crate::runtime::stage_runner::port_of;
 use crate::sql::plan::QueryPlan;
 use crate::sql::{PlanOptions, StreamDecl};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -314,7 +317,7 @@ impl EngineBuilder {
         }
         let catalog: Vec<_> = inputs.iter().map(|i| i.catalog.clone()).collect();
         let plan = crate::sql::plan_inputs(&parsed, &catalog)?;
-        if plan.join.is_some() && matches!(self.late, LatePolicy::SideOutput(_)) {
+        if plan.first_stage().join.is_some() && matches!(self.late, LatePolicy::SideOutput(_)) {
             return Err(Error::Config(
                 "--late side-output is not supported with a join yet; use --late drop".into(),
             ));
@@ -322,7 +325,7 @@ impl EngineBuilder {
         let mut by_name: Vec<Option<Box<dyn Source>>> =
             inputs.into_iter().map(|i| Some(i.source)).collect();
         let mut sources = Vec::new();
-        for input in &plan.inputs {
+        for input in &plan.first_stage().inputs {
             let i = catalog
                 .iter()
                 .position(|c| {
@@ -414,6 +417,28 @@ impl EngineBuilder {
     }
 }
 
+/// Per exchange between two stages of `plan`, each shard's ends of it.
+fn exchange_meshes(
+    plan: &QueryPlan,
+    doorbells: &[std::sync::Arc<Doorbell>],
+    batch_size: usize,
+) -> Vec<std::vec::IntoIter<(ExchangeOut, Vec<Consumer<Message>>)>> {
+    let stages = plan.stages();
+    stages
+        .windows(2)
+        .map(|pair| {
+            exchange::mesh(
+                &pair[1].inputs[0].partitioning,
+                &pair[0].output_schema,
+                batch_size,
+                doorbells,
+                EXCHANGE_CAPACITY,
+            )
+            .into_iter()
+        })
+        .collect()
+}
+
 /// The run's one declared input stream, if the SQL declares one.
 fn declared_stream(parsed: &crate::sql::ParsedQuery) -> Result<Option<&StreamDecl>, Error> {
     match parsed.streams.as_slice() {
@@ -493,7 +518,7 @@ impl Engine {
             .and_then(|path| std::fs::metadata(path).ok())
             .filter(|m| m.is_file())
             .map(|m| m.len());
-        let ordered = self.plan.needs_arrival_order();
+        let ordered = self.plan.first_stage().needs_arrival_order();
         match requested {
             Some(0) => Err(Error::Config("--readers must be at least 1".into())),
             Some(1) => Ok(1),
@@ -598,14 +623,32 @@ impl Engine {
             .enumerate()
             .flat_map(|(port, &r)| std::iter::repeat_n(port, r))
             .collect();
-        let table_first = self.plan.join.as_ref().is_some_and(|j| j.right_first);
+        let table_first = self
+            .plan
+            .first_stage()
+            .join
+            .as_ref()
+            .is_some_and(|j| j.right_first);
+        let doorbells: Vec<_> = self.cores.cores().iter().map(|_| Doorbell::new()).collect();
+        // Between each two stages, a mesh of rings among the shards.
+        let mut meshes = exchange_meshes(&self.plan, &doorbells, self.batching.batch_size);
         for (index, &core) in self.cores.cores().iter().enumerate() {
-            let (producers, consumers): (Vec<_>, Vec<_>) =
+            let (producers, mut consumers): (Vec<_>, Vec<_>) =
                 ports.iter().map(|_| ring(RING_CAPACITY)).unzip();
             // And back: spent batches from the shard to each router.
             let (returns, returned): (Vec<_>, Vec<_>) =
                 ports.iter().map(|_| ring(RING_CAPACITY)).unzip();
-            let doorbell = Doorbell::new();
+            let mut returns: Vec<_> = returns.into_iter().map(Some).collect();
+            let mut ring_ports = ports.clone();
+            let mut exchanges = Vec::new();
+            for (stage, mesh) in meshes.iter_mut().enumerate() {
+                let (out, inbound) = mesh.next().expect("an exchange end per shard");
+                ring_ports.extend(inbound.iter().map(|_| port_of(stage + 1, 0)));
+                returns.extend(inbound.iter().map(|_| None));
+                consumers.extend(inbound);
+                exchanges.push(out);
+            }
+            let doorbell = doorbells[index].clone();
             let shard_counters = ShardCounters::new();
             let spec = ShardSpec {
                 index,
@@ -615,9 +658,10 @@ impl Engine {
                 late: self.late.clone(),
                 idle: self.idle,
                 consumers,
-                ports: ports.clone(),
+                ports: ring_ports,
                 table_first,
                 returns,
+                exchanges,
                 doorbell: doorbell.clone(),
                 counters: shard_counters.clone(),
                 results: result_producers.next(),
@@ -677,7 +721,7 @@ impl Engine {
                 None if ready < self.cores.cores().len() => (Ok(()), Default::default()),
                 None => route_inputs(
                     &mut self.inputs,
-                    &self.plan,
+                    self.plan.first_stage(),
                     self.batching,
                     partial,
                     std::mem::take(&mut lanes),

@@ -24,6 +24,7 @@ fn catalog() -> Vec<CatalogInput> {
         time: time.clone(),
         idle_timeout: None,
         bounded: true,
+        closes_by_time: false,
     };
     vec![
         input(

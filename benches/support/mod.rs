@@ -181,7 +181,8 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
             table_first: false,
             // Spent batches are not refilled here: the parts are built
             // before the clock starts.
-            returns: vec![ring(1).0],
+            returns: vec![Some(ring(1).0)],
+            exchanges: Vec::new(),
             doorbell: doorbell.clone(),
             counters: ShardCounters::new(),
             results: None,

@@ -55,6 +55,8 @@ pub struct Pipeline {
     idle: [bool; 2],
     /// The watermark last handed to the body.
     body_watermark: i64,
+    /// How far behind that watermark a row may still be taken.
+    lateness: i64,
     filter: Option<crate::exec::expr::Expr>,
     body: Body,
     selection: Vec<u32>,
@@ -113,6 +115,7 @@ impl Pipeline {
             watermarks: [i64::MIN; 2],
             idle: [false; 2],
             body_watermark: i64::MIN,
+            lateness: plan.watermarking.allowed_lateness,
             filter: plan.filter.clone(),
             body,
             selection: Vec::new(),
@@ -184,6 +187,12 @@ impl Pipeline {
     ) -> (Vec<Batch>, BatchCounts) {
         self.watermarks[port] = self.watermarks[port].max(watermark);
         self.follow_watermarks(now)
+    }
+
+    /// The watermark of the rows this pipeline emits: none it emits later
+    /// is older (what it follows, less the lateness it allows).
+    pub fn output_watermark(&self) -> i64 {
+        self.body_watermark.saturating_sub(self.lateness)
     }
 
     /// Port `port`'s input went quiet for its idle timeout (`idle`), or

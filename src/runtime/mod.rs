@@ -3,10 +3,13 @@
 pub mod affinity;
 pub mod cores;
 pub mod doorbell;
+pub mod exchange;
 pub mod inputs;
 pub mod message;
 pub mod metrics;
 pub mod ring;
 pub mod router;
 pub mod shard;
+pub mod shard_inputs;
+pub mod stage_runner;
 pub mod topology;

@@ -52,7 +52,7 @@ pub fn plan_query_with(
 
 /// Binds a parsed query against the inputs it may name.
 pub fn plan_inputs(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPlan, SqlError> {
-    plan_inner(parsed, catalog).map_err(|e| e.in_sql(&parsed.sql))
+    super::stages::plan_stages(parsed, catalog, &[]).map_err(|e| e.in_sql(&parsed.sql))
 }
 
 pub(super) fn unsupported(node: &impl Spanned, what: impl Into<String>) -> SqlError {
@@ -76,11 +76,12 @@ pub(super) fn span_error(span: Span, kind: SqlErrorKind, message: impl Into<Stri
     )
 }
 
-fn plan_inner(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPlan, SqlError> {
+/// Plans one SELECT over `catalog` (its WITH, if any, is the caller's).
+pub(super) fn plan_select(
+    parsed: &ParsedQuery,
+    catalog: &[CatalogInput],
+) -> Result<QueryPlan, SqlError> {
     let query = &parsed.query;
-    if let Some(with) = &query.with {
-        return Err(unsupported(with, "WITH is not supported yet"));
-    }
     if let Some(order_by) = &query.order_by {
         return Err(unsupported(
             order_by,
@@ -206,6 +207,20 @@ fn plan_inner(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPla
             ));
         }
         window = Some(window_from_clause(clause, &from)?);
+    }
+    // Over closed windows of an earlier stage, a GROUP BY on their end (the
+    // event time) completes a group once the watermark passes that end: a
+    // window 1 ms long at that end, one per end.
+    if let (None, true, Some(tc)) = (window, primary.closes_by_time, event_time) {
+        if key_exprs
+            .iter()
+            .any(|e| from.resolve(&e.to_string()) == Some(tc))
+        {
+            window = Some(WindowSpec {
+                kind: WindowKind::Tumbling { size: 1 },
+                time_column: Some(tc),
+            });
+        }
     }
     if let Some(w) = &mut window {
         if w.time_column.is_none() {
@@ -445,6 +460,7 @@ fn plan_inner(parsed: &ParsedQuery, catalog: &[CatalogInput]) -> Result<QueryPla
         partitioning: inputs[0].partitioning.clone(),
         inputs,
         join,
+        upstream: None,
         filter,
         body,
         output_schema,

@@ -88,6 +88,40 @@ impl QueryPlan {
 
 impl fmt::Display for QueryPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let stages = self.stages();
+        if stages.len() == 1 {
+            return self.fmt_stage(f);
+        }
+        for (k, stage) in stages.iter().enumerate() {
+            if k == 0 {
+                writeln!(f, "stage 1 of {} (reads the inputs)", stages.len())?;
+            } else {
+                let names: Vec<String> = stages[k - 1]
+                    .output_schema
+                    .fields
+                    .iter()
+                    .map(|x| x.name.clone())
+                    .collect();
+                writeln!(
+                    f,
+                    "exchange {k}: stage {k}'s rows to every shard's stage {}, {}",
+                    k + 1,
+                    partitioning(&stage.inputs[0].partitioning, &names).replace(
+                        "round-robin (whole batches, no keyed state)",
+                        "kept on their shard (no keyed state)"
+                    )
+                )?;
+                writeln!(f, "stage {} of {} (reads stage {k})", k + 1, stages.len())?;
+            }
+            stage.fmt_stage(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl QueryPlan {
+    /// One stage: its inputs, its operators in order, emit, watermark, output.
+    fn fmt_stage(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let input: Vec<String> = self
             .input_schema
             .fields

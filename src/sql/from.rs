@@ -28,6 +28,10 @@ pub struct CatalogInput {
     pub idle_timeout: Option<i64>,
     /// Whether it ends by itself (a file, a generator with a count).
     pub bounded: bool,
+    /// Its rows are closed windows of an earlier stage and its event time
+    /// their end: a GROUP BY on that column completes a group once the
+    /// watermark passes it (as a window does).
+    pub closes_by_time: bool,
 }
 
 impl CatalogInput {
@@ -40,6 +44,7 @@ impl CatalogInput {
             time: time.clone(),
             idle_timeout: None,
             bounded: false,
+            closes_by_time: false,
         }
     }
 }
@@ -186,11 +191,25 @@ fn relation(
     catalog: &[CatalogInput],
     offset: usize,
 ) -> Result<Scope, SqlError> {
+    if let ast::TableFactor::Derived { alias, .. } = factor {
+        // Planned as an earlier stage, whose output is the one input here.
+        let name = alias.as_ref().map(|a| a.name.value.clone());
+        return Ok(Scope {
+            name: name.clone().unwrap_or_else(|| "subquery".to_owned()),
+            alias: name,
+            input: 0,
+            offset,
+            width: catalog[0].schema.fields.len(),
+        });
+    }
     let ast::TableFactor::Table {
         name, alias, args, ..
     } = factor
     else {
-        return Err(unsupported(factor, "FROM takes an input's name"));
+        return Err(unsupported(
+            factor,
+            "FROM takes an input's name or a subquery",
+        ));
     };
     if args.is_some() {
         return Err(unsupported(factor, "table functions are not supported"));

@@ -10,6 +10,7 @@ mod join_syntax;
 mod parse;
 pub mod plan;
 mod scalar;
+mod stages;
 
 pub use bind::{plan_inputs, plan_query, plan_query_with, PlanOptions};
 pub use ddl::{InputKind, StreamDecl};

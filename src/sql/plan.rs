@@ -212,6 +212,11 @@ pub struct QueryPlan {
     pub inputs: Vec<InputPlan>,
     /// The join of `inputs[0]` with `inputs[1]`, if any.
     pub join: Option<JoinPlan>,
+    /// The stage whose output this one reads (a derived table: FROM a
+    /// subquery or a WITH name); `inputs[0]` then describes that output and
+    /// how the exchange partitions it for this stage. `None`: this stage
+    /// reads the run's inputs.
+    pub upstream: Option<Box<QueryPlan>>,
     pub partitioning: Partitioning,
     /// `WHERE`, over the input schema.
     pub filter: Option<Expr>,
@@ -223,6 +228,24 @@ pub struct QueryPlan {
 }
 
 impl QueryPlan {
+    /// The stages from the first (which reads the run's inputs) to this one.
+    pub fn stages(&self) -> Vec<&QueryPlan> {
+        let mut stages = vec![self];
+        while let Some(up) = &stages[stages.len() - 1].upstream {
+            stages.push(up);
+        }
+        stages.reverse();
+        stages
+    }
+
+    /// The stage that reads the run's inputs.
+    pub fn first_stage(&self) -> &QueryPlan {
+        match &self.upstream {
+            Some(up) => up.first_stage(),
+            None => self,
+        }
+    }
+
     /// The primary input's columns (all of `input_schema` without a join).
     pub fn primary_schema(&self) -> &Schema {
         &self.inputs[0].schema

@@ -1,0 +1,292 @@
+//! A shard's stages: the pipeline of each stage of the query on this shard,
+//! the exchanges between them, and where each stage's rows go (the next
+//! stage's exchange, or the shard's sink).
+//!
+//! Ports: stage 0 reads ports 0 and 1 (its inputs; 1 only for a join),
+//! stage `k > 0` reads port `2k` (the exchange from stage `k - 1`), as
+//! [`Inputs`] numbers them.
+//!
+//! # Watermarks and end of input
+//! Stage `k` forwards its output watermark (what it follows, less its
+//! allowed lateness: no row it emits later is older) through its exchange
+//! after the rows it emitted before. When every port of stage `k` has
+//! ended, it emits what it holds, then sends end of input to every shard's
+//! next stage.
+//!
+//! # Counts
+//! The shard's tally counts its input records once, at stage 0. A later
+//! stage adds only rows it drops as late, which should never happen (rows
+//! leave a stage before the watermark that would make them late); if one
+//! did, the run's accounting would show it.
+
+use super::exchange::ExchangeOut;
+use super::message::Message;
+use super::metrics::ShardStats;
+use super::shard_inputs::Inputs;
+use crate::data::Batch;
+use crate::error::Error;
+use crate::exec::pipeline::{BatchCounts, Pipeline};
+use crate::io::sink::ShardSink;
+use crate::sql::plan::QueryPlan;
+
+/// The stages of one shard (see the module docs).
+pub struct StageRunner {
+    pipelines: Vec<Pipeline>,
+    /// `exchanges[k]` carries stage `k`'s rows to stage `k + 1`.
+    exchanges: Vec<ExchangeOut>,
+    /// Per exchange, the next stage's local feed in [`Inputs`].
+    local_feeds: Vec<usize>,
+    /// Per stage, the watermark last forwarded through its exchange.
+    forwarded: Vec<i64>,
+    finished: Vec<bool>,
+    /// Per stage, whether it has a second input port (a join).
+    joins: Vec<bool>,
+}
+
+/// The port of stage `stage`'s input `port` (0, or 1 for a join's).
+pub fn port_of(stage: usize, port: usize) -> usize {
+    2 * stage + port
+}
+
+impl StageRunner {
+    /// The stages of `plan` on shard `shard`, with this shard's sending end
+    /// of each exchange; adds each later stage's local feed to `inputs`.
+    /// With `keep_late`, stage 0 keeps late rows for a side output.
+    pub fn new(
+        plan: &QueryPlan,
+        shard: usize,
+        keep_late: bool,
+        exchanges: Vec<ExchangeOut>,
+        inputs: &mut Inputs,
+    ) -> StageRunner {
+        let stages = plan.stages();
+        debug_assert_eq!(exchanges.len() + 1, stages.len());
+        let pipelines = stages
+            .iter()
+            .enumerate()
+            .map(|(k, stage)| Pipeline::new(stage, shard, keep_late && k == 0))
+            .collect();
+        let local_feeds = (1..stages.len())
+            .map(|k| inputs.add_local(port_of(k, 0)))
+            .collect();
+        StageRunner {
+            pipelines,
+            exchanges,
+            local_feeds,
+            forwarded: vec![i64::MIN; stages.len()],
+            finished: vec![false; stages.len()],
+            joins: stages.iter().map(|s| s.join.is_some()).collect(),
+        }
+    }
+
+    /// The first stage's pipeline (for late rows and spent batches).
+    pub fn first(&mut self) -> &mut Pipeline {
+        &mut self.pipelines[0]
+    }
+
+    /// Whether any stage reads the clock (processing-time windows).
+    pub fn reads_now(&self) -> bool {
+        self.pipelines.iter().any(Pipeline::reads_now)
+    }
+
+    /// Runs a data batch of port `port`; the counts are stage 0's (see the
+    /// module docs), and the rows go on.
+    pub async fn data(
+        &mut self,
+        port: usize,
+        batch: Batch,
+        now: i64,
+        out: &mut Out<'_>,
+    ) -> Result<BatchCounts, Error> {
+        let stage = port / 2;
+        let (rows, counts) = self.pipelines[stage].process_port(port % 2, batch, now);
+        if let Some(rows) = rows {
+            self.emit(stage, rows, out).await?;
+        }
+        Ok(self.counted(stage, counts))
+    }
+
+    /// Port `port`'s watermark moved; when the port's stage has ended on
+    /// every port, the stage finishes.
+    pub async fn watermark(
+        &mut self,
+        port: usize,
+        watermark: i64,
+        now: i64,
+        out: &mut Out<'_>,
+    ) -> Result<BatchCounts, Error> {
+        let stage = port / 2;
+        let (rows, counts) = self.pipelines[stage].on_watermark(port % 2, watermark, now);
+        let mut counts = self.counted(stage, counts);
+        for batch in rows {
+            self.emit(stage, batch, out).await?;
+        }
+        self.forward_watermark(stage, out);
+        let ports = if self.joins[stage] { 2 } else { 1 };
+        let ended = (0..ports).all(|p| out.inputs.watermark(port_of(stage, p)) == i64::MAX);
+        if ended && stage + 1 < self.pipelines.len() {
+            let c = self.finish_stage(stage, now, out).await?;
+            add(&mut counts, c);
+        }
+        Ok(counts)
+    }
+
+    /// An input of stage 0 went idle or came back.
+    pub async fn idle(
+        &mut self,
+        port: usize,
+        idle: bool,
+        now: i64,
+        out: &mut Out<'_>,
+    ) -> Result<BatchCounts, Error> {
+        let stage = port / 2;
+        let (rows, counts) = self.pipelines[stage].on_idle(port % 2, idle, now);
+        for batch in rows {
+            self.emit(stage, batch, out).await?;
+        }
+        self.forward_watermark(stage, out);
+        Ok(self.counted(stage, counts))
+    }
+
+    /// A flush reached port `port`: it goes on to the sink, through any
+    /// exchanges after it.
+    pub async fn flush(&mut self, port: usize, out: &mut Out<'_>) -> Result<(), Error> {
+        let stage = port / 2;
+        match self.exchanges.get_mut(stage) {
+            Some(exchange) => {
+                exchange.broadcast(|| Message::Flush);
+                self.hand_over(stage, out);
+                Ok(())
+            }
+            None => out.sink.flush().await.map_err(out.sink_error),
+        }
+    }
+
+    /// End of input on every port: the stages not finished yet finish, in
+    /// order (at this point only the last).
+    pub async fn finish(&mut self, now: i64, out: &mut Out<'_>) -> Result<BatchCounts, Error> {
+        let mut counts = BatchCounts::default();
+        for stage in 0..self.pipelines.len() {
+            if !self.finished[stage] {
+                let c = self.finish_stage(stage, now, out).await?;
+                add(&mut counts, c);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Pushes what waits in the exchanges' outboxes, and blocks or unblocks
+    /// each stage's ports accordingly; returns whether any stage is blocked.
+    /// Fails when a shard this one sends to has stopped.
+    pub fn drain(&mut self, inputs: &mut Inputs) -> Result<bool, Error> {
+        let mut any = false;
+        for (stage, exchange) in self.exchanges.iter_mut().enumerate() {
+            exchange.drain();
+            let blocked = exchange.is_blocked();
+            if blocked {
+                if let Some(shard) = exchange.target_stopped() {
+                    return Err(Error::Shard {
+                        shard,
+                        reason: "stopped before the end of input".into(),
+                    });
+                }
+            }
+            inputs.set_blocked(port_of(stage, 0), blocked);
+            inputs.set_blocked(port_of(stage, 1), blocked);
+            any |= blocked;
+        }
+        Ok(any)
+    }
+
+    /// Sends the rows gathered in the exchanges' pending batches (the shard
+    /// is idle: they should not wait for more).
+    pub fn flush_exchanges(&mut self, inputs: &mut Inputs) {
+        for stage in 0..self.exchanges.len() {
+            self.exchanges[stage].send_all_pending();
+            self.hand_over_to(stage, inputs);
+        }
+    }
+
+    fn counted(&self, stage: usize, counts: BatchCounts) -> BatchCounts {
+        match stage {
+            0 => counts,
+            _ => BatchCounts {
+                late: counts.late,
+                ..BatchCounts::default()
+            },
+        }
+    }
+
+    async fn finish_stage(
+        &mut self,
+        stage: usize,
+        now: i64,
+        out: &mut Out<'_>,
+    ) -> Result<BatchCounts, Error> {
+        self.finished[stage] = true;
+        let (rows, counts) = self.pipelines[stage].finish(now);
+        for batch in rows {
+            self.emit(stage, batch, out).await?;
+        }
+        if let Some(exchange) = self.exchanges.get_mut(stage) {
+            exchange.broadcast(|| Message::EndOfInput);
+            self.hand_over(stage, out);
+        }
+        Ok(self.counted(stage, counts))
+    }
+
+    /// Stage `stage`'s rows go to the sink (the last stage) or the exchange.
+    async fn emit(&mut self, stage: usize, batch: Batch, out: &mut Out<'_>) -> Result<(), Error> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        match self.exchanges.get_mut(stage) {
+            Some(exchange) => {
+                exchange.send(batch);
+                self.hand_over(stage, out);
+                Ok(())
+            }
+            None => {
+                out.stats.rows_out += batch.len as u64;
+                out.sink.write(batch).await.map_err(out.sink_error)
+            }
+        }
+    }
+
+    fn forward_watermark(&mut self, stage: usize, out: &mut Out<'_>) {
+        let Some(exchange) = self.exchanges.get_mut(stage) else {
+            return;
+        };
+        let w = self.pipelines[stage].output_watermark();
+        if w > self.forwarded[stage] {
+            self.forwarded[stage] = w;
+            exchange.broadcast(|| Message::Watermark(w));
+            self.hand_over(stage, out);
+        }
+    }
+
+    fn hand_over(&mut self, stage: usize, out: &mut Out<'_>) {
+        self.hand_over_to(stage, out.inputs);
+    }
+
+    /// Moves the rows stage `stage` kept for this shard to its next stage's feed.
+    fn hand_over_to(&mut self, stage: usize, inputs: &mut Inputs) {
+        while let Some(message) = self.exchanges[stage].take_local() {
+            inputs.push_local(self.local_feeds[stage], message);
+        }
+    }
+}
+
+fn add(to: &mut BatchCounts, c: BatchCounts) {
+    to.processed += c.processed;
+    to.filtered += c.filtered;
+    to.late += c.late;
+}
+
+/// Where a shard's stages put what they emit.
+pub struct Out<'a> {
+    pub sink: &'a mut ShardSink,
+    pub sink_error: &'a dyn Fn(std::io::Error) -> Error,
+    pub inputs: &'a mut Inputs,
+    pub stats: &'a mut ShardStats,
+}

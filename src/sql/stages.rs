@@ -1,0 +1,142 @@
+//! Queries of several stages: a SELECT that reads a derived table (FROM a
+//! subquery, or a name from WITH) is planned as the stage that computes the
+//! derived table, then the stage that reads its output.
+//!
+//! # What a later stage reads
+//! - Closed windows (an inner windowed aggregate, `EMIT FINAL`): append-only
+//!   rows whose event time is their `window_end`, so the outer query may
+//!   aggregate them again; a GROUP BY on `window_end` completes each group
+//!   once the watermark passes it (see [`CatalogInput::closes_by_time`]).
+//! - Rows of a projection, filter, join or row window: append-only, with the
+//!   inner query's event time when it selects that column unchanged.
+//! - An aggregate without a window is updating: its rows are final only at
+//!   end of input. The outer query may read them under `EMIT FINAL`; with
+//!   `EMIT CHANGES` it would need retractions, which corestream does not
+//!   have, so it is refused.
+//!
+//! `EMIT` stands once, at the end of the whole query, and applies to its
+//! final result; an inner aggregate always emits its final rows.
+
+use super::bind::{plan_select, unsupported};
+use super::from::CatalogInput;
+use super::parse::{EmitMode, ParsedQuery};
+use super::plan::{PlanBody, QueryPlan};
+use super::{InputKind, PlanOptions};
+use crate::error::SqlError;
+use crate::exec::expr::Expr;
+use sqlparser::ast;
+
+/// Plans `parsed` as a chain of stages; `ctes` are the WITH names visible.
+pub(super) fn plan_stages(
+    parsed: &ParsedQuery,
+    catalog: &[CatalogInput],
+    ctes: &[(String, ast::Query)],
+) -> Result<QueryPlan, SqlError> {
+    let mut ctes = ctes.to_vec();
+    let mut query = (*parsed.query).clone();
+    if let Some(with) = query.with.take() {
+        if with.recursive {
+            return Err(unsupported(&with, "WITH RECURSIVE is not supported"));
+        }
+        for cte in &with.cte_tables {
+            ctes.push((cte.alias.name.value.clone(), (*cte.query).clone()));
+        }
+    }
+    let outer = ParsedQuery {
+        query: Box::new(query),
+        ..parsed.clone()
+    };
+    let Some((name, inner, relation)) = derived_table(&outer.query, &ctes) else {
+        return plan_select(&outer, catalog);
+    };
+    let inner = ParsedQuery {
+        query: Box::new(inner),
+        emit: None,
+        window: None,
+        ..parsed.clone()
+    };
+    let mut upstream = plan_stages(&inner, catalog, &ctes)?;
+    let updating = matches!(&upstream.body, PlanBody::Aggregate(a) if a.window.is_none());
+    if matches!(upstream.body, PlanBody::Aggregate(_)) {
+        upstream.emit = EmitMode::Final;
+    }
+    let derived = CatalogInput {
+        name: Some(name),
+        schema: upstream.output_schema.clone(),
+        kind: InputKind::Stream,
+        time: PlanOptions {
+            event_time: time_column(&upstream),
+            ..PlanOptions::default()
+        },
+        idle_timeout: None,
+        bounded: false,
+        closes_by_time: upstream.windowed() && time_column(&upstream).is_some(),
+    };
+    let mut plan = plan_select(&outer, &[derived])?;
+    if updating && plan.emit != EmitMode::Final {
+        return Err(unsupported(
+            &relation,
+            "this subquery aggregates without a window, so its rows change until the input ends; \
+             reading them as they change needs retractions, which corestream does not support: \
+             window the inner query, or add EMIT FINAL to read its final rows at end of input",
+        ));
+    }
+    if plan.needs_arrival_order() {
+        return Err(unsupported(
+            &relation,
+            "row windows (and FIRST_VALUE/LAST_VALUE without an event time) over a subquery \
+             are not supported: their results depend on the order rows arrive in, which the \
+             exchange between stages does not keep",
+        ));
+    }
+    plan.upstream = Some(Box::new(upstream));
+    Ok(plan)
+}
+
+/// The derived table the query's FROM reads, if it reads one: its name, its
+/// query, and the relation (for errors).
+fn derived_table(
+    query: &ast::Query,
+    ctes: &[(String, ast::Query)],
+) -> Option<(String, ast::Query, ast::TableFactor)> {
+    let ast::SetExpr::Select(select) = query.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    match &from.relation {
+        ast::TableFactor::Derived {
+            subquery, alias, ..
+        } => {
+            let name = alias
+                .as_ref()
+                .map_or("subquery".to_owned(), |a| a.name.value.clone());
+            Some((name, (**subquery).clone(), from.relation.clone()))
+        }
+        ast::TableFactor::Table { name, .. } => {
+            let written = name.to_string();
+            let (_, cte) = ctes
+                .iter()
+                .rev()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&written))?;
+            Some((written, cte.clone(), from.relation.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// The name of the output column that carries `plan`'s event time: a
+/// windowed aggregate's `window_end`, or the event-time column selected
+/// unchanged.
+fn time_column(plan: &QueryPlan) -> Option<String> {
+    let (project, source) = match &plan.body {
+        PlanBody::Aggregate(a) if a.window.is_some() => (&a.project, a.keys.len() + 1),
+        PlanBody::Project(project) => (project, plan.watermarking.time_column?),
+        _ => return None,
+    };
+    let at = project
+        .iter()
+        .position(|e| matches!(e, Expr::Column { index, .. } if *index == source))?;
+    Some(plan.output_schema.fields[at].name.clone())
+}
