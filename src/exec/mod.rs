@@ -19,5 +19,6 @@ pub mod project;
 mod recent_windows;
 pub mod row_window;
 pub mod scalar;
+pub mod top_n;
 mod wide_sum;
 pub mod window_agg;

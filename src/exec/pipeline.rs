@@ -15,6 +15,7 @@ use super::lookup_join::LookupJoin;
 use super::partial_agg::PartialGroups;
 use super::project::project;
 use super::row_window::RowWindow;
+use super::top_n::TopN;
 use super::window_agg::WindowAggregate;
 use crate::data::Batch;
 use crate::sql::plan::{JoinKind, PlanBody, QueryPlan};
@@ -30,6 +31,7 @@ pub struct BatchCounts {
 
 enum Body {
     Project(Vec<crate::exec::expr::Expr>),
+    TopN(Box<TopN>),
     Aggregate(Box<HashAggregate>),
     Window(Box<WindowAggregate>),
     Rows(Box<RowWindow>),
@@ -83,6 +85,14 @@ impl Pipeline {
                 agg.clone(),
                 plan.emit,
                 shard == 0,
+            ))),
+            PlanBody::TopN(top) => Body::TopN(Box::new(TopN::new(
+                top.clone(),
+                plan.input_schema
+                    .fields
+                    .iter()
+                    .map(|f| f.data_type)
+                    .collect(),
             ))),
             PlanBody::RowWindow(rows) => {
                 let input_types: Vec<_> = plan
@@ -268,6 +278,13 @@ impl Pipeline {
                 out
             }
             Body::Rows(rows) => rows.process(batch),
+            Body::TopN(top) => {
+                let late = top.process(&batch);
+                counts.late = late;
+                counts.processed -= late;
+                self.spent = Some(batch);
+                None
+            }
             Body::Window(w) => {
                 let (out, late) = w.process(&batch, now);
                 counts.late = late;
@@ -315,6 +332,7 @@ impl Pipeline {
     pub fn advance(&mut self, watermark: i64) -> Option<Batch> {
         match &mut self.body {
             Body::Window(w) => w.advance(watermark).filter(|b| !b.is_empty()),
+            Body::TopN(top) => top.advance(watermark).filter(|b| !b.is_empty()),
             _ => None,
         }
     }
@@ -323,6 +341,7 @@ impl Pipeline {
     pub fn open_windows(&self) -> usize {
         match &self.body {
             Body::Window(w) => w.open_windows(),
+            Body::TopN(top) => top.open_groups(),
             _ => 0,
         }
     }
@@ -343,6 +362,7 @@ impl Pipeline {
         }
         let rest = match &mut self.body {
             Body::Project(_) => None,
+            Body::TopN(top) => top.finish(),
             Body::Aggregate(agg) => agg.finish().filter(|b| !b.is_empty()),
             Body::Window(w) => w.finish(),
             Body::Rows(rows) => rows.finish(),

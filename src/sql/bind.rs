@@ -732,7 +732,18 @@ pub(super) struct Binder<'a> {
     grouping: Option<Grouping>,
 }
 
-impl Binder<'_> {
+impl<'a> Binder<'a> {
+    /// A binder over `from`'s joined row, outside any aggregation.
+    pub(super) fn over(from: &'a FromClause<'_>) -> Binder<'a> {
+        Binder {
+            schema: &from.schema,
+            scopes: from.scopes.clone(),
+            event_time: None,
+            over: None,
+            grouping: None,
+        }
+    }
+
     fn bind_predicate(&mut self, e: &ast::Expr, clause: &str) -> Result<Expr, SqlError> {
         let bound = self.bind(e)?;
         if bound.data_type() != DataType::Bool {

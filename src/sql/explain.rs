@@ -166,6 +166,37 @@ impl QueryPlan {
                     named_exprs(exprs, &input, &self.output_schema)
                 ),
             )?,
+            PlanBody::TopN(t) => {
+                let order: Vec<String> = t
+                    .order
+                    .iter()
+                    .map(|(e, desc)| {
+                        format!("{}{}", top(e, &input), if *desc { " DESC" } else { "" })
+                    })
+                    .collect();
+                let complete = match t.close_time {
+                    Some(c) => format!("once the watermark passes its {}", name(&input, c)),
+                    None => "at end of input".to_owned(),
+                };
+                op(
+                    f,
+                    format!(
+                        "top {} per group ({}) by {}, ties by their values; a group is emitted {complete}",
+                        t.limit,
+                        expr_list(&t.partition, &input),
+                        order.join(", ")
+                    ),
+                )?;
+                let mut names = input.clone();
+                names.push("row_number".into());
+                op(
+                    f,
+                    format!(
+                        "project: {}",
+                        named_exprs(&t.project, &names, &self.output_schema)
+                    ),
+                )?;
+            }
             PlanBody::Aggregate(agg) => {
                 op(f, aggregate(agg, &input))?;
                 if let Some(having) = &agg.having {
@@ -195,7 +226,14 @@ impl QueryPlan {
                 )?;
             }
         }
+        let closes = matches!(&self.body, PlanBody::TopN(t) if t.close_time.is_some());
         let emit = match self.emit {
+            EmitMode::Final if closes => {
+                "FINAL (each group's top rows, once the watermark passes its close time)"
+            }
+            EmitMode::Final if matches!(self.body, PlanBody::TopN(_)) => {
+                "FINAL (each group's top rows, at end of input)"
+            }
             EmitMode::Changes if matches!(self.body, PlanBody::RowWindow(_)) => {
                 "every input row once, with its window values (a LEAD row when its following row arrives)"
             }
@@ -206,7 +244,7 @@ impl QueryPlan {
             EmitMode::Final => "FINAL (one row per group, at end of input)",
         };
         writeln!(f, "emit: {emit}")?;
-        if self.windowed() {
+        if self.windowed() || closes {
             let w = &self.watermarking;
             let time = match w.time_column {
                 Some(c) => format!("event time column {}", name(&input, c)),

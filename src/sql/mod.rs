@@ -11,6 +11,7 @@ mod parse;
 pub mod plan;
 mod scalar;
 mod stages;
+mod top_n;
 
 pub use bind::{plan_inputs, plan_query, plan_query_with, PlanOptions};
 pub use ddl::{InputKind, StreamDecl};

@@ -118,6 +118,23 @@ pub struct RowWindowPlan {
     pub project: Vec<Expr>,
 }
 
+/// Top-N per group: the rows `ROW_NUMBER() OVER (PARTITION BY partition
+/// ORDER BY order) <= limit` keeps, once their group is complete.
+#[derive(Debug, Clone)]
+pub struct TopNPlan {
+    /// Group expressions over the input (empty: one group).
+    pub partition: Vec<Expr>,
+    /// Ranking expressions over the input, and whether each is descending.
+    pub order: Vec<(Expr, bool)>,
+    pub limit: usize,
+    /// The input column whose value completes a group once the watermark
+    /// passes it (a closed window's end); `None`: groups complete at end of
+    /// input.
+    pub close_time: Option<usize>,
+    /// The output, over the input columns followed by the row number.
+    pub project: Vec<Expr>,
+}
+
 /// What the plan does after `WHERE`.
 #[derive(Debug, Clone)]
 pub enum PlanBody {
@@ -125,6 +142,7 @@ pub enum PlanBody {
     Project(Vec<Expr>),
     Aggregate(AggregatePlan),
     RowWindow(RowWindowPlan),
+    TopN(TopNPlan),
 }
 
 /// How the router assigns input rows to shards.
@@ -262,7 +280,7 @@ impl QueryPlan {
     /// router.
     pub fn needs_arrival_order(&self) -> bool {
         match &self.body {
-            PlanBody::Project(_) => false,
+            PlanBody::Project(_) | PlanBody::TopN(_) => false,
             PlanBody::RowWindow(_) => true,
             PlanBody::Aggregate(a) => a.aggs.iter().any(|c| {
                 matches!(c.func, AggFunc::FirstValue | AggFunc::LastValue) && c.order.is_none()

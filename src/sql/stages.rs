@@ -46,36 +46,16 @@ pub(super) fn plan_stages(
         query: Box::new(query),
         ..parsed.clone()
     };
-    let Some((name, inner, relation)) = derived_table(&outer.query, &ctes) else {
+    if let Some(top_n) = super::top_n::plan_top_n(&outer, catalog, &ctes) {
+        return top_n;
+    }
+    let Some(source) = read_derived(&outer, catalog, &ctes)? else {
         return plan_select(&outer, catalog);
     };
-    let inner = ParsedQuery {
-        query: Box::new(inner),
-        emit: None,
-        window: None,
-        ..parsed.clone()
-    };
-    let mut upstream = plan_stages(&inner, catalog, &ctes)?;
-    let updating = matches!(&upstream.body, PlanBody::Aggregate(a) if a.window.is_none());
-    if matches!(upstream.body, PlanBody::Aggregate(_)) {
-        upstream.emit = EmitMode::Final;
-    }
-    let derived = CatalogInput {
-        name: Some(name),
-        schema: upstream.output_schema.clone(),
-        kind: InputKind::Stream,
-        time: PlanOptions {
-            event_time: time_column(&upstream),
-            ..PlanOptions::default()
-        },
-        idle_timeout: None,
-        bounded: false,
-        closes_by_time: upstream.windowed() && time_column(&upstream).is_some(),
-    };
-    let mut plan = plan_select(&outer, &[derived])?;
-    if updating && plan.emit != EmitMode::Final {
+    let mut plan = plan_select(&outer, &[source.input])?;
+    if source.updating && plan.emit != EmitMode::Final {
         return Err(unsupported(
-            &relation,
+            &source.relation,
             "this subquery aggregates without a window, so its rows change until the input ends; \
              reading them as they change needs retractions, which corestream does not support: \
              window the inner query, or add EMIT FINAL to read its final rows at end of input",
@@ -83,19 +63,71 @@ pub(super) fn plan_stages(
     }
     if plan.needs_arrival_order() {
         return Err(unsupported(
-            &relation,
+            &source.relation,
             "row windows (and FIRST_VALUE/LAST_VALUE without an event time) over a subquery \
              are not supported: their results depend on the order rows arrive in, which the \
              exchange between stages does not keep",
         ));
     }
-    plan.upstream = Some(Box::new(upstream));
+    plan.upstream = Some(Box::new(source.plan));
     Ok(plan)
+}
+
+/// A derived table a query reads, planned as an earlier stage.
+pub(super) struct Derived {
+    /// The stage computing it.
+    pub plan: QueryPlan,
+    /// Its output as the one input of the stage that reads it.
+    pub input: CatalogInput,
+    /// Its rows change until end of input (an aggregate without a window).
+    pub updating: bool,
+    /// Where it stands in FROM, for errors.
+    pub relation: ast::TableFactor,
+}
+
+/// Plans the derived table `query`'s FROM reads, if it reads one.
+pub(super) fn read_derived(
+    query: &ParsedQuery,
+    catalog: &[CatalogInput],
+    ctes: &[(String, ast::Query)],
+) -> Result<Option<Derived>, SqlError> {
+    let Some((name, inner, relation)) = derived_table(&query.query, ctes) else {
+        return Ok(None);
+    };
+    let inner = ParsedQuery {
+        query: Box::new(inner),
+        emit: None,
+        window: None,
+        ..query.clone()
+    };
+    let mut plan = plan_stages(&inner, catalog, ctes)?;
+    let updating = matches!(&plan.body, PlanBody::Aggregate(a) if a.window.is_none());
+    if matches!(plan.body, PlanBody::Aggregate(_)) {
+        plan.emit = EmitMode::Final;
+    }
+    let input = CatalogInput {
+        name: Some(name),
+        schema: plan.output_schema.clone(),
+        kind: InputKind::Stream,
+        time: PlanOptions {
+            event_time: time_column(&plan),
+            ..PlanOptions::default()
+        },
+        idle_timeout: None,
+        bounded: false,
+        closes_by_time: plan.windowed() && time_column(&plan).is_some(),
+    };
+    Ok(Some(Derived {
+        plan,
+        input,
+        updating,
+        relation,
+    }))
 }
 
 /// The derived table the query's FROM reads, if it reads one: its name, its
 /// query, and the relation (for errors).
-fn derived_table(
+pub(super) fn derived_table(
     query: &ast::Query,
     ctes: &[(String, ast::Query)],
 ) -> Option<(String, ast::Query, ast::TableFactor)> {
