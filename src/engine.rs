@@ -80,6 +80,8 @@ pub struct EngineBuilder {
     /// How long a named input may be quiet before it stops holding back a
     /// join, unless its declaration says (`None`: never).
     idle_timeout: Option<Duration>,
+    /// Messages each exchange ring between two stages holds.
+    exchange_capacity: usize,
     /// Whether the watermark bound and the lateness were set here (they then
     /// win over a `CREATE STREAM` declaration).
     out_of_orderness_set: bool,
@@ -102,6 +104,7 @@ impl Default for EngineBuilder {
             readers: None,
             partial_aggregation: true,
             idle_timeout: None,
+            exchange_capacity: EXCHANGE_CAPACITY,
             out_of_orderness_set: false,
             lateness_set: false,
         }
@@ -237,6 +240,14 @@ impl EngineBuilder {
     /// whose declaration sets no `idle_timeout`. Default: never.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Messages each ring of an exchange between two stages holds (default
+    /// [`EXCHANGE_CAPACITY`]); a small one makes the shards exercise
+    /// backpressure (tests), a larger one absorbs bursts.
+    pub fn exchange_capacity(mut self, messages: usize) -> Self {
+        self.exchange_capacity = messages.max(1);
         self
     }
 
@@ -413,6 +424,7 @@ impl EngineBuilder {
             batching: self.batching,
             partial_aggregation: self.partial_aggregation,
             idle: self.idle,
+            exchange_capacity: self.exchange_capacity,
         })
     }
 }
@@ -422,6 +434,7 @@ fn exchange_meshes(
     plan: &QueryPlan,
     doorbells: &[std::sync::Arc<Doorbell>],
     batch_size: usize,
+    capacity: usize,
 ) -> Vec<std::vec::IntoIter<(ExchangeOut, Vec<Consumer<Message>>)>> {
     let stages = plan.stages();
     stages
@@ -432,7 +445,7 @@ fn exchange_meshes(
                 &pair[0].output_schema,
                 batch_size,
                 doorbells,
-                EXCHANGE_CAPACITY,
+                capacity,
             )
             .into_iter()
         })
@@ -467,6 +480,7 @@ pub struct Engine {
     batching: Batching,
     partial_aggregation: bool,
     idle: IdlePolicy,
+    exchange_capacity: usize,
     /// With [`OutputSpec::Rings`], one ring per shard: the shards' ends ...
     result_producers: Vec<Producer<Batch>>,
     /// ... and the application's, until it takes them.
@@ -631,7 +645,12 @@ impl Engine {
             .is_some_and(|j| j.right_first);
         let doorbells: Vec<_> = self.cores.cores().iter().map(|_| Doorbell::new()).collect();
         // Between each two stages, a mesh of rings among the shards.
-        let mut meshes = exchange_meshes(&self.plan, &doorbells, self.batching.batch_size);
+        let mut meshes = exchange_meshes(
+            &self.plan,
+            &doorbells,
+            self.batching.batch_size,
+            self.exchange_capacity,
+        );
         for (index, &core) in self.cores.cores().iter().enumerate() {
             let (producers, mut consumers): (Vec<_>, Vec<_>) =
                 ports.iter().map(|_| ring(RING_CAPACITY)).unzip();
