@@ -95,16 +95,28 @@ pub enum Item {
 /// windowed plan, a watermark (largest event time so far) to every shard after
 /// each source batch, as the router's `WatermarkTracker` sends it.
 pub fn partition(plan: &QueryPlan, batches: &[Batch], shards: usize) -> Vec<Vec<Item>> {
-    let mut parts: Vec<Vec<Item>> = vec![Vec::new(); shards];
-    let mut hashes = Vec::new();
-    let mut max_seen = i64::MIN;
-    let mut sent = i64::MIN;
     let time_column = plan
         .windowed()
         .then_some(plan.watermarking.time_column)
         .flatten();
+    partition_by(&plan.partitioning, time_column, batches, shards)
+}
+
+/// [`partition`] by `partitioning`, with watermarks on `time_column` if
+/// given; a broadcast gives every shard every batch.
+pub fn partition_by(
+    partitioning: &Partitioning,
+    time_column: Option<usize>,
+    batches: &[Batch],
+    shards: usize,
+) -> Vec<Vec<Item>> {
+    let mut parts: Vec<Vec<Item>> = vec![Vec::new(); shards];
+    let mut hashes = Vec::new();
+    let mut max_seen = i64::MIN;
+    let mut sent = i64::MIN;
     for (n, b) in batches.iter().enumerate() {
-        match &plan.partitioning {
+        match partitioning {
+            Partitioning::Broadcast => parts.iter_mut().for_each(|p| p.push(Item::Data(b.clone()))),
             Partitioning::ByKey(keys) if shards > 1 => {
                 let cols: Vec<Cow<'_, Column>> = keys.iter().map(|k| k.eval(b)).collect();
                 let refs: Vec<&Column> = cols.iter().map(|c| c.as_ref()).collect();
@@ -155,19 +167,37 @@ pub struct EngineRun {
 /// its part (prebuilt messages, then end of input, on a ring that holds them
 /// all) until the join.
 pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> EngineRun {
+    run_engine_ports(plan, &[parts.to_vec()], false, output)
+}
+
+/// [`run_engine`] with one ring per input port: `ports[p][s]` is what shard
+/// `s` gets on port `p` (a join's port 1 is its right input). With
+/// `table_first`, port 1 is fed (and read) before port 0.
+pub fn run_engine_ports(
+    plan: &QueryPlan,
+    ports: &[Vec<Vec<Item>>],
+    table_first: bool,
+    output: OutputSpec,
+) -> EngineRun {
     let start_gate = StartGate::default();
     let mut feeds = Vec::new();
     let mut handles = Vec::new();
-    for (index, part) in parts.iter().enumerate() {
-        let messages: Vec<Message> = part
-            .iter()
-            .map(|item| match item {
-                Item::Data(b) => Message::Data(b.clone()),
-                Item::Watermark(w) => Message::Watermark(*w),
-            })
-            .chain([Message::EndOfInput])
-            .collect();
-        let (producer, consumer) = ring(messages.len());
+    for index in 0..ports[0].len() {
+        let mut consumers = Vec::new();
+        let mut shard_feeds = Vec::new();
+        for port in ports {
+            let messages: Vec<Message> = port[index]
+                .iter()
+                .map(|item| match item {
+                    Item::Data(b) => Message::Data(b.clone()),
+                    Item::Watermark(w) => Message::Watermark(*w),
+                })
+                .chain([Message::EndOfInput])
+                .collect();
+            let (producer, consumer) = ring(messages.len());
+            consumers.push(consumer);
+            shard_feeds.push((producer, messages));
+        }
         let doorbell = Doorbell::new();
         let spec = ShardSpec {
             index,
@@ -176,12 +206,12 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
             output: output.clone(),
             late: corestream::io::late::LatePolicy::Drop,
             idle: IdlePolicy::default(),
-            consumers: vec![consumer],
-            ports: vec![0],
-            table_first: false,
+            ports: (0..consumers.len()).collect(),
             // Spent batches are not refilled here: the parts are built
             // before the clock starts.
-            returns: vec![Some(ring(1).0)],
+            returns: consumers.iter().map(|_| Some(ring(1).0)).collect(),
+            consumers,
+            table_first,
             exchanges: Vec::new(),
             doorbell: doorbell.clone(),
             counters: ShardCounters::new(),
@@ -189,14 +219,31 @@ pub fn run_engine(plan: &QueryPlan, parts: &[Vec<Item>], output: OutputSpec) -> 
             ready: start_gate.ready_sender(),
         };
         handles.push(shard::spawn(spec).expect("shard starts"));
-        feeds.push((producer, doorbell, messages));
+        if table_first {
+            shard_feeds.reverse();
+        }
+        feeds.push((doorbell, shard_feeds));
     }
     start_gate.wait();
     let start = Instant::now();
-    for (producer, doorbell, messages) in &mut feeds {
-        for m in messages.drain(..) {
-            producer.push(m).expect("ring sized to fit");
-            doorbell.ring();
+    for (doorbell, shard_feeds) in &mut feeds {
+        // A table read first goes in whole; other ports take turns, a
+        // message each, as routers running at once would send them.
+        let turns = if table_first { usize::MAX } else { 1 };
+        let mut queues: Vec<_> = shard_feeds
+            .iter_mut()
+            .map(|(producer, messages)| (producer, messages.drain(..)))
+            .collect();
+        let mut live = true;
+        while live {
+            live = false;
+            for (producer, messages) in queues.iter_mut() {
+                for m in messages.by_ref().take(turns) {
+                    producer.push(m).expect("ring sized to fit");
+                    doorbell.ring();
+                    live = true;
+                }
+            }
         }
     }
     let mut run = EngineRun {
