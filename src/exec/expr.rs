@@ -297,7 +297,8 @@ impl Expr {
                 _ => Value::Null,
             },
             Expr::Negate(e) => match e.eval_row(batch, row) {
-                Value::Int64(v) => Value::Int64(v.wrapping_neg()),
+                // -i64::MIN does not fit: NULL, as any overflow.
+                Value::Int64(v) => v.checked_neg().map_or(Value::Null, Value::Int64),
                 Value::Float64(v) => Value::Float64(-v),
                 Value::Decimal { value, scale } => Value::Decimal {
                     value: -value,

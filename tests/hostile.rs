@@ -1,0 +1,175 @@
+//! Hostile-user probes (issue 28): extreme values, absurd limits, inexact
+//! values, outputs pointed at what the user owns, and errors that must point
+//! at the right place. Each test covers a class of bugs, not only the example
+//! that found it: no panic and no wrapped value, limits refused up front,
+//! exact values, nothing destroyed, and the right exit code and message.
+
+mod common;
+mod process;
+
+use common::core_set;
+use corestream::data::Value;
+use corestream::io::sink::OutputSpec;
+use corestream::{Engine, RunOutput};
+use process::{accounting, corestream, temp_file};
+use std::time::Duration;
+
+/// Runs `sql` over the CSV text `csv` on one shard, collecting the results.
+fn run_csv(tag: &str, csv: &str, sql: &str, event_time: Option<&str>) -> RunOutput {
+    let file = temp_file(tag, csv);
+    let mut builder = Engine::builder()
+        .sql(sql)
+        .input(file.str())
+        .cores(core_set("0"))
+        .output(OutputSpec::Collect);
+    if let Some(c) = event_time {
+        builder = builder.event_time(c).max_out_of_orderness(Duration::ZERO);
+    }
+    builder
+        .build()
+        .unwrap_or_else(|e| panic!("building `{sql}` failed: {e}"))
+        .run()
+        .unwrap_or_else(|e| panic!("running `{sql}` failed: {e}"))
+}
+
+/// The result rows, in the order the one shard emitted them, as text (NULL
+/// as `NULL`, a TIMESTAMP as its epoch milliseconds).
+fn rows(out: &RunOutput) -> Vec<Vec<String>> {
+    out.collected
+        .iter()
+        .flatten()
+        .flat_map(|b| {
+            (0..b.len)
+                .map(|i| {
+                    b.columns
+                        .iter()
+                        .map(|c| match c.value(i) {
+                            Value::Null => "NULL".to_owned(),
+                            Value::Timestamp(ms) => ms.to_string(),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect::<Vec<Vec<String>>>()
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// 1. No panic, no wrapped value, on extreme values.
+// ---------------------------------------------------------------------------
+
+/// Event times at both ends of the BIGINT range, in order.
+const EXTREME_TIMES: [i64; 10] = [
+    i64::MIN,
+    i64::MIN + 1,
+    -9_223_372_036_854_775_000,
+    -1,
+    0,
+    1_000,
+    9_223_372_036_854_770_000,
+    9_223_372_036_854_774_999,
+    9_223_372_036_854_775_000,
+    i64::MAX,
+];
+
+fn extreme_csv() -> String {
+    let mut csv = String::from("t,k,v\n");
+    for t in EXTREME_TIMES {
+        csv.push_str(&format!("{t},a,1\n"));
+    }
+    csv
+}
+
+/// A row whose window cannot be represented in BIGINT milliseconds is
+/// counted as late (never folded, never a panic); every emitted window has
+/// `start < end` (no wrapped bound) and holds its rows.
+#[test]
+fn windows_at_the_ends_of_the_bigint_range_count_unrepresentable_rows_as_late() {
+    let csv = extreme_csv();
+    let cases = [
+        // (window, rows whose windows do not fit)
+        ("TUMBLING(t, 1s)", 4),
+        // Each row is in 3 windows, the oldest starting 2 s before its own.
+        ("SLIDING(t, 3s, 1s)", 6),
+        // A session spans [t, t + gap).
+        ("SESSION(t, 10s)", 4),
+    ];
+    for (window, late) in cases {
+        let sql = format!(
+            "SELECT k, window_start, window_end, COUNT(*) AS n FROM s GROUP BY k WINDOW {window}"
+        );
+        let out = run_csv("windows", &csv, &sql, Some("t"));
+        let total = out.summary.total();
+        assert!(out.summary.identity_holds(), "{window}: {total:?}");
+        assert_eq!(total.late, late, "{window}: late rows");
+        assert_eq!(total.processed + total.late, EXTREME_TIMES.len() as u64);
+        let mut folded = 0;
+        for row in rows(&out) {
+            let (start, end): (i64, i64) = (row[1].parse().unwrap(), row[2].parse().unwrap());
+            assert!(start < end, "{window}: a wrapped window {row:?}");
+            folded += row[3].parse::<u64>().unwrap();
+        }
+        if window.starts_with("TUMBLING") || window.starts_with("SESSION") {
+            assert_eq!(folded, total.processed, "{window}: one window per row");
+        }
+    }
+}
+
+/// The issue's example through the CLI: a BIGINT event time of
+/// 9223372036854775000 in a tumbling window exits 0, counted late.
+#[test]
+fn the_cli_counts_a_row_whose_tumbling_window_overflows_as_late() {
+    let input = temp_file("tumble.csv", "t,k\n1000,a\n9223372036854775000,a\n");
+    let ran = corestream(&[
+        "run",
+        "--input",
+        input.str(),
+        "--event-time",
+        "t",
+        "--cores",
+        "0",
+        "--sql",
+        "SELECT k, COUNT(*) AS n FROM s GROUP BY k WINDOW TUMBLING(1s)",
+    ]);
+    ran.assert_success();
+    assert_eq!(
+        accounting(&ran).counts(),
+        (2, 1, 0, 1, 0, true),
+        "{}",
+        ran.context()
+    );
+    assert_eq!(ran.rows("k,n"), ["a,1"]);
+}
+
+/// Overflow in an expression near the ends of the range is NULL: unary minus
+/// of the smallest BIGINT, DATE_TRUNC and TUMBLE_START below it, arithmetic.
+#[test]
+fn expressions_at_the_ends_of_the_bigint_range_are_null_not_wrapped() {
+    let csv = format!("a\n{}\n{}\n", i64::MIN, i64::MAX);
+    let out = run_csv(
+        "exprs",
+        &csv,
+        "SELECT -a, a + 1, a - 1, a * 2, ABS(a), DATE_TRUNC('second', a), \
+         DATE_TRUNC('week', a), DATE_TRUNC('day', a), DATE_TRUNC('year', a) FROM s",
+        None,
+    );
+    let n = "NULL";
+    assert_eq!(
+        rows(&out),
+        [
+            [n, "-9223372036854775807", n, n, n, n, n, n, n],
+            [
+                "-9223372036854775807",
+                n,
+                "9223372036854775806",
+                n,
+                "9223372036854775807",
+                "9223372036854775000",
+                "9223372036310400000",
+                "9223372036828800000",
+                n
+            ]
+        ]
+    );
+}
