@@ -173,3 +173,69 @@ fn expressions_at_the_ends_of_the_bigint_range_are_null_not_wrapped() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------
+// 2. Limits no real use needs: refused up front, exit 2, naming the limit.
+// ---------------------------------------------------------------------------
+
+/// A batch size past the limit (or 0) is a usage error naming the limit,
+/// before anything is allocated; the limit itself runs.
+#[test]
+fn a_batch_size_past_the_limit_is_refused_naming_it() {
+    for size in ["1048577", "100000000000", "0"] {
+        let ran = corestream(&[
+            "run",
+            "--input",
+            "gen:trades?records=10",
+            "--batch-size",
+            size,
+        ]);
+        assert_eq!(ran.code, Some(2), "{}", ran.context());
+        assert!(ran.stderr.contains("--batch-size"), "{}", ran.context());
+        assert!(ran.stderr.contains("1048576"), "{}", ran.context());
+    }
+    let ran = corestream(&[
+        "run",
+        "--input",
+        "gen:trades?records=10",
+        "--batch-size",
+        "1048576",
+        "--quiet",
+    ]);
+    ran.assert_success();
+}
+
+/// A hopping window that puts a row into more windows than the limit is
+/// refused before it allocates its state, in either syntax; one at the
+/// limit runs.
+#[test]
+fn a_hopping_window_with_too_many_windows_per_row_is_refused_naming_the_limit() {
+    for window in [
+        "WINDOW SLIDING(event_time, 1000h, 1ms)",
+        "WINDOW SLIDING(event_time, 10001s, 1s)",
+    ] {
+        let sql = format!("SELECT symbol, COUNT(*) FROM trades GROUP BY symbol {window}");
+        let ran = corestream(&["run", "--input", "gen:trades?records=10", "--sql", &sql]);
+        assert_eq!(ran.code, Some(2), "{window}: {}", ran.context());
+        assert!(
+            ran.stderr.contains("10000") && ran.stderr.contains("windows"),
+            "{window}: {}",
+            ran.context()
+        );
+    }
+    let sql = "SELECT symbol, COUNT(*) FROM trades GROUP BY symbol, \
+               HOP(event_time, INTERVAL '1' SECOND, INTERVAL '10001' SECOND)";
+    let ran = corestream(&["run", "--input", "gen:trades?records=10", "--sql", sql]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    let sql = "SELECT symbol, COUNT(*) FROM trades GROUP BY symbol \
+               WINDOW SLIDING(event_time, 10000s, 1s)";
+    let ran = corestream(&[
+        "run",
+        "--input",
+        "gen:trades?records=10",
+        "--sql",
+        sql,
+        "--quiet",
+    ]);
+    ran.assert_success();
+}

@@ -288,6 +288,7 @@ const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 /// Runs the query; returns the signal that stopped it (0 if none).
 fn run(args: RunArgs) -> Result<usize, Error> {
     let cores = args.cores.core_set()?;
+    corestream::limits::check_batch_size(args.batch_size)?;
     let mut builder = args
         .query
         .builder()?
@@ -317,6 +318,7 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         .on_error(OnError::parse(&args.on_error)?)
         .late(late_policy(&args))
         .build()?;
+    corestream::limits::check_plan(engine.plan())?;
     // Installed once the engine is built: a signal while the input is being
     // opened (a stdin with no header yet) still ends the process at once.
     let which = install_stop_signals()?;

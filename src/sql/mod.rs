@@ -10,4 +10,5 @@ mod scalar;
 
 pub use bind::{plan_query, plan_query_with, PlanOptions};
 pub use ddl::StreamDecl;
+pub(crate) use explain::ms as format_duration_ms;
 pub use parse::{parse, EmitMode, ParsedQuery, WindowClause};
