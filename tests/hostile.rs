@@ -32,6 +32,22 @@ fn run_csv(tag: &str, csv: &str, sql: &str, event_time: Option<&str>) -> RunOutp
         .unwrap_or_else(|e| panic!("running `{sql}` failed: {e}"))
 }
 
+/// Runs `sql` over the CSV text `csv`, its columns typed by `schema`
+/// (`'a DECIMAL(10,2), b BIGINT'`), on one shard.
+fn run_typed(tag: &str, csv: &str, schema: &str, sql: &str) -> RunOutput {
+    let file = temp_file(tag, csv);
+    Engine::builder()
+        .sql(sql)
+        .input(file.str())
+        .schema(corestream::io::text::parse_schema(schema).unwrap())
+        .cores(core_set("0"))
+        .output(OutputSpec::Collect)
+        .build()
+        .unwrap_or_else(|e| panic!("building `{sql}` failed: {e}"))
+        .run()
+        .unwrap_or_else(|e| panic!("running `{sql}` failed: {e}"))
+}
+
 /// The result rows, in the order the one shard emitted them, as text (NULL
 /// as `NULL`, a TIMESTAMP as its epoch milliseconds).
 fn rows(out: &RunOutput) -> Vec<Vec<String>> {
@@ -238,4 +254,118 @@ fn a_hopping_window_with_too_many_windows_per_row_is_refused_naming_the_limit() 
         "--quiet",
     ]);
     ran.assert_success();
+}
+
+// ---------------------------------------------------------------------------
+// 3. Values exact.
+// ---------------------------------------------------------------------------
+
+/// DECIMAL division rounds half away from zero at its result scale, for
+/// either sign; a division by zero is NULL.
+#[test]
+fn decimal_division_rounds_half_away_from_zero() {
+    let csv = "a,b\n0.02,64\n-0.02,64\n0.02,-64\n1.00,3\n2.00,3\n0.00,7\n1.00,0\n";
+    let out = run_typed(
+        "dec-div",
+        csv,
+        "a DECIMAL(10,2), b BIGINT",
+        "SELECT a / b FROM s",
+    );
+    let got: Vec<String> = rows(&out).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(
+        got,
+        [
+            "0.000313",
+            "-0.000313",
+            "-0.000313",
+            "0.333333",
+            "0.666667",
+            "0.000000",
+            "NULL"
+        ]
+    );
+}
+
+/// A value that does not fit its DECIMAL(p,s) is malformed on input and NULL
+/// in an expression (a CAST, an arithmetic result past 38 digits), never
+/// saturated or wrapped. CAST of an out-of-range DOUBLE or DECIMAL to BIGINT
+/// is NULL, not saturated.
+#[test]
+fn values_that_do_not_fit_their_type_are_null_or_malformed_never_saturated() {
+    let out = run_typed(
+        "dec-precision",
+        "p\n123.45\n12345.67\n-999.99\n1000\n",
+        "p DECIMAL(5,2)",
+        "SELECT p FROM s",
+    );
+    assert_eq!(out.summary.malformed, 2, "{}", out.summary.render());
+    assert_eq!(rows(&out), [["123.45"], ["-999.99"]]);
+
+    let out = run_typed(
+        "casts",
+        "x,d\n10.5,1e300\n-3,-1e19\n",
+        "x DOUBLE, d DOUBLE",
+        "SELECT CAST(CAST(x AS DECIMAL(10,1)) AS DECIMAL(38,37)), CAST(x AS DECIMAL(2,1)), \
+         CAST(d AS BIGINT), CAST(d AS DECIMAL(38,0)), CAST(x AS BIGINT), \
+         CAST(d AS DECIMAL(38,0)) * CAST(d AS DECIMAL(38,0)) FROM s",
+    );
+    let n = "NULL";
+    assert_eq!(
+        rows(&out),
+        [
+            [n, n, n, n, "10", n],
+            [
+                "-3.0000000000000000000000000000000000000",
+                "-3.0",
+                n,
+                "-10000000000000000000",
+                "-3",
+                // 10^38: 39 digits, past DECIMAL(38, 0) (an i128 holds it).
+                n
+            ]
+        ]
+    );
+}
+
+/// STDDEV and VARIANCE over a NaN are NaN (not 0); MIN and MAX order NaN
+/// above every number, as PostgreSQL does: MAX is NaN when any value is,
+/// MIN is NaN only when every value is. Row windows agree.
+#[test]
+fn nan_in_spread_min_and_max_is_defined() {
+    let csv = "k,x\na,1\na,NaN\na,3\nb,NaN\nb,NaN\nc,2\nc,-inf\n";
+    let out = run_typed(
+        "nan",
+        csv,
+        "k VARCHAR, x DOUBLE",
+        "SELECT k, MIN(x), MAX(x), STDDEV(x), VARIANCE(x) FROM s GROUP BY k EMIT FINAL",
+    );
+    let mut got = rows(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ["a", "1", "NaN", "NaN", "NaN"],
+            ["b", "NaN", "NaN", "NaN", "NaN"],
+            ["c", "-inf", "2", "NaN", "NaN"]
+        ]
+    );
+    let out = run_typed(
+        "nan-over",
+        csv,
+        "k VARCHAR, x DOUBLE",
+        "SELECT k, MIN(x) OVER (PARTITION BY k ROWS UNBOUNDED PRECEDING), \
+         MAX(x) OVER (PARTITION BY k ROWS UNBOUNDED PRECEDING) FROM s",
+    );
+    assert_eq!(
+        rows(&out),
+        [
+            ["a", "1", "1"],
+            ["a", "1", "NaN"],
+            ["a", "1", "NaN"],
+            ["b", "NaN", "NaN"],
+            ["b", "NaN", "NaN"],
+            ["c", "2", "2"],
+            ["c", "-inf", "2"]
+        ]
+    );
 }
