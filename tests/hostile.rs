@@ -11,7 +11,7 @@ use common::core_set;
 use corestream::data::Value;
 use corestream::io::sink::OutputSpec;
 use corestream::{Engine, RunOutput};
-use process::{accounting, corestream, temp_file};
+use process::{accounting, corestream, temp_file, TempPath};
 use std::time::Duration;
 
 /// Runs `sql` over the CSV text `csv` on one shard, collecting the results.
@@ -368,4 +368,122 @@ fn nan_in_spread_min_and_max_is_defined() {
             ["c", "-inf", "2"]
         ]
     );
+}
+
+// ---------------------------------------------------------------------------
+// 4. Nothing the user owns is destroyed.
+// ---------------------------------------------------------------------------
+
+const INPUT_CSV: &str = "k,v\na,1\nb,2\nbad\n";
+
+fn run_args<'a>(input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "run",
+        "--input",
+        input,
+        "--cores",
+        "0",
+        "--sql",
+        "SELECT k, v FROM s",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A side file that is the input, a part file or another side file is
+/// refused with exit 2 naming both, and nothing is written or truncated:
+/// by any spelling of the name, a hard link or a symlink.
+#[test]
+fn a_side_file_that_is_the_input_or_an_output_is_refused_and_nothing_is_touched() {
+    let dir = TempPath::new("side-files");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let input = dir.0.join("in.csv");
+    std::fs::write(&input, INPUT_CSV).unwrap();
+    let out = dir.0.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let part = out.join("part-0.csv");
+    std::fs::write(&part, "earlier results\n").unwrap();
+    let link = dir.0.join("link.csv");
+    std::fs::hard_link(&input, &link).unwrap();
+    let symlink = dir.0.join("sym.csv");
+    std::os::unix::fs::symlink(&input, &symlink).unwrap();
+    let (input_s, out_s, part_s) = (
+        input.to_str().unwrap(),
+        out.to_str().unwrap(),
+        part.to_str().unwrap(),
+    );
+    let dotted = format!("{}/./in.csv", dir.str());
+    let dead_letter = |p: &str| format!("--on-error=dead-letter={p}");
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (vec![dead_letter(input_s)], "the input"),
+        (vec![dead_letter(&dotted)], "the input"),
+        (vec![dead_letter(link.to_str().unwrap())], "the input"),
+        (vec![dead_letter(symlink.to_str().unwrap())], "the input"),
+        (
+            vec![dead_letter(part_s), format!("--output={out_s}")],
+            "the part file of shard 0",
+        ),
+        (
+            vec![
+                format!("--metrics-json={part_s}"),
+                format!("--output={out_s}"),
+            ],
+            "the part file of shard 0",
+        ),
+        (vec![format!("--metrics-json={input_s}")], "the input"),
+        (
+            vec![
+                dead_letter(&format!("{}/m.json", dir.str())),
+                format!("--metrics-json={}/m.json", dir.str()),
+            ],
+            "the dead-letter file",
+        ),
+        (
+            vec![
+                "--late=side-output".into(),
+                format!("--late-dir={out_s}"),
+                format!("--metrics-json={out_s}/late-0.csv"),
+            ],
+            "the late-record file of shard 0",
+        ),
+    ];
+    for (extra, other) in cases {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let ran = corestream(&run_args(input_s, &extra));
+        assert_eq!(ran.code, Some(2), "{extra:?}: {}", ran.context());
+        assert!(
+            ran.stderr.contains("the same file") && ran.stderr.contains(other),
+            "{extra:?}: {}",
+            ran.context()
+        );
+        assert_eq!(
+            std::fs::read_to_string(&input).unwrap(),
+            INPUT_CSV,
+            "{extra:?}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&part).unwrap(),
+            "earlier results\n",
+            "{extra:?}"
+        );
+    }
+    // The input as a part file of the output directory.
+    let ran = corestream(&run_args(part_s, &["--output", out_s]));
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert_eq!(std::fs::read_to_string(&part).unwrap(), "earlier results\n");
+    // Separate files still run.
+    let ran = corestream(&run_args(
+        input_s,
+        &[
+            "--output",
+            out_s,
+            "--on-error",
+            "dead-letter",
+            "--metrics-json",
+            &format!("{}/m.json", dir.str()),
+            "--quiet",
+        ],
+    ));
+    ran.assert_success();
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), INPUT_CSV);
 }
