@@ -487,3 +487,115 @@ fn a_side_file_that_is_the_input_or_an_output_is_refused_and_nothing_is_touched(
     ran.assert_success();
     assert_eq!(std::fs::read_to_string(&input).unwrap(), INPUT_CSV);
 }
+
+// ---------------------------------------------------------------------------
+// 5. Errors that point at the right place.
+// ---------------------------------------------------------------------------
+
+/// A TCP address with a port past 65535 (or none) is a usage error (exit 2)
+/// that names the port.
+#[test]
+fn a_bad_tcp_address_is_a_usage_error() {
+    for (spec, says) in [
+        ("tcp://127.0.0.1:99999", "99999"),
+        ("tcp://localhost:-1", "\"-1\""),
+        ("tcp://127.0.0.1", "HOST:PORT"),
+        ("tcp://:9000", "host"),
+    ] {
+        let ran = corestream(&["run", "--input", spec, "--schema", "a BIGINT"]);
+        assert_eq!(ran.code, Some(2), "{spec}: {}", ran.context());
+        assert!(ran.stderr.contains(says), "{spec}: {}", ran.context());
+    }
+}
+
+/// An existing file given as `--output` is named as a file (exit 2), not
+/// "File exists".
+#[test]
+fn an_output_that_is_a_file_says_so() {
+    let file = temp_file("output-file", "mine\n");
+    let ran = corestream(&[
+        "run",
+        "--input",
+        "gen:trades?records=10",
+        "--output",
+        file.str(),
+    ]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert!(ran.stderr.contains("is a file"), "{}", ran.context());
+    assert!(!ran.stderr.contains("File exists"), "{}", ran.context());
+    assert_eq!(std::fs::read_to_string(&file.0).unwrap(), "mine\n");
+}
+
+/// An output directory the run cannot write says the OS error and the file,
+/// without glommio's debug text (`op:`, `path: Some(..)`, `fd:`).
+#[test]
+fn an_io_error_names_the_file_without_glommio_debug_text() {
+    if running_as_root() {
+        // Permissions do not bind root: the directory stays writable.
+        return;
+    }
+    let dir = TempPath::new("readonly-out");
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let mut perms = std::fs::metadata(&dir.0).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
+    std::fs::set_permissions(&dir.0, perms).unwrap();
+    let ran = corestream(&[
+        "run",
+        "--input",
+        "gen:trades?records=10",
+        "--cores",
+        "0",
+        "--output",
+        dir.str(),
+    ]);
+    assert_eq!(ran.code, Some(1), "{}", ran.context());
+    assert!(ran.stderr.contains("part-0.csv"), "{}", ran.context());
+    assert!(ran.stderr.contains("ermission denied"), "{}", ran.context());
+    for debug in ["op:", "Some(", "fd:"] {
+        assert!(!ran.stderr.contains(debug), "{debug}: {}", ran.context());
+    }
+}
+
+/// Whether this process runs as root.
+fn running_as_root() -> bool {
+    // SAFETY: geteuid(2) takes nothing and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Parentheses nest to 256 levels, as humans write them; deeper nesting is
+/// a located error, not a stack overflow, on a test thread's 2 MiB stack.
+#[test]
+fn nesting_to_256_levels_plans_and_deeper_is_an_error() {
+    let nested = |depth: usize| {
+        format!(
+            "SELECT {}price{} FROM trades",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        )
+    };
+    let plan = |sql: String| {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let parsed = corestream::sql::parse(&sql).map_err(|e| e.to_string())?;
+                corestream::sql::plan_query(
+                    &parsed,
+                    None,
+                    &corestream::io::generator::trades_schema(),
+                )
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+            })
+            .unwrap()
+            .join()
+            .expect("no panic")
+    };
+    plan(nested(256)).unwrap_or_else(|e| panic!("256 levels: {e}"));
+    let nots = format!(
+        "SELECT price FROM trades WHERE {}price > 1",
+        "NOT ".repeat(200)
+    );
+    plan(nots).unwrap_or_else(|e| panic!("200 NOTs: {e}"));
+    let e = plan(nested(2000)).expect_err("2000 levels are refused");
+    assert!(e.contains("nest"), "{e}");
+}

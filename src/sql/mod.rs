@@ -2,13 +2,39 @@
 
 mod bind;
 mod ddl;
+mod deep_stack;
 pub mod duration;
 mod explain;
 mod parse;
 pub mod plan;
 mod scalar;
 
-pub use bind::{plan_query, plan_query_with, PlanOptions};
+pub use bind::PlanOptions;
 pub use ddl::StreamDecl;
 pub(crate) use explain::ms as format_duration_ms;
 pub use parse::{parse, EmitMode, ParsedQuery, WindowClause};
+
+use crate::data::Schema;
+use crate::error::SqlError;
+
+/// Binds and plans a parsed query over an input `schema` (named `input_name`
+/// in FROM, if given), with default [`PlanOptions`]. Binding recurses per
+/// nesting level, so it runs on the front end's own stack
+/// ([`deep_stack`]), as parsing does.
+pub fn plan_query(
+    parsed: &ParsedQuery,
+    input_name: Option<&str>,
+    schema: &Schema,
+) -> Result<plan::QueryPlan, SqlError> {
+    deep_stack::run(|| bind::plan_query(parsed, input_name, schema))
+}
+
+/// [`plan_query`] with settings from outside the query text.
+pub fn plan_query_with(
+    parsed: &ParsedQuery,
+    input_name: Option<&str>,
+    schema: &Schema,
+    options: &PlanOptions,
+) -> Result<plan::QueryPlan, SqlError> {
+    deep_stack::run(|| bind::plan_query_with(parsed, input_name, schema, options))
+}
