@@ -141,7 +141,11 @@ fn bare_enrichment(trades: &[Batch], table: &[Batch]) -> (f64, i64) {
 fn bare_asof(trades: &[Batch], quotes: &[Batch]) -> (f64, f64) {
     let mut by_symbol: HashMap<&str, Vec<(i64, f64)>> = HashMap::new();
     for b in quotes {
-        let (t, s, p) = (i64s(&b.columns[0]), strs(&b.columns[1]), f64s(&b.columns[2]));
+        let (t, s, p) = (
+            i64s(&b.columns[0]),
+            strs(&b.columns[1]),
+            f64s(&b.columns[2]),
+        );
         (0..b.len).for_each(|i| by_symbol.entry(s.get(i)).or_default().push((t[i], p[i])));
     }
     by_symbol.values_mut().for_each(|v| v.sort_by_key(|q| q.0));
@@ -149,9 +153,9 @@ fn bare_asof(trades: &[Batch], quotes: &[Batch]) -> (f64, f64) {
     let mut sum = 0.0;
     for b in trades {
         let (t, s) = (i64s(&b.columns[0]), strs(&b.columns[2]));
-        for i in 0..b.len {
+        for (i, &time) in t.iter().enumerate() {
             if let Some(q) = by_symbol.get(s.get(i)) {
-                let at = q.partition_point(|x| x.0 <= t[i]);
+                let at = q.partition_point(|x| x.0 <= time);
                 if at > 0 {
                     sum += q[at - 1].1;
                 }
@@ -174,7 +178,10 @@ fn engine(plan: &QueryPlan, left: &[Batch], right: &[Batch], shards: usize) -> (
         .map(|_| run_engine_ports(plan, &ports, table_first, OutputSpec::Discard))
         .collect();
     let rows = runs[0].rows_out;
-    assert!(runs.iter().all(|r| r.rows_out == rows), "every trial gives the same rows");
+    assert!(
+        runs.iter().all(|r| r.rows_out == rows),
+        "every trial gives the same rows"
+    );
     (median(runs.iter().map(|r| r.seconds).collect()), rows)
 }
 
@@ -213,7 +220,11 @@ fn main() {
     let enrich = join_plan(
         "SELECT t.trader_id, t.price, i.lot FROM trades t JOIN instruments i ON t.symbol = i.symbol",
     );
-    let bare = median((0..trials()).map(|_| bare_enrichment(&trades, &table).0).collect());
+    let bare = median(
+        (0..trials())
+            .map(|_| bare_enrichment(&trades, &table).0)
+            .collect(),
+    );
     let (one, rows) = engine(&enrich, &trades, &table, 1);
     assert_eq!(rows, records, "every trade has its instrument");
     let two = (cores >= 2).then(|| engine(&enrich, &trades, &table, 2).0);
@@ -223,7 +234,11 @@ fn main() {
         "SELECT t.trader_id, t.price - q.bid AS slip FROM trades t \
          ASOF JOIN quotes q ON t.symbol = q.symbol AND t.event_time >= q.event_time",
     );
-    let bare = median((0..trials()).map(|_| bare_asof(&trades, &quotes).0).collect());
+    let bare = median(
+        (0..trials())
+            .map(|_| bare_asof(&trades, &quotes).0)
+            .collect(),
+    );
     let (one, rows) = engine(&asof, &trades, &quotes, 1);
     let (two, rows_two) = match cores >= 2 {
         true => {

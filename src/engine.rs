@@ -253,9 +253,7 @@ impl EngineBuilder {
 
     /// Checks the configuration, opens the input and plans the query.
     pub fn build(self) -> Result<Engine, Error> {
-        if self.batching.batch_size == 0 {
-            return Err(Error::Config("--batch-size must be at least 1".into()));
-        }
+        crate::limits::check_batch_size(self.batching.batch_size)?;
         let parsed = crate::sql::parse(&self.sql)?;
         if !self.named_inputs.is_empty() {
             let mut text = self.text.clone();
@@ -405,6 +403,8 @@ impl EngineBuilder {
         plan: QueryPlan,
         inputs: Vec<Vec<Box<dyn Source>>>,
     ) -> Result<Engine, Error> {
+        crate::limits::check_batch_size(self.batching.batch_size)?;
+        crate::limits::check_plan(&plan)?;
         let cores = match self.cores {
             Some(c) => c,
             None => CoreSet::all_online()?,

@@ -87,6 +87,7 @@ pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod io;
+pub mod limits;
 pub mod running;
 pub mod runtime;
 pub mod sql;

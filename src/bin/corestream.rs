@@ -323,6 +323,8 @@ const PROGRESS_AFTER: Duration = Duration::from_secs(1);
 /// Runs the query; returns the signal that stopped it (0 if none).
 fn run(args: RunArgs) -> Result<usize, Error> {
     let cores = args.cores.core_set()?;
+    let shards = cores.len();
+    corestream::limits::check_batch_size(args.batch_size)?;
     let mut builder = args
         .query
         .builder()?
@@ -331,6 +333,23 @@ fn run(args: RunArgs) -> Result<usize, Error> {
     if let Some(n) = args.readers {
         builder = builder.readers(n);
     }
+    // Before the build, which opens (truncates) the dead-letter file.
+    let format = OutputFormat::parse(&args.output_format).unwrap_or(OutputFormat::Csv);
+    let specs: Vec<&str> = match args.query.input.as_slice() {
+        [] => vec![DEFAULT_INPUT],
+        given => given
+            .iter()
+            .map(|s| named_input(s).map_or(s.as_str(), |(_, spec)| spec))
+            .collect(),
+    };
+    corestream::io::side_files::check(&corestream::io::side_files::RunFiles {
+        inputs: &specs,
+        output: &OutputSpec::parse_as(&args.output, format),
+        shards,
+        on_error: &OnError::parse(&args.on_error)?,
+        metrics_json: args.metrics_json.as_deref(),
+        late: &late_policy(&args),
+    })?;
     let engine = builder
         .output(OutputSpec::parse_as(
             &args.output,

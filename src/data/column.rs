@@ -427,7 +427,14 @@ impl Column {
                 v.push(x);
                 true
             }
-            (ColumnData::Decimal { values, scale, .. }, x) => match decimal_of(x, *scale) {
+            (
+                ColumnData::Decimal {
+                    values,
+                    precision,
+                    scale,
+                },
+                x,
+            ) => match decimal_of(x, *precision, *scale) {
                 Some(d) => {
                     values.push(d);
                     true
@@ -583,8 +590,24 @@ fn write_csv_str(s: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// `value` as a decimal with `scale` places, when it is an exact numeric value.
-fn decimal_of(value: &Value, scale: u8) -> Option<i128> {
+/// `value` as a DECIMAL(`precision`, `scale`): an exact numeric value with
+/// `scale` places (rounded half away from zero), `None` when it has more
+/// than `precision` digits (its magnitude reaches `10^precision`): such a
+/// value is malformed on input and NULL in an expression, never saturated.
+fn decimal_of(value: &Value, precision: u8, scale: u8) -> Option<i128> {
+    let scaled = decimal_at_scale(value, scale)?;
+    fits_precision(scaled, precision).then_some(scaled)
+}
+
+/// Whether the scaled integer `v` has at most `precision` digits.
+pub fn fits_precision(v: i128, precision: u8) -> bool {
+    match 10u128.checked_pow(u32::from(precision)) {
+        Some(limit) => v.unsigned_abs() < limit,
+        None => true,
+    }
+}
+
+fn decimal_at_scale(value: &Value, scale: u8) -> Option<i128> {
     match *value {
         Value::Int64(x) => (x as i128).checked_mul(10i128.pow(scale as u32)),
         Value::Decimal { value, scale: s } if s <= scale => {
@@ -595,7 +618,8 @@ fn decimal_of(value: &Value, scale: u8) -> Option<i128> {
         }
         Value::Float64(f) => {
             let scaled = (f * 10f64.powi(scale as i32)).round();
-            scaled.is_finite().then_some(scaled as i128)
+            // 2^127: past it `as` would saturate.
+            (scaled.abs() < 1.7e38).then_some(scaled as i128)
         }
         _ => None,
     }

@@ -57,13 +57,12 @@ impl Value {
                     value: b,
                     scale: sb,
                 },
-            ) => {
-                let s = (*sa).max(*sb);
-                Some(rescale(*a, *sa, s).cmp(&rescale(*b, *sb, s)))
+            ) => Some(cmp_decimals(*a, *sa, *b, *sb)),
+            (Int64(a), Decimal { value, scale }) => {
+                Some(cmp_decimals(i128::from(*a), 0, *value, *scale))
             }
-            (Int64(a), Decimal { value, scale }) => Some(rescale(*a as i128, 0, *scale).cmp(value)),
             (Decimal { value, scale }, Int64(b)) => {
-                Some(value.cmp(&rescale(*b as i128, 0, *scale)))
+                Some(cmp_decimals(*value, *scale, i128::from(*b), 0))
             }
             (a, b) => a.as_f64()?.partial_cmp(&b.as_f64()?),
         }
@@ -86,21 +85,38 @@ impl Value {
     }
 }
 
-/// `value` with `from` decimal places re-expressed with `to >= from` places.
-/// `value / 10^digits`, rounded half away from zero (as SQL rounds DECIMAL).
+/// `value / 10^digits`, rounded half away from zero (as SQL rounds DECIMAL);
+/// 0 when `10^digits` is past `i128` (it is then more than twice `value`).
 pub fn div_pow10_round(value: i128, digits: u8) -> i128 {
-    let d = 10i128.pow(digits as u32);
+    let Some(d) = 10i128.checked_pow(u32::from(digits)) else {
+        return 0;
+    };
     let (q, r) = (value / d, value % d);
-    if r.abs() * 2 >= d {
+    // |r| < d <= 10^38, so 2|r| fits a u128 (not always an i128).
+    if r.unsigned_abs() * 2 >= d.unsigned_abs() {
         q + value.signum()
     } else {
         q
     }
 }
 
-pub(crate) fn rescale(value: i128, from: u8, to: u8) -> i128 {
-    debug_assert!(to >= from);
-    value * 10i128.pow((to - from) as u32)
+/// Compares `a / 10^sa` with `b / 10^sb` exactly. The one with fewer places
+/// is scaled up; if that overflows `i128`, its magnitude is past the other's
+/// and its sign decides.
+fn cmp_decimals(a: i128, sa: u8, b: i128, sb: u8) -> Ordering {
+    let up = |v: i128, by: u8| {
+        10i128
+            .checked_pow(u32::from(by))
+            .and_then(|p| v.checked_mul(p))
+    };
+    if sa <= sb {
+        match up(a, sb - sa) {
+            Some(a) => a.cmp(&b),
+            None => a.cmp(&0),
+        }
+    } else {
+        cmp_decimals(b, sb, a, sa).reverse()
+    }
 }
 
 impl fmt::Display for Value {

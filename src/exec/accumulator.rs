@@ -40,6 +40,9 @@ pub enum Accumulator {
         counts: Vec<i64>,
         scale: u8,
     },
+    /// MIN or MAX of DOUBLEs. NaN is greater than every number, as in
+    /// PostgreSQL: MAX is NaN when any value is, MIN only when all are
+    /// (see [`Extreme`]).
     MinMaxFloat {
         values: Vec<f64>,
         seen: Vec<bool>,
@@ -374,7 +377,7 @@ impl Accumulator {
                 counts[dst] += n;
             }
             (Accumulator::MinMaxFloat { values, seen, max }, Part::Float(v, seen_src)) => {
-                if seen_src && (!seen[dst] || better(*max, v, values[dst])) {
+                if seen_src && (!seen[dst] || v.beats(*max, values[dst])) {
                     values[dst] = v;
                     seen[dst] = true;
                 }
@@ -543,7 +546,9 @@ impl Accumulator {
                     }
                 }
                 if let Some(s) = snapshot.as_deref_mut() {
-                    s.push_value(&values[g]);
+                    if !s.push_value(&values[g]) {
+                        s.push_null();
+                    }
                 }
             }
             return;
@@ -663,7 +668,7 @@ impl Accumulator {
             }
             (Accumulator::MinMaxFloat { values, seen, max }, ColumnData::Float64(v)) => {
                 let x = v[i];
-                if !seen[g] || (*max && x > values[g]) || (!*max && x < values[g]) {
+                if !seen[g] || x.beats(*max, values[g]) {
                     values[g] = x;
                     seen[g] = true;
                 }
@@ -781,7 +786,11 @@ impl Accumulator {
                 if divisor <= 0 {
                     return Value::Null;
                 }
-                let variance = (m2[g] / divisor as f64).max(0.0);
+                // Rounding can leave a tiny negative `m2`: 0 then. A NaN
+                // (a NaN or an infinity among the values) stays NaN, where
+                // `f64::max` would make it 0.
+                let variance = m2[g] / divisor as f64;
+                let variance = if variance < 0.0 { 0.0 } else { variance };
                 Value::Float64(if kind.sqrt { variance.sqrt() } else { variance })
             }
             Accumulator::FirstLast { values, .. } => values[g].clone(),
@@ -811,7 +820,11 @@ impl Accumulator {
                 v.push(sums.get(g) as i64)
             }
             _ => {
-                out.push_value(&self.value(g));
+                // A value the output type cannot hold (a DECIMAL sum past
+                // its precision) is NULL, as any overflow.
+                if !out.push_value(&self.value(g)) {
+                    out.push_null();
+                }
             }
         }
     }
@@ -841,6 +854,49 @@ fn better<T: PartialOrd>(max: bool, v: T, current: T) -> bool {
         v > current
     } else {
         v < current
+    }
+}
+
+/// A value MIN and MAX compare: NaN is greater than every number and equal
+/// to itself, as in PostgreSQL. For integers the NaN tests are constant
+/// false and compile away; for DOUBLEs they add one compare to the loop.
+pub(super) trait Extreme: Copy + PartialOrd {
+    fn is_nan(self) -> bool;
+
+    /// Whether `self` replaces `current` as the MAX (`max`) or the MIN: a
+    /// NaN replaces any number as the MAX; any value replaces a NaN as the
+    /// MIN.
+    #[inline(always)]
+    fn beats(self, max: bool, current: Self) -> bool {
+        if max {
+            self.beats_max(current)
+        } else {
+            self.beats_min(current)
+        }
+    }
+
+    #[inline(always)]
+    fn beats_max(self, current: Self) -> bool {
+        self > current || (self.is_nan() && !current.is_nan())
+    }
+
+    #[inline(always)]
+    fn beats_min(self, current: Self) -> bool {
+        self < current || (current.is_nan() && !self.is_nan())
+    }
+}
+
+impl Extreme for f64 {
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+}
+
+impl Extreme for i64 {
+    #[inline(always)]
+    fn is_nan(self) -> bool {
+        false
     }
 }
 
@@ -878,7 +934,7 @@ fn as_f64(c: &Column, i: usize) -> f64 {
 /// without NULLs, exactly as the row-by-row update: a value replaces the
 /// group's when the group has none yet or when it is strictly better. One
 /// loop per direction, so the direction is not tested per row.
-fn min_max_dense<T: Copy + PartialOrd>(
+fn min_max_dense<T: Extreme>(
     values: &mut [T],
     seen: &mut [bool],
     max: bool,
@@ -903,8 +959,8 @@ fn min_max_dense<T: Copy + PartialOrd>(
         }
     }
     if max {
-        update(values, seen, groups, v, |x, current| x > current);
+        update(values, seen, groups, v, T::beats_max);
     } else {
-        update(values, seen, groups, v, |x, current| x < current);
+        update(values, seen, groups, v, T::beats_min);
     }
 }

@@ -297,7 +297,8 @@ impl Expr {
                 _ => Value::Null,
             },
             Expr::Negate(e) => match e.eval_row(batch, row) {
-                Value::Int64(v) => Value::Int64(v.wrapping_neg()),
+                // -i64::MIN does not fit: NULL, as any overflow.
+                Value::Int64(v) => v.checked_neg().map_or(Value::Null, Value::Int64),
                 Value::Float64(v) => Value::Float64(-v),
                 Value::Decimal { value, scale } => Value::Decimal {
                     value: -value,
@@ -449,40 +450,48 @@ fn decimal_parts(v: &Value) -> Option<(i128, u8)> {
     }
 }
 
-/// Exact decimal arithmetic, the result expressed with `out_scale` places.
+/// Exact decimal arithmetic, the result expressed with `out_scale` places,
+/// rounded half away from zero (division too); NULL when an intermediate
+/// value overflows `i128`. (The result's precision is checked where it is
+/// stored: see `Column::push_value`.)
 fn decimal_arithmetic(
     op: BinaryOp,
     (a, sa): (i128, u8),
     (b, sb): (i128, u8),
     out_scale: u8,
 ) -> Value {
-    use crate::data::value::rescale;
     let v = match op {
         BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mod => {
             let s = sa.max(sb);
-            let (a, b) = (rescale(a, sa, s), rescale(b, sb, s));
-            let v = match op {
-                BinaryOp::Add => a.checked_add(b),
-                BinaryOp::Sub => a.checked_sub(b),
-                _ => a.checked_rem(b),
-            };
-            v.map(|v| adjust_scale(v, s, out_scale))
+            match (adjust_scale(a, sa, s), adjust_scale(b, sb, s)) {
+                (Some(a), Some(b)) => match op {
+                    BinaryOp::Add => a.checked_add(b),
+                    BinaryOp::Sub => a.checked_sub(b),
+                    _ => a.checked_rem(b),
+                }
+                .and_then(|v| adjust_scale(v, s, out_scale)),
+                _ => None,
+            }
         }
         BinaryOp::Mul => a
             .checked_mul(b)
-            .map(|v| adjust_scale(v, sa + sb, out_scale)),
+            .and_then(|v| adjust_scale(v, sa + sb, out_scale)),
+        _ if b == 0 => None,
         _ => {
-            if b == 0 {
-                None
+            // a/10^sa / (b/10^sb) = a * 10^(out+sb-sa) / b
+            let shift = out_scale as i32 + sb as i32 - sa as i32;
+            let pow = |n: i32| 10i128.checked_pow(n.unsigned_abs());
+            if shift >= 0 {
+                pow(shift)
+                    .and_then(|p| a.checked_mul(p))
+                    .map(|n| div_round_half_away(n, b))
             } else {
-                // a/10^sa / (b/10^sb) = a * 10^(out+sb-sa) / b
-                let shift = out_scale as i32 + sb as i32 - sa as i32;
-                let num = if shift >= 0 {
-                    a.checked_mul(10i128.pow(shift as u32))
-                } else {
-                    Some(a / 10i128.pow((-shift) as u32))
-                };
-                num.map(|n| n / b)
+                // A divisor past `i128` is more than twice any dividend: 0.
+                Some(
+                    pow(shift)
+                        .and_then(|p| b.checked_mul(p))
+                        .map_or(0, |d| div_round_half_away(a, d)),
+                )
             }
         }
     };
@@ -492,11 +501,32 @@ fn decimal_arithmetic(
     })
 }
 
-fn adjust_scale(v: i128, from: u8, to: u8) -> i128 {
-    if to >= from {
-        v * 10i128.pow((to - from) as u32)
+/// `n / d` (`d != 0`) rounded half away from zero, as SQL rounds a DECIMAL
+/// result to its scale.
+fn div_round_half_away(n: i128, d: i128) -> i128 {
+    let (q, r) = (n / d, n % d);
+    // |r| < |d| <= 2^127, so 2|r| fits a u128.
+    if r.unsigned_abs() * 2 >= d.unsigned_abs() {
+        // Away from zero: the sign of the exact quotient.
+        if (n < 0) == (d < 0) {
+            q + 1
+        } else {
+            q - 1
+        }
     } else {
-        crate::data::value::div_pow10_round(v, from - to)
+        q
+    }
+}
+
+/// `v` with `from` places re-expressed with `to` places (rounded half away
+/// from zero when places are dropped); `None` when it overflows `i128`.
+fn adjust_scale(v: i128, from: u8, to: u8) -> Option<i128> {
+    if to >= from {
+        10i128
+            .checked_pow(u32::from(to - from))
+            .and_then(|p| v.checked_mul(p))
+    } else {
+        Some(crate::data::value::div_pow10_round(v, from - to))
     }
 }
 
@@ -510,10 +540,22 @@ pub fn cast_value(v: Value, to: DataType) -> Value {
         DataType::Float64 => v.as_f64().map_or(Value::Null, Value::Float64),
         DataType::Int64 => match v {
             Value::Int64(x) | Value::Timestamp(x) => Value::Int64(x),
-            // Toward zero, as SQLite, Flink and Spark cast to an integer.
-            Value::Float64(f) if f.is_finite() => Value::Int64(f.trunc() as i64),
+            // Toward zero, as SQLite, Flink and Spark cast to an integer; a
+            // value outside the BIGINT range (or NaN) is NULL, not saturated.
+            Value::Float64(f) => {
+                let t = f.trunc();
+                // -2^63 is exact in a double; 2^63 is the first value past.
+                if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&t) {
+                    Value::Int64(t as i64)
+                } else {
+                    Value::Null
+                }
+            }
             Value::Decimal { value, scale } => {
-                Value::Int64((value / 10i128.pow(scale as u32)) as i64)
+                let whole = 10i128
+                    .checked_pow(u32::from(scale))
+                    .map_or(0, |p| value / p);
+                i64::try_from(whole).map_or(Value::Null, Value::Int64)
             }
             Value::Utf8(s) => s.trim().parse().map_or(Value::Null, Value::Int64),
             Value::Bool(b) => Value::Int64(b as i64),

@@ -12,7 +12,7 @@
 //! compiled for the kinds present ([`pass`]), so an absent kind costs
 //! nothing per row.
 
-use super::accumulator::Accumulator;
+use super::accumulator::{Accumulator, Extreme};
 
 /// The states one pass updates; a kind that is absent has empty slices.
 #[derive(Default)]
@@ -109,11 +109,11 @@ fn pass<const MIN: bool, const MAX: bool, const AVG: bool, const SUM: bool, cons
     for (&g, &x) in groups.iter().zip(v) {
         let g = g as usize;
         assert!(g < n, "group {g} of {n}: the caller resized every state");
-        if MIN && (!min_seen[g] || x < min_values[g]) {
+        if MIN && (!min_seen[g] || x.beats_min(min_values[g])) {
             min_values[g] = x;
             min_seen[g] = true;
         }
-        if MAX && (!max_seen[g] || x > max_values[g]) {
+        if MAX && (!max_seen[g] || x.beats_max(max_values[g])) {
             max_values[g] = x;
             max_seen[g] = true;
         }

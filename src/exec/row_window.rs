@@ -19,6 +19,7 @@ use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, DataType, Value};
 use crate::sql::plan::{AggFunc, OverCall, OverFunc, RowWindowPlan};
 use std::borrow::Cow;
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 /// A numeric frame value: integers, timestamps and decimals (at the
@@ -39,6 +40,22 @@ impl Num {
             ColumnData::Float64(v) => Some(Num::F(v[i])),
             ColumnData::Decimal { values, .. } => Some(Num::I(values[i])),
             _ => None,
+        }
+    }
+
+    /// The order MIN and MAX use: by value, a NaN greater than every number
+    /// and equal to itself (as in PostgreSQL), so that the frame's deque of
+    /// candidates stays monotonic.
+    fn sql_cmp(self, other: Num) -> Ordering {
+        match (self, other) {
+            (Num::I(a), Num::I(b)) => a.cmp(&b),
+            (a, b) => {
+                let (a, b) = (a.f64(), b.f64());
+                match (a.is_nan(), b.is_nan()) {
+                    (false, false) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
+                    (x, y) => x.cmp(&y),
+                }
+            }
         }
     }
 
@@ -449,7 +466,11 @@ fn frame_step(
                 while frame
                     .extremes
                     .back()
-                    .is_some_and(|&(_, b)| if max { b <= x } else { b >= x })
+                    .is_some_and(|&(_, b)| match b.sql_cmp(x) {
+                        Ordering::Greater => !max,
+                        Ordering::Less => max,
+                        Ordering::Equal => true,
+                    })
                 {
                     frame.extremes.pop_back();
                 }

@@ -436,23 +436,24 @@ pub fn extract(part: DatePart, ms: i64) -> Value {
     })
 }
 
-/// DATE_TRUNC(unit, ms), UTC; `None` outside chrono's range.
+/// DATE_TRUNC(unit, ms), UTC; `None` outside chrono's range or where the
+/// start of the unit is below the smallest BIGINT.
 pub fn date_trunc(unit: TruncUnit, ms: i64) -> Option<i64> {
-    let down = |step: i64| ms.div_euclid(step) * step;
+    let down = |step: i64| tumble_start(ms, step);
     let start_of = |y: i32, m: u32| {
         NaiveDate::from_ymd_opt(y, m, 1)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|t| t.and_utc().timestamp_millis())
     };
     match unit {
-        TruncUnit::Second => Some(down(1000)),
-        TruncUnit::Minute => Some(down(60_000)),
-        TruncUnit::Hour => Some(down(3_600_000)),
-        TruncUnit::Day => Some(down(MS_PER_DAY)),
+        TruncUnit::Second => down(1000),
+        TruncUnit::Minute => down(60_000),
+        TruncUnit::Hour => down(3_600_000),
+        TruncUnit::Day => down(MS_PER_DAY),
         TruncUnit::Week => {
             // 1970-01-01 was a Thursday: three days after a Monday.
             let day = ms.div_euclid(MS_PER_DAY);
-            Some((day - (day + 3).rem_euclid(7)) * MS_PER_DAY)
+            (day - (day + 3).rem_euclid(7)).checked_mul(MS_PER_DAY)
         }
         TruncUnit::Month | TruncUnit::Quarter | TruncUnit::Year => {
             let t = chrono::DateTime::from_timestamp_millis(ms)?;

@@ -17,6 +17,11 @@
 //! - A row older than `watermark - allowed_lateness` is late: it is counted and
 //!   never folded into a window. Hence no row reaches a closed window, and a
 //!   window's FINAL row is emitted exactly once.
+//! - A row whose windows cannot be represented (a start or an end outside the
+//!   BIGINT range of milliseconds, for event times near its ends) is counted
+//!   as late too: no window that could hold it can ever close. Every row that
+//!   is folded lies in [`representable_times`], so the window arithmetic
+//!   (`start`, `end`, a session's `t + gap`) never overflows.
 //! - The watermark never moves backwards (`advance` ignores older values).
 
 use super::accumulator::Accumulator;
@@ -76,6 +81,10 @@ pub struct WindowAggregate {
     /// Slots the accumulators are sized for (at most `slot_key.len()`).
     accumulator_slots: usize,
     watermark: i64,
+    /// The event times whose windows are representable
+    /// ([`representable_times`]); rows outside are counted as late.
+    times_from: i64,
+    times_to: i64,
     /// Keep late rows for a side output (else they are only counted).
     keep_late: bool,
     /// Late rows kept since the last [`take_late`](Self::take_late).
@@ -116,7 +125,10 @@ impl WindowAggregate {
         keep_late: bool,
     ) -> WindowAggregate {
         let spec = plan.window.expect("a windowed plan");
+        let (times_from, times_to) = representable_times(spec.kind);
         WindowAggregate {
+            times_from,
+            times_to,
             keep_late,
             late_rows: None,
             keys: key_table(&plan),
@@ -191,13 +203,17 @@ impl WindowAggregate {
                 .time_column
                 .is_none_or(|c| batch.columns[c].is_valid(i))
         };
-        let cutoff = self.watermark.saturating_sub(self.allowed_lateness);
-        let is_late = |i: usize| !time_valid(i) || times[i] < cutoff;
+        let cutoff = self
+            .watermark
+            .saturating_sub(self.allowed_lateness)
+            .max(self.times_from);
+        let times_to = self.times_to;
+        let is_late = |i: usize| !time_valid(i) || times[i] < cutoff || times[i] > times_to;
         let may_have_nulls = self
             .spec
             .time_column
             .is_some_and(|c| batch.columns[c].validity.is_some());
-        let late = if may_have_nulls || any_before(&times, cutoff) {
+        let late = if may_have_nulls || any_outside(&times, cutoff, times_to) {
             (0..batch.len).filter(|&i| is_late(i)).count() as u64
         } else {
             0
@@ -407,11 +423,15 @@ impl WindowAggregate {
     }
 
     /// The slots (created if new) of the windows of `key` holding time `t`,
-    /// oldest first, remembered in `recent` for the key's next rows.
+    /// oldest first, remembered in `recent` for the key's next rows. `t` is
+    /// in [`representable_times`] (`process` counts other rows as late), so
+    /// no start or end overflows.
     #[cold]
     fn lookup_windows(&mut self, key: u32, t: i64, size: i64, advance: i64) -> &[u32] {
+        debug_assert!((self.times_from..=self.times_to).contains(&t));
         let last = t.div_euclid(advance) * advance;
-        let mut start = last - size + advance;
+        // `size >= advance`: subtracting their difference stays in range.
+        let mut start = last - (size - advance);
         let mut i = 0;
         while start <= last {
             let slot = self.slot(key, start, start + size);
@@ -526,6 +546,7 @@ impl WindowAggregate {
     /// [`closing`](Self::closing)): no per-row reordering.
     #[inline]
     fn session_slot(&mut self, key: u32, t: i64, gap: i64, merged: &mut Vec<(u32, u32)>) -> u32 {
+        // `t <= i64::MAX - gap`: see `representable_times`.
         let (lo, hi) = (t, t + gap);
         let latest = self.sessions[key as usize].latest;
         let l = latest as usize;
@@ -788,17 +809,56 @@ fn in_order(due: &[(i64, u32)], keys: &mut Vec<u64>, closed: &mut Vec<u32>) {
     }
 }
 
-/// Whether any of `times` is before `cutoff`: one pass without branches or
-/// 64-bit compares (which SSE2 lacks), so it vectorises. `t < cutoff` is the
-/// sign of `t - cutoff`, flipped when the subtraction overflows.
-fn any_before(times: &[i64], cutoff: i64) -> bool {
+/// Whether any of `times` is before `from` or after `to`: one pass without
+/// branches or 64-bit compares (which SSE2 lacks), so it vectorises. `t <
+/// from` is the sign of `t - from`, and `t > to` the sign of `to - t`, each
+/// flipped when its subtraction overflows.
+fn any_outside(times: &[i64], from: i64, to: i64) -> bool {
     let mut signs = 0i64;
     for &t in times {
-        let d = t.wrapping_sub(cutoff);
-        let overflow = (t ^ cutoff) & (t ^ d);
-        signs |= d ^ overflow;
+        let d = t.wrapping_sub(from);
+        signs |= d ^ ((t ^ from) & (t ^ d));
+        let e = to.wrapping_sub(t);
+        signs |= e ^ ((to ^ t) & (to ^ e));
     }
     signs < 0
+}
+
+/// The event times whose windows under `kind` all have a start and an end
+/// that an `i64` holds, as an inclusive range `(from, to)` (empty, `from >
+/// to`, for a window longer than the range itself).
+///
+/// A tumbling or hopping row at `t` is in the windows starting at `last -
+/// size + advance ..= last` (step `advance`), `last` the multiple of
+/// `advance` at or below `t`; the oldest start must be at least `i64::MIN`
+/// and the newest end, `last + size`, at most `i64::MAX`. A session row at
+/// `t` spans `[t, t + gap)`.
+pub fn representable_times(kind: WindowKind) -> (i64, i64) {
+    let (min, max) = (i128::from(i64::MIN), i128::from(i64::MAX));
+    let clamp = |v: i128| v.clamp(min, max) as i64;
+    match kind {
+        WindowKind::Tumbling { size } => fixed_times(size.into(), size.into(), min, max, clamp),
+        WindowKind::Hopping { size, advance } => {
+            fixed_times(size.into(), advance.into(), min, max, clamp)
+        }
+        WindowKind::Session { gap } => (i64::MIN, clamp(max - i128::from(gap.max(0)))),
+    }
+}
+
+fn fixed_times(
+    size: i128,
+    advance: i128,
+    min: i128,
+    max: i128,
+    clamp: impl Fn(i128) -> i64,
+) -> (i64, i64) {
+    let advance = advance.max(1);
+    // The smallest `last` whose oldest window starts at or after `min`, and
+    // the largest whose newest window ends at or before `max`.
+    // ceil(x / a) is -floor(-x / a).
+    let lowest_last = -(advance - size - min).div_euclid(advance) * advance;
+    let highest_last = (max - size).div_euclid(advance) * advance;
+    (clamp(lowest_last), clamp(highest_last + advance - 1))
 }
 
 /// An entry of [`WindowAggregate::closing`]: ordered by end, then slot, so
@@ -844,7 +904,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn any_before_is_any_less_than_even_where_subtraction_overflows() {
+    fn any_outside_is_any_out_of_range_even_where_subtraction_overflows() {
         let edge = [
             i64::MIN,
             i64::MIN + 1,
@@ -856,15 +916,64 @@ mod tests {
             i64::MAX - 1,
             i64::MAX,
         ];
-        for &cutoff in &edge {
-            for &t in &edge {
-                assert_eq!(any_before(&[t], cutoff), t < cutoff, "{t} < {cutoff}");
-                let mut times = vec![cutoff; 9];
-                times[5] = t;
-                assert_eq!(any_before(&times, cutoff), t < cutoff, "{t} < {cutoff}");
+        for &from in &edge {
+            for &to in &edge {
+                for &t in &edge {
+                    let outside = t < from || t > to;
+                    assert_eq!(any_outside(&[t], from, to), outside, "{t} in {from}..={to}");
+                    let mut times = vec![from.max(to); 9];
+                    times[5] = t;
+                    let outside = times.iter().any(|&x| x < from || x > to);
+                    assert_eq!(any_outside(&times, from, to), outside, "{times:?}");
+                }
             }
         }
-        assert!(!any_before(&[], 0));
+        assert!(!any_outside(&[], 0, 0));
+    }
+
+    /// Every window of a time at the ends of the representable range fits an
+    /// `i64`, and one step past them does not.
+    #[test]
+    fn representable_times_are_exactly_those_whose_windows_fit() {
+        let fits = |t: i64, size: i64, advance: i64| {
+            let last = i128::from(t).div_euclid(advance.into()) * i128::from(advance);
+            let oldest = last - i128::from(size) + i128::from(advance);
+            oldest >= i128::from(i64::MIN) && last + i128::from(size) <= i128::from(i64::MAX)
+        };
+        for (size, advance) in [
+            (1, 1),
+            (1000, 1000),
+            (7, 7),
+            (3000, 1000),
+            (10, 3 * 10),
+            (60_000, 1),
+        ] {
+            if advance > size {
+                continue;
+            }
+            let kind = if size == advance {
+                WindowKind::Tumbling { size }
+            } else {
+                WindowKind::Hopping { size, advance }
+            };
+            let (from, to) = representable_times(kind);
+            assert!(fits(from, size, advance), "{kind:?} from {from}");
+            assert!(fits(to, size, advance), "{kind:?} to {to}");
+            if from > i64::MIN {
+                assert!(!fits(from - 1, size, advance), "{kind:?} below {from}");
+            }
+            if to < i64::MAX {
+                assert!(!fits(to + 1, size, advance), "{kind:?} above {to}");
+            }
+        }
+        assert_eq!(
+            representable_times(WindowKind::Tumbling { size: 1000 }),
+            (-9_223_372_036_854_775_000, 9_223_372_036_854_774_999)
+        );
+        assert_eq!(
+            representable_times(WindowKind::Session { gap: 10 }),
+            (i64::MIN, i64::MAX - 10)
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod parse;
 pub mod push;
 pub mod reject;
 pub mod scan;
+pub mod side_files;
 pub mod sink;
 pub mod source;
 pub mod split;

@@ -313,6 +313,18 @@ pub enum ShardSink {
     Ring(Producer<Batch>),
 }
 
+/// glommio's error as a plain `io::Error`: for an I/O failure, the OS error
+/// itself (`Permission denied (os error 13)`), not glommio's debug text
+/// (`..., op: Opening path: Some("...") with fd: None`). The caller's error
+/// ([`Error::Sink`](crate::Error::Sink)) names the file.
+fn plain_io_error<T>(e: glommio::GlommioError<T>) -> io::Error {
+    match e {
+        glommio::GlommioError::IoError(source)
+        | glommio::GlommioError::EnhancedIoError { source, .. } => source,
+        other => io::Error::from(other),
+    }
+}
+
 impl ShardSink {
     /// Opens shard `shard`'s sink; a part file starts with the header line.
     pub async fn open(spec: &OutputSpec, shard: usize, schema: &Schema) -> io::Result<ShardSink> {
@@ -329,7 +341,7 @@ impl ShardSink {
                 };
                 let file = glommio::io::BufferedFile::create(&dir.join(name))
                     .await
-                    .map_err(io::Error::from)?;
+                    .map_err(plain_io_error)?;
                 let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
                 if json.is_none() {
                     buf.extend_from_slice(schema.header().as_bytes());
@@ -361,7 +373,7 @@ impl ShardSink {
     pub async fn create_file(path: &std::path::Path, schema: &Schema) -> io::Result<ShardSink> {
         let file = glommio::io::BufferedFile::create(path)
             .await
-            .map_err(io::Error::from)?;
+            .map_err(plain_io_error)?;
         let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
         buf.extend_from_slice(schema.header().as_bytes());
         buf.push(b'\n');
@@ -414,7 +426,7 @@ impl ShardSink {
                     let n = file
                         .write_at(data.clone(), *pos)
                         .await
-                        .map_err(io::Error::from)?;
+                        .map_err(plain_io_error)?;
                     if n == 0 {
                         return Err(io::Error::new(
                             io::ErrorKind::WriteZero,
@@ -439,7 +451,7 @@ impl ShardSink {
         self.flush().await?;
         match self {
             ShardSink::File { file, .. } => {
-                file.close().await.map_err(io::Error::from)?;
+                file.close().await.map_err(plain_io_error)?;
                 Ok(Vec::new())
             }
             ShardSink::Collect(batches) => Ok(batches),

@@ -112,6 +112,24 @@ struct Conn {
     closed: bool,
 }
 
+/// Checks the form of a listen address, `HOST:PORT` (an IPv6 host in
+/// brackets), so that a mistyped one is a usage error (exit 2) rather than a
+/// failure to listen (exit 1, kept for a port in use or not allowed).
+fn check_address(addr: &str) -> Result<(), String> {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err("expected HOST:PORT, e.g. tcp://127.0.0.1:9000".into());
+    };
+    if host.is_empty() {
+        return Err("expected HOST:PORT: the host is missing, e.g. tcp://0.0.0.0:9000".into());
+    }
+    if port.parse::<u16>().is_err() {
+        return Err(format!(
+            "the port {port:?} must be a number from 0 to 65535"
+        ));
+    }
+    Ok(())
+}
+
 /// A TCP listener source.
 pub struct TcpSource {
     name: String,
@@ -135,6 +153,7 @@ impl TcpSource {
                 "input {name}: declare the columns (--schema 'name TYPE, ...'); a TCP input has no header"
             )));
         };
+        check_address(addr).map_err(|why| Error::Config(format!("--input {name}: {why}")))?;
         let listener = TcpListener::bind(addr).map_err(|source| Error::Io {
             what: format!("cannot listen on {name}"),
             source,

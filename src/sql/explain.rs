@@ -568,7 +568,7 @@ fn expr(e: &Expr, names: &[String]) -> String {
 }
 
 /// Milliseconds in the largest whole unit: `60000` -> `1m`, `1500` -> `1500ms`.
-fn ms(v: i64) -> String {
+pub(crate) fn ms(v: i64) -> String {
     const UNITS: [(i64, &str); 4] = [(3_600_000, "h"), (60_000, "m"), (1_000, "s"), (1, "ms")];
     if v == 0 {
         return "0s".into();

@@ -51,29 +51,11 @@ pub struct ParsedQuery {
     pub sql: String,
 }
 
-/// The stack [`parse`] runs on. sqlparser recurses several calls deep per
-/// nesting level, with frames of tens of KiB in a debug build: 30 nested
-/// `NOT`s overflow a 2 MiB stack there (a test thread's, or an async
-/// runtime worker's), which would abort the process instead of returning
-/// the nesting error.
-const PARSE_STACK: usize = 16 << 20;
-
-/// Parses one streaming query, on a thread with a stack of 16 MiB,
-/// so that how deep the query nests cannot overflow the caller's.
+/// Parses one streaming query, on a thread with a stack of its own
+/// ([`deep_stack`](super::deep_stack)), so that how deep the query nests
+/// cannot overflow the caller's.
 pub fn parse(sql: &str) -> Result<ParsedQuery, SqlError> {
-    std::thread::scope(|scope| {
-        let parsing = std::thread::Builder::new()
-            .name("corestream-parse".into())
-            .stack_size(PARSE_STACK)
-            .spawn_scoped(scope, || parse_here(sql));
-        match parsing {
-            Ok(parser) => parser
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            // No thread to be had: parse on this one.
-            Err(_) => parse_here(sql),
-        }
-    })
+    super::deep_stack::run(|| parse_here(sql))
 }
 
 /// [`parse`] on the calling thread.
@@ -138,9 +120,14 @@ fn at(token: &TokenWithSpan, kind: SqlErrorKind, message: String) -> SqlError {
     )
 }
 
-/// Deepest nesting (parentheses, NOT, subexpressions) sqlparser accepts.
-/// Parsing recurses per level; this keeps a 2 MiB thread stack safe.
-pub(super) const MAX_NESTING: usize = 30;
+/// Deepest nesting (parentheses, NOT, subexpressions) sqlparser accepts:
+/// 256 levels of parentheses as humans write them, plus the few levels the
+/// statement itself takes. Parsing and binding recurse per level, on the
+/// front end's own stack ([`deep_stack`](super::deep_stack)).
+pub(super) const MAX_NESTING: usize = 256 + NESTING_OVERHEAD;
+
+/// Levels sqlparser counts for the statement around an expression.
+const NESTING_OVERHEAD: usize = 4;
 
 /// Most operators a statement may hold. A chain `a + b + ...` parses into a
 /// tree as deep as it is long, and binding walks it recursively, so a bound
@@ -457,7 +444,10 @@ fn rewrite_buffer_frames(mut tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWith
 fn from_parser_error(e: ParserError, sql: &str) -> SqlError {
     let text = match e {
         ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
-        ParserError::RecursionLimitExceeded => "query nests too deeply".to_owned(),
+        ParserError::RecursionLimitExceeded => format!(
+            "query nests too deeply: at most {} levels of parentheses, NOT or subqueries",
+            MAX_NESTING - NESTING_OVERHEAD
+        ),
     };
     let (message, line, column) = split_location(&text);
     SqlError::new(SqlErrorKind::Syntax, message, line, column).in_sql(sql)
