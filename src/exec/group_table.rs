@@ -137,6 +137,28 @@ impl GroupTable {
     /// not hold, into `groups` (a join's probe).
     pub fn find(&mut self, columns: &[&Column], rows: usize, groups: &mut Vec<u32>) {
         groups.clear();
+        if let (Some(index), Some(packing)) = (&self.packed, KeyPacking::of(columns)) {
+            // Keys that pack are in the packed index or nowhere; the rest
+            // are looked up in the general index.
+            let mut misses = std::mem::take(&mut self.misses);
+            misses.clear();
+            packing.probe(index, self.long.as_ref(), rows, groups, &mut misses);
+            for &row in &misses {
+                let r = row as usize;
+                if pack_row(columns, r).is_none() {
+                    let h = hash_row(columns, r);
+                    let keys = &self.keys;
+                    let found = self
+                        .table
+                        .find(h, |&g| keys_equal(keys, g as usize, columns, r));
+                    if let Some(&g) = found {
+                        groups[r] = g;
+                    }
+                }
+            }
+            self.misses = misses;
+            return;
+        }
         groups.resize(rows, ABSENT);
         let mut hashes = std::mem::take(&mut self.row_hashes);
         hash_rows(columns, rows, &mut hashes);
@@ -791,6 +813,36 @@ mod tests {
             all.extend(ids);
         }
         all
+    }
+
+    #[test]
+    fn find_sees_every_stored_key_and_creates_none() {
+        let types = [DataType::Utf8];
+        let mut table = GroupTable::new(&types, 16);
+        let key = |s: &str| {
+            let mut c = Column::new(DataType::Utf8);
+            assert!(c.push_value(&Value::Utf8(s.to_owned())));
+            c
+        };
+        let long = "a key much longer than thirty-one bytes, general index only";
+        let stored = ["AAPL", "a sixteen-byte k", long];
+        for s in stored {
+            table.find_or_insert(&[&key(s)], 1, &mut Vec::new());
+        }
+        let mut ids = Vec::new();
+        for (want, s) in stored.iter().enumerate() {
+            table.find(&[&key(s)], 1, &mut ids);
+            assert_eq!(ids, [want as u32], "{s}");
+        }
+        for s in [
+            "MSFT",
+            "another sixteen!",
+            "a key much longer than thirty-one bytes, but not stored",
+        ] {
+            table.find(&[&key(s)], 1, &mut ids);
+            assert_eq!(ids, [ABSENT], "{s}");
+        }
+        assert_eq!(table.len(), 3, "find creates no group");
     }
 
     #[test]
