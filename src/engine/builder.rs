@@ -1,0 +1,402 @@
+//! Building an [`Engine`]: the query, its inputs (one, or several named),
+//! the cores and the run's settings, checked and planned.
+
+use super::{Engine, DEFAULT_INPUT, DEFAULT_SQL};
+use crate::catalog::{self, same_columns, NamedInput, TimeFlags};
+use crate::data::Schema;
+use crate::error::Error;
+use crate::io::late::LatePolicy;
+use crate::io::sink::{result_rings, OutputSpec};
+use crate::io::source::{self, Source};
+use crate::io::split;
+use crate::io::text::{OnError, TextOptions};
+use crate::runtime::cores::CoreSet;
+use crate::runtime::exchange::EXCHANGE_CAPACITY;
+use crate::runtime::router::Batching;
+use crate::runtime::shard::IdlePolicy;
+use crate::sql::plan::QueryPlan;
+use crate::sql::{PlanOptions, StreamDecl};
+use std::time::Duration;
+
+/// Builds an [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    sql: String,
+    input: String,
+    /// `--input NAME=SPEC`, in order; when given, `input` is not read.
+    named_inputs: Vec<(String, String)>,
+    cores: Option<CoreSet>,
+    output: OutputSpec,
+    batching: Batching,
+    idle: IdlePolicy,
+    text: TextOptions,
+    late: LatePolicy,
+    plan_options: PlanOptions,
+    /// Readers of a file input (`None`: the engine chooses).
+    readers: Option<usize>,
+    /// Whether routers may fold rows into partial groups (see [`Self::partial_aggregation`]).
+    partial_aggregation: bool,
+    /// How long a named input may be quiet before it stops holding back a
+    /// join, unless its declaration says (`None`: never).
+    idle_timeout: Option<Duration>,
+    /// Messages each exchange ring between two stages holds.
+    exchange_capacity: usize,
+    /// Whether the watermark bound and the lateness were set here (they then
+    /// win over a `CREATE STREAM` declaration).
+    out_of_orderness_set: bool,
+    lateness_set: bool,
+}
+
+impl Default for EngineBuilder {
+    fn default() -> Self {
+        EngineBuilder {
+            sql: DEFAULT_SQL.to_owned(),
+            input: DEFAULT_INPUT.to_owned(),
+            named_inputs: Vec::new(),
+            cores: None,
+            output: OutputSpec::Stdout,
+            batching: Batching::default(),
+            idle: IdlePolicy::default(),
+            text: TextOptions::default(),
+            late: LatePolicy::default(),
+            plan_options: PlanOptions::default(),
+            readers: None,
+            partial_aggregation: true,
+            idle_timeout: None,
+            exchange_capacity: EXCHANGE_CAPACITY,
+            out_of_orderness_set: false,
+            lateness_set: false,
+        }
+    }
+}
+
+impl EngineBuilder {
+    /// The query text.
+    pub fn sql(mut self, sql: impl Into<String>) -> Self {
+        self.sql = sql.into();
+        self
+    }
+
+    /// The input spec: `gen:trades?...`, a CSV path, or `-` for stdin.
+    pub fn input(mut self, spec: impl Into<String>) -> Self {
+        self.input = spec.into();
+        self
+    }
+
+    /// A named input (`--input NAME=SPEC`), for a query over several inputs:
+    /// FROM and JOIN name it, and a `CREATE STREAM` or `CREATE TABLE` of
+    /// that name declares its columns, kind, event time and text options
+    /// (see [`crate::catalog`]). Once one is given, [`input`](Self::input)
+    /// is not read.
+    pub fn named_input(mut self, name: impl Into<String>, spec: impl Into<String>) -> Self {
+        self.named_inputs.push((name.into(), spec.into()));
+        self
+    }
+
+    /// One shard per core of `cores`; all online cores when not set.
+    pub fn cores(mut self, cores: CoreSet) -> Self {
+        self.cores = Some(cores);
+        self
+    }
+
+    pub fn output(mut self, output: OutputSpec) -> Self {
+        self.output = output;
+        self
+    }
+
+    /// How many readers read a file input at once, each its own byte range
+    /// with its own router (see [`split`]). Unset, a file
+    /// gets one reader per shard when it is large enough (at least
+    /// [`MIN_BYTES_PER_READER`](split::MIN_BYTES_PER_READER) each) and the
+    /// query does not depend on arrival order; otherwise one.
+    pub fn readers(mut self, readers: usize) -> Self {
+        self.readers = Some(readers);
+        self
+    }
+
+    /// Whether the routers may aggregate their own rows and hand partial
+    /// groups to the shards (default true; see [`crate::exec::partial_agg`]).
+    /// They do so for a grouped `EMIT FINAL` query without a window over a
+    /// file read by several readers, at least as many as shards; `false`
+    /// always sends rows, which gives the same results (up to the order a
+    /// DOUBLE sum adds in, which several readers already make vary).
+    pub fn partial_aggregation(mut self, allowed: bool) -> Self {
+        self.partial_aggregation = allowed;
+        self
+    }
+
+    pub fn batching(mut self, batching: Batching) -> Self {
+        self.batching = batching;
+        self
+    }
+
+    pub fn idle(mut self, idle: IdlePolicy) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// What to do with a malformed input record (the `on_error` of the text options).
+    pub fn on_error(mut self, on_error: OnError) -> Self {
+        self.text.on_error = on_error;
+        self
+    }
+
+    /// What happens to late records: counted and dropped (the default), or
+    /// also written unchanged to a per-shard side output.
+    pub fn late(mut self, late: LatePolicy) -> Self {
+        self.late = late;
+        self
+    }
+
+    /// How a text input is read: header, declared schema, delimiter, error
+    /// policy, record bound.
+    pub fn text_options(mut self, options: TextOptions) -> Self {
+        self.text = options;
+        self
+    }
+
+    /// The declared input columns (`--schema`, `CREATE STREAM`): their types
+    /// win over inference, and a header must name them.
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.text.schema = Some(schema);
+        self
+    }
+
+    /// Whether the text input starts with a header row (default true).
+    pub fn header(mut self, header: bool) -> Self {
+        self.text.header = header;
+        self
+    }
+
+    /// The text options as set so far.
+    pub fn current_text_options(&self) -> &TextOptions {
+        &self.text
+    }
+
+    /// The event-time column; windows use processing time without one.
+    pub fn event_time(mut self, column: impl Into<String>) -> Self {
+        self.plan_options.event_time = Some(column.into());
+        self
+    }
+
+    /// How far the watermark trails the largest event time seen.
+    pub fn max_out_of_orderness(mut self, bound: Duration) -> Self {
+        self.plan_options.max_out_of_orderness = bound.as_millis() as i64;
+        self.out_of_orderness_set = true;
+        self
+    }
+
+    /// How far behind the watermark a record may be and still count; windows
+    /// close this long after the watermark passes their end.
+    pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
+        self.plan_options.allowed_lateness = lateness.as_millis() as i64;
+        self.lateness_set = true;
+        self
+    }
+
+    /// How long a named input may send nothing before it stops holding
+    /// back the watermark of a join (as Flink's `withIdleness`), for inputs
+    /// whose declaration sets no `idle_timeout`. Default: never.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// Messages each ring of an exchange between two stages holds (default
+    /// [`EXCHANGE_CAPACITY`]); a small one makes the shards exercise
+    /// backpressure (tests), a larger one absorbs bursts.
+    pub fn exchange_capacity(mut self, messages: usize) -> Self {
+        self.exchange_capacity = messages.max(1);
+        self
+    }
+
+    /// Checks the configuration, opens the input and plans the query.
+    pub fn build(self) -> Result<Engine, Error> {
+        crate::limits::check_batch_size(self.batching.batch_size)?;
+        let parsed = crate::sql::parse(&self.sql)?;
+        if !self.named_inputs.is_empty() {
+            let mut text = self.text.clone();
+            text.on_error = text.on_error.resolve(self.output.directory());
+            if self.named_inputs.len() > 1 && matches!(text.on_error, OnError::DeadLetter(_)) {
+                return Err(Error::Config(
+                    "--on-error dead-letter takes a single input for now; use skip or fail".into(),
+                ));
+            }
+            let inputs =
+                catalog::open_named(&parsed, &self.named_inputs, &text, &self.time_flags())?;
+            return self.finish_named(parsed, inputs);
+        }
+        let mut text = self.text.clone();
+        text.on_error = text.on_error.resolve(self.output.directory());
+        if let Some(decl) = declared_stream(&parsed)? {
+            match &text.schema {
+                None => text.schema = Some(decl.schema.clone()),
+                Some(flag) if same_columns(flag, &decl.schema) => {}
+                Some(_) => {
+                    return Err(Error::Config(format!(
+                        "--schema and CREATE STREAM {} declare different columns",
+                        decl.name
+                    )))
+                }
+            }
+        }
+        let source = source::open(&self.input, &text)?;
+        let (input, readers) = (self.input.clone(), self.readers);
+        let mut engine = self.finish(parsed, source)?;
+        let readers = engine.readers_for(&input, readers)?;
+        if readers > 1 {
+            let schema = engine.inputs[0][0].schema().clone();
+            engine.inputs[0] = split::open_parts(&input, &text, &schema, readers)?;
+        }
+        Ok(engine)
+    }
+
+    /// Like [`build`](Self::build), reading from named sources the
+    /// application opened (each as [`named_input`](Self::named_input) names it).
+    pub fn build_with_sources(
+        self,
+        sources: Vec<(String, Box<dyn Source>)>,
+    ) -> Result<Engine, Error> {
+        let parsed = crate::sql::parse(&self.sql)?;
+        let inputs = catalog::from_sources(&parsed, sources, &self.time_flags())?;
+        self.finish_named(parsed, inputs)
+    }
+
+    fn time_flags(&self) -> TimeFlags {
+        TimeFlags {
+            options: self.plan_options.clone(),
+            out_of_orderness_set: self.out_of_orderness_set,
+            lateness_set: self.lateness_set,
+            idle_timeout: self.idle_timeout.map(|d| d.as_millis() as i64),
+        }
+    }
+
+    /// Plans `parsed` over named inputs; each input the query reads gets
+    /// one reader.
+    fn finish_named(
+        self,
+        parsed: crate::sql::ParsedQuery,
+        inputs: Vec<NamedInput>,
+    ) -> Result<Engine, Error> {
+        if self.readers.is_some_and(|r| r != 1) {
+            return Err(Error::Config(
+                "--readers: named inputs are read by one reader each for now".into(),
+            ));
+        }
+        let catalog: Vec<_> = inputs.iter().map(|i| i.catalog.clone()).collect();
+        let plan = crate::sql::plan_inputs(&parsed, &catalog)?;
+        if plan.first_stage().join.is_some() && matches!(self.late, LatePolicy::SideOutput(_)) {
+            return Err(Error::Config(
+                "--late side-output is not supported with a join yet; use --late drop".into(),
+            ));
+        }
+        let mut by_name: Vec<Option<Box<dyn Source>>> =
+            inputs.into_iter().map(|i| Some(i.source)).collect();
+        let mut sources = Vec::new();
+        for input in &plan.first_stage().inputs {
+            let i = catalog
+                .iter()
+                .position(|c| {
+                    c.name
+                        .as_ref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&input.name))
+                })
+                .expect("the planner resolved every input in the catalog");
+            sources.push(vec![by_name[i].take().expect("an input is joined once")]);
+        }
+        if let Some(i) = by_name.iter().position(Option::is_some) {
+            let name = catalog[i].name.clone().unwrap_or_default();
+            return Err(Error::Config(format!(
+                "--input {name}=... is not used by the query; remove it or name it in FROM or JOIN"
+            )));
+        }
+        self.into_engine(plan, sources)
+    }
+    pub fn build_with_source(self, source: Box<dyn Source>) -> Result<Engine, Error> {
+        if self.readers.is_some_and(|r| r != 1) {
+            return Err(Error::Config(
+                "readers: a source given to the builder is read by one reader".into(),
+            ));
+        }
+        let parsed = crate::sql::parse(&self.sql)?;
+        self.finish(parsed, source)
+    }
+
+    /// Plans `parsed` over `source`, with a `CREATE STREAM` declaration's
+    /// settings where the builder left them unset.
+    fn finish(
+        self,
+        parsed: crate::sql::ParsedQuery,
+        source: Box<dyn Source>,
+    ) -> Result<Engine, Error> {
+        let mut options = self.plan_options.clone();
+        let decl = declared_stream(&parsed)?;
+        if let Some(decl) = decl {
+            if !same_columns(source.schema(), &decl.schema) {
+                return Err(Error::Config(format!(
+                    "CREATE STREAM {} declares ({}) but the input {} has ({})",
+                    decl.name,
+                    decl.schema.describe(),
+                    source.describe(),
+                    source.schema().describe()
+                )));
+            }
+            if options.event_time.is_none() {
+                options.event_time = decl.event_time.clone();
+            }
+            if !self.out_of_orderness_set {
+                options.max_out_of_orderness = decl.max_out_of_orderness.unwrap_or(0);
+            }
+            if !self.lateness_set {
+                options.allowed_lateness = decl.allowed_lateness.unwrap_or(0);
+            }
+        }
+        let input_name = decl.map(|d| d.name.as_str());
+        let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
+        self.into_engine(plan, vec![vec![source]])
+    }
+
+    /// The engine for `plan`, with each plan input's sources.
+    fn into_engine(
+        self,
+        plan: QueryPlan,
+        inputs: Vec<Vec<Box<dyn Source>>>,
+    ) -> Result<Engine, Error> {
+        crate::limits::check_batch_size(self.batching.batch_size)?;
+        crate::limits::check_plan(&plan)?;
+        let cores = match self.cores {
+            Some(c) => c,
+            None => CoreSet::all_online()?,
+        };
+        let (result_producers, result_consumers) = match self.output {
+            OutputSpec::Rings { capacity } => result_rings(cores.len(), capacity),
+            _ => (Vec::new(), Vec::new()),
+        };
+        Ok(Engine {
+            result_producers,
+            result_consumers,
+            plan,
+            cores,
+            inputs,
+            output: self.output,
+            late: self.late,
+            batching: self.batching,
+            partial_aggregation: self.partial_aggregation,
+            idle: self.idle,
+            exchange_capacity: self.exchange_capacity,
+        })
+    }
+}
+
+/// The run's one declared input stream, if the SQL declares one.
+fn declared_stream(parsed: &crate::sql::ParsedQuery) -> Result<Option<&StreamDecl>, Error> {
+    match parsed.streams.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one)),
+        [first, second, ..] => Err(Error::Config(format!(
+            "{} and {} declare two inputs: give each one as --input NAME=SPEC \
+             ({}=..., {}=...)",
+            first.name, second.name, first.name, second.name
+        ))),
+    }
+}
