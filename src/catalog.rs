@@ -179,6 +179,7 @@ fn describe(
             Some(d) if !flags.lateness_set => d,
             _ => flag.allowed_lateness,
         },
+        state_ttl: flag.state_ttl,
     };
     Ok(NamedInput {
         catalog: CatalogInput {

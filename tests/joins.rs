@@ -148,7 +148,9 @@ const CONFIGS: &[Config] = &[
     },
 ];
 
-fn run(sql: &str, data: &Data, config: Config) -> RunOutput {
+/// Runs `sql` over the data set in `config`, with a state time-to-live for
+/// joins of two streams if given.
+fn run_with(sql: &str, data: &Data, config: Config, ttl: Option<Duration>) -> RunOutput {
     let sources: Vec<(String, Box<dyn Source>)> = [
         ("trades", &data.trades),
         ("quotes", &data.quotes),
@@ -171,7 +173,11 @@ fn run(sql: &str, data: &Data, config: Config) -> RunOutput {
         })
         .collect();
     let sql = format!("{declared}\n{sql}");
-    Engine::builder()
+    let mut builder = Engine::builder();
+    if let Some(ttl) = ttl {
+        builder = builder.state_ttl(ttl);
+    }
+    builder
         .sql(&sql)
         .cores(core_set(config.cores))
         .output(OutputSpec::Collect)
@@ -230,12 +236,16 @@ const LATEST_QUOTE: &str = "(SELECT q2.rowid FROM quotes q2 WHERE q2.symbol = t.
 /// Runs `corestream_sql` in every configuration and checks each against
 /// the first (exactly) and against SQLite's rows for `sqlite_sql`.
 fn check(name: &str, corestream_sql: &str, sqlite_sql: &str) {
+    check_with(name, corestream_sql, sqlite_sql, None)
+}
+
+fn check_with(name: &str, corestream_sql: &str, sqlite_sql: &str, ttl: Option<Duration>) {
     let data = data(11);
     let want = sqlite_rows(&sqlite(&data), sqlite_sql);
     assert!(!want.is_empty(), "{name}: SQLite returned no rows");
     let mut first: Option<Vec<Row>> = None;
     for &config in CONFIGS {
-        let out = run(corestream_sql, &data, config);
+        let out = run_with(corestream_sql, &data, config, ttl);
         assert!(
             out.summary.identity_holds(),
             "{name} {config:?}: accounting\n{:?}",
@@ -378,6 +388,42 @@ fn temporal_join_meets_the_table_row_valid_at_the_trade_time() {
         "SELECT t.id, r.bid FROM trades t \
          LEFT JOIN rates FOR SYSTEM_TIME AS OF t.ts AS r ON t.symbol = r.symbol",
         &format!("SELECT t.id, q.bid FROM trades t LEFT JOIN quotes q ON q.rowid = {LATEST_QUOTE}"),
+    );
+}
+
+#[test]
+fn interval_join_meets_every_quote_within_the_bound() {
+    check(
+        "interval, bound in ON",
+        "SELECT t.id, q.ts AS qts, q.bid FROM trades t JOIN quotes q ON t.symbol = q.symbol \
+         AND q.ts BETWEEN t.ts - INTERVAL '1' SECOND AND t.ts + INTERVAL '500' MILLISECOND",
+        "SELECT t.id, q.ts, q.bid FROM trades t JOIN quotes q ON t.symbol = q.symbol \
+         AND q.ts BETWEEN t.ts - 1000 AND t.ts + 500",
+    );
+    check(
+        "interval, bound in WHERE",
+        "SELECT t.id, q.ts AS qts FROM trades t JOIN quotes q ON t.symbol = q.symbol \
+         WHERE q.ts >= t.ts - 300 AND t.ts + 1200 >= q.ts AND q.bid > 1000",
+        "SELECT t.id, q.ts FROM trades t JOIN quotes q ON t.symbol = q.symbol \
+         WHERE q.ts >= t.ts - 300 AND t.ts + 1200 >= q.ts AND q.bid > 1000",
+    );
+    check(
+        "left interval",
+        "SELECT t.id, q.ts AS qts FROM trades t LEFT JOIN quotes q ON t.symbol = q.symbol \
+         AND q.ts BETWEEN t.ts - 700 AND t.ts",
+        "SELECT t.id, q.ts FROM trades t LEFT JOIN quotes q ON t.symbol = q.symbol \
+         AND q.ts BETWEEN t.ts - 700 AND t.ts",
+    );
+}
+
+#[test]
+fn a_regular_join_of_two_streams_keeps_rows_for_the_state_ttl() {
+    check_with(
+        "state ttl",
+        "SELECT t.id, q.ts AS qts FROM trades t JOIN quotes q ON t.symbol = q.symbol",
+        "SELECT t.id, q.ts FROM trades t JOIN quotes q ON t.symbol = q.symbol \
+         AND ABS(q.ts - t.ts) <= 2000",
+        Some(Duration::from_secs(2)),
     );
 }
 

@@ -108,6 +108,10 @@ struct QueryArgs {
     /// a join's watermark (e.g. 5s; default never, or the declaration's idle_timeout).
     #[arg(long)]
     idle_timeout: Option<String>,
+    /// How much event time a join of two streams without a time bound keeps
+    /// each row for: it joins rows at most this far apart (e.g. 1h).
+    #[arg(long)]
+    state_ttl: Option<String>,
 }
 
 impl QueryArgs {
@@ -136,6 +140,9 @@ impl QueryArgs {
         }
         if let Some(timeout) = &self.idle_timeout {
             builder = builder.idle_timeout(duration("idle-timeout", timeout)?);
+        }
+        if let Some(ttl) = &self.state_ttl {
+            builder = builder.state_ttl(duration("state-ttl", ttl)?);
         }
         builder = builder.sql(read_sql(&self.sql)?);
         match self.input.as_slice() {

@@ -194,6 +194,14 @@ impl EngineBuilder {
         self
     }
 
+    /// How much event time a join of two streams without a time bound
+    /// keeps each row for (`--state-ttl`): it joins rows at most this far
+    /// apart, and frees a row once the watermarks pass it by this much.
+    pub fn state_ttl(mut self, ttl: Duration) -> Self {
+        self.plan_options.state_ttl = Some(ttl.as_millis() as i64);
+        self
+    }
+
     /// How long a named input may send nothing before it stops holding
     /// back the watermark of a join (as Flink's `withIdleness`), for inputs
     /// whose declaration sets no `idle_timeout`. Default: never.

@@ -9,6 +9,7 @@ mod fused_float;
 pub mod group_table;
 pub mod hash;
 pub mod hash_agg;
+pub mod interval_join;
 pub mod join_rows;
 pub mod like;
 pub mod lookup_join;

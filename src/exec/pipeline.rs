@@ -11,6 +11,7 @@
 use super::asof_join::AsofJoin;
 use super::filter::{filter, select};
 use super::hash_agg::HashAggregate;
+use super::interval_join::IntervalJoin;
 use super::lookup_join::LookupJoin;
 use super::partial_agg::PartialGroups;
 use super::project::project;
@@ -40,6 +41,7 @@ enum Body {
 enum Join {
     Lookup(Box<LookupJoin>),
     AsOf(Box<AsofJoin>),
+    Interval(Box<IntervalJoin>),
 }
 
 /// A shard's compiled copy of the plan, with its operator state.
@@ -117,6 +119,13 @@ impl Pipeline {
                     lateness(left),
                     lateness(right),
                 ))),
+                JoinKind::Interval => Join::Interval(Box::new(IntervalJoin::new(
+                    join,
+                    &left.schema,
+                    &right.schema,
+                    lateness(left),
+                    lateness(right),
+                ))),
             }
         });
         Pipeline {
@@ -165,6 +174,21 @@ impl Pipeline {
                     ..BatchCounts::default()
                 };
                 (None, counts)
+            }
+            (Some(Join::Interval(join)), port) => {
+                // Rows are counted where they enter the join: a row may
+                // make any number of joined rows, which are the body's.
+                let (joined, late) = join.process(port, &batch);
+                self.spent = Some(batch);
+                let spent = self.spent.take();
+                let out = joined.and_then(|rows| self.process(rows, now).0);
+                self.spent = spent;
+                let counts = BatchCounts {
+                    processed: rows - late,
+                    filtered: 0,
+                    late,
+                };
+                (out, counts)
             }
             (Some(Join::AsOf(join)), port) => {
                 let late = if port == 0 {
@@ -234,6 +258,16 @@ impl Pipeline {
                 }
                 self.spent = None;
                 until
+            }
+            Some(Join::Interval(join)) => {
+                let after = join.after();
+                if let Some(rows) = join.set_watermarks(self.watermarks[0], self.watermarks[1]) {
+                    out.extend(self.process(rows, now).0);
+                }
+                self.spent = None;
+                // A pair can still come with a left time as old as a right
+                // row's less the bound's upper end.
+                self.watermarks[0].min(self.watermarks[1].saturating_sub(after))
             }
         };
         if body_watermark > self.body_watermark && body_watermark > i64::MIN {
@@ -357,6 +391,12 @@ impl Pipeline {
                 counts = c;
                 counts.filtered += removed as u64;
                 out.extend(rows);
+            }
+            self.spent = None;
+        }
+        if let Some(Join::Interval(join)) = &mut self.join {
+            if let Some(rows) = join.finish() {
+                out.extend(self.process(rows, now).0);
             }
             self.spent = None;
         }

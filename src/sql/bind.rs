@@ -38,6 +38,9 @@ pub struct PlanOptions {
     pub max_out_of_orderness: i64,
     /// Milliseconds a row may be behind the watermark and still count.
     pub allowed_lateness: i64,
+    /// Milliseconds of event time a regular join of two streams keeps a
+    /// row for (`--state-ttl`): it then joins rows at most this far apart.
+    pub state_ttl: Option<i64>,
 }
 
 /// [`plan_query`] with event-time settings.
@@ -114,7 +117,14 @@ pub(super) fn plan_select(
         grouping: None,
     };
     let mut join = match &from.join {
-        Some(clause) => Some(plan_join(&mut binder, &from, clause, catalog)?),
+        Some(clause) => Some(plan_join(
+            &mut binder,
+            &from,
+            clause,
+            catalog,
+            select.selection.as_ref(),
+            primary.time.state_ttl,
+        )?),
         None => None,
     };
     // An ASOF join's left time column is the primary input's event time,

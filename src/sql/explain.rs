@@ -424,6 +424,16 @@ fn join_step(plan: &QueryPlan, join: &JoinPlan) -> String {
         .collect();
     let outer = if join.outer { "left" } else { "inner" };
     let what = match join.kind {
+        JoinKind::Interval => {
+            let (before, after) = join.bound.unwrap_or_default();
+            format!(
+                "interval join ({outer}): each {l} row meets every {r} row with {r}.{} from {} before to {} after its {}; rows no later row can match are freed",
+                name(&right, join.right_time.unwrap_or(0)),
+                ms(before),
+                ms(after),
+                name(&left, join.left_time.unwrap_or(0))
+            )
+        }
         JoinKind::Lookup => format!("lookup join ({outer}): each {l} row meets {r}'s current row"),
         JoinKind::AsOf => format!(
             "asof join ({outer}): each {l} row meets the {r} row with the greatest {} at or before its {}, \

@@ -9,15 +9,19 @@
 //!   with the key and the greatest time at or before the left row's
 //!   ([`JoinKind::AsOf`]); for the temporal join the right time is the
 //!   table's event time.
-//! - A plain join of two streams has no time bound, so its state would grow
-//!   without bound: refused.
+//! - A join of two streams with a time bound (`r.ts BETWEEN l.ts - x AND
+//!   l.ts + y`, in `ON`, or in `WHERE` for an inner join), or with a state
+//!   time-to-live (`--state-ttl`: rows at most that far apart in event
+//!   time): an interval join ([`JoinKind::Interval`]).
+//! - A join of two streams with neither would keep every row: refused.
 //!
 //! # Distribution
 //! A lookup join broadcasts the table to every shard, so the left input
 //! keeps the partitioning its later operators need, unless those operators
 //! are partitioned by exactly the join key: then the table is partitioned
 //! with the left input and each shard holds only its share. An ASOF join
-//! partitions both inputs by the join key; its later operators must then be
+//! (and an interval join) partitions both inputs by the join key; its later
+//! operators must then be
 //! keyed by a superset of the join key (or need no key). A plan that would
 //! need rows re-keyed between the join and what follows runs on one shard
 //! (every row to shard 0) until the shard-to-shard exchange exists.
@@ -66,11 +70,14 @@ fn conjuncts<'a>(e: &'a ast::Expr, out: &mut Vec<&'a ast::Expr>) {
 
 /// Plans the join of `from`; returns it and the part of `ON` that is
 /// neither a key nor the time condition (an INNER join's extra filter).
+/// An INNER join of two streams may also take its time bound from `WHERE`.
 pub(super) fn plan_join(
     binder: &mut Binder<'_>,
     from: &FromClause<'_>,
     clause: &JoinClause<'_>,
     catalog: &[CatalogInput],
+    where_clause: Option<&ast::Expr>,
+    state_ttl: Option<i64>,
 ) -> Result<(JoinPlan, Option<Expr>), SqlError> {
     let left_width = from.scopes[0].width;
     let right_input = &catalog[from.scopes[1].input];
@@ -80,11 +87,28 @@ pub(super) fn plan_join(
         conjuncts(m, &mut parts);
     }
     let asof = clause.syntax == JoinSyntax::AsOf;
+    // `r.t >= l.t + lo` and `r.t <= l.t + hi`, with the time columns.
+    let mut bounds = TimeBounds::default();
+    let mut scanned = parts.clone();
+    if !clause.outer {
+        if let Some(w) = where_clause {
+            conjuncts(w, &mut scanned);
+        }
+    }
+    for part in &scanned {
+        bounds.scan(binder, part, left_width)?;
+    }
+    let is_table = matches!(right_input.kind, InputKind::Table { .. });
+    let time_bounded = !asof && !is_table;
     let mut left_keys = Vec::new();
     let mut right_keys = Vec::new();
     let mut time: Option<(usize, usize)> = None;
     let mut residual: Option<Expr> = None;
     for part in parts {
+        // A time bound of two streams is the join's, not a filter.
+        if time_bounded && TimeBounds::default().scan(binder, part, left_width)? {
+            continue;
+        }
         if let ast::Expr::BinaryOp { left, op, right } = part {
             let comparison = match op {
                 ast::BinaryOperator::Eq => Some(BinaryOp::Eq),
@@ -161,7 +185,6 @@ pub(super) fn plan_join(
              put other conditions in WHERE",
         ));
     }
-    let is_table = matches!(right_input.kind, InputKind::Table { .. });
     let (kind, left_time, right_time) = match &clause.syntax {
         JoinSyntax::AsOf => {
             let Some((lt, rt)) = time else {
@@ -197,13 +220,33 @@ pub(super) fn plan_join(
             (JoinKind::AsOf, Some(left_time), right_time)
         }
         JoinSyntax::Plain if is_table => (JoinKind::Lookup, None, None),
-        JoinSyntax::Plain => {
-            return Err(unsupported(
-                clause.relation,
-                "a join of two streams needs a time bound, or its state grows without bound: \
-                 use ASOF JOIN, or declare the right input with CREATE TABLE (a lookup join)",
-            ))
-        }
+        JoinSyntax::Plain => match (bounds.columns, bounds.lo, bounds.hi) {
+            (Some((lt, rt)), Some(lo), Some(hi)) if lo <= hi => {
+                (JoinKind::Interval, Some(lt), Some(rt))
+            }
+            (Some(_), Some(_), Some(_)) => {
+                return Err(unsupported(
+                    clause.on,
+                    "the join's time bound is empty: its lower end is above its upper end",
+                ))
+            }
+            _ => match (state_ttl, from_time(binder, from, catalog)) {
+                (Some(ttl), Some((lt, rt))) => {
+                    bounds.lo = Some(-ttl);
+                    bounds.hi = Some(ttl);
+                    (JoinKind::Interval, Some(lt), Some(rt))
+                }
+                _ => {
+                    return Err(unsupported(
+                        clause.relation,
+                        "a join of two streams needs a time bound, or its state grows without bound: \
+                         bound it (r.ts BETWEEN l.ts - INTERVAL '10' SECOND AND l.ts + INTERVAL '5' SECOND), \
+                         set a state time-to-live (--state-ttl) over inputs with event time, \
+                         use ASOF JOIN, or declare the right input with CREATE TABLE (a lookup join)",
+                    ))
+                }
+            },
+        },
     };
     for (c, schema) in [(left_time, &from.schema), (right_time, &right_input.schema)] {
         if let Some(c) = c {
@@ -228,9 +271,134 @@ pub(super) fn plan_join(
         right_keys,
         left_time,
         right_time,
+        bound: (kind == JoinKind::Interval).then(|| {
+            let (lo, hi) = (bounds.lo.unwrap_or(0), bounds.hi.unwrap_or(0));
+            (-lo, hi)
+        }),
         right_first: kind == JoinKind::Lookup && is_table && right_input.bounded,
     };
     Ok((plan, residual))
+}
+
+/// The event-time columns of both inputs (each over its own input), for a
+/// join bounded by a state time-to-live.
+fn from_time(
+    _binder: &Binder<'_>,
+    from: &FromClause<'_>,
+    catalog: &[CatalogInput],
+) -> Option<(usize, usize)> {
+    let time = |scope: usize| {
+        let input = &catalog[from.scopes[scope].input];
+        input.schema.index_of(input.time.event_time.as_ref()?)
+    };
+    Some((time(0)?, time(1)?))
+}
+
+/// An interval join's bound as found in its conditions: the right time
+/// minus the left time is at least `lo` and at most `hi` (milliseconds).
+#[derive(Default)]
+struct TimeBounds {
+    /// (left time column, right time column over the right input).
+    columns: Option<(usize, usize)>,
+    lo: Option<i64>,
+    hi: Option<i64>,
+}
+
+impl TimeBounds {
+    /// Notes the bound `part` states, if it states one: `r.t BETWEEN l.t -
+    /// x AND l.t + y`, or `r.t >= l.t - x` / `r.t <= l.t + y` (either way
+    /// round, with the inputs either side).
+    /// Returns whether it states one.
+    fn scan(
+        &mut self,
+        binder: &mut Binder<'_>,
+        part: &ast::Expr,
+        left_width: usize,
+    ) -> Result<bool, SqlError> {
+        match part {
+            ast::Expr::Between {
+                expr,
+                negated: false,
+                low,
+                high,
+            } => Ok(self.compare(binder, expr, BinaryOp::GtEq, low, left_width)?
+                & self.compare(binder, expr, BinaryOp::LtEq, high, left_width)?),
+            ast::Expr::BinaryOp { left, op, right } => {
+                let op = match op {
+                    ast::BinaryOperator::GtEq => BinaryOp::GtEq,
+                    ast::BinaryOperator::LtEq => BinaryOp::LtEq,
+                    _ => return Ok(false),
+                };
+                self.compare(binder, left, op, right, left_width)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// `a op b`, each a time column plus a constant; whether it is one.
+    fn compare(
+        &mut self,
+        binder: &mut Binder<'_>,
+        a: &ast::Expr,
+        op: BinaryOp,
+        b: &ast::Expr,
+        left_width: usize,
+    ) -> Result<bool, SqlError> {
+        let (Some((ac, ao)), Some((bc, bo))) = (time_plus(binder, a)?, time_plus(binder, b)?)
+        else {
+            return Ok(false);
+        };
+        // Put the right input's time first: r op l + c.
+        let (r, l, op, c) = match (ac >= left_width, bc >= left_width) {
+            (true, false) => (ac, bc, op, bo - ao),
+            (false, true) => (bc, ac, flip(op), ao - bo),
+            _ => return Ok(false),
+        };
+        let columns = (l, r - left_width);
+        if self.columns.is_some_and(|known| known != columns) {
+            return Ok(false);
+        }
+        self.columns = Some(columns);
+        match op {
+            BinaryOp::GtEq => self.lo = Some(self.lo.map_or(c, |lo| lo.max(c))),
+            _ => self.hi = Some(self.hi.map_or(c, |hi| hi.min(c))),
+        }
+        Ok(true)
+    }
+}
+
+/// `column`, `column + constant` or `column - constant` (an interval, or
+/// milliseconds for a BIGINT time), as the column's joined-row index and
+/// the constant; `None` for anything else.
+fn time_plus(binder: &mut Binder<'_>, e: &ast::Expr) -> Result<Option<(usize, i64)>, SqlError> {
+    let (column, offset) = match e {
+        ast::Expr::Nested(inner) => return time_plus(binder, inner),
+        ast::Expr::BinaryOp { left, op, right } => {
+            let sign = match op {
+                ast::BinaryOperator::Plus => 1,
+                ast::BinaryOperator::Minus => -1,
+                _ => return Ok(None),
+            };
+            let text = right.to_string();
+            let Some(ms) = super::duration::parse_interval_ms(&text).or_else(|| text.parse().ok())
+            else {
+                return Ok(None);
+            };
+            (left.as_ref(), sign * ms)
+        }
+        other => (other, 0),
+    };
+    if !matches!(
+        column,
+        ast::Expr::Identifier(_) | ast::Expr::CompoundIdentifier(_)
+    ) {
+        return Ok(None);
+    }
+    let bound = binder.bind(column)?;
+    Ok(bound
+        .column_index()
+        .filter(|_| matches!(bound.data_type(), DataType::Int64 | DataType::Timestamp))
+        .map(|c| (c, offset)))
 }
 
 fn flip(op: BinaryOp) -> BinaryOp {
@@ -287,10 +455,12 @@ pub(super) fn distribute(
             Partitioning::Broadcast,
             JoinDistribution::Broadcast,
         ),
-        (JoinKind::AsOf, Partitioning::RoundRobin) => {
+        (JoinKind::AsOf | JoinKind::Interval, Partitioning::RoundRobin) => {
             (by_join_key.0, by_join_key.1, JoinDistribution::Partitioned)
         }
-        (JoinKind::AsOf, Partitioning::ByKey(keys)) if contains_join_key(&keys) => {
+        (JoinKind::AsOf | JoinKind::Interval, Partitioning::ByKey(keys))
+            if contains_join_key(&keys) =>
+        {
             (by_join_key.0, by_join_key.1, JoinDistribution::Partitioned)
         }
         // One shard: a global aggregate, or later operators keyed otherwise

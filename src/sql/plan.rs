@@ -167,6 +167,10 @@ pub enum JoinKind {
     /// at or before its own (ASOF, and the event-time temporal join). A left
     /// row waits until the right input's watermark has passed its time.
     AsOf,
+    /// Each left row meets every right row with its key and a time within
+    /// [`JoinPlan::bound`] of its own (an interval join; a regular join of
+    /// two streams with a state time-to-live).
+    Interval,
 }
 
 /// Where a join's right input goes.
@@ -193,9 +197,13 @@ pub struct JoinPlan {
     pub left_keys: Vec<Expr>,
     /// ... and over the right input's columns, pairwise.
     pub right_keys: Vec<Expr>,
-    /// For [`JoinKind::AsOf`]: the time columns, each over its own input.
+    /// For [`JoinKind::AsOf`] and [`JoinKind::Interval`]: the time
+    /// columns, each over its own input.
     pub left_time: Option<usize>,
     pub right_time: Option<usize>,
+    /// For [`JoinKind::Interval`]: milliseconds `(before, after)`, a right
+    /// row matching when `l.t - before <= r.t <= l.t + after`.
+    pub bound: Option<(i64, i64)>,
     /// Whether the right input is a table read completely before any left
     /// row is joined (a bounded input declared with CREATE TABLE).
     pub right_first: bool,

@@ -1,0 +1,335 @@
+//! The interval join: each left row meets every right row with its key and
+//! a time within a bound of its own, `l.t - before <= r.t <= l.t + after`
+//! (a regular join with a state time-to-live is the bound `[-ttl, +ttl]`).
+//!
+//! Both sides keep their rows; a row is joined with the other side's rows
+//! as it arrives, so each matching pair is emitted once, by the row of the
+//! pair that arrives second. A row older than its input's watermark (less
+//! its lateness) is late, dropped and counted. A row is freed once no row
+//! still to come can match it: a left row when the right cutoff passes
+//! `l.t + after`, a right row when the left cutoff passes `r.t + before`.
+//! Which pairs are emitted is then a function of the input: a pair of
+//! on-time rows is never missed, whatever the arrival order. Under `LEFT`,
+//! a left row that met no right row is emitted with NULLs when it is freed.
+//!
+//! # State
+//! Per side: a columnar store of its rows, and per key the store rows and
+//! their times; freed rows leave the key lists at once and the store when
+//! they outnumber the live ones.
+
+use super::group_table::GroupTable;
+use super::join_rows::{gather_or_null, key_columns, unmatch_null_keys};
+use super::packed_index::ABSENT;
+use crate::data::column::ColumnData;
+use crate::data::{Batch, Column, Schema};
+use crate::exec::expr::Expr;
+use crate::sql::plan::JoinPlan;
+
+/// Freed store rows tolerated on top of the live ones before compacting.
+const COMPACT_SLACK: usize = 4096;
+
+/// One side's rows.
+struct Side {
+    keys: Vec<Expr>,
+    time: usize,
+    lateness: i64,
+    watermark: i64,
+    index: GroupTable,
+    /// Per key slot: (time, store row, matched), oldest first.
+    entries: Vec<Vec<(i64, u32, bool)>>,
+    store: Vec<Column>,
+    stored: usize,
+    live: usize,
+}
+
+impl Side {
+    fn new(keys: Vec<Expr>, time: usize, lateness: i64, schema: &Schema) -> Side {
+        let types: Vec<_> = keys.iter().map(Expr::data_type).collect();
+        Side {
+            keys,
+            time,
+            lateness,
+            watermark: i64::MIN,
+            index: GroupTable::new(&types, 1024),
+            entries: Vec::new(),
+            store: schema
+                .fields
+                .iter()
+                .map(|f| Column::with_capacity(f.data_type, 1024))
+                .collect(),
+            stored: 0,
+            live: 0,
+        }
+    }
+
+    fn cutoff(&self) -> i64 {
+        self.watermark.saturating_sub(self.lateness)
+    }
+
+    /// Appends the on-time rows of `batch`; returns, per row kept, its row
+    /// in `batch`, its store row, its key slot (`ABSENT`: a NULL key, never
+    /// matched) and its time, and the number of late rows.
+    fn add(&mut self, batch: &Batch, slots: &mut Vec<u32>) -> (Vec<Kept>, u64) {
+        let times = &batch.columns[self.time];
+        let cutoff = self.cutoff();
+        let kept: Vec<u32> = (0..batch.len as u32)
+            .filter(|&r| time_at(times, r as usize).is_some_and(|t| t >= cutoff))
+            .collect();
+        {
+            let keys = key_columns(&self.keys, batch);
+            let refs: Vec<&Column> = keys.iter().map(|c| c.as_ref()).collect();
+            self.index.find_or_insert(&refs, batch.len, slots);
+            unmatch_null_keys(&keys, slots);
+        }
+        self.entries.resize_with(self.index.len(), Vec::new);
+        for (store, column) in self.store.iter_mut().zip(&batch.columns) {
+            store.extend_from_rows(column, &kept);
+        }
+        let rows = kept
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| Kept {
+                batch_row: r as usize,
+                row: (self.stored + i) as u32,
+                slot: slots[r as usize],
+                time: time_at(times, r as usize).unwrap_or(i64::MIN),
+            })
+            .collect();
+        self.stored += kept.len();
+        (rows, (batch.len - kept.len()) as u64)
+    }
+
+    /// Records a row in its key's list.
+    fn insert(&mut self, slot: u32, t: i64, row: u32, matched: bool) {
+        if slot != ABSENT {
+            self.entries[slot as usize].push((t, row, matched));
+            self.live += 1;
+        }
+    }
+
+    /// Frees the rows with time below `limit`; returns the unmatched ones.
+    fn free_before(&mut self, limit: i64) -> Vec<u32> {
+        let mut unmatched = Vec::new();
+        let mut freed = 0;
+        for list in &mut self.entries {
+            list.retain(|&(t, row, matched)| {
+                let keep = t >= limit;
+                if !keep {
+                    freed += 1;
+                    if !matched {
+                        unmatched.push(row);
+                    }
+                }
+                keep
+            });
+        }
+        self.live -= freed;
+        unmatched
+    }
+
+    /// Keeps only the store rows some key still lists; `pending` rows (to
+    /// be emitted) are kept too and renumbered in place.
+    fn compact(&mut self, pending: &mut [u32]) {
+        let mut map = vec![ABSENT; self.stored];
+        let mut live = Vec::with_capacity(self.live + pending.len());
+        let mut keep = |row: &mut u32| {
+            let r = *row as usize;
+            if map[r] == ABSENT {
+                map[r] = live.len() as u32;
+                live.push(*row);
+            }
+            *row = map[r];
+        };
+        for list in &mut self.entries {
+            list.iter_mut().for_each(|e| keep(&mut e.1));
+        }
+        pending.iter_mut().for_each(&mut keep);
+        self.store = self.store.iter().map(|c| c.gather(&live)).collect();
+        self.stored = live.len();
+    }
+}
+
+/// A row kept by [`Side::add`].
+struct Kept {
+    batch_row: usize,
+    row: u32,
+    slot: u32,
+    time: i64,
+}
+
+fn time_at(column: &Column, row: usize) -> Option<i64> {
+    match &column.data {
+        ColumnData::Int64(v) | ColumnData::Timestamp(v) if column.is_valid(row) => Some(v[row]),
+        _ => None,
+    }
+}
+
+/// The interval join's state on one shard.
+pub struct IntervalJoin {
+    left: Side,
+    right: Side,
+    /// The bound: `l.t - before <= r.t <= l.t + after`.
+    before: i64,
+    after: i64,
+    outer: bool,
+    slots: Vec<u32>,
+    /// Left rows freed unmatched under `LEFT`, to emit with NULLs.
+    unmatched: Vec<u32>,
+}
+
+impl IntervalJoin {
+    pub fn new(
+        join: &JoinPlan,
+        left: &Schema,
+        right: &Schema,
+        left_lateness: i64,
+        right_lateness: i64,
+    ) -> IntervalJoin {
+        let (before, after) = join.bound.expect("an interval plan has a bound");
+        IntervalJoin {
+            left: Side::new(
+                join.left_keys.clone(),
+                join.left_time.expect("an interval plan has a left time"),
+                left_lateness,
+                left,
+            ),
+            right: Side::new(
+                join.right_keys.clone(),
+                join.right_time.expect("an interval plan has a right time"),
+                right_lateness,
+                right,
+            ),
+            before,
+            after,
+            outer: join.outer,
+            slots: Vec::new(),
+            unmatched: Vec::new(),
+        }
+    }
+
+    /// How far after a left row's time a right row may be and match it.
+    pub fn after(&self) -> i64 {
+        self.after
+    }
+
+    /// Rows held on each side.
+    pub fn held(&self) -> (usize, usize) {
+        (self.left.live, self.right.live)
+    }
+
+    /// Takes a batch of port `port`'s rows (0 left, 1 right): the pairs it
+    /// completes, joined, and how many of its rows were late.
+    pub fn process(&mut self, port: usize, batch: &Batch) -> (Option<Batch>, u64) {
+        let mut slots = std::mem::take(&mut self.slots);
+        let (this, other) = match port {
+            0 => (&mut self.left, &mut self.right),
+            _ => (&mut self.right, &mut self.left),
+        };
+        let (rows, late) = this.add(batch, &mut slots);
+        // The other side's slot of each row's key.
+        {
+            let keys = key_columns(&this.keys, batch);
+            let refs: Vec<&Column> = keys.iter().map(|c| c.as_ref()).collect();
+            other.index.find(&refs, batch.len, &mut slots);
+        }
+        let other_slots = slots;
+        // (left store row, right store row) of each pair.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        for Kept {
+            batch_row,
+            row,
+            slot,
+            time: t,
+        } in rows
+        {
+            let mut matched = false;
+            if slot == ABSENT && port == 0 && self.outer {
+                // A NULL key matches nothing: a LEFT join keeps the row now.
+                pairs.push((row, ABSENT));
+            }
+            if slot != ABSENT {
+                let other_slot = other_slots[batch_row];
+                if other_slot != ABSENT {
+                    // A left row at t meets right times in [t - before, t + after];
+                    // a right row at t meets left times in [t - after, t + before].
+                    let (lo, hi) = match port {
+                        0 => (t.saturating_sub(self.before), t.saturating_add(self.after)),
+                        _ => (t.saturating_sub(self.after), t.saturating_add(self.before)),
+                    };
+                    for entry in &mut other.entries[other_slot as usize] {
+                        if (lo..=hi).contains(&entry.0) {
+                            matched = true;
+                            entry.2 = true;
+                            pairs.push(match port {
+                                0 => (row, entry.1),
+                                _ => (entry.1, row),
+                            });
+                        }
+                    }
+                }
+            }
+            this.insert(slot, t, row, matched);
+        }
+        self.slots = other_slots;
+        let out = (!pairs.is_empty()).then(|| self.joined(&pairs));
+        (out, late)
+    }
+
+    /// The left and right stored rows of `pairs`, as joined rows.
+    fn joined(&self, pairs: &[(u32, u32)]) -> Batch {
+        let (l, r): (Vec<u32>, Vec<u32>) = pairs.iter().copied().unzip();
+        let columns = self
+            .left
+            .store
+            .iter()
+            .map(|c| c.gather(&l))
+            .chain(self.right.store.iter().map(|c| gather_or_null(c, &r)))
+            .collect();
+        Batch::new(columns, pairs.len())
+    }
+
+    /// Each input's watermark (neither moves back): rows no later row can
+    /// match are freed; under `LEFT`, left rows freed unmatched are
+    /// returned with NULLs.
+    pub fn set_watermarks(&mut self, left: i64, right: i64) -> Option<Batch> {
+        self.left.watermark = self.left.watermark.max(left);
+        self.right.watermark = self.right.watermark.max(right);
+        // A left row at t can still meet right rows up to t + after.
+        let left_limit = self.right.cutoff().saturating_sub(self.after);
+        let right_limit = self.left.cutoff().saturating_sub(self.before);
+        let unmatched = self.left.free_before(left_limit);
+        if self.outer {
+            self.unmatched.extend(unmatched);
+        }
+        self.right.free_before(right_limit);
+        self.compact_if_needed();
+        self.take_unmatched()
+    }
+
+    /// End of input: under `LEFT`, every left row that met nothing.
+    pub fn finish(&mut self) -> Option<Batch> {
+        let unmatched = self.left.free_before(i64::MAX);
+        if self.outer {
+            self.unmatched.extend(unmatched);
+        }
+        self.take_unmatched()
+    }
+
+    fn take_unmatched(&mut self) -> Option<Batch> {
+        if self.unmatched.is_empty() {
+            return None;
+        }
+        let rows = std::mem::take(&mut self.unmatched);
+        let pairs: Vec<(u32, u32)> = rows.into_iter().map(|l| (l, ABSENT)).collect();
+        Some(self.joined(&pairs))
+    }
+
+    fn compact_if_needed(&mut self) {
+        if self.left.stored > 2 * self.left.live + COMPACT_SLACK {
+            self.left.compact(&mut self.unmatched);
+        }
+        if self.right.stored > 2 * self.right.live + COMPACT_SLACK {
+            self.right.compact(&mut []);
+        }
+    }
+}
