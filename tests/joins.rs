@@ -503,3 +503,21 @@ fn an_idle_input_stops_holding_back_an_asof_join() {
     let want = [1.0, 1.0, 2.0, 2.0, 2.0].map(Value::Float64);
     assert_eq!(bids, want);
 }
+
+#[test]
+fn union_all_of_two_inputs_and_a_window_over_it() {
+    check(
+        "union all",
+        "SELECT symbol, ts FROM trades WHERE price > 500 UNION ALL SELECT symbol, ts FROM quotes ",
+        "SELECT symbol, ts FROM trades WHERE price > 500 UNION ALL SELECT symbol, ts FROM quotes",
+    );
+    check(
+        "window over a union",
+        "SELECT symbol, window_start, COUNT(*) AS n FROM \
+         (SELECT symbol, ts FROM trades UNION ALL SELECT symbol, ts FROM quotes ) u \
+         GROUP BY symbol, TUMBLE(ts, INTERVAL '5' SECOND)",
+        "SELECT symbol, (ts / 5000) * 5000, COUNT(*) FROM \
+         (SELECT symbol, ts FROM trades UNION ALL SELECT symbol, ts FROM quotes) u \
+         GROUP BY symbol, ts / 5000",
+    );
+}

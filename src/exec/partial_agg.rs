@@ -66,7 +66,7 @@ pub struct PartialGroups {
 
 /// Whether `plan` can be aggregated partly in the routers (see the module docs).
 pub fn splits(plan: &QueryPlan) -> bool {
-    if plan.join.is_some() || plan.upstream.is_some() {
+    if plan.join.is_some() || plan.upstream.is_some() || plan.union.is_some() {
         // The routers see the rows before the join, or before the stage
         // that aggregates.
         return false;

@@ -50,6 +50,8 @@ enum Join {
 /// Owned by one shard; never shared.
 pub struct Pipeline {
     join: Option<Join>,
+    /// `UNION ALL`: the other branch, fed by port 1.
+    union: Option<Box<Pipeline>>,
     /// The primary input's columns (a joined row has more).
     primary_width: usize,
     /// Each port's watermark (`i64::MIN`: none yet).
@@ -130,6 +132,10 @@ impl Pipeline {
         });
         Pipeline {
             join,
+            union: plan
+                .union
+                .as_ref()
+                .map(|branch| Box::new(Pipeline::new(branch, shard, false))),
             primary_width: plan.primary_schema().fields.len(),
             watermarks: [i64::MIN; 2],
             idle: [false; 2],
@@ -152,6 +158,11 @@ impl Pipeline {
         batch: Batch,
         now: i64,
     ) -> (Option<Batch>, BatchCounts) {
+        if let (Some(branch), 1) = (&mut self.union, port) {
+            let out = branch.process_port(0, batch, now);
+            self.spent = branch.take_spent();
+            return out;
+        }
         let rows = batch.len as u64;
         match (&mut self.join, port) {
             (None, _) => self.process(batch, now),
@@ -219,6 +230,9 @@ impl Pipeline {
         watermark: i64,
         now: i64,
     ) -> (Vec<Batch>, BatchCounts) {
+        if let (Some(branch), 1) = (&mut self.union, port) {
+            return branch.on_watermark(0, watermark, now);
+        }
         self.watermarks[port] = self.watermarks[port].max(watermark);
         self.follow_watermarks(now)
     }
@@ -226,7 +240,11 @@ impl Pipeline {
     /// The watermark of the rows this pipeline emits: none it emits later
     /// is older (what it follows, less the lateness it allows).
     pub fn output_watermark(&self) -> i64 {
-        self.body_watermark.saturating_sub(self.lateness)
+        let own = self.body_watermark.saturating_sub(self.lateness);
+        match &self.union {
+            Some(branch) => own.min(branch.output_watermark()),
+            None => own,
+        }
     }
 
     /// Port `port`'s input went quiet for its idle timeout (`idle`), or
@@ -334,6 +352,7 @@ impl Pipeline {
     /// windows); when not, a caller need not read the clock for it.
     pub fn reads_now(&self) -> bool {
         matches!(&self.body, Body::Window(w) if w.processing_time())
+            || self.union.as_ref().is_some_and(|b| b.reads_now())
     }
 
     /// The last input batch, if the pipeline only read it (an aggregate or
@@ -383,8 +402,10 @@ impl Pipeline {
     /// End of input: the rows still held (an ASOF join's waiting rows,
     /// FINAL results, open windows), and what the join's rows count.
     pub fn finish(&mut self, now: i64) -> (Vec<Batch>, BatchCounts) {
-        let mut out = Vec::new();
-        let mut counts = BatchCounts::default();
+        let (mut out, mut counts) = match &mut self.union {
+            Some(branch) => branch.finish(now),
+            None => Default::default(),
+        };
         if let Some(Join::AsOf(join)) = &mut self.join {
             if let Some((rows, removed)) = join.finish() {
                 let (rows, c) = self.process(rows, now);

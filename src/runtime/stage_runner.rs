@@ -39,7 +39,7 @@ pub struct StageRunner {
     /// Per stage, the watermark last forwarded through its exchange.
     forwarded: Vec<i64>,
     finished: Vec<bool>,
-    /// Per stage, whether it has a second input port (a join).
+    /// Per stage, whether it has a second input port (a join, or UNION ALL).
     joins: Vec<bool>,
 }
 
@@ -75,7 +75,10 @@ impl StageRunner {
             local_feeds,
             forwarded: vec![i64::MIN; stages.len()],
             finished: vec![false; stages.len()],
-            joins: stages.iter().map(|s| s.join.is_some()).collect(),
+            joins: stages
+                .iter()
+                .map(|s| s.join.is_some() || s.union.is_some())
+                .collect(),
         }
     }
 

@@ -470,6 +470,7 @@ pub(super) fn plan_select(
         partitioning: inputs[0].partitioning.clone(),
         inputs,
         join,
+        union: None,
         upstream: None,
         filter,
         body,

@@ -259,7 +259,12 @@ impl QueryPlan {
         } else {
             writeln!(f, "watermark: none (no windows)")?;
         }
-        writeln!(f, "output schema: {}", self.output_schema.describe())
+        writeln!(f, "output schema: {}", self.output_schema.describe())?;
+        if let Some(branch) = &self.union {
+            writeln!(f, "union all, on the second input:")?;
+            branch.fmt_stage(f)?;
+        }
+        Ok(())
     }
 }
 

@@ -238,6 +238,10 @@ pub struct QueryPlan {
     pub inputs: Vec<InputPlan>,
     /// The join of `inputs[0]` with `inputs[1]`, if any.
     pub join: Option<JoinPlan>,
+    /// `UNION ALL`: the plan of the other branch, run in this stage on the
+    /// second input (`inputs[1]`, port 1); both branches' rows go on as
+    /// one stream, this plan's `output_schema`.
+    pub union: Option<Box<QueryPlan>>,
     /// The stage whose output this one reads (a derived table: FROM a
     /// subquery or a WITH name); `inputs[0]` then describes that output and
     /// how the exchange partitions it for this stage. `None`: this stage

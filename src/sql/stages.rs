@@ -42,6 +42,33 @@ pub(super) fn plan_stages(
             ctes.push((cte.alias.name.value.clone(), (*cte.query).clone()));
         }
     }
+    if let ast::SetExpr::SetOperation {
+        op,
+        set_quantifier,
+        left,
+        right,
+    } = query.body.as_ref()
+    {
+        let branch = |side: &ast::SetExpr| ParsedQuery {
+            query: Box::new(ast::Query {
+                body: Box::new(side.clone()),
+                ..query.clone()
+            }),
+            ..parsed.clone()
+        };
+        if *op != ast::SetOperator::Union || *set_quantifier != ast::SetQuantifier::All {
+            return Err(unsupported(
+                query.body.as_ref(),
+                "only UNION ALL combines queries (UNION, INTERSECT and EXCEPT would need the whole input)",
+            ));
+        }
+        let (first, second) = (branch(left), branch(right));
+        return union_all(
+            plan_stages(&first, catalog, &ctes)?,
+            plan_stages(&second, catalog, &ctes)?,
+            right,
+        );
+    }
     let outer = ParsedQuery {
         query: Box::new(query),
         ..parsed.clone()
@@ -71,6 +98,52 @@ pub(super) fn plan_stages(
     }
     plan.upstream = Some(Box::new(source.plan));
     Ok(plan)
+}
+
+/// `first UNION ALL second`: one stage running both, each on its own input.
+fn union_all(
+    mut first: QueryPlan,
+    second: QueryPlan,
+    at: &ast::SetExpr,
+) -> Result<QueryPlan, SqlError> {
+    let simple = |p: &QueryPlan| p.upstream.is_none() && p.join.is_none() && p.union.is_none();
+    if !simple(&first) || !simple(&second) {
+        return Err(unsupported(
+            at,
+            "UNION ALL combines queries over one input each, without joins or subqueries, for now",
+        ));
+    }
+    if first.inputs[0]
+        .name
+        .eq_ignore_ascii_case(&second.inputs[0].name)
+    {
+        return Err(unsupported(
+            at,
+            "both sides of UNION ALL read the same input: read it once (e.g. with CASE or OR)",
+        ));
+    }
+    let types =
+        |p: &QueryPlan| -> Vec<_> { p.output_schema.fields.iter().map(|f| f.data_type).collect() };
+    if types(&first) != types(&second) {
+        return Err(super::bind::error_at(
+            at,
+            crate::error::SqlErrorKind::TypeMismatch,
+            format!(
+                "UNION ALL needs the same column types on both sides: ({}) and ({})",
+                first.output_schema.describe(),
+                second.output_schema.describe()
+            ),
+        ));
+    }
+    if first.emit != second.emit {
+        return Err(unsupported(
+            at,
+            "both sides of UNION ALL must emit alike (both windowed, or neither)",
+        ));
+    }
+    first.inputs.push(second.inputs[0].clone());
+    first.union = Some(Box::new(second));
+    Ok(first)
 }
 
 /// A derived table a query reads, planned as an earlier stage.

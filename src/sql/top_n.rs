@@ -248,6 +248,7 @@ fn plan(
             idle_timeout: primary.idle_timeout,
         }],
         join: None,
+        union: None,
         upstream: derived.map(|d| Box::new(d.plan)),
         partitioning,
         filter: None,
