@@ -1,7 +1,10 @@
 //! Joins through the library, against SQLite: the lookup (enrichment) join
-//! of a table's current row, the ASOF join in its three spellings, and the
-//! event-time temporal join, each on 1 and 2 shards, several batch sizes
-//! and source chunkings, with event-time disorder within the declared bound.
+//! of a table's current row, the ASOF join in its three spellings, the
+//! event-time temporal join, the interval join (and a regular join with a
+//! state time-to-live), and UNION ALL, each on 1 and 2 shards, several
+//! batch sizes and source chunkings, with event-time disorder within the
+//! declared bound; then a property test over random data sets and shapes,
+//! and an idle input.
 //!
 //! Every configuration must give exactly the same rows (the results are a
 //! function of the input), and those rows must be SQLite's for the
@@ -240,11 +243,23 @@ fn check(name: &str, corestream_sql: &str, sqlite_sql: &str) {
 }
 
 fn check_with(name: &str, corestream_sql: &str, sqlite_sql: &str, ttl: Option<Duration>) {
-    let data = data(11);
+    check_configs(name, corestream_sql, sqlite_sql, ttl, 11, CONFIGS);
+}
+
+/// [`check`] over the data set of `seed`, in `configs`.
+fn check_configs(
+    name: &str,
+    corestream_sql: &str,
+    sqlite_sql: &str,
+    ttl: Option<Duration>,
+    seed: u64,
+    configs: &[Config],
+) {
+    let data = data(seed);
     let want = sqlite_rows(&sqlite(&data), sqlite_sql);
     assert!(!want.is_empty(), "{name}: SQLite returned no rows");
     let mut first: Option<Vec<Row>> = None;
-    for &config in CONFIGS {
+    for &config in configs {
         let out = run_with(corestream_sql, &data, config, ttl);
         assert!(
             out.summary.identity_holds(),
@@ -259,7 +274,7 @@ fn check_with(name: &str, corestream_sql: &str, sqlite_sql: &str, ttl: Option<Du
             None => first = Some(got),
             Some(first) => {
                 if let Err(e) = compare_rows(&got, first, 0.0) {
-                    panic!("{name} {config:?} differs from {:?}: {e}", CONFIGS[0]);
+                    panic!("{name} {config:?} differs from {:?}: {e}", configs[0]);
                 }
             }
         }
@@ -520,4 +535,44 @@ fn union_all_of_two_inputs_and_a_window_over_it() {
          (SELECT symbol, ts FROM trades UNION ALL SELECT symbol, ts FROM quotes) u \
          GROUP BY symbol, ts / 5000",
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(6))]
+
+    /// Any data set (arrival order within the bound), shard count, batch
+    /// size and chunking: the same rows as SQLite, for each join kind.
+    #[test]
+    fn any_order_shards_and_batching_give_the_same_join_results(
+        seed in 0u64..1_000,
+        two in proptest::bool::ANY,
+        batch_size in proptest::sample::select(vec![1usize, 3, 64, 4096]),
+        chunk in 1usize..500,
+    ) {
+        let config = Config { cores: if two { "0-1" } else { "0" }, batch_size, chunk };
+        check_configs(
+            "asof",
+            "SELECT t.id, q.bid FROM trades t ASOF LEFT JOIN quotes q ON t.symbol = q.symbol AND t.ts >= q.ts",
+            &format!("SELECT t.id, q.bid FROM trades t LEFT JOIN quotes q ON q.rowid = {LATEST_QUOTE}"),
+            None,
+            seed,
+            &[config],
+        );
+        check_configs(
+            "lookup",
+            "SELECT t.id, i.lot FROM trades t LEFT JOIN instruments i ON t.symbol = i.symbol",
+            &format!("SELECT t.id, i.lot FROM trades t LEFT JOIN {CURRENT_INSTRUMENTS} i ON t.symbol = i.symbol"),
+            None,
+            seed,
+            &[config],
+        );
+        check_configs(
+            "interval",
+            "SELECT t.id, q.ts FROM trades t JOIN quotes q ON t.symbol = q.symbol AND q.ts BETWEEN t.ts - 500 AND t.ts + 500",
+            "SELECT t.id, q.ts FROM trades t JOIN quotes q ON t.symbol = q.symbol AND q.ts BETWEEN t.ts - 500 AND t.ts + 500",
+            None,
+            seed,
+            &[config],
+        );
+    }
 }
