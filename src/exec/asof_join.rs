@@ -39,6 +39,8 @@ pub struct AsofJoin {
     left_keys: Vec<Expr>,
     right_keys: Vec<Expr>,
     outer: bool,
+    /// Per right column, whether anything after the join reads it.
+    read: Vec<bool>,
     left_time: usize,
     right_time: usize,
     left_lateness: i64,
@@ -68,19 +70,22 @@ fn time_at(column: &Column, row: usize) -> Option<i64> {
 
 impl AsofJoin {
     /// An empty join of `left` rows with `right` rows; the lateness each
-    /// input allows behind its watermark.
+    /// input allows behind its watermark; `read` says which right columns
+    /// anything after the join reads.
     pub fn new(
         join: &JoinPlan,
         left: &Schema,
         right: &Schema,
-        left_lateness: i64,
-        right_lateness: i64,
+        lateness: (i64, i64),
+        read: Vec<bool>,
     ) -> AsofJoin {
+        let (left_lateness, right_lateness) = lateness;
         let key_types: Vec<_> = join.right_keys.iter().map(Expr::data_type).collect();
         AsofJoin {
             left_keys: join.left_keys.clone(),
             right_keys: join.right_keys.clone(),
             outer: join.outer,
+            read,
             left_time: join.left_time.expect("an ASOF plan has a left time"),
             right_time: join.right_time.expect("an ASOF plan has a right time"),
             left_lateness,
@@ -270,7 +275,7 @@ impl AsofJoin {
         } else {
             keep_matched(&mut batch, &mut matches)
         };
-        let out = joined(batch, &self.store, &matches);
+        let out = joined(batch, &self.store, &matches, &self.read);
         self.slots = matches;
         (out, removed)
     }

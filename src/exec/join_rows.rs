@@ -42,12 +42,31 @@ pub fn gather_or_null(column: &Column, rows: &[u32]) -> Column {
 }
 
 /// The joined batch: `left`'s columns, then `right`'s rows named by `rows`
-/// (NULL where [`ABSENT`]), row for row.
-pub fn joined(mut left: Batch, right: &[Column], rows: &[u32]) -> Batch {
+/// (NULL where [`ABSENT`]), row for row. A right column nothing reads
+/// (`read[i]` false) is filled with zeros instead: it keeps its place and
+/// its length, and costs no copy of the right side's values.
+pub fn joined(mut left: Batch, right: &[Column], rows: &[u32], read: &[bool]) -> Batch {
     debug_assert_eq!(left.len, rows.len());
-    left.columns
-        .extend(right.iter().map(|c| gather_or_null(c, rows)));
+    let columns = right.iter().enumerate().map(|(i, c)| match read.get(i) {
+        Some(false) => zeros(c.data_type(), rows.len()),
+        _ => gather_or_null(c, rows),
+    });
+    left.columns.extend(columns);
     left
+}
+
+/// A column of `rows` zero values (empty strings, `false`).
+fn zeros(data_type: crate::data::DataType, rows: usize) -> Column {
+    use crate::data::column::ColumnData;
+    let mut column = Column::with_capacity(data_type, 0);
+    match &mut column.data {
+        ColumnData::Int64(v) | ColumnData::Timestamp(v) => v.resize(rows, 0),
+        ColumnData::Float64(v) => v.resize(rows, 0.0),
+        ColumnData::Bool(v) => v.resize(rows, false),
+        ColumnData::Decimal { values, .. } => values.resize(rows, 0),
+        ColumnData::Utf8(v) => (0..rows).for_each(|_| v.push("")),
+    }
+    column
 }
 
 /// Keeps the rows of `batch` whose match is not [`ABSENT`] (an inner

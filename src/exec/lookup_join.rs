@@ -27,6 +27,8 @@ pub struct LookupJoin {
     left_keys: Vec<Expr>,
     right_keys: Vec<Expr>,
     outer: bool,
+    /// Per table column, whether anything after the join reads it.
+    read: Vec<bool>,
     index: GroupTable,
     latest: Vec<u32>,
     store: Vec<Column>,
@@ -36,13 +38,15 @@ pub struct LookupJoin {
 }
 
 impl LookupJoin {
-    /// An empty table of `right` rows for `join`.
-    pub fn new(join: &JoinPlan, right: &Schema) -> LookupJoin {
+    /// An empty table of `right` rows for `join`; `read` says which of its
+    /// columns anything after the join reads.
+    pub fn new(join: &JoinPlan, right: &Schema, read: Vec<bool>) -> LookupJoin {
         let key_types: Vec<_> = join.right_keys.iter().map(Expr::data_type).collect();
         LookupJoin {
             left_keys: join.left_keys.clone(),
             right_keys: join.right_keys.clone(),
             outer: join.outer,
+            read,
             index: GroupTable::new(&key_types, 1024),
             latest: Vec::new(),
             store: right
@@ -122,7 +126,7 @@ impl LookupJoin {
         } else {
             keep_matched(&mut batch, &mut matches)
         };
-        let out = joined(batch, &self.store, &matches);
+        let out = joined(batch, &self.store, &matches, &self.read);
         self.matches = matches;
         (out, removed)
     }

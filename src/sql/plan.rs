@@ -281,6 +281,38 @@ impl QueryPlan {
         &self.inputs[0].schema
     }
 
+    /// Per column of `input_schema`, whether the filter or the body may read
+    /// it (every column, where that is not worked out).
+    pub fn columns_read(&self) -> Vec<bool> {
+        let width = self.input_schema.fields.len();
+        let mut read = vec![false; width];
+        let mut mark = |e: &Expr| {
+            e.for_each_column(&mut |i| {
+                if let Some(r) = read.get_mut(i) {
+                    *r = true;
+                }
+            })
+        };
+        self.filter.iter().for_each(&mut mark);
+        match &self.body {
+            PlanBody::Project(exprs) => exprs.iter().for_each(&mut mark),
+            PlanBody::Aggregate(a) => {
+                a.keys.iter().for_each(&mut mark);
+                for call in &a.aggs {
+                    call.arg.iter().chain(&call.order).for_each(&mut mark);
+                }
+                if let Some(c) = a.window.and_then(|w| w.time_column) {
+                    read[c] = true;
+                }
+            }
+            PlanBody::RowWindow(_) | PlanBody::TopN(_) => read.iter_mut().for_each(|r| *r = true),
+        }
+        if let Some(c) = self.watermarking.time_column {
+            read[c] = true;
+        }
+        read
+    }
+
     /// Whether the plan aggregates over windows (and so needs watermarks).
     pub fn windowed(&self) -> bool {
         matches!(&self.body, PlanBody::Aggregate(a) if a.window.is_some())
