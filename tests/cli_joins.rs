@@ -24,7 +24,8 @@ struct Files {
     instruments: TempPath,
 }
 
-fn files() -> Files {
+/// The files, named for test `test` (tests run at once in one process).
+fn files(test: &str) -> Files {
     let mut trades = String::from("ts,symbol,price,qty\n");
     for i in 0..400u64 {
         // Up to 900 ms out of order: within the 1 s watermark.
@@ -48,9 +49,9 @@ fn files() -> Files {
     let instruments =
         "symbol,sector,lot\nS0,tech,100\nS1,banks,50\nS2,energy,10\nS1,banks,75\nS0,tech,200\n";
     Files {
-        trades: temp_file("trades.csv", trades),
-        quotes: temp_file("quotes.csv", quotes),
-        instruments: temp_file("instruments.csv", instruments),
+        trades: temp_file(&format!("{test}-trades.csv"), trades),
+        quotes: temp_file(&format!("{test}-quotes.csv"), quotes),
+        instruments: temp_file(&format!("{test}-instruments.csv"), instruments),
     }
 }
 
@@ -62,7 +63,7 @@ fn sorted_stdout(stdout: &str) -> Vec<String> {
 
 #[test]
 fn an_asof_join_of_two_named_files_gives_the_same_rows_on_any_shards_and_batches() {
-    let f = files();
+    let f = files("asof");
     let sql = QUERY.replace(", i.sector", "");
     let sql = sql
         .split_inclusive(';')
@@ -102,7 +103,7 @@ fn an_asof_join_of_two_named_files_gives_the_same_rows_on_any_shards_and_batches
 
 #[test]
 fn a_table_file_enriches_a_stream_with_its_latest_row_per_key() {
-    let f = files();
+    let f = files("table");
     let sql = "CREATE TABLE instruments (symbol VARCHAR, sector VARCHAR, lot BIGINT, PRIMARY KEY (symbol));
 SELECT t.symbol, COUNT(*) AS n, SUM(t.qty * i.lot) AS lots FROM trades t
 JOIN instruments i ON t.symbol = i.symbol GROUP BY t.symbol EMIT FINAL";
@@ -141,7 +142,7 @@ JOIN instruments i ON t.symbol = i.symbol GROUP BY t.symbol EMIT FINAL";
 
 #[test]
 fn explain_shows_each_input_its_partitioning_and_watermark() {
-    let f = files();
+    let f = files("explain");
     let sql = "CREATE STREAM trades (ts BIGINT, symbol VARCHAR, price DOUBLE, qty BIGINT) WITH (event_time = 'ts', watermark = '1s', idle_timeout = '5s');
 CREATE TABLE instruments (symbol VARCHAR, sector VARCHAR, lot BIGINT, PRIMARY KEY (symbol));
 SELECT i.sector, COUNT(*) AS n FROM trades t JOIN instruments i ON t.symbol = i.symbol GROUP BY t.symbol, i.sector";
@@ -173,7 +174,7 @@ SELECT i.sector, COUNT(*) AS n FROM trades t JOIN instruments i ON t.symbol = i.
 
 #[test]
 fn inputs_that_do_not_add_up_are_refused_before_anything_runs() {
-    let f = files();
+    let f = files("refused");
     let trades = format!("trades={}", f.trades.str());
     let quotes = format!("quotes={}", f.quotes.str());
     let cases: [(&[&str], &str); 3] = [
