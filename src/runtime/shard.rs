@@ -1,7 +1,9 @@
 //! A shard: one pinned glommio executor that owns its slice of the query state.
 //!
-//! The shard pops messages from its input rings (one per router), runs its
-//! pipeline over each batch, and hands results to its own sink. Nothing it
+//! The shard pops messages from its input rings (one per router, and one
+//! per other shard for each exchange between the query's stages), runs its
+//! stages over each batch ([`StageRunner`]), and hands results to its own
+//! sink. Nothing it
 //! touches on the data path is shared with another core: the pipeline, the
 //! sink and the tally are its own; the counters it publishes are written by
 //! it alone.
@@ -35,7 +37,7 @@
 //!
 //! # Several routers
 //! With one router per reader (a file read in parallel), the shard has one
-//! ring from each: `Inputs` takes a batch from each in turn. Each router
+//! ring from each: [`Inputs`] takes a batch from each in turn. Each router
 //! sends its own watermark; the shard's event time is the smallest of them
 //! (a router that has ended no longer holds it back), so a window closes only
 //! when every router has passed it. The shard finishes when every router has
@@ -46,9 +48,18 @@
 //! ring belongs to a port (0 for the primary input, 1 for the joined one),
 //! each port has its own watermark (the smallest of its routers'; `i64::MAX`
 //! once they have all ended), and the pipeline follows them (see
-//! [`Pipeline`]). A table read completely before any row is joined against
-//! it gates port 0: its rings are not read until every ring of port 1 has
-//! ended, so the join sees the whole table whatever the timing.
+//! [`crate::exec::pipeline::Pipeline`]). A table read completely before any
+//! row is joined against it gates port 0: its rings are not read until
+//! every ring of port 1 has ended, so the join sees the whole table
+//! whatever the timing.
+//!
+//! # Several stages
+//! A query of several stages (subqueries) runs every stage on every shard;
+//! between two stages rows are re-keyed through the exchange (see
+//! [`super::exchange`]), whose rings are more inputs of the shard, on the
+//! later stage's port. Later stages are read first, and a stage whose
+//! exchange is full takes no input until it drains (see [`Inputs`]), so the
+//! shards never wait on each other in a cycle.
 //!
 //! # Idle policy
 //! When its rings are empty the shard flushes its sink, then polls for
