@@ -195,6 +195,7 @@ fn catalog(parsed: &ParsedQuery) -> Vec<CatalogInput> {
                 event_time: d.event_time.clone(),
                 max_out_of_orderness: d.max_out_of_orderness.unwrap_or(0),
                 allowed_lateness: d.allowed_lateness.unwrap_or(0),
+                state_ttl: None,
             },
             idle_timeout: d.idle_timeout,
             bounded: true,

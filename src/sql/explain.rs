@@ -449,7 +449,7 @@ fn join_step(plan: &QueryPlan, join: &JoinPlan) -> String {
     };
     let placed = match (join.distribution, &plan.inputs[0].partitioning) {
         (_, Partitioning::Single) => {
-            "all on shard 0: what follows the join is keyed otherwise, which needs the shard-to-shard exchange".to_owned()
+            "all on shard 0: what follows the join is keyed otherwise (write the join as a subquery to re-key its output through the exchange)".to_owned()
         }
         (JoinDistribution::Broadcast, _) => format!(
             "{r} broadcast to every shard, so {l} keeps the partitioning of what follows"

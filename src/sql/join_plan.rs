@@ -22,9 +22,10 @@
 //! with the left input and each shard holds only its share. An ASOF join
 //! (and an interval join) partitions both inputs by the join key; its later
 //! operators must then be
-//! keyed by a superset of the join key (or need no key). A plan that would
-//! need rows re-keyed between the join and what follows runs on one shard
-//! (every row to shard 0) until the shard-to-shard exchange exists.
+//! keyed by a superset of the join key (or need no key). A plan whose
+//! operators after the join are keyed otherwise runs on one shard (every
+//! row to shard 0): to spread it, write the join as a subquery and group
+//! its output in the outer query, which the exchange re-keys.
 
 use super::bind::{error_at, span_error, unsupported, Binder};
 use super::from::{CatalogInput, FromClause, JoinClause, JoinSyntax};
