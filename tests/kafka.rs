@@ -362,7 +362,13 @@ fn a_broker_that_is_not_there_is_a_clear_error_within_a_bounded_time() {
 }
 
 #[test]
-fn two_processes_in_one_group_split_a_keyed_topic() {
+/// The union of two members' EMIT FINAL outputs is the reference: no record
+/// lost or counted twice between them. How the partitions are split depends
+/// on when each joins: against tansu 0.6 the first member often gets every
+/// partition and finishes before the second is assigned any (the second then
+/// resumes at the first's commits and reads nothing), so this does not yet
+/// show a split of the work, only that membership changes lose nothing.
+fn two_processes_in_one_group_share_a_keyed_topic_without_loss_or_double_counting() {
     let t = topic("split");
     create_topic(&t, 4);
     let records = trades(1200);
@@ -393,6 +399,15 @@ fn two_processes_in_one_group_split_a_keyed_topic() {
     assert!(!wa.disarm() && !wb.disarm(), "killed by the watchdog");
     ra.assert_success();
     rb.assert_success();
+    // Which member read what depends on the group's assignment: shown, not asserted.
+    for r in [&ra, &rb] {
+        let read = r
+            .stderr
+            .lines()
+            .find(|l| l.trim_start().starts_with("total"))
+            .unwrap_or("");
+        eprintln!("member: {read}");
+    }
     let mut union: Vec<String> = ra.rows("trader_id,n,qty");
     union.extend(rb.rows("trader_id,n,qty"));
     // The reference: every record once.
