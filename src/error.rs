@@ -106,6 +106,10 @@ pub enum Error {
     Router { router: usize, reason: String },
     /// Pushing input to an embedded engine failed (see `io::push`).
     Push(String),
+    /// A Kafka client failed, or a Kafka record was malformed under
+    /// `--on-error fail` (`what` names the topic, and partition and offset
+    /// or shard where they apply).
+    Kafka { what: String, reason: String },
     /// Writing results failed.
     Sink {
         output: String,
@@ -143,6 +147,7 @@ impl fmt::Display for Error {
             Error::Shard { shard, reason } => write!(f, "shard {shard} failed: {reason}"),
             Error::Router { router, reason } => write!(f, "router {router} failed: {reason}"),
             Error::Push(reason) => f.write_str(reason),
+            Error::Kafka { what, reason } => write!(f, "{what}: {reason}"),
             Error::Sink {
                 output,
                 shard,

@@ -399,6 +399,7 @@ const PAGES: &[&str] = &[
     "docs/windows-and-event-time.md",
     "docs/inputs-and-outputs.md",
     "docs/dataflow.md",
+    "docs/kafka.md",
     "docs/embedding.md",
     "docs/operations.md",
     "docs/how-it-works.md",
@@ -486,6 +487,11 @@ fn inputs_and_outputs() {
 #[test]
 fn dataflow() {
     assert_page("docs/dataflow.md");
+}
+
+#[test]
+fn kafka() {
+    assert_page("docs/kafka.md");
 }
 
 #[test]

@@ -376,6 +376,9 @@ impl EngineBuilder {
             Some(c) => c,
             None => CoreSet::all_online()?,
         };
+        if let OutputSpec::Kafka(kafka) = &self.output {
+            kafka.prepare(cores.len(), &plan)?;
+        }
         let (result_producers, result_consumers) = match self.output {
             OutputSpec::Rings { capacity } => result_rings(cores.len(), capacity),
             _ => (Vec::new(), Vec::new()),

@@ -3,6 +3,7 @@
 pub mod columnar;
 pub mod generator;
 pub mod json;
+pub mod kafka;
 pub mod late;
 pub mod lines;
 pub mod parse;

@@ -19,6 +19,8 @@
 //! - rings (embedding): every result batch is pushed on the shard's own SPSC
 //!   ring, whose [`Consumer`] the application holds; see
 //!   [`OutputSpec::Rings`].
+//! - a Kafka topic (`kafka://HOST:PORT/TOPIC?...`): a producer per shard; see
+//!   [`super::kafka::sink`].
 //!
 //! # Backpressure of the embedding sinks
 //! Both run on the shard's core and wait rather than drop: a slow callback,
@@ -27,6 +29,8 @@
 //! ring; the router then waits on that ring, and a pushing application on
 //! its push ring (`io::push`). Memory stays bounded by the rings' capacities.
 
+use super::kafka::sink::KafkaShardSink;
+use super::kafka::KafkaOutput;
 use crate::data::{Batch, Schema, Value};
 use crate::runtime::ring::{Consumer, Producer, PushError};
 use crossbeam::utils::Backoff;
@@ -103,6 +107,8 @@ pub enum OutputSpec {
     Rings {
         capacity: usize,
     },
+    /// A Kafka topic, a producer per shard ([`super::kafka::sink`]).
+    Kafka(KafkaOutput),
 }
 
 impl OutputSpec {
@@ -143,6 +149,9 @@ impl OutputSpec {
 
     /// `-` is stdout; anything else is a directory for part files, in `format`.
     pub fn parse_as(spec: &str, format: OutputFormat) -> OutputSpec {
+        if spec.starts_with("kafka://") {
+            return OutputSpec::Kafka(KafkaOutput::new(spec, format));
+        }
         match (spec, format) {
             ("-", OutputFormat::Csv) => OutputSpec::Stdout,
             ("-", OutputFormat::Json) => OutputSpec::StdoutJson,
@@ -163,6 +172,7 @@ impl OutputSpec {
     pub fn format(&self) -> OutputFormat {
         match self {
             OutputSpec::StdoutJson | OutputSpec::DirectoryJson(_) => OutputFormat::Json,
+            OutputSpec::Kafka(k) => k.format(),
             _ => OutputFormat::Csv,
         }
     }
@@ -177,6 +187,7 @@ impl OutputSpec {
             OutputSpec::Discard => "discard".into(),
             OutputSpec::Callback(_) => "the result callback".into(),
             OutputSpec::Rings { .. } => format!("result ring {shard}"),
+            OutputSpec::Kafka(k) => k.describe(),
         }
     }
 }
@@ -311,6 +322,7 @@ pub enum ShardSink {
         callback: ResultCallback,
     },
     Ring(Producer<Batch>),
+    Kafka(Box<KafkaShardSink>),
 }
 
 /// glommio's error as a plain `io::Error`: for an I/O failure, the OS error
@@ -360,6 +372,7 @@ impl ShardSink {
                 shard,
                 callback: callback.clone(),
             },
+            OutputSpec::Kafka(k) => ShardSink::Kafka(Box::new(k.take(shard, schema)?)),
             OutputSpec::Rings { .. } => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
@@ -412,6 +425,7 @@ impl ShardSink {
                 (callback.0)(*shard, batch).map_err(io::Error::other)?
             }
             ShardSink::Ring(producer) => push_waiting(producer, batch)?,
+            ShardSink::Kafka(k) => k.write(&batch)?,
         }
         Ok(())
     }
@@ -442,7 +456,8 @@ impl ShardSink {
             ShardSink::Collect(_)
             | ShardSink::Discard
             | ShardSink::Callback { .. }
-            | ShardSink::Ring(_) => Ok(()),
+            | ShardSink::Ring(_)
+            | ShardSink::Kafka(_) => Ok(()),
         }
     }
 
@@ -455,6 +470,7 @@ impl ShardSink {
                 Ok(Vec::new())
             }
             ShardSink::Collect(batches) => Ok(batches),
+            ShardSink::Kafka(k) => k.close().map(|()| Vec::new()),
             _ => Ok(Vec::new()),
         }
     }

@@ -58,12 +58,16 @@ pub trait Source: Send {
 /// The path an `--input` spec names when it names a file (as [`open`] reads
 /// it): not the generator, a TCP listener or stdin.
 pub fn file_path(spec: &str) -> Option<&str> {
-    let stream = spec == "-" || spec.starts_with("gen:") || spec.starts_with("tcp://");
+    let stream = spec == "-"
+        || spec.starts_with("gen:")
+        || spec.starts_with("tcp://")
+        || spec.starts_with("kafka://");
     (!stream).then_some(spec)
 }
 
 /// Opens the source named by an `--input` spec: `gen:trades?...`, `-` for
-/// stdin, `tcp://HOST:PORT` (a listener), or a path to a CSV or JSON lines file (read as `options` say; JSON
+/// stdin, `tcp://HOST:PORT` (a listener), `kafka://HOST:PORT/TOPIC?...` (see
+/// [`super::kafka`]), or a path to a CSV or JSON lines file (read as `options` say; JSON
 /// lines by default for `.jsonl` and `.ndjson`).
 pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error> {
     if let Some(rest) = spec.strip_prefix("gen:") {
@@ -71,6 +75,9 @@ pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error>
     }
     if let Some(addr) = spec.strip_prefix("tcp://") {
         return Ok(Box::new(TcpSource::bind(addr, options)?));
+    }
+    if spec.starts_with("kafka://") {
+        return Ok(Box::new(super::kafka::KafkaSource::open(spec, options)?));
     }
     let input = Input::open(spec)?;
     Ok(match options.format.for_path(spec) {

@@ -30,8 +30,9 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::time::Instant;
 
-/// How one line becomes a row.
-enum LineDecoder {
+/// How one line becomes a row (also a Kafka message value's, in
+/// [`super::kafka`]).
+pub(crate) enum LineDecoder {
     Csv {
         schema: Schema,
         /// Boxed: its DFA is large.
@@ -45,7 +46,27 @@ enum LineDecoder {
 }
 
 impl LineDecoder {
-    fn decode(&mut self, line: &[u8], batch: &mut Batch) -> Result<(), String> {
+    /// A decoder of `schema`'s rows: one JSON object per line for `json`,
+    /// else one CSV record with the options' delimiter.
+    pub(crate) fn new(schema: &Schema, json: bool, options: &TextOptions) -> LineDecoder {
+        match json {
+            true => LineDecoder::Json(JsonDecoder::new(schema.clone())),
+            false => LineDecoder::Csv {
+                schema: schema.clone(),
+                csv: Box::new(
+                    csv_core::ReaderBuilder::new()
+                        .delimiter(options.delimiter)
+                        .build(),
+                ),
+                fields: Vec::new(),
+                ends: Vec::new(),
+                scratch: Batch::with_capacity(schema, 1),
+            },
+        }
+    }
+
+    /// Decodes one record (without its newline) and appends it to `batch`.
+    pub(crate) fn decode(&mut self, line: &[u8], batch: &mut Batch) -> Result<(), String> {
         match self {
             LineDecoder::Json(d) => d.decode(line, batch),
             LineDecoder::Csv {
@@ -162,20 +183,7 @@ impl TcpSource {
             what: format!("cannot listen on {name}"),
             source,
         })?;
-        let decoder = match options.format {
-            InputFormat::Json => LineDecoder::Json(JsonDecoder::new(schema.clone())),
-            InputFormat::Csv | InputFormat::Auto => LineDecoder::Csv {
-                schema: schema.clone(),
-                csv: Box::new(
-                    csv_core::ReaderBuilder::new()
-                        .delimiter(options.delimiter)
-                        .build(),
-                ),
-                fields: Vec::new(),
-                ends: Vec::new(),
-                scratch: Batch::with_capacity(&schema, 1),
-            },
-        };
+        let decoder = LineDecoder::new(&schema, options.format == InputFormat::Json, options);
         Ok(TcpSource {
             name,
             listener,

@@ -1,0 +1,22 @@
+//! Kafka in and out: a topic as a source, a topic as the output.
+//!
+//! - [`url`]: `kafka://HOST:PORT/TOPIC?...`, corestream's options and the
+//!   librdkafka client properties passed through.
+//! - [`consumer`]: the consumer's own thread (client, group membership,
+//!   rebalances, offset commits), off the shard cores.
+//! - [`source`]: the [`Source`](crate::io::source::Source) the router polls.
+//! - [`sink`]: one producer per shard.
+//!
+//! # Threading
+//! Kafka clients (rdkafka, with its bundled librdkafka; the blocking API, no
+//! async runtime) are created on threads that are not pinned to a shard core,
+//! because librdkafka's own threads inherit their creator's CPU set. Shards
+//! never wait on a consumer; a shard's producer sends without blocking.
+
+pub mod consumer;
+pub mod sink;
+pub mod source;
+pub mod url;
+
+pub use sink::KafkaOutput;
+pub use source::KafkaSource;

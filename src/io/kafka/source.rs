@@ -1,0 +1,240 @@
+//! A Kafka topic as a [`Source`]: `--input 'kafka://HOST:PORT/TOPIC?...'`.
+//!
+//! A message value holds one record: a CSV record without a header in the
+//! declared columns (`--schema`, with `--delimiter`), or one JSON object.
+//! A null or malformed value goes to the `--on-error` policy, named by topic,
+//! partition and offset (in the dead-letter file, the source is
+//! `kafka://HOST:PORT/TOPIC partition P` and the line field holds the offset).
+//!
+//! Messages arrive from the consumer's own thread ([`super::consumer`]) in
+//! chunks; this source decodes them into batches on the router thread.
+//!
+//! # Offsets
+//! The router routes every batch a poll returned before it polls again, so
+//! at each poll the records of the previous batch have been read and
+//! routed: their offsets are reported to the consumer thread then, which
+//! stores them for the group's commits (at least once). When the source is
+//! dropped (end of input, a stop, an error) it reports the last batch too,
+//! and the consumer thread commits and leaves the group.
+//!
+//! # Threading
+//! Runs on the router thread; blocks only in a bounded channel receive, up
+//! to the router's deadline.
+
+use super::consumer::{self, Chunk, ConsumerThread, Event, Routed};
+use super::url::{KafkaUrl, ValueFormat};
+use crate::data::{Batch, BatchPool, Schema};
+use crate::error::Error;
+use crate::io::reject::{OnError, Rejects};
+use crate::io::source::{Poll, Source};
+use crate::io::tcp::LineDecoder;
+use crate::io::text::{InputFormat, TextOptions};
+use crossbeam::channel::{RecvTimeoutError, TryRecvError};
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// A Kafka topic read by a consumer (in a group, or every partition).
+pub struct KafkaSource {
+    url: KafkaUrl,
+    name: String,
+    schema: Schema,
+    pool: BatchPool,
+    decoder: LineDecoder,
+    rejects: Rejects,
+    /// `--on-error fail`: a malformed record stops the run, named by offset.
+    fail: bool,
+    client: ConsumerThread,
+    /// The chunk being decoded, and the next record in it.
+    chunk: Chunk,
+    next: usize,
+    /// Per partition, the offset after the last record handed out since the
+    /// last report (reported as routed at the next poll).
+    unreported: BTreeMap<i32, i64>,
+    ended: bool,
+}
+
+impl KafkaSource {
+    /// Connects to the broker of `spec` (`kafka://...`) and starts reading;
+    /// fails (within the URL's `timeout`) when the broker does not answer or
+    /// the topic does not exist.
+    ///
+    /// # Threading
+    /// Call it from a thread that is not pinned to a shard core (the
+    /// engine builder's): the consumer thread, and librdkafka's threads,
+    /// inherit its CPU set.
+    pub fn open(spec: &str, options: &TextOptions) -> Result<KafkaSource, Error> {
+        let url = KafkaUrl::parse(spec, "--input")?;
+        url.check_for_input("--input")?;
+        let name = url.describe();
+        let Some(schema) = options.schema.clone() else {
+            return Err(Error::Config(format!(
+                "input {name}: declare the columns (--schema 'name TYPE, ...'); a Kafka message has no header"
+            )));
+        };
+        let json = match url.format {
+            Some(f) => f == ValueFormat::Json,
+            None => options.format == InputFormat::Json,
+        };
+        let fail = options.on_error == OnError::Fail;
+        let rejects = Rejects::new(
+            match fail {
+                true => &OnError::Skip,
+                false => &options.on_error,
+            },
+            None,
+        )?;
+        let client = consumer::spawn(&url)?;
+        Ok(KafkaSource {
+            name,
+            pool: BatchPool::new(&schema),
+            decoder: LineDecoder::new(&schema, json, options),
+            schema,
+            rejects,
+            fail,
+            client,
+            chunk: Chunk::default(),
+            next: 0,
+            unreported: BTreeMap::new(),
+            ended: false,
+            url,
+        })
+    }
+
+    /// Reports the offsets handed out since the last report as routed.
+    fn report_routed(&mut self) {
+        if self.unreported.is_empty() {
+            return;
+        }
+        let offsets = std::mem::take(&mut self.unreported);
+        if let Some(tx) = &self.client.routed {
+            // The consumer thread gone means the run is failing already.
+            let _ = tx.send(Routed(offsets));
+        }
+    }
+
+    /// Decodes records of the current chunk into `batch`, up to `max_rows`.
+    fn decode(&mut self, batch: &mut Batch, max_rows: usize) -> Result<(), Error> {
+        while batch.len < max_rows && self.next < self.chunk.records.len() {
+            let meta = self.chunk.records[self.next];
+            self.next += 1;
+            self.unreported.insert(meta.partition, meta.offset + 1);
+            let result = match meta.value {
+                Some((start, end)) => {
+                    let value = &self.chunk.bytes[start as usize..end as usize];
+                    let line = value.strip_suffix(b"\n").unwrap_or(value);
+                    let line = line.strip_suffix(b"\r").unwrap_or(line);
+                    if batch.len == 0 {
+                        batch.ingest_time = Instant::now();
+                    }
+                    self.decoder.decode(line, batch).map_err(|r| (r, line))
+                }
+                None => Err(("the message has no value (null)".to_string(), &[][..])),
+            };
+            if let Err((reason, raw)) = result {
+                if self.fail {
+                    return Err(Error::Kafka {
+                        what: format!(
+                            "malformed record in {} partition {} at offset {}",
+                            self.name, meta.partition, meta.offset
+                        ),
+                        reason,
+                    });
+                }
+                let source = format!("{} partition {}", self.name, meta.partition);
+                self.rejects
+                    .reject(&source, meta.offset as u64, reason, raw)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Source for KafkaSource {
+    fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
+        // The router routed the previous batch before polling again.
+        self.report_routed();
+        let mut batch = self.pool.take(&self.schema, max_rows);
+        loop {
+            self.decode(&mut batch, max_rows)?;
+            if batch.len >= max_rows || self.ended {
+                break;
+            }
+            // The chunk is used up: take the next, waiting only while the
+            // batch is empty.
+            let event = match (batch.len, deadline) {
+                (0, Some(d)) => match self.client.events.recv_deadline(d) {
+                    Ok(e) => Some(e),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return Err(self.gone()),
+                },
+                (0, None) => Some(self.client.events.recv().map_err(|_| self.gone())?),
+                _ => match self.client.events.try_recv() {
+                    Ok(e) => Some(e),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Disconnected) => return Err(self.gone()),
+                },
+            };
+            match event {
+                Some(Event::Records(chunk)) => {
+                    self.chunk = chunk;
+                    self.next = 0;
+                }
+                Some(Event::End) => self.ended = true,
+                Some(Event::Failed(e)) => return Err(e),
+                None => break,
+            }
+        }
+        self.rejects.flush()?;
+        if batch.len > 0 {
+            return Ok(Poll::Batch(batch));
+        }
+        self.pool.give(batch);
+        match self.ended {
+            true => {
+                // Nothing more will be polled: what was handed out is routed.
+                self.report_routed();
+                Ok(Poll::End)
+            }
+            false => Ok(Poll::Idle),
+        }
+    }
+
+    fn malformed(&self) -> u64 {
+        self.rejects.count()
+    }
+
+    fn reuse(&mut self, batch: Batch) {
+        self.pool.give(batch);
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}
+
+impl KafkaSource {
+    /// The error when the consumer thread ended without saying why.
+    fn gone(&self) -> Error {
+        Error::Kafka {
+            what: format!("Kafka input {}", self.url.describe()),
+            reason: "the consumer thread stopped".into(),
+        }
+    }
+}
+
+impl Drop for KafkaSource {
+    /// Reports the last batch as routed (the router routes what it polled),
+    /// then lets the consumer thread commit and leave the group, and waits
+    /// for it.
+    fn drop(&mut self) {
+        self.report_routed();
+        self.client.routed = None;
+        if let Some(h) = self.client.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
