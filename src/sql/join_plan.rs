@@ -27,7 +27,8 @@
 //! row to shard 0): to spread it, write the join as a subquery and group
 //! its output in the outer query, which the exchange re-keys.
 
-use super::bind::{error_at, span_error, unsupported, Binder};
+use super::bind::{error_at, span_error, unsupported};
+use super::binder::Binder;
 use super::from::{CatalogInput, FromClause, JoinClause, JoinSyntax};
 use super::plan::{JoinDistribution, JoinKind, JoinPlan, Partitioning};
 use super::InputKind;

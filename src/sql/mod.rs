@@ -1,11 +1,13 @@
 //! The SQL front end: parse (sqlparser plus streaming clauses) -> bind -> plan.
 
 mod bind;
+mod binder;
 mod ddl;
 mod deep_stack;
 pub mod duration;
 mod explain;
 mod from;
+mod group_window;
 mod join_plan;
 mod join_syntax;
 mod parse;
@@ -13,6 +15,7 @@ pub mod plan;
 mod scalar;
 mod stages;
 mod top_n;
+mod typing;
 
 pub use bind::PlanOptions;
 pub use ddl::{InputKind, StreamDecl};

@@ -15,7 +15,8 @@
 //! input without windows only at end of input, under `EMIT FINAL` (ranking
 //! rows as they arrive would need retractions).
 
-use super::bind::{error_at, unsupported, Binder};
+use super::bind::{error_at, unsupported};
+use super::binder::Binder;
 use super::from::{bind_from, CatalogInput};
 use super::parse::{EmitMode, ParsedQuery};
 use super::plan::{InputPlan, Partitioning, PlanBody, QueryPlan, TopNPlan, Watermarking};
