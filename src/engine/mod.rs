@@ -63,7 +63,7 @@ pub const RING_CAPACITY: usize = 64;
 /// Per exchange between two stages of `plan`, each shard's ends of it.
 fn exchange_meshes(
     plan: &QueryPlan,
-    doorbells: &[std::sync::Arc<Doorbell>],
+    doorbells: &[crate::sync::Arc<Doorbell>],
     batch_size: usize,
     capacity: usize,
 ) -> Vec<std::vec::IntoIter<(ExchangeOut, Vec<Consumer<Message>>)>> {
