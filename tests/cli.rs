@@ -692,7 +692,7 @@ fn closed_stdout_after_the_header_of_the_default_run() {
 #[test]
 fn bad_run_flags_are_usage_errors() {
     let cases: [(&[&str], &str); 3] = [
-        (&["--batch-size", "0"], "--batch-size must be at least 1"),
+        (&["--batch-size", "0"], "--batch-size 0: must be from 1 to"),
         (&["--linger", "soon"], "--linger soon: expected a duration"),
         (
             &["--idle-spin=-5ms"],
