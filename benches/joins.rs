@@ -188,7 +188,7 @@ fn engine(plan: &QueryPlan, left: &[Batch], right: &[Batch], shards: usize) -> (
 fn report(name: &str, left_rows: u64, bare: f64, one: f64, two: Option<f64>) {
     let rate = |s: f64| left_rows as f64 / s / 1e6;
     print!(
-        "{name:<11} bare {:>7.1} M/s | engine 1 core {:>7.1} M/s ({:.2} of bare)",
+        "{name:<11} bare {:>7.1} M/s | engine 1 core {:>7.1} M/s (rate x{:.2} the bare loop's)",
         rate(bare),
         rate(one),
         bare / one
