@@ -175,3 +175,20 @@ fn a_temporal_join_needs_the_tables_event_time() {
         "joins a table with an event time",
     );
 }
+
+/// Not an error: a join followed by a GROUP BY on a table's column runs in
+/// a stage of its own, and the exchange re-keys its rows for the next.
+#[test]
+fn a_join_keyed_otherwise_than_what_follows_gets_an_exchange() {
+    let sql = "SELECT i.lot, COUNT(*) AS n FROM trades t JOIN instruments i ON t.symbol = i.symbol GROUP BY i.lot";
+    let plan = plan_inputs(&parse(sql).unwrap(), &catalog()).unwrap();
+    let stages = plan.stages();
+    assert_eq!(stages.len(), 2, "{}", plan.explain());
+    assert!(stages[0].join.is_some() && stages[1].join.is_none());
+    assert!(
+        plan.explain()
+            .contains("exchange 1: stage 1's rows to every shard's stage 2, by key (lot)"),
+        "{}",
+        plan.explain()
+    );
+}

@@ -433,12 +433,15 @@ pub(super) fn plan_select(
         primary_key: None,
         idle_timeout: primary.idle_timeout,
     }];
+    let mut rekey = false;
     let join = match join {
         None => None,
         Some((mut join, _)) => {
             let scope = &from.scopes[1];
             let right = &catalog[scope.input];
-            let (left, right_partitioning) = distribute(&mut join, partitioning, scope.offset);
+            let (left, right_partitioning, split) =
+                distribute(&mut join, &partitioning, scope.offset);
+            rekey = split;
             inputs[0].partitioning = left;
             let right_time = join.right_time.or_else(|| {
                 right
@@ -465,7 +468,7 @@ pub(super) fn plan_select(
             Some(join)
         }
     };
-    Ok(QueryPlan {
+    let mut plan = QueryPlan {
         source_name: from.scopes[0].name.clone(),
         input_schema: schema.clone(),
         partitioning: inputs[0].partitioning.clone(),
@@ -478,7 +481,51 @@ pub(super) fn plan_select(
         output_schema,
         emit,
         watermarking,
-    })
+    };
+    if rekey {
+        plan = rekeyed(plan, partitioning);
+    }
+    Ok(plan)
+}
+
+/// `plan` as two stages: its join (and WHERE), emitting the joined rows,
+/// then, over the exchange re-keyed by `after`, what follows the join.
+fn rekeyed(mut join: QueryPlan, after: Partitioning) -> QueryPlan {
+    let joined = join.input_schema.clone();
+    let every_column = joined
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(index, f)| Expr::Column {
+            index,
+            data_type: f.data_type,
+        })
+        .collect();
+    let body = std::mem::replace(&mut join.body, PlanBody::Project(every_column));
+    let output_schema = std::mem::replace(&mut join.output_schema, joined.clone());
+    let emit = std::mem::replace(&mut join.emit, EmitMode::Changes);
+    let watermarking = join.watermarking;
+    QueryPlan {
+        source_name: "the join".to_owned(),
+        input_schema: joined.clone(),
+        inputs: vec![InputPlan {
+            name: "the join".to_owned(),
+            schema: joined,
+            partitioning: after.clone(),
+            watermarking: Some(watermarking),
+            primary_key: None,
+            idle_timeout: None,
+        }],
+        join: None,
+        union: None,
+        upstream: Some(Box::new(join)),
+        partitioning: after,
+        filter: None,
+        body,
+        output_schema,
+        emit,
+        watermarking,
+    }
 }
 
 /// The name of an unaliased select item: its column name, else its text.

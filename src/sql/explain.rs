@@ -36,7 +36,7 @@ impl QueryPlan {
 
     /// Per input: how its rows reach the shards, its watermark and idle
     /// timeout; then the exchanges (none yet: a join runs in one stage).
-    fn fmt_inputs(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    fn fmt_inputs(&self, f: &mut fmt::Formatter<'_>, alone: bool) -> fmt::Result {
         writeln!(f, "inputs:")?;
         for (i, input) in self.inputs.iter().enumerate() {
             let names: Vec<String> = input.schema.fields.iter().map(|x| x.name.clone()).collect();
@@ -79,10 +79,13 @@ impl QueryPlan {
                 self.inputs[1].name, self.inputs[0].name
             )?;
         }
-        writeln!(
-            f,
-            "exchanges: none (the join and what follows run in one stage)"
-        )
+        match alone {
+            true => writeln!(
+                f,
+                "exchanges: none (the join and what follows run in one stage)"
+            ),
+            false => Ok(()),
+        }
     }
 }
 
@@ -90,7 +93,7 @@ impl fmt::Display for QueryPlan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let stages = self.stages();
         if stages.len() == 1 {
-            return self.fmt_stage(f);
+            return self.fmt_stage(f, true);
         }
         for (k, stage) in stages.iter().enumerate() {
             if k == 0 {
@@ -113,7 +116,7 @@ impl fmt::Display for QueryPlan {
                 )?;
                 writeln!(f, "stage {} of {} (reads stage {k})", k + 1, stages.len())?;
             }
-            stage.fmt_stage(f)?;
+            stage.fmt_stage(f, false)?;
         }
         Ok(())
     }
@@ -121,7 +124,8 @@ impl fmt::Display for QueryPlan {
 
 impl QueryPlan {
     /// One stage: its inputs, its operators in order, emit, watermark, output.
-    fn fmt_stage(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// `alone`: the plan's only stage.
+    fn fmt_stage(&self, f: &mut fmt::Formatter<'_>, alone: bool) -> fmt::Result {
         let input: Vec<String> = self
             .input_schema
             .fields
@@ -131,7 +135,7 @@ impl QueryPlan {
         writeln!(f, "source: {}", self.source_name)?;
         writeln!(f, "input schema: {}", self.input_schema.describe())?;
         if self.join.is_some() {
-            self.fmt_inputs(f)?;
+            self.fmt_inputs(f, alone)?;
         } else {
             writeln!(
                 f,
@@ -262,7 +266,7 @@ impl QueryPlan {
         writeln!(f, "output schema: {}", self.output_schema.describe())?;
         if let Some(branch) = &self.union {
             writeln!(f, "union all, on the second input:")?;
-            branch.fmt_stage(f)?;
+            branch.fmt_stage(f, alone)?;
         }
         Ok(())
     }
@@ -448,12 +452,10 @@ fn join_step(plan: &QueryPlan, join: &JoinPlan) -> String {
         ),
     };
     let placed = match (join.distribution, &plan.inputs[0].partitioning) {
-        (_, Partitioning::Single) => {
-            "all on shard 0: what follows the join is keyed otherwise (write the join as a subquery to re-key its output through the exchange)".to_owned()
+        (_, Partitioning::Single) => "all on shard 0: a global aggregate follows".to_owned(),
+        (JoinDistribution::Broadcast, _) => {
+            format!("{r} broadcast to every shard, so {l} keeps the partitioning of what follows")
         }
-        (JoinDistribution::Broadcast, _) => format!(
-            "{r} broadcast to every shard, so {l} keeps the partitioning of what follows"
-        ),
         (JoinDistribution::Partitioned, _) => {
             format!("{r} partitioned with {l} by the join key")
         }

@@ -22,10 +22,10 @@
 //! with the left input and each shard holds only its share. An ASOF join
 //! (and an interval join) partitions both inputs by the join key; its later
 //! operators must then be
-//! keyed by a superset of the join key (or need no key). A plan whose
-//! operators after the join are keyed otherwise runs on one shard (every
-//! row to shard 0): to spread it, write the join as a subquery and group
-//! its output in the outer query, which the exchange re-keys.
+//! keyed by a superset of the join key (or need no key). When what follows
+//! is keyed otherwise (a GROUP BY on a table's column, say), the join runs
+//! in a stage of its own, placed as it runs best, and the exchange re-keys
+//! its rows for the stage that follows. A global aggregate runs on one shard.
 
 use super::bind::{error_at, span_error, unsupported};
 use super::binder::Binder;
@@ -427,52 +427,80 @@ fn and(acc: Option<Expr>, e: Expr) -> Expr {
 
 /// Where each input's rows go, given the partitioning the operators after
 /// the join need (over the joined row): returns the left input's and the
-/// right input's, and sets the join's distribution (see the module docs).
+/// right input's, whether the joined rows must then be re-keyed for what
+/// follows (through the exchange, in a stage of its own), and sets the
+/// join's distribution (see the module docs).
 pub(super) fn distribute(
     join: &mut JoinPlan,
-    after: Partitioning,
+    after: &Partitioning,
     left_width: usize,
-) -> (Partitioning, Partitioning) {
+) -> (Partitioning, Partitioning, bool) {
     let left_only = |keys: &[Expr]| keys.iter().all(|k| side(k, left_width) == Side::Left);
     let contains_join_key = |keys: &[Expr]| join.left_keys.iter().all(|k| keys.contains(k));
     let by_join_key = (
         Partitioning::ByKey(join.left_keys.clone()),
         Partitioning::ByKey(join.right_keys.clone()),
     );
-    let (left, right, distribution) = match (join.kind, after) {
+    let (left, right, distribution, rekey) = match (join.kind, after) {
         (JoinKind::Lookup, Partitioning::ByKey(keys))
-            if left_only(&keys)
-                && keys.len() == join.left_keys.len()
-                && contains_join_key(&keys) =>
+            if left_only(keys) && keys.len() == join.left_keys.len() && contains_join_key(keys) =>
         {
-            (by_join_key.0, by_join_key.1, JoinDistribution::Partitioned)
+            (
+                by_join_key.0,
+                by_join_key.1,
+                JoinDistribution::Partitioned,
+                false,
+            )
         }
-        (JoinKind::Lookup, Partitioning::ByKey(keys)) if left_only(&keys) => (
-            Partitioning::ByKey(keys),
+        (JoinKind::Lookup, Partitioning::ByKey(keys)) if left_only(keys) => (
+            Partitioning::ByKey(keys.clone()),
             Partitioning::Broadcast,
             JoinDistribution::Broadcast,
+            false,
         ),
         (JoinKind::Lookup, Partitioning::RoundRobin) => (
             Partitioning::RoundRobin,
             Partitioning::Broadcast,
             JoinDistribution::Broadcast,
+            false,
         ),
-        (JoinKind::AsOf | JoinKind::Interval, Partitioning::RoundRobin) => {
-            (by_join_key.0, by_join_key.1, JoinDistribution::Partitioned)
-        }
+        (JoinKind::AsOf | JoinKind::Interval, Partitioning::RoundRobin) => (
+            by_join_key.0,
+            by_join_key.1,
+            JoinDistribution::Partitioned,
+            false,
+        ),
         (JoinKind::AsOf | JoinKind::Interval, Partitioning::ByKey(keys))
-            if contains_join_key(&keys) =>
+            if contains_join_key(keys) =>
         {
-            (by_join_key.0, by_join_key.1, JoinDistribution::Partitioned)
+            (
+                by_join_key.0,
+                by_join_key.1,
+                JoinDistribution::Partitioned,
+                false,
+            )
         }
-        // One shard: a global aggregate, or later operators keyed otherwise
-        // (that needs the exchange).
-        _ => (
+        // A global aggregate: one shard.
+        (_, Partitioning::Single) => (
             Partitioning::Single,
             Partitioning::Single,
             JoinDistribution::Partitioned,
+            false,
+        ),
+        // Keyed otherwise: the join where it runs best, then the exchange.
+        (JoinKind::Lookup, _) => (
+            Partitioning::RoundRobin,
+            Partitioning::Broadcast,
+            JoinDistribution::Broadcast,
+            true,
+        ),
+        (_, _) => (
+            by_join_key.0,
+            by_join_key.1,
+            JoinDistribution::Partitioned,
+            true,
         ),
     };
     join.distribution = distribution;
-    (left, right)
+    (left, right, rekey)
 }
