@@ -367,7 +367,15 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 counters.publish(&stats);
             }
             Some((port, Message::Flush)) => stages.flush(port, out!()).await?,
-            Some((_, Message::EndOfInput)) => break,
+            Some((_, Message::EndOfInput)) => {
+                // Rows this shard's stages sent that still wait for room in
+                // an exchange ring go out before it leaves: its rings closing
+                // would read as end of input to the shards they feed.
+                while stages.drain(&mut inputs)? {
+                    backoff.snooze();
+                }
+                break;
+            }
             None if blocked => {
                 // An exchange ring is full: its shard will make room; the
                 // outbox is retried at the top of the loop.
