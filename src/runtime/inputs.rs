@@ -7,7 +7,7 @@
 //! and the stream waiting for it never wait on each other; when one input's
 //! routers fail, the others stop reading, and the first error is returned.
 
-use super::router::{route_all, Batching, Lane, RouterStats, Routing};
+use super::router::{route_all, totals, Batching, Lane, RouterStats, Routing};
 use crate::error::Error;
 use crate::io::source::Source;
 use crate::sql::plan::QueryPlan;
@@ -78,16 +78,5 @@ pub fn route_inputs(
             })
             .collect()
     });
-    let mut total = RouterStats::default();
-    let mut result = Ok(());
-    for (outcome, stats) in outcomes {
-        total.records_read += stats.records_read;
-        total.malformed += stats.malformed;
-        total.stopped |= stats.stopped;
-        if let (Ok(()), Err(e)) = (&result, outcome) {
-            result = Err(e);
-        }
-    }
-    total.stopped &= result.is_ok();
-    (result, total)
+    totals(outcomes)
 }

@@ -658,6 +658,13 @@ pub fn route_all(
             })
             .collect()
     });
+    totals(outcomes)
+}
+
+/// The routers' outcomes in one: the first error, and their summed stats.
+pub(crate) fn totals(
+    outcomes: impl IntoIterator<Item = (Result<(), Error>, RouterStats)>,
+) -> (Result<(), Error>, RouterStats) {
     let mut total = RouterStats::default();
     let mut result = Ok(());
     for (outcome, stats) in outcomes {
