@@ -108,6 +108,26 @@ pub fn open_named(
     Ok(inputs)
 }
 
+/// Opens the input `name` of `named` again, for a second stage that reads it.
+pub fn reopen(
+    parsed: &ParsedQuery,
+    named: &[(String, String)],
+    text: &TextOptions,
+    name: &str,
+) -> Result<Box<dyn Source>, Error> {
+    let (_, spec) = named
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .ok_or_else(|| Error::Config(format!("no input named {name}")))?;
+    if source::file_path(spec).is_none() && !spec.starts_with("gen:") {
+        return Err(Error::Config(format!(
+            "the query reads input {name} twice (in two subqueries, or joined to a subquery \
+             over it), and {spec} can be read once: only a file or a generator can be read twice"
+        )));
+    }
+    source::open(spec, &text_options(declaration(parsed, name), text)?)
+}
+
 /// Describes sources the application opened itself, each with its name.
 pub fn from_sources(
     parsed: &ParsedQuery,

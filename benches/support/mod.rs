@@ -211,7 +211,7 @@ pub fn run_engine_ports(
             // before the clock starts.
             returns: consumers.iter().map(|_| Some(ring(1).0)).collect(),
             consumers,
-            table_first,
+            table_first: if table_first { vec![0] } else { Vec::new() },
             exchanges: Vec::new(),
             doorbell: doorbell.clone(),
             counters: ShardCounters::new(),

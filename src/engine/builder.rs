@@ -70,6 +70,10 @@ impl Default for EngineBuilder {
     }
 }
 
+/// An input opened again for a second stage that reads it (`None`: it
+/// cannot be read again).
+type Reopened = Result<Option<Box<dyn Source>>, Error>;
+
 impl EngineBuilder {
     /// The query text.
     pub fn sql(mut self, sql: impl Into<String>) -> Self {
@@ -232,7 +236,9 @@ impl EngineBuilder {
             }
             let inputs =
                 catalog::open_named(&parsed, &self.named_inputs, &text, &self.time_flags())?;
-            return self.finish_named(parsed, inputs);
+            let named = self.named_inputs.clone();
+            let reopen = |name: &str| catalog::reopen(&parsed, &named, &text, name).map(Some);
+            return self.finish_named(parsed.clone(), inputs, &reopen);
         }
         let mut text = self.text.clone();
         text.on_error = text.on_error.resolve(self.output.directory());
@@ -250,7 +256,11 @@ impl EngineBuilder {
         }
         let source = source::open(&self.input, &text)?;
         let (input, readers) = (self.input.clone(), self.readers);
-        let mut engine = self.finish(parsed, source)?;
+        let reopen = || match source::file_path(&input).is_some() || input.starts_with("gen:") {
+            true => source::open(&input, &text).map(Some),
+            false => Ok(None),
+        };
+        let mut engine = self.finish(parsed, source, &reopen)?;
         let readers = engine.readers_for(&input, readers)?;
         if readers > 1 {
             let schema = engine.inputs[0][0].schema().clone();
@@ -267,7 +277,7 @@ impl EngineBuilder {
     ) -> Result<Engine, Error> {
         let parsed = crate::sql::parse(&self.sql)?;
         let inputs = catalog::from_sources(&parsed, sources, &self.time_flags())?;
-        self.finish_named(parsed, inputs)
+        self.finish_named(parsed, inputs, &|_| Ok(None))
     }
 
     fn time_flags(&self) -> TimeFlags {
@@ -281,10 +291,13 @@ impl EngineBuilder {
 
     /// Plans `parsed` over named inputs; each input the query reads gets
     /// one reader.
+    /// An input read by two stages is opened again with `reopen` (`None`:
+    /// it cannot be).
     fn finish_named(
         self,
         parsed: crate::sql::ParsedQuery,
         inputs: Vec<NamedInput>,
+        reopen: &dyn Fn(&str) -> Reopened,
     ) -> Result<Engine, Error> {
         if self.readers.is_some_and(|r| r != 1) {
             return Err(Error::Config(
@@ -293,7 +306,8 @@ impl EngineBuilder {
         }
         let catalog: Vec<_> = inputs.iter().map(|i| i.catalog.clone()).collect();
         let plan = crate::sql::plan_inputs(&parsed, &catalog)?;
-        if plan.first_stage().join.is_some() && matches!(self.late, LatePolicy::SideOutput(_)) {
+        let joins = plan.stages().iter().any(|s| s.join.is_some());
+        if joins && matches!(self.late, LatePolicy::SideOutput(_)) {
             return Err(Error::Config(
                 "--late side-output is not supported with a join yet; use --late drop".into(),
             ));
@@ -301,16 +315,28 @@ impl EngineBuilder {
         let mut by_name: Vec<Option<Box<dyn Source>>> =
             inputs.into_iter().map(|i| Some(i.source)).collect();
         let mut sources = Vec::new();
-        for input in &plan.first_stage().inputs {
+        for input in plan.run_inputs() {
+            let name = &input.stage.inputs[input.side].name;
             let i = catalog
                 .iter()
                 .position(|c| {
                     c.name
                         .as_ref()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(&input.name))
+                        .is_some_and(|n| n.eq_ignore_ascii_case(name))
                 })
                 .expect("the planner resolved every input in the catalog");
-            sources.push(vec![by_name[i].take().expect("an input is joined once")]);
+            let source = match by_name[i].take() {
+                Some(source) => source,
+                // Read a second time (by a second stage): opened again.
+                None => reopen(name)?.ok_or_else(|| {
+                    Error::Config(format!(
+                        "the query reads input {name} twice (in two subqueries, or joined to \
+                         a subquery over it); a source the application opened can be read \
+                         once: give it by spec, or read it once"
+                    ))
+                })?,
+            };
+            sources.push(vec![source]);
         }
         if let Some(i) = by_name.iter().position(Option::is_some) {
             let name = catalog[i].name.clone().unwrap_or_default();
@@ -327,15 +353,18 @@ impl EngineBuilder {
             ));
         }
         let parsed = crate::sql::parse(&self.sql)?;
-        self.finish(parsed, source)
+        self.finish(parsed, source, &|| Ok(None))
     }
 
     /// Plans `parsed` over `source`, with a `CREATE STREAM` declaration's
     /// settings where the builder left them unset.
+    /// A query that reads the input twice (joined to a subquery over it)
+    /// reads it again from `reopen` (`None`: it cannot be read again).
     fn finish(
         self,
         parsed: crate::sql::ParsedQuery,
         source: Box<dyn Source>,
+        reopen: &dyn Fn() -> Reopened,
     ) -> Result<Engine, Error> {
         let mut options = self.plan_options.clone();
         let decl = declared_stream(&parsed)?;
@@ -361,7 +390,18 @@ impl EngineBuilder {
         }
         let input_name = decl.map(|d| d.name.as_str());
         let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
-        self.into_engine(plan, vec![vec![source]])
+        let mut inputs = vec![vec![source]];
+        for _ in 1..plan.run_inputs().len() {
+            let again = reopen()?.ok_or_else(|| {
+                Error::Config(format!(
+                    "the query reads its input twice (joined to a subquery over it), and {} \
+                     can be read once: only a file or a generator can be read twice",
+                    inputs[0][0].describe()
+                ))
+            })?;
+            inputs.push(vec![again]);
+        }
+        self.into_engine(plan, inputs)
     }
 
     /// The engine for `plan`, with each plan input's sources.

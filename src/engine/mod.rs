@@ -37,8 +37,7 @@ use crate::runtime::metrics::{Latencies, Progress, RunSummary, ShardCounters};
 use crate::runtime::ring::{ring, Consumer, Producer};
 use crate::runtime::router::{Batching, Lane};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec, StartGate};
-use crate::runtime::stage_runner::port_of;
-use crate::sql::plan::QueryPlan;
+use crate::sql::plan::{port_of, QueryPlan};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -68,17 +67,21 @@ fn exchange_meshes(
     capacity: usize,
 ) -> Vec<std::vec::IntoIter<(ExchangeOut, Vec<Consumer<Message>>)>> {
     let stages = plan.stages();
-    stages
-        .windows(2)
-        .map(|pair| {
-            exchange::mesh(
-                &pair[1].inputs[0].partitioning,
-                &pair[0].output_schema,
-                batch_size,
-                doorbells,
-                capacity,
+    plan.stage_links()
+        .iter()
+        .filter_map(|link| {
+            let port = link.feeds?;
+            let reader = stages[port / 2];
+            Some(
+                exchange::mesh(
+                    &reader.inputs[port % 2].partitioning,
+                    &link.plan.output_schema,
+                    batch_size,
+                    doorbells,
+                    capacity,
+                )
+                .into_iter(),
             )
-            .into_iter()
         })
         .collect()
 }
@@ -250,17 +253,17 @@ impl Engine {
             .map(|&r| (0..r).map(|_| Vec::new()).collect())
             .collect();
         let schemas: Vec<Schema> = self.inputs.iter().map(|i| i[0].schema().clone()).collect();
+        let run_inputs = self.plan.run_inputs();
         let ports: Vec<usize> = readers
             .iter()
-            .enumerate()
-            .flat_map(|(port, &r)| std::iter::repeat_n(port, r))
+            .zip(&run_inputs)
+            .flat_map(|(&r, input)| std::iter::repeat_n(input.port, r))
             .collect();
-        let table_first = self
-            .plan
-            .first_stage()
-            .join
-            .as_ref()
-            .is_some_and(|j| j.right_first);
+        // The left ports of joins that read a bounded table first.
+        let table_first: Vec<usize> = (self.plan.stages().iter().enumerate())
+            .filter(|(_, s)| s.join.as_ref().is_some_and(|j| j.right_first))
+            .map(|(k, _)| port_of(k, 0))
+            .collect();
         let doorbells: Vec<_> = self.cores.cores().iter().map(|_| Doorbell::new()).collect();
         // Between each two stages, a mesh of rings among the shards.
         let mut meshes = exchange_meshes(
@@ -269,6 +272,13 @@ impl Engine {
             self.batching.batch_size,
             self.exchange_capacity,
         );
+        // The port each exchange feeds.
+        let feeds: Vec<usize> = self
+            .plan
+            .stage_links()
+            .iter()
+            .filter_map(|l| l.feeds)
+            .collect();
         for (index, &core) in self.cores.cores().iter().enumerate() {
             let (producers, mut consumers): (Vec<_>, Vec<_>) =
                 ports.iter().map(|_| ring(RING_CAPACITY)).unzip();
@@ -278,9 +288,9 @@ impl Engine {
             let mut returns: Vec<_> = returns.into_iter().map(Some).collect();
             let mut ring_ports = ports.clone();
             let mut exchanges = Vec::new();
-            for (stage, mesh) in meshes.iter_mut().enumerate() {
+            for (mesh, &port) in meshes.iter_mut().zip(&feeds) {
                 let (out, inbound) = mesh.next().expect("an exchange end per shard");
-                ring_ports.extend(inbound.iter().map(|_| port_of(stage + 1, 0)));
+                ring_ports.extend(inbound.iter().map(|_| port));
                 returns.extend(inbound.iter().map(|_| None));
                 consumers.extend(inbound);
                 exchanges.push(out);
@@ -296,7 +306,7 @@ impl Engine {
                 idle: self.idle,
                 consumers,
                 ports: ring_ports,
-                table_first,
+                table_first: table_first.clone(),
                 returns,
                 exchanges,
                 doorbell: doorbell.clone(),
@@ -358,7 +368,7 @@ impl Engine {
                 None if ready < self.cores.cores().len() => (Ok(()), Default::default()),
                 None => route_inputs(
                     &mut self.inputs,
-                    self.plan.first_stage(),
+                    &run_inputs,
                     self.batching,
                     partial,
                     std::mem::take(&mut lanes),

@@ -10,24 +10,24 @@
 use super::router::{route_all, totals, Batching, Lane, RouterStats, Routing};
 use crate::error::Error;
 use crate::io::source::Source;
-use crate::sql::plan::QueryPlan;
+use crate::sql::plan::RunInput;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Routes `inputs[i]` (one source per reader) to `lanes[i]` (per reader,
-/// one lane per shard) as `plan.inputs[i]` says; returns the first error
+/// one lane per shard) as `run_inputs[i]` says; returns the first error
 /// and the routers' totals.
 pub fn route_inputs(
     inputs: &mut [Vec<Box<dyn Source>>],
-    plan: &QueryPlan,
+    run_inputs: &[RunInput<'_>],
     batching: Batching,
     partial: bool,
     lanes: Vec<Vec<Vec<Lane>>>,
     stop: &(dyn Fn() -> bool + Sync),
     cores: &[usize],
 ) -> (Result<(), Error>, RouterStats) {
-    let routing = |input| Routing {
-        plan,
-        input,
+    let routing = |i: usize| Routing {
+        plan: run_inputs[i].stage,
+        input: run_inputs[i].side,
         batching,
         partial,
     };

@@ -104,9 +104,10 @@ impl Default for Batching {
 /// What every router of an input does with its rows.
 #[derive(Debug, Clone, Copy)]
 pub struct Routing<'a> {
-    /// The plan: each input's partitioning and event time, and what can be folded.
+    /// The stage that reads the input: each of its inputs' partitioning and
+    /// event time, and what can be folded.
     pub plan: &'a QueryPlan,
-    /// Which of the plan's inputs the routers read (0: the primary one).
+    /// Which of the stage's inputs the routers read (0: the primary one).
     pub input: usize,
     pub batching: Batching,
     /// Fold rows into partial groups (see [`crate::exec::partial_agg`]) when

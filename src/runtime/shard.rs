@@ -123,8 +123,9 @@ pub struct ShardSpec {
     pub consumers: Vec<Consumer<Message>>,
     /// Per ring (as `consumers`), its port (see [`Inputs`]).
     pub ports: Vec<usize>,
-    /// Read port 0 only once port 1 has ended (a table read first).
-    pub table_first: bool,
+    /// Left ports of joins that read their table first: each is read only
+    /// once the port after it has ended.
+    pub table_first: Vec<usize>,
     /// Per ring (as `consumers`), the ring spent batches go back on: a
     /// router's; `None` for an exchange ring.
     pub returns: Vec<Option<Producer<Batch>>>,
@@ -264,18 +265,22 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
             Some((sink, path))
         }
     };
-    let idle_timeouts = match &first.join {
-        // Only an ASOF join waits on both inputs' watermarks.
-        Some(join) if join.kind == JoinKind::AsOf => first
-            .inputs
-            .iter()
-            .map(|i| {
-                i.idle_timeout
-                    .map(|ms| Duration::from_millis(ms.max(0) as u64))
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    // Per port, how long its run input may be quiet before it stops
+    // holding back the stage; only an ASOF join waits on both inputs'
+    // watermarks.
+    let mut idle_timeouts = vec![None; 2 * plan.stages().len()];
+    for input in plan.run_inputs() {
+        if input
+            .stage
+            .join
+            .as_ref()
+            .is_some_and(|j| j.kind == JoinKind::AsOf)
+        {
+            idle_timeouts[input.port] = input.stage.inputs[input.side]
+                .idle_timeout
+                .map(|ms| Duration::from_millis(ms.max(0) as u64));
+        }
+    }
     let mut inputs = Inputs::new(consumers, returns, ports, table_first, idle_timeouts);
     let mut stages = StageRunner::new(&plan, index, late_sink.is_some(), exchanges, &mut inputs);
     let reads_now = stages.reads_now();
@@ -315,7 +320,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 idle_since = None;
                 backoff.reset();
                 stages.data(port, batch, clock(), out!()).await?;
-                if let Some(spent) = stages.first().take_spent() {
+                if let Some(spent) = stages.take_spent(port) {
                     inputs.give_back(spent);
                 }
             }
@@ -324,7 +329,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 idle_since = None;
                 backoff.reset();
                 let (ingest_time, records) = (batch.ingest_time, batch.len as u64);
-                if port < 2 {
+                if stages.is_run_port(port) {
                     stats.records_in += records;
                     // Takes the batch's lines from the router's cache in one go.
                     batch.touch();
@@ -340,11 +345,11 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                         source,
                     })?;
                 }
-                if port < 2 {
+                if stages.is_run_port(port) {
                     latency.record(ingest_time, taken, Instant::now(), records);
                 }
                 counters.publish(&stats);
-                if let Some(spent) = stages.first().take_spent() {
+                if let Some(spent) = stages.take_spent(port) {
                     inputs.give_back(spent);
                 }
             }

@@ -62,7 +62,9 @@ pub struct Inputs {
     watermarks: Vec<i64>,
     /// Per port, whether its stage may not take input now.
     blocked: Vec<bool>,
-    table_first: bool,
+    /// Left ports of joins that read a table first: each waits until the
+    /// port after it has ended.
+    table_first: Vec<usize>,
     idle_timeouts: Vec<Option<Duration>>,
     last_active: Vec<Instant>,
     idle: Vec<bool>,
@@ -75,13 +77,14 @@ pub struct Inputs {
 impl Inputs {
     /// The inputs over router or exchange rings: `ports[i]` is the port of
     /// `consumers[i]`, `returns[i]` its router's return ring (`None` for an
-    /// exchange ring). With `table_first`, port 0 waits for port 1 to end.
+    /// exchange ring). Each port in `table_first` waits for the port after
+    /// it to end.
     /// `idle_timeouts` per port (empty: no port goes idle).
     pub fn new(
         consumers: Vec<Consumer<Message>>,
         returns: Vec<Option<Producer<Batch>>>,
         ports: Vec<usize>,
-        table_first: bool,
+        table_first: Vec<usize>,
         idle_timeouts: Vec<Option<Duration>>,
     ) -> Inputs {
         debug_assert_eq!(consumers.len(), returns.len());
@@ -145,7 +148,9 @@ impl Inputs {
             .filter(|(_, feeds): &(usize, Vec<usize>)| !feeds.is_empty())
             .collect();
         self.turn = vec![0; self.by_port.len()];
-        self.table_first &= self.by_port.iter().any(|(p, _)| *p == 1);
+        let by_port = &self.by_port;
+        self.table_first
+            .retain(|&left| by_port.iter().any(|(p, _)| *p == left + 1));
     }
 
     /// Queues `message` on local feed `feed`.
@@ -223,11 +228,11 @@ impl Inputs {
     }
 
     /// Whether feed `i` may be read now: not ended, its port not blocked,
-    /// and not port 0 waiting for the table.
+    /// and not a join's left port waiting for its table.
     fn readable(&self, i: usize) -> bool {
         let ring = &self.rings[i];
-        let waits_for_table =
-            self.table_first && ring.port == 0 && self.watermarks.get(1) != Some(&i64::MAX);
+        let waits_for_table = self.table_first.contains(&ring.port)
+            && self.watermarks.get(ring.port + 1) != Some(&i64::MAX);
         !ring.ended && !self.blocked[ring.port] && !waits_for_table
     }
 
@@ -359,7 +364,7 @@ mod tests {
             vec![ra, rb],
             vec![None, None],
             vec![0, 0],
-            false,
+            Vec::new(),
             Vec::new(),
         );
         a.push(Message::Watermark(50)).unwrap();
@@ -391,7 +396,7 @@ mod tests {
             vec![router, shard],
             vec![None, None],
             vec![0, 2],
-            false,
+            Vec::new(),
             Vec::new(),
         );
         let local = inputs.add_local(2);
@@ -417,7 +422,13 @@ mod tests {
     fn a_table_read_first_holds_port_0_until_port_1_ends() {
         let (mut stream, s) = ring(8);
         let (mut table, t) = ring(8);
-        let mut inputs = Inputs::new(vec![s, t], vec![None, None], vec![0, 1], true, Vec::new());
+        let mut inputs = Inputs::new(
+            vec![s, t],
+            vec![None, None],
+            vec![0, 1],
+            vec![0],
+            Vec::new(),
+        );
         stream.push(data()).unwrap();
         table.push(data()).unwrap();
         assert_eq!(kind(inputs.pop()), "1: data 0");

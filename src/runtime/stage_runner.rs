@@ -2,9 +2,11 @@
 //! the exchanges between them, and where each stage's rows go (the next
 //! stage's exchange, or the shard's sink).
 //!
-//! Ports: stage 0 reads ports 0 and 1 (its inputs; 1 only for a join),
-//! stage `k > 0` reads port `2k` (the exchange from stage `k - 1`), as
-//! [`Inputs`] numbers them.
+//! Stages run in the plan's run order ([`QueryPlan::stage_links`]): each
+//! after the stages it reads. Stage `k` reads ports `2k` and `2k + 1` (the
+//! second for a join or UNION ALL), as [`Inputs`] numbers them; a port
+//! carries a run input from its routers, or an earlier stage's rows from
+//! the exchange. Every stage but the last feeds one port of a later stage.
 //!
 //! # Watermarks and end of input
 //! Stage `k` forwards its output watermark (what it follows, less its
@@ -14,10 +16,11 @@
 //! next stage.
 //!
 //! # Counts
-//! The shard's tally counts its input records once, at stage 0. A later
-//! stage adds only rows it drops as late, which should never happen (rows
-//! leave a stage before the watermark that would make them late); if one
-//! did, the run's accounting would show it.
+//! The shard's tally counts its input records once, where a stage reads
+//! them from a run input's port. Rows from an exchange add only rows a stage
+//! drops as late, which should never happen (rows leave a stage before the
+//! watermark that would make them late); if one did, the run's accounting
+//! would show it.
 
 use super::exchange::ExchangeOut;
 use super::message::Message;
@@ -27,25 +30,23 @@ use crate::data::Batch;
 use crate::error::Error;
 use crate::exec::pipeline::{BatchCounts, Pipeline};
 use crate::io::sink::ShardSink;
-use crate::sql::plan::QueryPlan;
+use crate::sql::plan::{port_of, QueryPlan};
 
 /// The stages of one shard (see the module docs).
 pub struct StageRunner {
     pipelines: Vec<Pipeline>,
-    /// `exchanges[k]` carries stage `k`'s rows to stage `k + 1`.
+    /// `exchanges[k]` carries stage `k`'s rows to the stage that reads
+    /// them (every stage but the last).
     exchanges: Vec<ExchangeOut>,
-    /// Per exchange, the next stage's local feed in [`Inputs`].
+    /// Per exchange, the local feed in [`Inputs`] of the port it feeds.
     local_feeds: Vec<usize>,
+    /// Per port, whether it carries a run input (its rows are counted).
+    run_ports: Vec<bool>,
     /// Per stage, the watermark last forwarded through its exchange.
     forwarded: Vec<i64>,
     finished: Vec<bool>,
     /// Per stage, whether it has a second input port (a join, or UNION ALL).
     joins: Vec<bool>,
-}
-
-/// The port of stage `stage`'s input `port` (0, or 1 for a join's).
-pub fn port_of(stage: usize, port: usize) -> usize {
-    2 * stage + port
 }
 
 impl StageRunner {
@@ -59,6 +60,7 @@ impl StageRunner {
         exchanges: Vec<ExchangeOut>,
         inputs: &mut Inputs,
     ) -> StageRunner {
+        let links = plan.stage_links();
         let stages = plan.stages();
         debug_assert_eq!(exchanges.len() + 1, stages.len());
         let pipelines = stages
@@ -66,13 +68,20 @@ impl StageRunner {
             .enumerate()
             .map(|(k, stage)| Pipeline::new(stage, shard, keep_late && k == 0))
             .collect();
-        let local_feeds = (1..stages.len())
-            .map(|k| inputs.add_local(port_of(k, 0)))
+        let local_feeds = links
+            .iter()
+            .filter_map(|link| link.feeds)
+            .map(|port| inputs.add_local(port))
             .collect();
+        let mut run_ports = vec![false; 2 * stages.len()];
+        for input in plan.run_inputs() {
+            run_ports[input.port] = true;
+        }
         StageRunner {
             pipelines,
             exchanges,
             local_feeds,
+            run_ports,
             forwarded: vec![i64::MIN; stages.len()],
             finished: vec![false; stages.len()],
             joins: stages
@@ -87,13 +96,23 @@ impl StageRunner {
         &mut self.pipelines[0]
     }
 
+    /// Whether port `port` carries a run input (from its routers).
+    pub fn is_run_port(&self, port: usize) -> bool {
+        self.run_ports[port]
+    }
+
+    /// The batch port `port`'s stage is done with, to hand back to its feed.
+    pub fn take_spent(&mut self, port: usize) -> Option<Batch> {
+        self.pipelines[port / 2].take_spent()
+    }
+
     /// Whether any stage reads the clock (processing-time windows).
     pub fn reads_now(&self) -> bool {
         self.pipelines.iter().any(Pipeline::reads_now)
     }
 
-    /// Runs a data batch of port `port`; the counts are stage 0's (see the
-    /// module docs), and the rows go on.
+    /// Runs a data batch of port `port`; the counts are the input's when
+    /// the port carries a run input (see the module docs), and the rows go on.
     pub async fn data(
         &mut self,
         port: usize,
@@ -106,7 +125,7 @@ impl StageRunner {
         if let Some(rows) = rows {
             self.emit(stage, rows, out).await?;
         }
-        Ok(self.counted(stage, counts))
+        Ok(self.counted(self.run_ports[port], counts))
     }
 
     /// Port `port`'s watermark moved; when the port's stage has ended on
@@ -120,7 +139,7 @@ impl StageRunner {
     ) -> Result<BatchCounts, Error> {
         let stage = port / 2;
         let (rows, counts) = self.pipelines[stage].on_watermark(port % 2, watermark, now);
-        let mut counts = self.counted(stage, counts);
+        let mut counts = self.counted(self.reads_run_input(stage), counts);
         for batch in rows {
             self.emit(stage, batch, out).await?;
         }
@@ -134,7 +153,7 @@ impl StageRunner {
         Ok(counts)
     }
 
-    /// An input of stage 0 went idle or came back.
+    /// A run input's port went idle or came back.
     pub async fn idle(
         &mut self,
         port: usize,
@@ -148,7 +167,7 @@ impl StageRunner {
             self.emit(stage, batch, out).await?;
         }
         self.forward_watermark(stage, out);
-        Ok(self.counted(stage, counts))
+        Ok(self.counted(self.reads_run_input(stage), counts))
     }
 
     /// A flush reached port `port`: it goes on to the sink, through any
@@ -210,14 +229,20 @@ impl StageRunner {
         }
     }
 
-    fn counted(&self, stage: usize, counts: BatchCounts) -> BatchCounts {
-        match stage {
-            0 => counts,
-            _ => BatchCounts {
+    /// `counts`, when they are a run input's; else only its late rows.
+    fn counted(&self, run_input: bool, counts: BatchCounts) -> BatchCounts {
+        match run_input {
+            true => counts,
+            false => BatchCounts {
                 late: counts.late,
                 ..BatchCounts::default()
             },
         }
+    }
+
+    /// Whether stage `stage` reads a run input (its counts are the input's).
+    fn reads_run_input(&self, stage: usize) -> bool {
+        self.run_ports[port_of(stage, 0)] || self.run_ports[port_of(stage, 1)]
     }
 
     async fn finish_stage(
@@ -235,7 +260,7 @@ impl StageRunner {
             exchange.broadcast(|| Message::EndOfInput);
             self.hand_over(stage, out);
         }
-        Ok(self.counted(stage, counts))
+        Ok(self.counted(self.reads_run_input(stage), counts))
     }
 
     /// Stage `stage`'s rows go to the sink (the last stage) or the exchange.

@@ -7,7 +7,7 @@ use super::group_window::{group_window_kind, window_from_clause, window_function
 use super::join_plan::{distribute, plan_join};
 use super::parse::{EmitMode, ParsedQuery};
 use super::plan::{
-    AggFunc, AggregatePlan, InputPlan, Partitioning, PlanBody, QueryPlan, RowWindowPlan,
+    AggFunc, AggregatePlan, InputPlan, JoinKind, Partitioning, PlanBody, QueryPlan, RowWindowPlan,
     Watermarking, WindowKind, WindowSpec,
 };
 use crate::data::{DataType, Field, Schema};
@@ -149,10 +149,33 @@ pub(super) fn plan_select(
         }
     }
 
-    let mut filter = match &select.selection {
-        Some(w) => Some(binder.bind_predicate(w, "WHERE")?),
-        None => None,
-    };
+    // An inner interval join enforces the time bound WHERE states.
+    let interval = join
+        .as_ref()
+        .is_some_and(|(j, _)| j.kind == JoinKind::Interval && !j.outer);
+    let mut filter = None;
+    if let Some(w) = &select.selection {
+        let mut parts = Vec::new();
+        match interval {
+            true => super::join_plan::conjuncts(w, &mut parts),
+            false => parts.push(w),
+        }
+        for part in parts {
+            if interval && super::join_plan::is_time_bound(&mut binder, &from, catalog, part)? {
+                continue;
+            }
+            let bound = binder.bind_predicate(part, "WHERE")?;
+            filter = Some(match filter {
+                None => bound,
+                Some(acc) => Expr::Binary {
+                    op: BinaryOp::And,
+                    left: Box::new(acc),
+                    right: Box::new(bound),
+                    data_type: DataType::Bool,
+                },
+            });
+        }
+    }
     if let Some((_, Some(extra))) = join.as_mut().map(|(j, residual)| (j, residual.take())) {
         filter = Some(match filter {
             None => extra,
@@ -476,6 +499,7 @@ pub(super) fn plan_select(
         join,
         union: None,
         upstream: None,
+        joined_upstream: None,
         filter,
         body,
         output_schema,
@@ -519,6 +543,7 @@ fn rekeyed(mut join: QueryPlan, after: Partitioning) -> QueryPlan {
         join: None,
         union: None,
         upstream: Some(Box::new(join)),
+        joined_upstream: None,
         partitioning: after,
         filter: None,
         body,

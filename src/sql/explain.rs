@@ -95,11 +95,16 @@ impl fmt::Display for QueryPlan {
         if stages.len() == 1 {
             return self.fmt_stage(f, true);
         }
+        let links = self.stage_links();
         for (k, stage) in stages.iter().enumerate() {
-            if k == 0 {
-                writeln!(f, "stage 1 of {} (reads the inputs)", stages.len())?;
-            } else {
-                let names: Vec<String> = stages[k - 1]
+            let reads: Vec<(usize, usize)> = (0..k)
+                .filter_map(|j| Some((j, links[j].feeds.filter(|p| p / 2 == k)? % 2)))
+                .collect();
+            if reads.is_empty() {
+                writeln!(f, "stage {} of {} (reads the inputs)", k + 1, stages.len())?;
+            }
+            for &(j, side) in &reads {
+                let names: Vec<String> = stages[j]
                     .output_schema
                     .fields
                     .iter()
@@ -107,14 +112,31 @@ impl fmt::Display for QueryPlan {
                     .collect();
                 writeln!(
                     f,
-                    "exchange {k}: stage {k}'s rows to every shard's stage {}, {}",
+                    "exchange {}: stage {}'s rows to every shard's stage {}{}, {}",
+                    j + 1,
+                    j + 1,
                     k + 1,
-                    partitioning(&stage.inputs[0].partitioning, &names).replace(
+                    if side == 1 { " (its joined input)" } else { "" },
+                    partitioning(&stage.inputs[side].partitioning, &names).replace(
                         "round-robin (whole batches, no keyed state)",
                         "kept on their shard (no keyed state)"
                     )
                 )?;
-                writeln!(f, "stage {} of {} (reads stage {k})", k + 1, stages.len())?;
+            }
+            if !reads.is_empty() {
+                let from: Vec<String> = reads.iter().map(|(j, _)| (j + 1).to_string()).collect();
+                writeln!(
+                    f,
+                    "stage {} of {} (reads stage {}{})",
+                    k + 1,
+                    stages.len(),
+                    from.join(" and stage "),
+                    if stage.inputs.len() > reads.len() {
+                        " and an input"
+                    } else {
+                        ""
+                    }
+                )?;
             }
             stage.fmt_stage(f, false)?;
         }

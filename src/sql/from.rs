@@ -192,14 +192,24 @@ fn relation(
     offset: usize,
 ) -> Result<Scope, SqlError> {
     if let ast::TableFactor::Derived { alias, .. } = factor {
-        // Planned as an earlier stage, whose output is the one input here.
+        // Planned as an earlier stage, whose output is the catalog's input
+        // of the same name.
         let name = alias.as_ref().map(|a| a.name.value.clone());
+        let written = name.clone().unwrap_or_else(|| "subquery".to_owned());
+        let input = catalog
+            .iter()
+            .position(|c| {
+                c.name
+                    .as_ref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&written))
+            })
+            .unwrap_or(0);
         return Ok(Scope {
-            name: name.clone().unwrap_or_else(|| "subquery".to_owned()),
+            name: written,
             alias: name,
-            input: 0,
+            input,
             offset,
-            width: catalog[0].schema.fields.len(),
+            width: catalog[input].schema.fields.len(),
         });
     }
     let ast::TableFactor::Table {
@@ -215,6 +225,11 @@ fn relation(
         return Err(unsupported(factor, "table functions are not supported"));
     }
     let written = name.to_string();
+    // The run's single unnamed input answers to any name no derived table has.
+    let unnamed = || match catalog.iter().filter(|c| c.name.is_none()).count() {
+        1 => catalog.iter().position(|c| c.name.is_none()),
+        _ => None,
+    };
     let input = match catalog {
         [CatalogInput { name: None, .. }] => 0,
         _ => catalog
@@ -224,6 +239,7 @@ fn relation(
                     .as_ref()
                     .is_some_and(|n| n.eq_ignore_ascii_case(&written))
             })
+            .or_else(unnamed)
             .ok_or_else(|| {
                 let names: Vec<&str> = catalog.iter().filter_map(|c| c.name.as_deref()).collect();
                 let message = match names.as_slice() {

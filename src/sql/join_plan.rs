@@ -55,7 +55,7 @@ fn side(e: &Expr, left_width: usize) -> Side {
 }
 
 /// The conjuncts of `e` (`a AND b AND c` is `[a, b, c]`).
-fn conjuncts<'a>(e: &'a ast::Expr, out: &mut Vec<&'a ast::Expr>) {
+pub(super) fn conjuncts<'a>(e: &'a ast::Expr, out: &mut Vec<&'a ast::Expr>) {
     match e {
         ast::Expr::BinaryOp {
             left,
@@ -90,7 +90,8 @@ pub(super) fn plan_join(
     }
     let asof = clause.syntax == JoinSyntax::AsOf;
     // `r.t >= l.t + lo` and `r.t <= l.t + hi`, with the time columns.
-    let mut bounds = TimeBounds::default();
+    let event_times = from_time(binder, from, catalog);
+    let mut bounds = TimeBounds::over(event_times);
     let mut scanned = parts.clone();
     if !clause.outer {
         if let Some(w) = where_clause {
@@ -108,7 +109,7 @@ pub(super) fn plan_join(
     let mut residual: Option<Expr> = None;
     for part in parts {
         // A time bound of two streams is the join's, not a filter.
-        if time_bounded && TimeBounds::default().scan(binder, part, left_width)? {
+        if time_bounded && TimeBounds::over(event_times).scan(binder, part, left_width)? {
             continue;
         }
         if let ast::Expr::BinaryOp { left, op, right } = part {
@@ -232,7 +233,7 @@ pub(super) fn plan_join(
                     "the join's time bound is empty: its lower end is above its upper end",
                 ))
             }
-            _ => match (state_ttl, from_time(binder, from, catalog)) {
+            _ => match (state_ttl, event_times) {
                 (Some(ttl), Some((lt, rt))) => {
                     bounds.lo = Some(-ttl);
                     bounds.hi = Some(ttl);
@@ -282,6 +283,18 @@ pub(super) fn plan_join(
     Ok((plan, residual))
 }
 
+/// Whether `part` (a term of WHERE) states the time bound of an interval
+/// join: the join enforces it, so the filter need not.
+pub(super) fn is_time_bound(
+    binder: &mut Binder<'_>,
+    from: &FromClause<'_>,
+    catalog: &[CatalogInput],
+    part: &ast::Expr,
+) -> Result<bool, SqlError> {
+    let left_width = from.scopes[0].width;
+    TimeBounds::over(from_time(binder, from, catalog)).scan(binder, part, left_width)
+}
+
 /// The event-time columns of both inputs (each over its own input), for a
 /// join bounded by a state time-to-live.
 fn from_time(
@@ -298,8 +311,11 @@ fn from_time(
 
 /// An interval join's bound as found in its conditions: the right time
 /// minus the left time is at least `lo` and at most `hi` (milliseconds).
-#[derive(Default)]
 struct TimeBounds {
+    /// The inputs' event-time columns (as `columns`), if both have one: an
+    /// equality of these two is a bound of width zero (a window join on
+    /// `window_end`).
+    event_times: Option<(usize, usize)>,
     /// (left time column, right time column over the right input).
     columns: Option<(usize, usize)>,
     lo: Option<i64>,
@@ -307,10 +323,19 @@ struct TimeBounds {
 }
 
 impl TimeBounds {
+    fn over(event_times: Option<(usize, usize)>) -> TimeBounds {
+        TimeBounds {
+            event_times,
+            columns: None,
+            lo: None,
+            hi: None,
+        }
+    }
+
     /// Notes the bound `part` states, if it states one: `r.t BETWEEN l.t -
     /// x AND l.t + y`, or `r.t >= l.t - x` / `r.t <= l.t + y` (either way
-    /// round, with the inputs either side).
-    /// Returns whether it states one.
+    /// round, with the inputs either side), or `l.t = r.t` of the two
+    /// event-time columns. Returns whether it states one.
     fn scan(
         &mut self,
         binder: &mut Binder<'_>,
@@ -325,6 +350,28 @@ impl TimeBounds {
                 high,
             } => Ok(self.compare(binder, expr, BinaryOp::GtEq, low, left_width)?
                 & self.compare(binder, expr, BinaryOp::LtEq, high, left_width)?),
+            ast::Expr::BinaryOp {
+                left,
+                op: ast::BinaryOperator::Eq,
+                right,
+            } => {
+                let (Some((a, 0)), Some((b, 0))) =
+                    (time_plus(binder, left)?, time_plus(binder, right)?)
+                else {
+                    return Ok(false);
+                };
+                let columns = match a < b {
+                    true => (a, b.wrapping_sub(left_width)),
+                    false => (b, a.wrapping_sub(left_width)),
+                };
+                if a.min(b) >= left_width || Some(columns) != self.event_times {
+                    return Ok(false);
+                }
+                Ok(
+                    self.compare(binder, left, BinaryOp::GtEq, right, left_width)?
+                        & self.compare(binder, left, BinaryOp::LtEq, right, left_width)?,
+                )
+            }
             ast::Expr::BinaryOp { left, op, right } => {
                 let op = match op {
                     ast::BinaryOperator::GtEq => BinaryOp::GtEq,

@@ -4,6 +4,7 @@ mod bind;
 mod binder;
 mod ddl;
 mod deep_stack;
+mod derived_join;
 pub mod duration;
 mod explain;
 mod from;

@@ -226,6 +226,29 @@ pub struct InputPlan {
     pub idle_timeout: Option<i64>,
 }
 
+/// The port of stage `stage`'s input `side` (0, or 1 for a join's right
+/// input or UNION ALL's second): every stage has two.
+pub fn port_of(stage: usize, side: usize) -> usize {
+    2 * stage + side
+}
+
+/// A stage of a plan, and where its rows go.
+pub struct StageLink<'a> {
+    pub plan: &'a QueryPlan,
+    /// The port its rows feed; `None` for the last stage, whose rows are
+    /// the results.
+    pub feeds: Option<usize>,
+}
+
+/// A run input as a stage reads it.
+pub struct RunInput<'a> {
+    pub stage: &'a QueryPlan,
+    /// Which of the stage's inputs (`stage.inputs[side]`).
+    pub side: usize,
+    /// Its port in the shards.
+    pub port: usize,
+}
+
 /// A bound, typed query plan.
 #[derive(Debug, Clone)]
 pub struct QueryPlan {
@@ -247,6 +270,9 @@ pub struct QueryPlan {
     /// how the exchange partitions it for this stage. `None`: this stage
     /// reads the run's inputs.
     pub upstream: Option<Box<QueryPlan>>,
+    /// The stage whose output the join reads as its right input (a join
+    /// of a derived table); `inputs[1]` then describes that output.
+    pub joined_upstream: Option<Box<QueryPlan>>,
     pub partitioning: Partitioning,
     /// `WHERE`, over the input schema.
     pub filter: Option<Expr>,
@@ -258,22 +284,62 @@ pub struct QueryPlan {
 }
 
 impl QueryPlan {
-    /// The stages from the first (which reads the run's inputs) to this one.
+    /// The stages in run order: each after the stages it reads, this one
+    /// last.
     pub fn stages(&self) -> Vec<&QueryPlan> {
-        let mut stages = vec![self];
-        while let Some(up) = &stages[stages.len() - 1].upstream {
-            stages.push(up);
-        }
-        stages.reverse();
+        self.stage_links().into_iter().map(|s| s.plan).collect()
+    }
+
+    /// The stages in run order (as [`stages`](Self::stages)), each with the
+    /// port its rows feed.
+    pub fn stage_links(&self) -> Vec<StageLink<'_>> {
+        let mut stages = Vec::new();
+        self.link_into(&mut stages);
         stages
     }
 
-    /// The stage that reads the run's inputs.
-    pub fn first_stage(&self) -> &QueryPlan {
-        match &self.upstream {
-            Some(up) => up.first_stage(),
-            None => self,
+    /// Appends the stages this one reads, then this one; returns its index.
+    fn link_into<'a>(&'a self, stages: &mut Vec<StageLink<'a>>) -> usize {
+        let reads: Vec<(usize, usize)> = [&self.upstream, &self.joined_upstream]
+            .into_iter()
+            .enumerate()
+            .filter_map(|(side, up)| Some((up.as_ref()?.link_into(stages), side)))
+            .collect();
+        let me = stages.len();
+        stages.push(StageLink {
+            plan: self,
+            feeds: None,
+        });
+        for (stage, side) in reads {
+            stages[stage].feeds = Some(port_of(me, side));
         }
+        me
+    }
+
+    /// The run's inputs, as the stages read them, in run order.
+    pub fn run_inputs(&self) -> Vec<RunInput<'_>> {
+        let mut inputs = Vec::new();
+        for (k, stage) in self.stages().into_iter().enumerate() {
+            for side in 0..stage.inputs.len() {
+                let derived = match side {
+                    0 => stage.upstream.is_some(),
+                    _ => stage.joined_upstream.is_some(),
+                };
+                if !derived {
+                    inputs.push(RunInput {
+                        stage,
+                        side,
+                        port: port_of(k, side),
+                    });
+                }
+            }
+        }
+        inputs
+    }
+
+    /// The first stage in run order (it reads a run input).
+    pub fn first_stage(&self) -> &QueryPlan {
+        self.stages()[0]
     }
 
     /// The primary input's columns (all of `input_schema` without a join).

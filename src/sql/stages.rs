@@ -76,6 +76,9 @@ pub(super) fn plan_stages(
     if let Some(top_n) = super::top_n::plan_top_n(&outer, catalog, &ctes) {
         return top_n;
     }
+    if let Some(plan) = super::derived_join::plan_derived_join(&outer, catalog, &ctes)? {
+        return Ok(plan);
+    }
     let Some(source) = read_derived(&outer, catalog, &ctes)? else {
         return plan_select(&outer, catalog);
     };
@@ -167,6 +170,19 @@ pub(super) fn read_derived(
     let Some((name, inner, relation)) = derived_table(&query.query, ctes) else {
         return Ok(None);
     };
+    derive(name, inner, relation, query, catalog, ctes).map(Some)
+}
+
+/// Plans `inner`, a derived table named `name` that `query` reads, as the
+/// stages that compute it.
+pub(super) fn derive(
+    name: String,
+    inner: ast::Query,
+    relation: ast::TableFactor,
+    query: &ParsedQuery,
+    catalog: &[CatalogInput],
+    ctes: &[(String, ast::Query)],
+) -> Result<Derived, SqlError> {
     let inner = ParsedQuery {
         query: Box::new(inner),
         emit: None,
@@ -190,12 +206,12 @@ pub(super) fn read_derived(
         bounded: false,
         closes_by_time: plan.windowed() && time_column(&plan).is_some(),
     };
-    Ok(Some(Derived {
+    Ok(Derived {
         plan,
         input,
         updating,
         relation,
-    }))
+    })
 }
 
 /// The derived table the query's FROM reads, if it reads one: its name, its
@@ -210,14 +226,27 @@ pub(super) fn derived_table(
     let [from] = select.from.as_slice() else {
         return None;
     };
-    match &from.relation {
+    if !from.joins.is_empty() {
+        return None;
+    }
+    let (name, query) = derived_relation(&from.relation, ctes)?;
+    Some((name, query, from.relation.clone()))
+}
+
+/// The name and query of `factor` when it is a derived table: a subquery,
+/// or a name from WITH.
+pub(super) fn derived_relation(
+    factor: &ast::TableFactor,
+    ctes: &[(String, ast::Query)],
+) -> Option<(String, ast::Query)> {
+    match factor {
         ast::TableFactor::Derived {
             subquery, alias, ..
         } => {
             let name = alias
                 .as_ref()
                 .map_or("subquery".to_owned(), |a| a.name.value.clone());
-            Some((name, (**subquery).clone(), from.relation.clone()))
+            Some((name, (**subquery).clone()))
         }
         ast::TableFactor::Table { name, .. } => {
             let written = name.to_string();
@@ -225,7 +254,7 @@ pub(super) fn derived_table(
                 .iter()
                 .rev()
                 .find(|(n, _)| n.eq_ignore_ascii_case(&written))?;
-            Some((written, cte.clone(), from.relation.clone()))
+            Some((written, cte.clone()))
         }
         _ => None,
     }

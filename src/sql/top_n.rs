@@ -251,6 +251,7 @@ fn plan(
         join: None,
         union: None,
         upstream: derived.map(|d| Box::new(d.plan)),
+        joined_upstream: None,
         partitioning,
         filter: None,
         body: PlanBody::TopN(TopNPlan {
