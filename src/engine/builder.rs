@@ -314,7 +314,9 @@ impl EngineBuilder {
         }
         let mut by_name: Vec<Option<Box<dyn Source>>> =
             inputs.into_iter().map(|i| Some(i.source)).collect();
-        let mut sources = Vec::new();
+        let mut sources: Vec<Vec<Box<dyn Source>>> = Vec::new();
+        // Per catalog input, where its first read is in `sources`.
+        let mut first_read = vec![0; catalog.len()];
         for input in plan.run_inputs() {
             let name = &input.stage.inputs[input.side].name;
             let i = catalog
@@ -326,15 +328,20 @@ impl EngineBuilder {
                 })
                 .expect("the planner resolved every input in the catalog");
             let source = match by_name[i].take() {
-                Some(source) => source,
+                Some(source) => {
+                    first_read[i] = sources.len();
+                    source
+                }
                 // Read a second time (by a second stage): opened again.
-                None => reopen(name)?.ok_or_else(|| {
-                    Error::Config(format!(
-                        "the query reads input {name} twice (in two subqueries, or joined to \
+                None => reopen(name)?
+                    .or_else(|| sources[first_read[i]][0].reopen())
+                    .ok_or_else(|| {
+                        Error::Config(format!(
+                            "the query reads input {name} twice (in two subqueries, or joined to \
                          a subquery over it); a source the application opened can be read \
                          once: give it by spec, or read it once"
-                    ))
-                })?,
+                        ))
+                    })?,
             };
             sources.push(vec![source]);
         }
@@ -392,7 +399,8 @@ impl EngineBuilder {
         let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
         let mut inputs = vec![vec![source]];
         for _ in 1..plan.run_inputs().len() {
-            let again = reopen()?.ok_or_else(|| {
+            let again = reopen()?.or_else(|| inputs[0][0].reopen());
+            let again = again.ok_or_else(|| {
                 Error::Config(format!(
                     "the query reads its input twice (joined to a subquery over it), and {} \
                      can be read once: only a file or a generator can be read twice",

@@ -53,6 +53,14 @@ pub trait Source: Send {
     fn bounded(&self) -> bool {
         false
     }
+
+    /// A new source that reads the same records again from the start, for
+    /// a query that reads this input twice (joined to a subquery over it);
+    /// `None` (the default) when it cannot. The engine opens the inputs it
+    /// opened itself (files, generators) again by their spec.
+    fn reopen(&self) -> Option<Box<dyn Source>> {
+        None
+    }
 }
 
 /// The path an `--input` spec names when it names a file (as [`open`] reads

@@ -104,6 +104,16 @@ impl Source for VecSource {
     fn bounded(&self) -> bool {
         true
     }
+
+    fn reopen(&self) -> Option<Box<dyn Source>> {
+        Some(Box::new(VecSource {
+            schema: self.schema.clone(),
+            rows: self.rows.clone(),
+            chunks: self.chunks.clone(),
+            next_row: 0,
+            polls: 0,
+        }))
+    }
 }
 
 /// Event-time settings of a run, in milliseconds.
