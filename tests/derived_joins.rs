@@ -150,6 +150,32 @@ fn a_with_name_read_on_both_sides_of_a_join() {
     );
 }
 
+#[test]
+fn the_top_keys_per_hopping_window() {
+    // A join of counts per key and window with their maximum per window,
+    // an aggregate over closed windows grouped by the window; `c.n >=
+    // m.top` compares two BIGINTs and is a filter, not a time bound.
+    let counts =
+        "SELECT k, COUNT(*) AS n, HOP_START(ts, INTERVAL '1' SECOND, INTERVAL '3' SECOND) AS ws, \
+                  HOP_END(ts, INTERVAL '1' SECOND, INTERVAL '3' SECOND) AS we \
+                  FROM s GROUP BY k, HOP(ts, INTERVAL '1' SECOND, INTERVAL '3' SECOND)";
+    let windows = "SELECT k, ws, COUNT(*) AS n FROM \
+                   (SELECT k, (ts / 1000) * 1000 - 1000 * o AS ws FROM s, \
+                    (SELECT 0 AS o UNION ALL SELECT 1 UNION ALL SELECT 2)) GROUP BY k, ws";
+    check(
+        "hot keys (q5)",
+        &format!(
+            "SELECT c.k, c.ws, c.n FROM ({counts}) c \
+             JOIN (SELECT MAX(n) AS top, ws, we FROM ({counts}) x GROUP BY ws, we) m \
+             ON c.ws = m.ws AND c.we = m.we AND c.n >= m.top"
+        ),
+        &format!(
+            "WITH w AS ({windows}) SELECT c.k, c.ws, c.n FROM w c \
+             JOIN (SELECT MAX(n) AS top, ws FROM w GROUP BY ws) m ON c.ws = m.ws AND c.n >= m.top"
+        ),
+    );
+}
+
 const CLI_QUERY: &str = "\
 CREATE STREAM s (id BIGINT, k VARCHAR, v BIGINT, ts BIGINT) WITH (event_time = 'ts', watermark = '1s');
 SELECT s.id, s.v FROM s

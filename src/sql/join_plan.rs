@@ -404,7 +404,11 @@ impl TimeBounds {
             _ => return Ok(false),
         };
         let columns = (l, r - left_width);
-        if self.columns.is_some_and(|known| known != columns) {
+        // Only the event-time columns bound the join (its state is freed
+        // by their watermarks); `a.n >= b.n` is a filter.
+        if self.columns.is_some_and(|known| known != columns)
+            || self.event_times.is_some_and(|times| times != columns)
+        {
             return Ok(false);
         }
         self.columns = Some(columns);

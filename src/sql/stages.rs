@@ -20,7 +20,7 @@
 use super::bind::{plan_select, unsupported};
 use super::from::CatalogInput;
 use super::parse::{EmitMode, ParsedQuery};
-use super::plan::{PlanBody, QueryPlan};
+use super::plan::{PlanBody, QueryPlan, WindowKind, WindowSpec};
 use super::{InputKind, PlanOptions};
 use crate::error::SqlError;
 use crate::exec::expr::Expr;
@@ -265,6 +265,17 @@ pub(super) fn derived_relation(
 /// unchanged.
 fn time_column(plan: &QueryPlan) -> Option<String> {
     let (project, source) = match &plan.body {
+        // A GROUP BY on the end of closed windows (a window 1 ms long at
+        // each end): the key carries the time, and its rows leave before
+        // the watermark passes it.
+        PlanBody::Aggregate(a) if a.window.is_some_and(closes_by_time) => {
+            let time = a.window.and_then(|w| w.time_column)?;
+            let key = a
+                .keys
+                .iter()
+                .position(|k| matches!(k, Expr::Column { index, .. } if *index == time))?;
+            (&a.project, key)
+        }
         PlanBody::Aggregate(a) if a.window.is_some() => (&a.project, a.keys.len() + 1),
         PlanBody::Project(project) => (project, plan.watermarking.time_column?),
         _ => return None,
@@ -273,4 +284,10 @@ fn time_column(plan: &QueryPlan) -> Option<String> {
         .iter()
         .position(|e| matches!(e, Expr::Column { index, .. } if *index == source))?;
     Some(plan.output_schema.fields[at].name.clone())
+}
+
+/// Whether `window` is the 1 ms window a GROUP BY on the end of closed
+/// windows runs in (see `closes_by_time` in the binder).
+fn closes_by_time(window: WindowSpec) -> bool {
+    matches!(window.kind, WindowKind::Tumbling { size: 1 })
 }
