@@ -175,6 +175,26 @@ pub(super) fn plan_join(
         }
         residual = Some(and(residual, binder.bind(part)?));
     }
+    // A join on equal event times alone (a window join on `window_end`)
+    // is keyed by them.
+    if let (true, Some((lt, rt)), Some(0), Some(0)) =
+        (left_keys.is_empty(), bounds.columns, bounds.lo, bounds.hi)
+    {
+        let (l_type, r_type) = (
+            from.schema.fields[lt].data_type,
+            right_input.schema.fields[rt].data_type,
+        );
+        if l_type == r_type {
+            left_keys.push(Expr::Column {
+                index: lt,
+                data_type: l_type,
+            });
+            right_keys.push(Expr::Column {
+                index: rt,
+                data_type: r_type,
+            });
+        }
+    }
     if left_keys.is_empty() {
         return Err(unsupported(
             clause.on,
