@@ -5,6 +5,7 @@
 //! other shape falls back to row-at-a-time evaluation over [`Value`]s, which is
 //! slower but follows the same SQL semantics (NULL in, NULL out).
 
+use super::case_mask;
 use super::like::LikePattern;
 use super::scalar::{self, ScalarFunc};
 use crate::data::column::ColumnData;
@@ -255,6 +256,18 @@ impl Expr {
                 ..
             } => {
                 let fast = scalar::tumble_start_column(&args[0].eval(batch), *size);
+                Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
+            }
+            // `CASE WHEN c THEN x END`, the shape an aggregate's FILTER binds to.
+            Expr::Case {
+                operand: None,
+                branches,
+                otherwise: None,
+                data_type,
+            } if branches.len() == 1 && branches[0].1.data_type() == *data_type => {
+                let (when, then) = &branches[0];
+                let then = then.eval(batch).into_owned();
+                let fast = case_mask::when_true(&when.eval(batch), then);
                 Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
             }
             _ => Cow::Owned(self.eval_rows(batch)),

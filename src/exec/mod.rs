@@ -2,6 +2,7 @@
 
 pub mod accumulator;
 pub mod asof_join;
+mod case_mask;
 pub mod expr;
 mod expr_columns;
 pub mod filter;

@@ -1,5 +1,6 @@
 //! The SQL front end: parse (sqlparser plus streaming clauses) -> bind -> plan.
 
+mod agg_filter;
 mod bind;
 mod binder;
 mod ddl;
