@@ -7,6 +7,7 @@
 
 use super::case_mask;
 use super::like::LikePattern;
+use super::pattern_fn::{self, PatternFunc};
 use super::scalar::{self, ScalarFunc};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, DataType, Value};
@@ -131,6 +132,12 @@ pub enum Expr {
         pattern: LikePattern,
         negated: bool,
     },
+    /// A VARCHAR function whose pattern was compiled at bind time (see
+    /// [`pattern_fn`]).
+    Pattern {
+        func: Box<PatternFunc>,
+        args: Vec<Expr>,
+    },
 }
 
 impl Expr {
@@ -148,6 +155,7 @@ impl Expr {
             | Expr::Like { .. } => DataType::Bool,
             Expr::Negate(e) => e.data_type(),
             Expr::Cast { to, .. } => *to,
+            Expr::Pattern { .. } => DataType::Utf8,
         }
     }
 
@@ -258,6 +266,7 @@ impl Expr {
                 let fast = scalar::tumble_start_column(&args[0].eval(batch), *size);
                 Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
             }
+            Expr::Pattern { func, args } => Cow::Owned(pattern_fn::eval_column(func, args, batch)),
             // `CASE WHEN c THEN x END`, the shape an aggregate's FILTER binds to.
             Expr::Case {
                 operand: None,
@@ -360,6 +369,7 @@ impl Expr {
                 Value::Utf8(s) => Value::Bool(pattern.matches(&s) != *negated),
                 _ => Value::Null,
             },
+            Expr::Pattern { func, args } => pattern_fn::eval_row(func, args, batch, row),
         }
     }
 }

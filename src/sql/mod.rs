@@ -7,6 +7,7 @@ mod ddl;
 mod deep_stack;
 pub mod duration;
 mod explain;
+mod flink_functions;
 mod from;
 mod group_window;
 mod join_plan;
