@@ -245,3 +245,45 @@ fn filtered_aggregates_in_a_tumbling_window_emit_changes_row_by_row() {
     }
     assert!(windows.len() > 6, "several windows per symbol");
 }
+
+/// Under EMIT CHANGES, the last row a window emits is its EMIT FINAL row
+/// (which tests/differential checks against SQLite), for hopping and session
+/// windows with filtered aggregates.
+#[test]
+fn filtered_window_changes_end_at_the_final_rows() {
+    let input = "gen:trades?records=4000&traders=5&symbols=3&seed=13";
+    let run_emit = |window: &str, emit: &str| {
+        let sql = format!(
+            "SELECT symbol, window_start, window_end, {FILTERED} FROM trades \
+             GROUP BY symbol, {window} EMIT {emit}"
+        );
+        let out = corestream::Engine::builder()
+            .sql(&sql)
+            .input(input)
+            .cores(common::core_set("0"))
+            .event_time("event_time")
+            .output(corestream::io::sink::OutputSpec::Collect)
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        common::shard_rows(&out).remove(0)
+    };
+    for window in [
+        "HOP(event_time, INTERVAL '250' MILLISECOND, INTERVAL '1' SECOND)",
+        "SESSION(event_time, INTERVAL '4' MILLISECOND)",
+    ] {
+        let finals = run_emit(window, "FINAL");
+        let changes = run_emit(window, "CHANGES");
+        let mut last: BTreeMap<(Cell, Cell), Vec<Cell>> = BTreeMap::new();
+        for row in &changes {
+            last.insert((row[0].clone(), row[1].clone()), row.clone());
+        }
+        assert!(finals.len() > 10, "{window}: {} windows", finals.len());
+        assert!(changes.len() > finals.len(), "{window}");
+        for row in &finals {
+            let key = (row[0].clone(), row[1].clone());
+            assert_eq!(last.get(&key), Some(row), "{window}");
+        }
+    }
+}
