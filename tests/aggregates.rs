@@ -5,6 +5,7 @@
 mod common;
 
 use common::{generate_trades, run, sorted_rows, Cell, Trade, INPUT};
+use corestream::data::Value;
 use std::collections::{BTreeMap, HashSet};
 
 const SQL: &str = "SELECT symbol, COUNT(DISTINCT trader_id) AS traders, \
@@ -140,4 +141,149 @@ fn distinct_is_refused_where_it_is_not_supported() {
     let text = err.to_string();
     assert!(text.contains("only COUNT(DISTINCT x)"), "{text}");
     assert!(text.contains("1:16") || text.contains("line 1"), "{text}");
+}
+
+/// One (group or window) state of the FILTER queries' reference.
+#[derive(Default)]
+struct Filtered {
+    small: i64,
+    t1_quantity: Option<i64>,
+    big_high: Option<f64>,
+    mid_traders: HashSet<String>,
+}
+
+impl Filtered {
+    fn add(&mut self, t: &Trade) {
+        if t.quantity < 300 {
+            self.small += 1;
+        }
+        if t.trader_id == "T001" {
+            *self.t1_quantity.get_or_insert(0) += t.quantity;
+        }
+        if t.quantity >= 700 {
+            self.big_high = Some(self.big_high.map_or(t.price, |h| h.max(t.price)));
+        }
+        if (300..700).contains(&t.quantity) {
+            self.mid_traders.insert(t.trader_id.clone());
+        }
+    }
+
+    fn cells(&self) -> Vec<Cell> {
+        vec![
+            Cell::Int(self.small),
+            self.t1_quantity.map_or(Cell::Null, Cell::Int),
+            self.big_high
+                .map_or(Cell::Null, |h| Cell::Float(common::Exact(h))),
+            Cell::Int(self.mid_traders.len() as i64),
+        ]
+    }
+}
+
+const FILTERED: &str = "COUNT(*) FILTER (WHERE quantity < 300) AS small, \
+SUM(quantity) FILTER (WHERE trader_id = 'T001') AS t1, \
+MAX(price) FILTER (WHERE quantity >= 700) AS big_high, \
+COUNT(DISTINCT trader_id) FILTER (WHERE quantity BETWEEN 300 AND 699) AS mid";
+
+/// Under EMIT CHANGES each input row gives its group's filtered aggregates
+/// right after it; on one shard the rows come out in input order.
+#[test]
+fn filtered_aggregates_emit_changes_row_by_row() {
+    let input = "gen:trades?records=3000&traders=5&symbols=3&seed=11";
+    let trades = generate_trades(input);
+    let sql = format!("SELECT symbol, {FILTERED} FROM trades GROUP BY symbol EMIT CHANGES");
+    for batch in [1, 64, 4096] {
+        let out = run(&sql, input, "0", batch);
+        let rows = &common::shard_rows(&out)[0];
+        assert_eq!(rows.len(), trades.len());
+        let mut groups: BTreeMap<String, Filtered> = BTreeMap::new();
+        let mut nulls = 0;
+        for (i, (t, row)) in trades.iter().zip(rows).enumerate() {
+            let g = groups.entry(t.symbol.clone()).or_default();
+            g.add(t);
+            let mut want = vec![Cell::Str(t.symbol.clone())];
+            want.extend(g.cells());
+            assert_eq!(row, &want, "row {i}, batch {batch}");
+            nulls += want.iter().filter(|c| **c == Cell::Null).count();
+        }
+        assert!(nulls > 0, "some group has had no row pass a filter yet");
+    }
+}
+
+/// The same per tumbling window, under EMIT CHANGES.
+#[test]
+fn filtered_aggregates_in_a_tumbling_window_emit_changes_row_by_row() {
+    let input = "gen:trades?records=3000&traders=5&symbols=3&seed=12";
+    let trades = generate_trades(input);
+    let sql = format!(
+        "SELECT symbol, window_start, {FILTERED} FROM trades \
+         GROUP BY symbol, TUMBLE(event_time, INTERVAL '500' MILLISECOND) EMIT CHANGES"
+    );
+    let out = corestream::Engine::builder()
+        .sql(&sql)
+        .input(input)
+        .cores(common::core_set("0"))
+        .event_time("event_time")
+        .output(corestream::io::sink::OutputSpec::Collect)
+        .build()
+        .unwrap()
+        .run()
+        .unwrap();
+    let rows = &common::shard_rows(&out)[0];
+    assert_eq!(rows.len(), trades.len());
+    let mut windows: BTreeMap<(String, i64), Filtered> = BTreeMap::new();
+    for (i, (t, row)) in trades.iter().zip(rows).enumerate() {
+        let start = t.event_time.div_euclid(500) * 500;
+        let w = windows.entry((t.symbol.clone(), start)).or_default();
+        w.add(t);
+        assert_eq!(row[0], Cell::Str(t.symbol.clone()), "row {i}");
+        assert_eq!(
+            row[1],
+            Cell::Other(format!("{:?}", Value::Timestamp(start))),
+            "row {i}"
+        );
+        assert_eq!(row[2..], w.cells()[..], "row {i}");
+    }
+    assert!(windows.len() > 6, "several windows per symbol");
+}
+
+/// Under EMIT CHANGES, the last row a window emits is its EMIT FINAL row
+/// (which tests/differential checks against SQLite), for hopping and session
+/// windows with filtered aggregates.
+#[test]
+fn filtered_window_changes_end_at_the_final_rows() {
+    let input = "gen:trades?records=4000&traders=5&symbols=3&seed=13";
+    let run_emit = |window: &str, emit: &str| {
+        let sql = format!(
+            "SELECT symbol, window_start, window_end, {FILTERED} FROM trades \
+             GROUP BY symbol, {window} EMIT {emit}"
+        );
+        let out = corestream::Engine::builder()
+            .sql(&sql)
+            .input(input)
+            .cores(common::core_set("0"))
+            .event_time("event_time")
+            .output(corestream::io::sink::OutputSpec::Collect)
+            .build()
+            .unwrap()
+            .run()
+            .unwrap();
+        common::shard_rows(&out).remove(0)
+    };
+    for window in [
+        "HOP(event_time, INTERVAL '250' MILLISECOND, INTERVAL '1' SECOND)",
+        "SESSION(event_time, INTERVAL '4' MILLISECOND)",
+    ] {
+        let finals = run_emit(window, "FINAL");
+        let changes = run_emit(window, "CHANGES");
+        let mut last: BTreeMap<(Cell, Cell), Vec<Cell>> = BTreeMap::new();
+        for row in &changes {
+            last.insert((row[0].clone(), row[1].clone()), row.clone());
+        }
+        assert!(finals.len() > 10, "{window}: {} windows", finals.len());
+        assert!(changes.len() > finals.len(), "{window}");
+        for row in &finals {
+            let key = (row[0].clone(), row[1].clone());
+            assert_eq!(last.get(&key), Some(row), "{window}");
+        }
+    }
 }

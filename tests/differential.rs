@@ -142,6 +142,38 @@ const PAIRS: &[Pair] = &[
         sqlite: "SELECT g, COUNT(*), COUNT(v), SUM(v), AVG(v), MIN(d), MAX(p_cents) / 100.0 \
                  FROM s WHERE v IS NULL OR d IS NULL GROUP BY g",
     },
+    // ---- aggregate FILTER (SQLite has it too) ---------------------------------
+    Pair {
+        name: "FILTER on every aggregate, GROUP BY a nullable key",
+        corestream: "SELECT g, COUNT(*) AS n, COUNT(*) FILTER (WHERE v > 0) AS pos, \
+                     COUNT(v) FILTER (WHERE d < 0.0) AS nv, COUNT(DISTINCT k) FILTER (WHERE v >= 100 AND v < 900) AS dk, \
+                     SUM(v) FILTER (WHERE k = 'k1') AS sv, AVG(d) FILTER (WHERE w <> 0) AS ad, \
+                     MIN(v) FILTER (WHERE d > 50.0) AS lo, MAX(d) FILTER (WHERE v IS NULL) AS hi, \
+                     SUM(p) FILTER (WHERE g = 3) AS sp, MAX(k) FILTER (WHERE NOT (w > 2)) AS mk \
+                     FROM s GROUP BY g EMIT FINAL",
+        sqlite: "SELECT g, COUNT(*), COUNT(*) FILTER (WHERE v > 0), \
+                 COUNT(v) FILTER (WHERE d < 0.0), COUNT(DISTINCT k) FILTER (WHERE v >= 100 AND v < 900), \
+                 SUM(v) FILTER (WHERE k = 'k1'), AVG(d) FILTER (WHERE w <> 0), \
+                 MIN(v) FILTER (WHERE d > 50.0), MAX(d) FILTER (WHERE v IS NULL), \
+                 SUM(p_cents) FILTER (WHERE g = 3) / 100.0, MAX(k) FILTER (WHERE NOT (w > 2)) \
+                 FROM s GROUP BY g",
+    },
+    Pair {
+        name: "FILTER in HAVING, and filters no row of a group passes",
+        corestream: "SELECT k, COUNT(*) FILTER (WHERE w = 0) AS zeros, COUNT(*) FILTER (WHERE v > 5000) AS none, \
+                     SUM(v) FILTER (WHERE v > 5000) AS sv, MIN(d) FILTER (WHERE g = 9) AS lo FROM s \
+                     GROUP BY k HAVING COUNT(*) FILTER (WHERE w = 0) > 10 EMIT FINAL",
+        sqlite: "SELECT k, COUNT(*) FILTER (WHERE w = 0), COUNT(*) FILTER (WHERE v > 5000), \
+                 SUM(v) FILTER (WHERE v > 5000), MIN(d) FILTER (WHERE g = 9) FROM s \
+                 GROUP BY k HAVING COUNT(*) FILTER (WHERE w = 0) > 10",
+    },
+    Pair {
+        name: "global aggregate with FILTER",
+        corestream: "SELECT COUNT(*) FILTER (WHERE d > 0.0) AS n, SUM(v) FILTER (WHERE d > 0.0) AS sv, \
+                     COUNT(DISTINCT g) FILTER (WHERE v < 0) AS dg, AVG(p) FILTER (WHERE k IS NULL) AS ap FROM s EMIT FINAL",
+        sqlite: "SELECT COUNT(*) FILTER (WHERE d > 0.0), SUM(v) FILTER (WHERE d > 0.0), \
+                 COUNT(DISTINCT g) FILTER (WHERE v < 0), AVG(p_cents) FILTER (WHERE k IS NULL) / 100.0 FROM s",
+    },
     // ---- tumbling windows ---------------------------------------------------
     Pair {
         name: "tumbling window, standard syntax",
@@ -172,6 +204,15 @@ const PAIRS: &[Pair] = &[
                      GROUP BY v % 3, TUMBLE(ts, INTERVAL '4' SECOND) EMIT FINAL",
         sqlite: "SELECT v % 3, (ts / 4000) * 4000 AS ws, COUNT(*), MIN(d) FROM s GROUP BY v % 3, ws",
     },
+    Pair {
+        name: "tumbling window with FILTER (Nexmark q15's shape)",
+        corestream: "SELECT k, window_start, COUNT(*) AS n, COUNT(*) FILTER (WHERE v < 0) AS neg, \
+                     COUNT(DISTINCT g) FILTER (WHERE v >= 0 AND v < 500) AS dg, SUM(v) FILTER (WHERE d > 0.0) AS sv, \
+                     MAX(d) FILTER (WHERE g = 1) AS hi FROM s GROUP BY k, TUMBLE(ts, INTERVAL '5' SECOND) EMIT FINAL",
+        sqlite: "SELECT k, (ts / 5000) * 5000 AS ws, COUNT(*), COUNT(*) FILTER (WHERE v < 0), \
+                 COUNT(DISTINCT g) FILTER (WHERE v >= 0 AND v < 500), SUM(v) FILTER (WHERE d > 0.0), \
+                 MAX(d) FILTER (WHERE g = 1) FROM s GROUP BY k, ws",
+    },
     // ---- hopping windows ----------------------------------------------------
     Pair {
         name: "hopping window, HOP(time, slide, size)",
@@ -188,6 +229,16 @@ const PAIRS: &[Pair] = &[
         sqlite: "WITH RECURSIVE o(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM o WHERE n + 1 < 4), \
                  h AS (SELECT s.*, (ts / 2500) * 2500 - o.n * 2500 AS ws FROM s, o WHERE d IS NOT NULL) \
                  SELECT g, ws, ws + 10000, COUNT(*), AVG(v), MAX(p_cents) / 100.0 FROM h GROUP BY g, ws",
+    },
+    Pair {
+        name: "hopping window with FILTER",
+        corestream: "SELECT g, window_start, COUNT(*) FILTER (WHERE k = 'k0') AS n0, AVG(v) FILTER (WHERE w > 0) AS av, \
+                     MIN(p) FILTER (WHERE v > 0) AS lo FROM s \
+                     GROUP BY g, HOP(ts, INTERVAL '2' SECOND, INTERVAL '6' SECOND) EMIT FINAL",
+        sqlite: "WITH o(n) AS (VALUES (0), (1), (2)), \
+                 h AS (SELECT s.*, (ts / 2000) * 2000 - o.n * 2000 AS ws FROM s, o) \
+                 SELECT g, ws, COUNT(*) FILTER (WHERE k = 'k0'), AVG(v) FILTER (WHERE w > 0), \
+                 MIN(p_cents) FILTER (WHERE v > 0) / 100.0 FROM h GROUP BY g, ws",
     },
     // ---- session windows ----------------------------------------------------
     Pair {
@@ -217,6 +268,17 @@ const PAIRS: &[Pair] = &[
                  THEN 0 ELSE 1 END AS brk FROM t), \
                  n AS (SELECT *, SUM(brk) OVER (PARTITION BY g ORDER BY ts, id) AS sid FROM f) \
                  SELECT g, MIN(ts), MAX(ts) + 300, COUNT(*), MIN(v) FROM n GROUP BY g, sid HAVING COUNT(*) > 1",
+    },
+    Pair {
+        name: "session window with FILTER",
+        corestream: "SELECT k, window_start, window_end, COUNT(*) FILTER (WHERE v > 0) AS pos, \
+                     SUM(w) FILTER (WHERE d < 0.0) AS sw, COUNT(DISTINCT g) FILTER (WHERE w <> 0) AS dg FROM s \
+                     GROUP BY k, SESSION(ts, INTERVAL '1' SECOND) EMIT FINAL",
+        sqlite: "WITH f AS (SELECT *, CASE WHEN ts - LAG(ts) OVER (PARTITION BY k ORDER BY ts, id) < 1000 \
+                 THEN 0 ELSE 1 END AS brk FROM s), \
+                 n AS (SELECT *, SUM(brk) OVER (PARTITION BY k ORDER BY ts, id) AS sid FROM f) \
+                 SELECT k, MIN(ts), MAX(ts) + 1000, COUNT(*) FILTER (WHERE v > 0), \
+                 SUM(w) FILTER (WHERE d < 0.0), COUNT(DISTINCT g) FILTER (WHERE w <> 0) FROM n GROUP BY k, sid",
     },
     // ---- row windows (arrival order: SQLite rowid, as rows are inserted as they arrive) --
     Pair {

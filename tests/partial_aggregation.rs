@@ -84,6 +84,10 @@ fn every_aggregate_merges_to_the_answer_of_routed_rows() {
         "SELECT COUNT(*), SUM(qty), MIN(price), AVG(price) FROM t",
         "SELECT COUNT(*), SUM(qty) FROM t WHERE qty > 1000000",
         "SELECT qty % 7, sym IS NULL, COUNT(*) FROM t GROUP BY qty % 7, sym IS NULL",
+        "SELECT sym, COUNT(*) FILTER (WHERE qty > 0), SUM(qty) FILTER (WHERE price < 50), \
+         MIN(note) FILTER (WHERE qty < 0), AVG(price) FILTER (WHERE note = 'n7') FROM t GROUP BY sym",
+        "SELECT DATE_FORMAT(ts * 1000, 'HH:mm'), REGEXP_EXTRACT(note, 'n(.)', 1), COUNT(*) FROM t \
+         GROUP BY DATE_FORMAT(ts * 1000, 'HH:mm'), REGEXP_EXTRACT(note, 'n(.)', 1)",
     ];
     for sql in queries {
         let sql = format!("{sql} EMIT FINAL");

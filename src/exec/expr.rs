@@ -5,7 +5,9 @@
 //! other shape falls back to row-at-a-time evaluation over [`Value`]s, which is
 //! slower but follows the same SQL semantics (NULL in, NULL out).
 
+use super::case_mask;
 use super::like::LikePattern;
+use super::pattern_fn::{self, PatternFunc};
 use super::scalar::{self, ScalarFunc};
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, DataType, Value};
@@ -130,6 +132,12 @@ pub enum Expr {
         pattern: LikePattern,
         negated: bool,
     },
+    /// A VARCHAR function whose pattern was compiled at bind time (see
+    /// [`pattern_fn`]).
+    Pattern {
+        func: Box<PatternFunc>,
+        args: Vec<Expr>,
+    },
 }
 
 impl Expr {
@@ -147,6 +155,7 @@ impl Expr {
             | Expr::Like { .. } => DataType::Bool,
             Expr::Negate(e) => e.data_type(),
             Expr::Cast { to, .. } => *to,
+            Expr::Pattern { .. } => DataType::Utf8,
         }
     }
 
@@ -257,6 +266,19 @@ impl Expr {
                 let fast = scalar::tumble_start_column(&args[0].eval(batch), *size);
                 Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
             }
+            Expr::Pattern { func, args } => Cow::Owned(pattern_fn::eval_column(func, args, batch)),
+            // `CASE WHEN c THEN x END`, the shape an aggregate's FILTER binds to.
+            Expr::Case {
+                operand: None,
+                branches,
+                otherwise: None,
+                data_type,
+            } if branches.len() == 1 && branches[0].1.data_type() == *data_type => {
+                let (when, then) = &branches[0];
+                let then = then.eval(batch).into_owned();
+                let fast = case_mask::when_true(&when.eval(batch), then);
+                Cow::Owned(fast.unwrap_or_else(|| self.eval_rows(batch)))
+            }
             _ => Cow::Owned(self.eval_rows(batch)),
         }
     }
@@ -347,6 +369,7 @@ impl Expr {
                 Value::Utf8(s) => Value::Bool(pattern.matches(&s) != *negated),
                 _ => Value::Null,
             },
+            Expr::Pattern { func, args } => pattern_fn::eval_row(func, args, batch, row),
         }
     }
 }

@@ -46,7 +46,7 @@ impl Expr {
             Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Like { expr, .. } => {
                 f(expr)
             }
-            Expr::Call { args, .. } => args.iter().for_each(f),
+            Expr::Call { args, .. } | Expr::Pattern { args, .. } => args.iter().for_each(f),
             Expr::Case {
                 operand,
                 branches,
@@ -85,7 +85,7 @@ impl Expr {
             Expr::IsNull { expr, .. } | Expr::Cast { expr, .. } | Expr::Like { expr, .. } => {
                 f(expr)
             }
-            Expr::Call { args, .. } => args.iter_mut().for_each(f),
+            Expr::Call { args, .. } | Expr::Pattern { args, .. } => args.iter_mut().for_each(f),
             Expr::Case {
                 operand,
                 branches,

@@ -2,9 +2,12 @@
 
 pub mod accumulator;
 pub mod asof_join;
+mod case_mask;
+pub mod date_format;
 pub mod expr;
 mod expr_columns;
 pub mod filter;
+pub mod flink_strings;
 mod fused_float;
 pub mod group_table;
 pub mod hash;
@@ -15,6 +18,7 @@ pub mod like;
 pub mod lookup_join;
 pub mod packed_index;
 pub mod partial_agg;
+pub mod pattern_fn;
 pub mod pipeline;
 pub mod project;
 mod recent_windows;

@@ -15,6 +15,7 @@
 //! a running stream has no caller to hand the error to.
 
 use super::expr::{binary_value, cast_value, BinaryOp, Expr};
+use super::flink_strings;
 use super::like::LikePattern;
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, DataType, Value};
@@ -59,6 +60,10 @@ pub enum ScalarFunc {
     Coalesce,
     /// NULL when the two arguments are equal, else the first.
     NullIf,
+    /// `(s, delimiter, index)`, Flink's (see [`flink_strings::split_index`]).
+    SplitIndex,
+    /// `(s, from, to)`, every occurrence (see [`flink_strings::replace`]).
+    Replace,
 }
 
 /// Which end(s) TRIM removes characters from.
@@ -213,6 +218,12 @@ pub fn strict(func: ScalarFunc, args: &[Value], out: DataType) -> Value {
         (Trim(side), [Value::Utf8(s)]) => Value::Utf8(trim(s, " ", side).to_owned()),
         (Trim(side), [Value::Utf8(s), Value::Utf8(chars)]) => {
             Value::Utf8(trim(s, chars, side).to_owned())
+        }
+        (SplitIndex, [Value::Utf8(s), Value::Utf8(d), Value::Int64(i)]) => {
+            flink_strings::split_index(s, d, *i)
+        }
+        (Replace, [Value::Utf8(s), Value::Utf8(from), Value::Utf8(to)]) => {
+            flink_strings::replace(s, from, to)
         }
         (Abs, [v]) => abs(v),
         (Round { digits }, [v]) => round(v, digits, out),

@@ -299,7 +299,7 @@ impl<'a> Binder<'a> {
             }
             _ => func,
         };
-        if f.filter.is_some() || !list.clauses.is_empty() {
+        if !list.clauses.is_empty() {
             return Err(unsupported(
                 e,
                 format!("{name} with clauses is not supported"),
@@ -338,6 +338,10 @@ impl<'a> Binder<'a> {
                 (func, Some(bound))
             }
             _ => return Err(unsupported(e, format!("{name} takes exactly one argument"))),
+        };
+        let (func, arg) = match &f.filter {
+            Some(cond) => super::agg_filter::filtered(func, arg, self.bind_filter(cond, &name)?),
+            None => (func, arg),
         };
         let out = output_type(func, arg.as_ref().map(|a| a.data_type()));
         let order = match func {
@@ -381,6 +385,12 @@ impl Binder<'_> {
             return Err(unsupported(
                 e,
                 "window functions (OVER) are only allowed in the select list",
+            ));
+        }
+        if let Some(cond) = &f.filter {
+            return Err(unsupported(
+                cond.as_ref(),
+                "FILTER is not supported in OVER; aggregate a CASE instead",
             ));
         }
         let spec = match over {

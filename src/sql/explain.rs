@@ -603,6 +603,10 @@ fn expr(e: &Expr, names: &[String]) -> String {
             expr(inner, names),
             if *negated { "NOT " } else { "" }
         ),
+        Expr::Pattern { func, args } => {
+            let args: Vec<String> = args.iter().map(|a| top(a, names)).collect();
+            func.sql(&args)
+        }
     }
 }
 

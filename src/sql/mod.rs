@@ -1,5 +1,6 @@
 //! The SQL front end: parse (sqlparser plus streaming clauses) -> bind -> plan.
 
+mod agg_filter;
 mod bind;
 mod binder;
 mod ddl;
@@ -7,6 +8,7 @@ mod deep_stack;
 mod derived_join;
 pub mod duration;
 mod explain;
+mod flink_functions;
 mod from;
 mod group_window;
 mod join_plan;

@@ -11,6 +11,7 @@
 //! DOUBLE); a NULL literal takes the type of the other branches.
 
 use super::bind::{error_at, unsupported};
+use super::flink_functions;
 use crate::data::{DataType, Value};
 use crate::error::{SqlError, SqlErrorKind};
 use crate::exec::expr::{BinaryOp, Expr};
@@ -22,22 +23,22 @@ use sqlparser::ast;
 pub(super) type Bind<'b> = dyn FnMut(&ast::Expr) -> Result<Expr, SqlError> + 'b;
 
 /// A bound argument and the text it came from, for errors.
-struct Arg<'a> {
-    node: &'a ast::Expr,
-    expr: Expr,
+pub(super) struct Arg<'a> {
+    pub(super) node: &'a ast::Expr,
+    pub(super) expr: Expr,
 }
 
 impl Arg<'_> {
-    fn data_type(&self) -> DataType {
+    pub(super) fn data_type(&self) -> DataType {
         self.expr.data_type()
     }
 
-    fn is_null(&self) -> bool {
+    pub(super) fn is_null(&self) -> bool {
         is_null_literal(&self.expr)
     }
 }
 
-fn is_null_literal(e: &Expr) -> bool {
+pub(super) fn is_null_literal(e: &Expr) -> bool {
     matches!(
         e,
         Expr::Literal {
@@ -47,15 +48,15 @@ fn is_null_literal(e: &Expr) -> bool {
     )
 }
 
-fn is_time(t: DataType) -> bool {
+pub(super) fn is_time(t: DataType) -> bool {
     matches!(t, DataType::Timestamp | DataType::Int64)
 }
 
-fn is_utf8(t: DataType) -> bool {
+pub(super) fn is_utf8(t: DataType) -> bool {
     t == DataType::Utf8
 }
 
-fn is_int(t: DataType) -> bool {
+pub(super) fn is_int(t: DataType) -> bool {
     t == DataType::Int64
 }
 
@@ -64,7 +65,12 @@ fn is_numeric(t: DataType) -> bool {
 }
 
 /// Fails unless `arg` has a type `ok` accepts (a NULL literal fits anything).
-fn want(func: &str, arg: &Arg, ok: fn(DataType) -> bool, expected: &str) -> Result<(), SqlError> {
+pub(super) fn want(
+    func: &str,
+    arg: &Arg,
+    ok: fn(DataType) -> bool,
+    expected: &str,
+) -> Result<(), SqlError> {
     if arg.is_null() || ok(arg.data_type()) {
         Ok(())
     } else {
@@ -137,7 +143,7 @@ fn unify(what: &str, results: &[&Arg]) -> Result<DataType, SqlError> {
     Ok(out.unwrap_or(DataType::Int64))
 }
 
-fn arity(
+pub(super) fn arity(
     func: &str,
     node: &ast::Function,
     found: usize,
@@ -160,7 +166,7 @@ fn arity(
 }
 
 /// A constant integer: a literal, or a negated one.
-fn const_int(e: &Expr) -> Option<i64> {
+pub(super) fn const_int(e: &Expr) -> Option<i64> {
     match e {
         Expr::Literal {
             value: Value::Int64(x),
@@ -171,7 +177,7 @@ fn const_int(e: &Expr) -> Option<i64> {
     }
 }
 
-fn call(func: ScalarFunc, args: Vec<Arg>, data_type: DataType) -> Expr {
+pub(super) fn call(func: ScalarFunc, args: Vec<Arg>, data_type: DataType) -> Expr {
     Expr::Call {
         func,
         args: args.into_iter().map(|a| a.expr).collect(),
@@ -216,7 +222,7 @@ pub(super) fn function(
             | "NULLIF"
             | "DATE_TRUNC"
             | "DATE_PART"
-    );
+    ) || flink_functions::knows(&name);
     if !known {
         return Ok(None);
     }
@@ -407,6 +413,7 @@ pub(super) fn function(
                 call(ScalarFunc::Extract(part), vec![time], part.output_type())
             }
         }
+        _ if flink_functions::knows(&name) => flink_functions::bind(&name, f, args)?,
         _ => unreachable!("`known` lists every name matched here"),
     };
     Ok(Some(bound))
