@@ -285,7 +285,10 @@ fn bad_options_are_clear_errors_with_exit_2() {
             "--base-time yesterday: expected an ISO 8601 UTC time",
         ),
     ];
-    for (args, message) in cases {
+    let file = process::temp_file("a-file", "mine\n");
+    let not_a_dir: &[&str] = &["gen", "nexmark", "--events", "10", "--out", file.str()];
+    let cases = [cases, &[(not_a_dir, "not a directory")]].concat();
+    for (args, message) in &cases {
         let ran = corestream(args);
         assert_eq!(ran.code, Some(2), "{args:?}\n{}", ran.context());
         assert!(
@@ -295,6 +298,7 @@ fn bad_options_are_clear_errors_with_exit_2() {
         );
     }
     assert!(!dir.0.exists(), "a refused gen writes nothing");
+    assert_eq!(std::fs::read_to_string(&file.0).unwrap(), "mine\n");
 }
 
 /// A named input called after a stream reads that stream, and can stand

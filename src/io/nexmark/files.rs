@@ -50,6 +50,12 @@ pub fn write_csv_files(options: &NexmarkOptions, dir: &Path) -> Result<Vec<Writt
             "corestream gen nexmark needs --events: the streams never end without it".into(),
         ));
     }
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Config(format!(
+            "--out {}: not a directory (gen nexmark writes three files into it)",
+            dir.display()
+        )));
+    }
     for stream in Stream::ALL {
         let path = path_of(dir, stream);
         // `symlink_metadata`: a dangling symlink is a file too.
