@@ -90,7 +90,12 @@ impl Clock {
     /// Event `n`'s time, epoch ms.
     #[inline]
     pub fn time(self, n: u64) -> i64 {
-        let us = u128::from(n) * 1_000_000 / u128::from(self.event_rate);
+        // In 64 bits while `n * 1_000_000` fits (18 trillion events): a
+        // 128-bit division is a library call.
+        let us = match n.checked_mul(1_000_000) {
+            Some(n_us) => u128::from(n_us / self.event_rate),
+            None => u128::from(n) * 1_000_000 / u128::from(self.event_rate),
+        };
         let ms = i64::try_from(us / 1_000).unwrap_or(i64::MAX);
         self.base_time.saturating_add(ms)
     }
@@ -246,6 +251,13 @@ mod tests {
             .time(u64::MAX),
             i64::MAX
         );
+        // Where `n * 1_000_000` needs 128 bits: n / 1000 us, n / 10^6 ms.
+        let fast = Clock {
+            base_time: 0,
+            event_rate: 1_000_000_000,
+        };
+        assert_eq!(fast.time(u64::MAX), (u64::MAX / 1_000_000) as i64);
+        assert_eq!(fast.time(1 << 60), ((1u64 << 60) / 1_000_000) as i64);
     }
 
     #[test]
