@@ -227,10 +227,11 @@ impl EngineBuilder {
         let parsed = crate::sql::parse(&self.sql)?;
         // One unnamed spec that gives several named inputs (`gen:nexmark`):
         // the query reads those it names.
-        let expanded = match self.named_inputs.is_empty() {
-            true => nexmark::expand(&self.input),
-            false => None,
-        };
+        let expanded = self
+            .named_inputs
+            .is_empty()
+            .then(|| nexmark::expand(&self.input))
+            .flatten();
         let named = expanded.as_ref().unwrap_or(&self.named_inputs);
         if !named.is_empty() {
             let mut text = self.text.clone();
@@ -324,11 +325,8 @@ impl EngineBuilder {
                 .expect("the planner resolved every input in the catalog");
             sources.push(vec![by_name[i].take().expect("an input is joined once")]);
         }
-        if let Some(i) = by_name
-            .iter()
-            .position(Option::is_some)
-            .filter(|_| !unread_ok)
-        {
+        let unread = by_name.iter().position(Option::is_some);
+        if let Some(i) = unread.filter(|_| !unread_ok) {
             let name = catalog[i].name.clone().unwrap_or_default();
             return Err(Error::Config(format!(
                 "--input {name}=... is not used by the query; remove it or name it in FROM or JOIN"
