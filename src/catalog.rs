@@ -12,6 +12,7 @@
 
 use crate::data::Schema;
 use crate::error::Error;
+use crate::io::nexmark;
 use crate::io::source::{self, Source};
 use crate::io::text::{parse_delimiter, InputFormat, TextOptions};
 use crate::sql::{CatalogInput, InputKind, ParsedQuery, PlanOptions, StreamDecl};
@@ -101,8 +102,9 @@ pub fn open_named(
             return Err(Error::Config(format!("--input {name}=... is given twice")));
         }
         let decl = declaration(parsed, name);
-        let source = source::open(spec, &text_options(decl, text)?)?;
-        inputs.push(describe(name, source, decl, flags, bounded(spec))?);
+        let spec = nexmark::named_spec(name, spec)?;
+        let source = source::open(&spec, &text_options(decl, text)?)?;
+        inputs.push(describe(name, source, decl, flags, bounded(&spec))?);
     }
     check_declared(parsed, &inputs)?;
     Ok(inputs)
@@ -125,7 +127,8 @@ pub fn reopen(
              over it), and {spec} can be read once: only a file or a generator can be read twice"
         )));
     }
-    source::open(spec, &text_options(declaration(parsed, name), text)?)
+    let spec = nexmark::named_spec(name, spec)?;
+    source::open(&spec, &text_options(declaration(parsed, name), text)?)
 }
 
 /// Describes sources the application opened itself, each with its name.

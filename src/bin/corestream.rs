@@ -1,4 +1,6 @@
 //! The `corestream` command line: flags become library calls, nothing more.
+//! `run`, `explain` and `topology`, and `gen nexmark` to write Nexmark's
+//! streams to files.
 //!
 //! # Signals
 //! During `run`, the first SIGINT or SIGTERM only sets a flag (signal-hook's
@@ -44,6 +46,40 @@ enum Command {
     Explain(Box<ExplainArgs>),
     /// Print the machine's CPUs and NUMA nodes, and where shards would run.
     Topology(CoreArgs),
+    /// Write generated data to files.
+    Gen(GenArgs),
+}
+
+#[derive(Args)]
+struct GenArgs {
+    #[command(subcommand)]
+    what: GenCommand,
+}
+
+#[derive(Subcommand)]
+enum GenCommand {
+    /// Nexmark's three streams as DIR/person.csv, DIR/auction.csv and DIR/bid.csv
+    /// (never overwriting a file).
+    Nexmark(NexmarkArgs),
+}
+
+#[derive(Args)]
+struct NexmarkArgs {
+    /// Events over the three streams: of every 50, 1 person, 3 auctions and 46 bids.
+    #[arg(long)]
+    events: u64,
+    /// Every event is a function of the seed and its number.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Events per second of event time, over the three streams.
+    #[arg(long, default_value_t = corestream::io::nexmark::options::DEFAULT_EVENT_RATE)]
+    event_rate: u64,
+    /// The first event's time: ISO 8601 UTC or epoch milliseconds.
+    #[arg(long, default_value = "2026-01-01T00:00:00Z")]
+    base_time: String,
+    /// The directory for the three files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: std::path::PathBuf,
 }
 
 #[derive(Args)]
@@ -75,7 +111,8 @@ struct QueryArgs {
     #[arg(long, default_value = DEFAULT_SQL)]
     sql: String,
     /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D&wait=spin|sleep, a CSV file, or - for stdin;
-    /// NAME=SPEC names an input for FROM and JOIN (give one per input).
+    /// NAME=SPEC names an input for FROM and JOIN (give one per input). One unnamed
+    /// gen:nexmark?events=N&seed=S&rate=R&event_rate=E&base_time=T gives the inputs person, auction and bid.
     #[arg(long, value_name = "[NAME=]SPEC")]
     input: Vec<String>,
     /// csv, json (one object per line) or auto (json for .jsonl/.ndjson paths, else csv).
@@ -447,12 +484,33 @@ fn topology(args: CoreArgs) -> Result<(), Error> {
     write_stdout(&render(&topo, Some(&cores)))
 }
 
+/// Writes the Nexmark files and prints what it wrote.
+fn gen(args: GenArgs) -> Result<(), Error> {
+    use corestream::io::nexmark::{files, NexmarkOptions};
+    let GenCommand::Nexmark(args) = args.what;
+    let options =
+        NexmarkOptions::from_flags(args.events, args.seed, args.event_rate, &args.base_time)?;
+    let started = std::time::Instant::now();
+    let written = files::write_csv_files(&options, &args.out)?;
+    let mut text = String::new();
+    for w in &written {
+        text.push_str(&format!("{}: {} rows\n", w.path.display(), w.rows));
+    }
+    text.push_str(&format!(
+        "{} events in {:.3} s\n",
+        args.events,
+        started.elapsed().as_secs_f64()
+    ));
+    write_stdout(&text)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(*args),
         Command::Explain(args) => explain(*args).map(|()| 0),
         Command::Topology(args) => topology(args).map(|()| 0),
+        Command::Gen(args) => gen(args).map(|()| 0),
     };
     match result {
         Ok(0) => ExitCode::SUCCESS,

@@ -6,6 +6,7 @@ use crate::catalog::{self, same_columns, NamedInput, TimeFlags};
 use crate::data::Schema;
 use crate::error::Error;
 use crate::io::late::LatePolicy;
+use crate::io::nexmark;
 use crate::io::sink::{result_rings, OutputSpec};
 use crate::io::source::{self, Source};
 use crate::io::split;
@@ -82,6 +83,8 @@ impl EngineBuilder {
     }
 
     /// The input spec: `gen:trades?...`, a CSV path, or `-` for stdin.
+    /// `gen:nexmark?...` (without `stream=`) gives three named inputs,
+    /// `person`, `auction` and `bid`: the query reads those it names.
     pub fn input(mut self, spec: impl Into<String>) -> Self {
         self.input = spec.into();
         self
@@ -226,7 +229,15 @@ impl EngineBuilder {
     pub fn build(self) -> Result<Engine, Error> {
         crate::limits::check_batch_size(self.batching.batch_size)?;
         let parsed = crate::sql::parse(&self.sql)?;
-        if !self.named_inputs.is_empty() {
+        // One unnamed spec that gives several named inputs (`gen:nexmark`):
+        // the query reads those it names.
+        let expanded = self
+            .named_inputs
+            .is_empty()
+            .then(|| nexmark::expand(&self.input))
+            .flatten();
+        let named = expanded.as_ref().unwrap_or(&self.named_inputs);
+        if !named.is_empty() {
             let mut text = self.text.clone();
             text.on_error = text.on_error.resolve(self.output.directory());
             if self.named_inputs.len() > 1 && matches!(text.on_error, OnError::DeadLetter(_)) {
@@ -234,11 +245,10 @@ impl EngineBuilder {
                     "--on-error dead-letter takes a single input for now; use skip or fail".into(),
                 ));
             }
-            let inputs =
-                catalog::open_named(&parsed, &self.named_inputs, &text, &self.time_flags())?;
-            let named = self.named_inputs.clone();
+            let inputs = catalog::open_named(&parsed, named, &text, &self.time_flags())?;
+            let named = named.clone();
             let reopen = |name: &str| catalog::reopen(&parsed, &named, &text, name).map(Some);
-            return self.finish_named(parsed.clone(), inputs, &reopen);
+            return self.finish_named(parsed.clone(), inputs, expanded.is_some(), &reopen);
         }
         let mut text = self.text.clone();
         text.on_error = text.on_error.resolve(self.output.directory());
@@ -277,7 +287,7 @@ impl EngineBuilder {
     ) -> Result<Engine, Error> {
         let parsed = crate::sql::parse(&self.sql)?;
         let inputs = catalog::from_sources(&parsed, sources, &self.time_flags())?;
-        self.finish_named(parsed, inputs, &|_| Ok(None))
+        self.finish_named(parsed, inputs, false, &|_| Ok(None))
     }
 
     fn time_flags(&self) -> TimeFlags {
@@ -290,13 +300,15 @@ impl EngineBuilder {
     }
 
     /// Plans `parsed` over named inputs; each input the query reads gets
-    /// one reader.
-    /// An input read by two stages is opened again with `reopen` (`None`:
-    /// it cannot be).
+    /// one reader. An input it does not read is an error, unless `unread_ok`
+    /// (the inputs of one spec that gives several, as `gen:nexmark` does):
+    /// then it is dropped unread. An input read by two stages is opened
+    /// again with `reopen` (`None`: it cannot be).
     fn finish_named(
         self,
         parsed: crate::sql::ParsedQuery,
         inputs: Vec<NamedInput>,
+        unread_ok: bool,
         reopen: &dyn Fn(&str) -> Reopened,
     ) -> Result<Engine, Error> {
         if self.readers.is_some_and(|r| r != 1) {
@@ -345,7 +357,8 @@ impl EngineBuilder {
             };
             sources.push(vec![source]);
         }
-        if let Some(i) = by_name.iter().position(Option::is_some) {
+        let unread = by_name.iter().position(Option::is_some);
+        if let Some(i) = unread.filter(|_| !unread_ok) {
             let name = catalog[i].name.clone().unwrap_or_default();
             return Err(Error::Config(format!(
                 "--input {name}=... is not used by the query; remove it or name it in FROM or JOIN"

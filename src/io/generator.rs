@@ -132,7 +132,7 @@ impl TradesGenerator {
         let (kind, query) = spec.split_once('?').unwrap_or((spec, ""));
         if kind != "trades" {
             return Err(Error::Config(format!(
-                "unknown generator `gen:{kind}`; available: gen:trades"
+                "unknown generator `gen:{kind}`; available: gen:trades, gen:nexmark"
             )));
         }
         let mut o = GeneratorOptions::default();
@@ -292,7 +292,7 @@ const SPIN_WINDOW: Duration = Duration::from_micros(100);
 /// Waits until `until`, as an outside source whose records arrive over time
 /// would keep the router waiting: sleeps off all but the last
 /// `SPIN_WINDOW` (all of it with [`Wait::Sleep`]), then spins to the deadline.
-fn wait_until(until: Instant, wait: Wait) {
+pub(crate) fn wait_until(until: Instant, wait: Wait) {
     let spin = match wait {
         Wait::Spin => SPIN_WINDOW,
         Wait::Sleep => Duration::ZERO,

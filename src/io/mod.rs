@@ -6,6 +6,7 @@ pub mod json;
 pub mod kafka;
 pub mod late;
 pub mod lines;
+pub mod nexmark;
 pub mod parse;
 pub mod push;
 pub mod reject;

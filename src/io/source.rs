@@ -3,6 +3,7 @@
 use super::generator::TradesGenerator;
 use super::json::JsonSource;
 use super::lines::Input;
+use super::nexmark::NexmarkSource;
 use super::tcp::TcpSource;
 use super::text::{InputFormat, TextOptions, TextSource};
 use crate::data::{Batch, Schema};
@@ -73,12 +74,16 @@ pub fn file_path(spec: &str) -> Option<&str> {
     (!stream).then_some(spec)
 }
 
-/// Opens the source named by an `--input` spec: `gen:trades?...`, `-` for
+/// Opens the source named by an `--input` spec: `gen:trades?...`,
+/// `gen:nexmark?...&stream=S` (one Nexmark stream), `-` for
 /// stdin, `tcp://HOST:PORT` (a listener), `kafka://HOST:PORT/TOPIC?...` (see
 /// [`super::kafka`]), or a path to a CSV or JSON lines file (read as `options` say; JSON
 /// lines by default for `.jsonl` and `.ndjson`).
 pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error> {
     if let Some(rest) = spec.strip_prefix("gen:") {
+        if rest == "nexmark" || rest.starts_with("nexmark?") {
+            return Ok(Box::new(NexmarkSource::from_spec(rest)?));
+        }
         return Ok(Box::new(TradesGenerator::from_spec(rest)?));
     }
     if let Some(addr) = spec.strip_prefix("tcp://") {
