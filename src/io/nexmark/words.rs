@@ -1,4 +1,5 @@
-//! The text of Nexmark events: Nexmark's name, city and state lists,
+//! The text of Nexmark events: Nexmark's name, city and state lists (as
+//! Beam's generator spells them, capitalized: Nexmark q3 looks for 'OR'),
 //! random letters and digits, and the channels with their URLs. Everything
 //! is ASCII and written into a caller's buffer, allocating nothing per event.
 
@@ -6,24 +7,24 @@ use super::model::EventRng;
 use crate::data::Utf8Column;
 
 pub const FIRST_NAMES: [&str; 11] = [
-    "peter", "paul", "luke", "john", "saul", "vicky", "kate", "julie", "sarah", "deiter", "walter",
+    "Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter",
 ];
 pub const LAST_NAMES: [&str; 9] = [
-    "shultz", "abrams", "spencer", "white", "bartels", "walton", "smith", "jones", "noris",
+    "Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris",
 ];
 pub const CITIES: [&str; 10] = [
-    "phoenix",
-    "los angeles",
-    "san francisco",
-    "boise",
-    "portland",
-    "bend",
-    "redmond",
-    "seattle",
-    "kent",
-    "cheyenne",
+    "Phoenix",
+    "Los Angeles",
+    "San Francisco",
+    "Boise",
+    "Portland",
+    "Bend",
+    "Redmond",
+    "Seattle",
+    "Kent",
+    "Cheyenne",
 ];
-pub const STATES: [&str; 6] = ["az", "ca", "id", "or", "wa", "wy"];
+pub const STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
 pub const HOT_CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
 /// Channels other than the hot ones: `channel-0` to `channel-9999`.
 pub const CHANNELS: u64 = 10_000;
