@@ -430,10 +430,13 @@ fn q18_last_bid_per_bidder_and_auction() {
 
 #[test]
 fn q19_top_10_bids_per_auction() {
+    // Ties on price are ranked by the rows' values, in column order
+    // (docs/dataflow.md, Top-N), so the top 10 never depend on arrival.
     check_sqlite(
         "q19",
         "SELECT * FROM (SELECT *, ROW_NUMBER() OVER \
-           (PARTITION BY auction ORDER BY price DESC, dateTime) AS rn FROM bid) WHERE rn <= 10",
+           (PARTITION BY auction ORDER BY price DESC, auction, bidder, price, channel, url, \
+             dateTime, extra) AS rn FROM bid) WHERE rn <= 10",
         EXACT,
     );
 }
