@@ -120,7 +120,10 @@ fn run(sql: &str, streams: &[Memory], cores: &str) -> (f64, u64) {
         .build_with_sources(sources)
         .unwrap_or_else(|e| panic!("{e}"));
     let out = engine.run().unwrap_or_else(|e| panic!("{e}"));
-    (started.elapsed().as_secs_f64(), out.summary.total().rows_out)
+    (
+        started.elapsed().as_secs_f64(),
+        out.summary.total().rows_out,
+    )
 }
 
 /// Median seconds of a bare loop over the bid batches: a sum of the price
@@ -149,7 +152,10 @@ fn main() {
     let wanted = std::env::var("CORESTREAM_NEXMARK").ok();
     let all_cores = CoreSet::online_cpus().unwrap().len();
     let generated = Instant::now();
-    let streams: Vec<Memory> = STREAMS.iter().map(|s| Memory::generate(s, events)).collect();
+    let streams: Vec<Memory> = STREAMS
+        .iter()
+        .map(|s| Memory::generate(s, events))
+        .collect();
     println!(
         "nexmark: {events} events generated in {:.2} s (not timed below); {} trials, median; \
          1 core and {all_cores} cores",

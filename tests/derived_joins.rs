@@ -1,9 +1,10 @@
 //! Joins that read a derived table against SQLite: a window aggregate
 //! joined back to its own input (Nexmark q7's shape), a window join of two
 //! windowed subqueries on key and window, and a WITH name read on both
-//! sides of a join (Nexmark q5's shape); each on 1 and 2 shards at several
-//! batch sizes, every configuration giving exactly the same rows. Then the
-//! same through the CLI from a file read twice, and the refusals.
+//! sides of a join (Nexmark q5's shape), and a self-join; each on 1 and 2
+//! shards at several batch sizes, every configuration giving exactly the
+//! same rows. Then the same through the CLI from a file read twice, and
+//! the refusals.
 
 mod process;
 mod support;
@@ -173,6 +174,36 @@ fn the_top_keys_per_hopping_window() {
             "WITH w AS ({windows}) SELECT c.k, c.ws, c.n FROM w c \
              JOIN (SELECT MAX(n) AS top, ws FROM w GROUP BY ws) m ON c.ws = m.ws AND c.n >= m.top"
         ),
+    );
+}
+
+#[test]
+fn a_self_join_reads_its_input_twice() {
+    check(
+        "each row against the same key's rows up to 100 ms later",
+        "SELECT a.id, b.id AS later, b.v - a.v AS change FROM s a JOIN s b \
+         ON a.k = b.k AND b.ts BETWEEN a.ts + 1 AND a.ts + 100",
+        "SELECT a.id, b.id, b.v - a.v FROM s a JOIN s b \
+         ON a.k = b.k AND b.ts BETWEEN a.ts + 1 AND a.ts + 100",
+    );
+}
+
+#[test]
+fn a_self_join_without_aliases_is_refused() {
+    let file = temp_file("derived-joins-self.csv", "id,k,v,ts\n1,a,2,3\n");
+    let out = corestream(&[
+        "run",
+        "--sql",
+        "CREATE STREAM s (id BIGINT, k VARCHAR, v BIGINT, ts BIGINT) WITH (event_time = 'ts');
+         SELECT s.id FROM s JOIN s ON s.k = s.k AND s.ts BETWEEN s.ts AND s.ts + 1",
+        "--input",
+        &format!("s={}", file.str()),
+    ]);
+    assert_eq!(out.code, Some(2), "{}", out.context());
+    assert!(
+        out.stderr.contains("needs an alias on each side"),
+        "{}",
+        out.stderr
     );
 }
 

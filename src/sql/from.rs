@@ -148,7 +148,11 @@ pub(super) fn bind_from<'a>(
     let mut scopes = vec![relation(&from.relation, catalog, 0)?];
     let join = match from.joins.as_slice() {
         [] => None,
-        [_] if catalog.len() == 1 && catalog[0].name.is_none() => {
+        [join]
+            if catalog.len() == 1
+                && catalog[0].name.is_none()
+                && table_name(&join.relation) != table_name(&from.relation) =>
+        {
             return Err(unsupported(
                 &from.joins[0].relation,
                 "a join reads a second input: name each input with --input NAME=SPEC \
@@ -157,10 +161,17 @@ pub(super) fn bind_from<'a>(
         }
         [join] => {
             let scope = relation(&join.relation, catalog, scopes[0].width)?;
-            if scope.input == scopes[0].input {
+            // A self-join reads its input twice; each side needs a name.
+            let named_apart = match (&scopes[0].alias, &scope.alias) {
+                (_, None) => false,
+                (Some(a), Some(b)) => !a.eq_ignore_ascii_case(b),
+                (None, Some(b)) => !b.eq_ignore_ascii_case(&scopes[0].name),
+            };
+            if scope.input == scopes[0].input && !named_apart {
                 return Err(unsupported(
                     &join.relation,
-                    "a self-join (an input joined to itself) is not supported yet",
+                    "a self-join (an input joined to itself) needs an alias on each side, \
+                     e.g. FROM bid a JOIN bid b ON ...",
                 ));
             }
             let clause = join_clause(join, &scope.name, hints)?;
@@ -183,6 +194,14 @@ pub(super) fn bind_from<'a>(
         schema: Schema::new(fields),
         join,
     })
+}
+
+/// The name a relation of FROM gives its input (`None` for a subquery).
+fn table_name(factor: &ast::TableFactor) -> Option<String> {
+    match factor {
+        ast::TableFactor::Table { name, .. } => Some(name.to_string().to_ascii_lowercase()),
+        _ => None,
+    }
 }
 
 /// One relation of FROM, found in the catalog.
