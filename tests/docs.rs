@@ -404,6 +404,7 @@ const PAGES: &[&str] = &[
     "docs/operations.md",
     "docs/how-it-works.md",
     "docs/performance.md",
+    "docs/nexmark.md",
 ];
 
 #[test]
@@ -512,4 +513,9 @@ fn how_it_works() {
 #[test]
 fn performance() {
     assert_page("docs/performance.md");
+}
+
+#[test]
+fn nexmark_page() {
+    assert_page("docs/nexmark.md");
 }

@@ -5,14 +5,14 @@
 -- default event rate, 10 s down to 334 events/s), so its state is freed; the
 -- per-auction maximum changes until the input ends, so the result is read at end of
 -- input (EMIT FINAL), which is Flink's final result; AVG is cast to BIGINT as
--- Flink's AVG of a BIGINT is one.
+-- Flink's AVG of a BIGINT is one; the columns are named as Flink's sink names them (id, final).
 CREATE STREAM auction (id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT,
   reserve BIGINT, dateTime TIMESTAMP, expires TIMESTAMP, seller BIGINT, category BIGINT, extra VARCHAR)
   WITH (event_time = 'dateTime', watermark = '4s');
 CREATE STREAM bid (auction BIGINT, bidder BIGINT, price BIGINT, channel VARCHAR, url VARCHAR,
   dateTime TIMESTAMP, extra VARCHAR)
   WITH (event_time = 'dateTime', watermark = '4s');
-SELECT Q.category, CAST(AVG(Q.final) AS BIGINT) AS avg_price
+SELECT Q.category AS id, CAST(AVG(Q.final) AS BIGINT) AS final
 FROM (
   SELECT MAX(B.price) AS final, A.category
   FROM auction A JOIN bid B ON A.id = B.auction
