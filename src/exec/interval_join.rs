@@ -13,9 +13,12 @@
 //! a left row that met no right row is emitted with NULLs when it is freed.
 //!
 //! # State
-//! Per side: a columnar store of its rows, and per key the store rows and
-//! their times; freed rows leave the key lists at once and the store when
-//! they outnumber the live ones.
+//! Per side: a columnar store of its rows, per key the store rows and their
+//! times, and a queue of every held row's (time, key) earliest first, so a
+//! watermark visits only the keys it frees rows of. Freed rows leave the key
+//! lists at once and the store when they outnumber the live ones; keys left
+//! with no rows leave the key index when they outnumber the others, so
+//! neither grows with the keys an unbounded input has ever seen.
 
 use super::group_table::GroupTable;
 use super::join_rows::{gather_or_null, key_columns, unmatch_null_keys};
@@ -24,9 +27,15 @@ use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, Schema};
 use crate::exec::expr::Expr;
 use crate::sql::plan::JoinPlan;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Freed store rows tolerated on top of the live ones before compacting.
 const COMPACT_SLACK: usize = 4096;
+
+/// Keys without rows tolerated in the key index on top of those with rows
+/// before it is rebuilt.
+const REKEY_SLACK: usize = 4096;
 
 /// One side's rows.
 struct Side {
@@ -35,8 +44,12 @@ struct Side {
     lateness: i64,
     watermark: i64,
     index: GroupTable,
-    /// Per key slot: (time, store row, matched), oldest first.
+    /// Per key slot: (time, store row, matched), in arrival order.
     entries: Vec<Vec<(i64, u32, bool)>>,
+    /// (time, key slot) of every row held, earliest first.
+    expiry: BinaryHeap<Reverse<(i64, u32)>>,
+    /// Key slots whose lists hold rows.
+    occupied: usize,
     store: Vec<Column>,
     stored: usize,
     live: usize,
@@ -52,6 +65,8 @@ impl Side {
             watermark: i64::MIN,
             index: GroupTable::new(&types, 1024),
             entries: Vec::new(),
+            expiry: BinaryHeap::new(),
+            occupied: 0,
             store: schema
                 .fields
                 .iter()
@@ -102,16 +117,31 @@ impl Side {
     /// Records a row in its key's list.
     fn insert(&mut self, slot: u32, t: i64, row: u32, matched: bool) {
         if slot != ABSENT {
-            self.entries[slot as usize].push((t, row, matched));
+            let list = &mut self.entries[slot as usize];
+            self.occupied += usize::from(list.is_empty());
+            list.push((t, row, matched));
+            self.expiry.push(Reverse((t, slot)));
             self.live += 1;
         }
     }
 
     /// Frees the rows with time below `limit`; returns the unmatched ones.
+    /// Visits only the keys that hold such rows.
     fn free_before(&mut self, limit: i64) -> Vec<u32> {
+        let mut touched = Vec::new();
+        while let Some(&Reverse((t, slot))) = self.expiry.peek() {
+            if t >= limit {
+                break;
+            }
+            self.expiry.pop();
+            touched.push(slot);
+        }
+        touched.sort_unstable();
+        touched.dedup();
         let mut unmatched = Vec::new();
         let mut freed = 0;
-        for list in &mut self.entries {
+        for slot in touched {
+            let list = &mut self.entries[slot as usize];
             list.retain(|&(t, row, matched)| {
                 let keep = t >= limit;
                 if !keep {
@@ -122,9 +152,36 @@ impl Side {
                 }
                 keep
             });
+            self.occupied -= usize::from(list.is_empty());
         }
         self.live -= freed;
         unmatched
+    }
+
+    /// Rebuilds the key index with only the keys that hold rows, once the
+    /// others outnumber them.
+    fn rekey_if_needed(&mut self) {
+        if self.index.len() <= 2 * self.occupied + REKEY_SLACK {
+            return;
+        }
+        let held: Vec<u32> = (0..self.entries.len() as u32)
+            .filter(|&s| !self.entries[s as usize].is_empty())
+            .collect();
+        let keys: Vec<Column> = self.index.keys().iter().map(|c| c.gather(&held)).collect();
+        let types: Vec<_> = self.keys.iter().map(Expr::data_type).collect();
+        let mut index = GroupTable::new(&types, held.len().max(1024));
+        let refs: Vec<&Column> = keys.iter().collect();
+        let mut slots = Vec::new();
+        index.find_or_insert(&refs, held.len(), &mut slots);
+        debug_assert!(slots.iter().enumerate().all(|(i, &s)| s as usize == i));
+        self.entries = held
+            .iter()
+            .map(|&s| std::mem::take(&mut self.entries[s as usize]))
+            .collect();
+        self.index = index;
+        self.expiry = (self.entries.iter().enumerate())
+            .flat_map(|(s, list)| list.iter().map(move |e| Reverse((e.0, s as u32))))
+            .collect();
     }
 
     /// Keeps only the store rows some key still lists; `pending` rows (to
@@ -325,6 +382,8 @@ impl IntervalJoin {
     }
 
     fn compact_if_needed(&mut self) {
+        self.left.rekey_if_needed();
+        self.right.rekey_if_needed();
         if self.left.stored > 2 * self.left.live + COMPACT_SLACK {
             self.left.compact(&mut self.unmatched);
         }
