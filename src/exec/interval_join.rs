@@ -21,7 +21,7 @@
 //! neither grows with the keys an unbounded input has ever seen.
 
 use super::group_table::GroupTable;
-use super::join_rows::{gather_or_null, key_columns, unmatch_null_keys};
+use super::join_rows::{gather_or_null, key_columns, unmatch_null_keys, zeros};
 use super::packed_index::ABSENT;
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, Schema};
@@ -51,12 +51,15 @@ struct Side {
     /// Key slots whose lists hold rows.
     occupied: usize,
     store: Vec<Column>,
+    /// Per column, whether anything after the join reads it: only those
+    /// are stored (the others stay empty and join as zeros).
+    read: Vec<bool>,
     stored: usize,
     live: usize,
 }
 
 impl Side {
-    fn new(keys: Vec<Expr>, time: usize, lateness: i64, schema: &Schema) -> Side {
+    fn new(keys: Vec<Expr>, time: usize, lateness: i64, schema: &Schema, read: Vec<bool>) -> Side {
         let types: Vec<_> = keys.iter().map(Expr::data_type).collect();
         Side {
             keys,
@@ -72,6 +75,7 @@ impl Side {
                 .iter()
                 .map(|f| Column::with_capacity(f.data_type, 1024))
                 .collect(),
+            read,
             stored: 0,
             live: 0,
         }
@@ -97,7 +101,10 @@ impl Side {
             unmatch_null_keys(&keys, slots);
         }
         self.entries.resize_with(self.index.len(), Vec::new);
-        for (store, column) in self.store.iter_mut().zip(&batch.columns) {
+        for ((store, column), _) in (self.store.iter_mut().zip(&batch.columns))
+            .zip(&self.read)
+            .filter(|(_, &read)| read)
+        {
             store.extend_from_rows(column, &kept);
         }
         let rows = kept
@@ -201,8 +208,19 @@ impl Side {
             list.iter_mut().for_each(|e| keep(&mut e.1));
         }
         pending.iter_mut().for_each(&mut keep);
-        self.store = self.store.iter().map(|c| c.gather(&live)).collect();
+        self.store = (self.store.iter().zip(&self.read))
+            .map(|(c, &read)| if read { c.gather(&live) } else { c.clone() })
+            .collect();
         self.stored = live.len();
+    }
+
+    /// The stored rows `rows` of each column (`ABSENT`: NULL), zeros for a
+    /// column nothing reads.
+    fn gather<'a>(&'a self, rows: &'a [u32]) -> impl Iterator<Item = Column> + 'a {
+        (self.store.iter().zip(&self.read)).map(move |(c, &read)| match read {
+            true => gather_or_null(c, rows),
+            false => zeros(c.data_type(), rows.len()),
+        })
     }
 }
 
@@ -235,13 +253,16 @@ pub struct IntervalJoin {
 }
 
 impl IntervalJoin {
+    /// `read`: per column of the joined row, whether anything after the
+    /// join reads it.
     pub fn new(
         join: &JoinPlan,
         left: &Schema,
         right: &Schema,
-        left_lateness: i64,
-        right_lateness: i64,
+        (left_lateness, right_lateness): (i64, i64),
+        read: &[bool],
     ) -> IntervalJoin {
+        let (left_read, right_read) = read.split_at(left.fields.len());
         let (before, after) = join.bound.expect("an interval plan has a bound");
         IntervalJoin {
             left: Side::new(
@@ -249,12 +270,14 @@ impl IntervalJoin {
                 join.left_time.expect("an interval plan has a left time"),
                 left_lateness,
                 left,
+                left_read.to_vec(),
             ),
             right: Side::new(
                 join.right_keys.clone(),
                 join.right_time.expect("an interval plan has a right time"),
                 right_lateness,
                 right,
+                right_read.to_vec(),
             ),
             before,
             after,
@@ -335,13 +358,7 @@ impl IntervalJoin {
     /// The left and right stored rows of `pairs`, as joined rows.
     fn joined(&self, pairs: &[(u32, u32)]) -> Batch {
         let (l, r): (Vec<u32>, Vec<u32>) = pairs.iter().copied().unzip();
-        let columns = self
-            .left
-            .store
-            .iter()
-            .map(|c| c.gather(&l))
-            .chain(self.right.store.iter().map(|c| gather_or_null(c, &r)))
-            .collect();
+        let columns = self.left.gather(&l).chain(self.right.gather(&r)).collect();
         Batch::new(columns, pairs.len())
     }
 

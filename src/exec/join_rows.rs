@@ -56,7 +56,7 @@ pub fn joined(mut left: Batch, right: &[Column], rows: &[u32], read: &[bool]) ->
 }
 
 /// A column of `rows` zero values (empty strings, `false`).
-fn zeros(data_type: crate::data::DataType, rows: usize) -> Column {
+pub fn zeros(data_type: crate::data::DataType, rows: usize) -> Column {
     use crate::data::column::ColumnData;
     let mut column = Column::with_capacity(data_type, 0);
     match &mut column.data {

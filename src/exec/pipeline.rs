@@ -112,8 +112,9 @@ impl Pipeline {
             let (left, right) = (&plan.inputs[0], &plan.inputs[1]);
             let lateness =
                 |i: &crate::sql::plan::InputPlan| i.watermarking.map_or(0, |w| w.allowed_lateness);
-            // The right columns anything after the join reads.
-            let read = plan.columns_read()[left.schema.fields.len()..].to_vec();
+            // The columns anything after the join reads.
+            let all_read = plan.columns_read();
+            let read = all_read[left.schema.fields.len()..].to_vec();
             match join.kind {
                 JoinKind::Lookup => {
                     Join::Lookup(Box::new(LookupJoin::new(join, &right.schema, read)))
@@ -129,8 +130,8 @@ impl Pipeline {
                     join,
                     &left.schema,
                     &right.schema,
-                    lateness(left),
-                    lateness(right),
+                    (lateness(left), lateness(right)),
+                    &all_read,
                 ))),
             }
         });
