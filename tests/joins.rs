@@ -440,6 +440,14 @@ fn a_regular_join_of_two_streams_keeps_rows_for_the_state_ttl() {
          AND ABS(q.ts - t.ts) <= 2000",
         Some(Duration::from_secs(2)),
     );
+    check_with(
+        "state ttl set in the query",
+        "SET 'table.exec.state.ttl' = '2 s';\n\
+         SELECT t.id, q.ts AS qts FROM trades t JOIN quotes q ON t.symbol = q.symbol",
+        "SELECT t.id, q.ts FROM trades t JOIN quotes q ON t.symbol = q.symbol \
+         AND ABS(q.ts - t.ts) <= 2000",
+        None,
+    );
 }
 
 /// An input quiet for its idle timeout stops holding the join back: trades

@@ -124,7 +124,7 @@ pub(super) fn plan_select(
             clause,
             catalog,
             select.selection.as_ref(),
-            primary.time.state_ttl,
+            primary.time.state_ttl.or(parsed.settings.state_ttl),
         )?),
         None => None,
     };

@@ -66,7 +66,7 @@ pub struct StreamDecl {
 
 /// Whether `tokens` (one statement) starts with `CREATE`.
 pub(super) fn is_declaration(tokens: &[TokenWithSpan]) -> bool {
-    first_word(tokens, 0).is_some_and(|(_, w)| w.keyword == Keyword::CREATE)
+    first_word(tokens, 0).is_some_and(|(_, w)| matches!(w.keyword, Keyword::CREATE | Keyword::SET))
 }
 
 fn first_word(tokens: &[TokenWithSpan], from: usize) -> Option<(usize, &Word)> {

@@ -16,6 +16,7 @@ mod join_syntax;
 mod parse;
 pub mod plan;
 mod scalar;
+mod settings;
 mod stages;
 mod top_n;
 mod typing;
@@ -26,6 +27,7 @@ pub(crate) use explain::ms as format_duration_ms;
 pub use from::CatalogInput;
 pub use join_syntax::JoinHints;
 pub use parse::{parse, EmitMode, ParsedQuery, WindowClause};
+pub use settings::QuerySettings;
 
 use crate::data::Schema;
 use crate::error::SqlError;

@@ -7,6 +7,7 @@
 //! error: trailing garbage is never ignored.
 
 use super::ddl::{is_declaration, parse_create_stream, StreamDecl};
+use super::settings::QuerySettings;
 use crate::error::{SqlError, SqlErrorKind};
 use sqlparser::ast::Query;
 use sqlparser::dialect::GenericDialect;
@@ -47,6 +48,8 @@ pub struct ParsedQuery {
     pub streams: Vec<StreamDecl>,
     /// ASOF and temporal join spellings taken out before parsing.
     pub joins: super::join_syntax::JoinHints,
+    /// What `SET` statements before the query say.
+    pub settings: QuerySettings,
     /// The query text, for rendering errors.
     pub sql: String,
 }
@@ -74,11 +77,15 @@ fn parse_here(sql: &str) -> Result<ParsedQuery, SqlError> {
         })?;
     check_operator_count(&tokens).map_err(|e| e.in_sql(sql))?;
     let (declarations, tokens) = split_declarations(tokens).map_err(|e| e.in_sql(sql))?;
-    let streams = declarations
-        .into_iter()
-        .map(|d| parse_create_stream(d, |e| from_parser_error(e, sql)))
-        .collect::<Result<Vec<_>, _>>()
+    let mut streams = Vec::new();
+    let mut settings = QuerySettings::default();
+    for d in declarations {
+        match super::settings::is_set(&d) {
+            true => super::settings::parse_set(&d, &mut settings),
+            false => parse_create_stream(d, |e| from_parser_error(e, sql)).map(|s| streams.push(s)),
+        }
         .map_err(|e| e.in_sql(sql))?;
+    }
     let (tokens, emit) = take_emit_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let (tokens, window) = take_window_clause(tokens).map_err(|e| e.in_sql(sql))?;
     let tokens = rewrite_buffer_frames(tokens).map_err(|e| e.in_sql(sql))?;
@@ -106,6 +113,7 @@ fn parse_here(sql: &str) -> Result<ParsedQuery, SqlError> {
         window,
         streams,
         joins,
+        settings,
         sql: sql.to_owned(),
     })
 }
