@@ -16,6 +16,16 @@
 //! drains, and by induction every stage does. The outbox holds at most what
 //! one input message of stage `k` produced.
 //!
+//! `tests/loom_exchange.rs` model-checks this with loom on two shards, ring
+//! capacity 1 and batch size 1 (so every outbox fills), over the real
+//! [`mesh`], rings, doorbells and `Inputs`: every row arrives exactly once,
+//! at the shard that owns its key, in its sender's order and before the
+//! control sent after it, and both shards finish, a blocked shard still
+//! draining its inbound ring and an idle one parked until a push rings it.
+//! The check is bounded (two preemptions unless `LOOM_MAX_PREEMPTIONS` says
+//! more) and leaves out the pipelines, failed shards, idle timeouts, and
+//! more than two shards or stages.
+//!
 //! # Threading
 //! An [`ExchangeOut`] is owned by one shard (the producer end of its rings);
 //! the consumer ends belong to the other shards' inputs. A push rings the
