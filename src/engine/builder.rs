@@ -409,7 +409,13 @@ impl EngineBuilder {
             }
         }
         let input_name = decl.map(|d| d.name.as_str());
-        let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
+        // `--idle-timeout`, or the declaration's: as for a named input (a
+        // Kafka input's partitions go idle by it too).
+        let mut input = crate::sql::CatalogInput::single(input_name, source.schema(), &options);
+        input.idle_timeout = decl
+            .and_then(|d| d.idle_timeout)
+            .or(self.idle_timeout.map(|d| d.as_millis() as i64));
+        let plan = crate::sql::plan_inputs(&parsed, &[input])?;
         let mut inputs = vec![vec![source]];
         for _ in 1..plan.run_inputs().len() {
             let again = reopen()?.or_else(|| inputs[0][0].reopen());
