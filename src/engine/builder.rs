@@ -209,9 +209,10 @@ impl EngineBuilder {
         self
     }
 
-    /// How long a named input may send nothing before it stops holding
-    /// back the watermark of a join (as Flink's `withIdleness`), for inputs
-    /// whose declaration sets no `idle_timeout`. Default: never.
+    /// How long an input may send nothing before it stops holding back the
+    /// watermark of a join (as Flink's `withIdleness`), and a Kafka input's
+    /// partition its input's watermark, for inputs whose declaration sets no
+    /// `idle_timeout`. Default: never.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self

@@ -168,8 +168,8 @@ impl KafkaSource {
                 };
             }
             if let Some(w) = self.watermarks.as_mut() {
-                let row = batch.len.wrapping_sub(1);
-                let decoded = result.is_ok().then_some((&*batch, row));
+                // A decoded record is the batch's last row.
+                let decoded = result.is_ok().then(|| (&*batch, batch.len - 1));
                 w.observe(meta.partition, decoded, self.chunk_arrived);
             }
             if let Err((reason, raw)) = result {
@@ -343,6 +343,65 @@ impl Drop for KafkaSource {
         self.client.routed = None;
         if let Some(h) = self.client.handle.take() {
             let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(options: &str) -> KafkaUrl {
+        KafkaUrl::parse(&format!("kafka://h:1/t?{options}"), "--input").unwrap()
+    }
+
+    fn schema(fields: &[(&str, DataType)]) -> Schema {
+        Schema::new(fields.iter().map(|(n, t)| Field::new(*n, *t)).collect())
+    }
+
+    #[test]
+    fn the_timestamp_column_is_appended_or_the_last_declared_one() {
+        let declared = schema(&[("a", DataType::Int64)]);
+        let (s, v) = with_timestamp_column(declared.clone(), &url("timestamp_column=ts")).unwrap();
+        assert_eq!(s.describe(), "a BIGINT, ts TIMESTAMP");
+        assert_eq!(v, declared);
+        let last = schema(&[("a", DataType::Int64), ("TS", DataType::Int64)]);
+        let (s, v) = with_timestamp_column(last.clone(), &url("timestamp_column=ts")).unwrap();
+        assert_eq!((s, v), (last, declared.clone()));
+        let (s, v) = with_timestamp_column(declared.clone(), &url("format=csv")).unwrap();
+        assert_eq!((&s, &v), (&declared, &declared));
+        for (fields, says) in [
+            (
+                vec![("ts", DataType::Int64), ("a", DataType::Int64)],
+                "last",
+            ),
+            (
+                vec![("a", DataType::Int64), ("ts", DataType::Utf8)],
+                "not TIMESTAMP",
+            ),
+            (vec![("ts", DataType::Timestamp)], "column of its own"),
+        ] {
+            let e = with_timestamp_column(schema(&fields), &url("timestamp_column=ts"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn both_decoders_fill_the_value_columns_of_a_wider_batch() {
+        let (s, v) = with_timestamp_column(
+            schema(&[("a", DataType::Int64), ("b", DataType::Utf8)]),
+            &url("timestamp_column=ts"),
+        )
+        .unwrap();
+        for (json, line) in [(false, &b"1,x"[..]), (true, &br#"{"a":1,"b":"x"}"#[..])] {
+            let mut decoder = LineDecoder::new(&v, json, &TextOptions::default());
+            let mut batch = Batch::with_capacity(&s, 1);
+            decoder.decode(line, &mut batch).unwrap();
+            assert_eq!(batch.len, 1);
+            assert_eq!(batch.columns[0].len(), 1);
+            assert_eq!(batch.columns[2].len(), 0, "left for the timestamp");
         }
     }
 }
