@@ -13,7 +13,7 @@
 
 mod process;
 
-use process::{corestream, spawn, temp_file, Ran};
+use process::{accounting, corestream, spawn, temp_file, Ran};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
@@ -115,6 +115,39 @@ fn produce(topic: &str, messages: &[(String, String)]) {
         .expect("producer");
     for (k, v) in messages {
         let mut record = BaseRecord::to(topic).key(k.as_str()).payload(v.as_str());
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer
+        .flush(Duration::from_secs(30))
+        .expect("every message delivered");
+}
+
+/// Produces values to a chosen partition, with a chosen message timestamp
+/// (ms) when given, one per record batch, in order; waits until every one
+/// is delivered.
+fn produce_to(topic: &str, messages: &[(i32, Option<i64>, String)]) {
+    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("batch.num.messages", "1")
+        .set("linger.ms", "0")
+        .set("max.in.flight.requests.per.connection", "1")
+        .create()
+        .expect("producer");
+    for (partition, timestamp, v) in messages {
+        let mut record = BaseRecord::<(), str>::to(topic)
+            .partition(*partition)
+            .payload(v.as_str());
+        if let Some(ms) = timestamp {
+            record = record.timestamp(*ms);
+        }
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -429,4 +462,288 @@ fn two_processes_in_one_group_share_a_keyed_topic_without_loss_or_double_countin
         ra.context(),
         rb.context()
     );
+}
+
+/// Per (symbol, 10 s window of `time`): the smallest `first` and the count,
+/// as `symbol,first,n` rows, sorted: what the windowed queries below give.
+fn window_counts(rows: impl IntoIterator<Item = (String, i64, i64)>) -> Vec<String> {
+    let mut windows: BTreeMap<(String, i64), (i64, u64)> = BTreeMap::new();
+    for (symbol, time, first) in rows {
+        let w = windows
+            .entry((symbol, time.div_euclid(10_000)))
+            .or_insert((i64::MAX, 0));
+        w.0 = w.0.min(first);
+        w.1 += 1;
+    }
+    sorted(
+        windows
+            .into_iter()
+            .map(|((symbol, _), (first, n))| format!("{symbol},{first},{n}"))
+            .collect(),
+    )
+}
+
+/// Waits (up to 30 s) until `group` has committed `offset` for `partition`
+/// of `topic`: the records before it were read and routed.
+fn wait_committed(topic: &str, group: &str, partition: i32, offset: i64) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition(topic, partition);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let committed = consumer
+            .committed_offsets(tpl.clone(), Duration::from_secs(5))
+            .ok()
+            .and_then(|c| c.find_partition(topic, partition).map(|e| e.offset()));
+        if committed == Some(Offset::Offset(offset)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{group} committed {committed:?} for {topic} partition {partition}, not {offset}"
+        );
+        // The broker is asked again: nothing here can wake this thread sooner.
+        std::thread::park_timeout(Duration::from_millis(50));
+    }
+}
+
+#[test]
+/// Two partitions read at different speeds: partition 0's records, an hour
+/// ahead in event time, are all read before partition 1's are written. With
+/// one watermark over both (the largest event time read, less the bound)
+/// every record of partition 1 was late and dropped (checked: 200 late);
+/// with the smallest of the partitions' watermarks, partition 1 holds the
+/// watermark back until it sends, none is late, and every window counts
+/// every record.
+fn the_watermark_is_the_slowest_partitions_so_no_record_within_the_bound_is_late() {
+    let t = topic("wm");
+    create_topic(&t, 2);
+    let base = 1_700_000_000_000i64;
+    let record = |p: i32, i: i64| {
+        let time = base + (1 - p as i64) * 3_600_000 + i * 250;
+        (p, time, format!("{time},T{i},S{},1.5,1", i % 3))
+    };
+    let partition = |p: i32| (0..200).map(move |i| record(p, i)).collect::<Vec<_>>();
+    let (fast, slow) = (partition(0), partition(1));
+    let messages = |records: &[(i32, i64, String)]| {
+        records
+            .iter()
+            .map(|(p, _, v)| (*p, None, v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let expected = window_counts(
+        fast.iter()
+            .chain(&slow)
+            .map(|(_, time, v)| (v.split(',').nth(2).unwrap().to_string(), *time, *time)),
+    );
+    produce_to(&t, &messages(&fast));
+    let group = format!("g-{t}");
+    let url = format!(
+        "kafka://{}/{t}?group={group}&format=csv&session.timeout.ms=6000&auto.commit.interval.ms=100",
+        broker()
+    );
+    let query = "SELECT symbol, MIN(event_time) AS first, COUNT(*) AS n FROM trades \
+        GROUP BY symbol, TUMBLE(event_time, INTERVAL '10' SECOND) EMIT FINAL";
+    let (child, watchdog) = spawn(
+        &[
+            "run",
+            "--input",
+            &url,
+            "--schema",
+            SCHEMA,
+            "--event-time",
+            "event_time",
+            "--max-out-of-orderness",
+            "1s",
+            "--sql",
+            query,
+        ],
+        Stdio::null(),
+    );
+    // Partition 0 read and routed, then partition 1 written and read.
+    wait_committed(&t, &group, 0, 200);
+    produce_to(&t, &messages(&slow));
+    wait_committed(&t, &group, 1, 200);
+    // SAFETY: kill(2) takes plain integers; the child is not reaped yet.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let ran = Ran::from(child.wait_with_output().unwrap());
+    assert!(!watchdog.disarm(), "killed by the watchdog");
+    assert_eq!(ran.code, Some(143), "{}", ran.context());
+    assert_eq!(
+        accounting(&ran).counts(),
+        (400, 400, 0, 0, 0, true),
+        "{}",
+        ran.context()
+    );
+    assert_eq!(
+        sorted(ran.rows("symbol,first,n")),
+        expected,
+        "{}",
+        ran.context()
+    );
+}
+
+#[test]
+/// `timestamp_column=ts`: the message timestamp is a TIMESTAMP column, the
+/// event time of windows (the values carry it too, as `k`, to check by).
+/// Appended to `--schema`'s columns, or declared last by `CREATE STREAM`.
+fn the_message_timestamp_is_a_column_and_the_event_time() {
+    let t = topic("ts");
+    create_topic(&t, 2);
+    let base = 1_600_000_000_000i64;
+    // Out of order by up to 3 s within each partition; the bound is 5 s.
+    let messages: Vec<(i32, Option<i64>, String)> = (0..240i64)
+        .map(|i| {
+            let time = base + i * 200 - (i % 4) * 1000;
+            ((i % 2) as i32, Some(time), format!("S{},{time}", i % 3))
+        })
+        .collect();
+    produce_to(&t, &messages);
+    let expected = window_counts(messages.iter().map(|(_, time, v)| {
+        let time = time.unwrap();
+        (v.split(',').next().unwrap().to_string(), time, time)
+    }));
+    let query = "SELECT symbol, MIN(k) AS first, COUNT(*) AS n FROM trades \
+        GROUP BY symbol, TUMBLE(ts, INTERVAL '10' SECOND) EMIT FINAL";
+    let url = format!(
+        "kafka://{}/{t}?stop=end&format=csv&timestamp_column=ts",
+        broker()
+    );
+    let ran = corestream(&[
+        "run",
+        "--input",
+        &url,
+        "--schema",
+        "symbol VARCHAR, k BIGINT",
+        "--event-time",
+        "ts",
+        "--max-out-of-orderness",
+        "5s",
+        "--batch-size",
+        "8",
+        "--sql",
+        query,
+    ]);
+    ran.assert_success();
+    assert_eq!(accounting(&ran).late, 0, "{}", ran.context());
+    assert_eq!(
+        sorted(ran.rows("symbol,first,n")),
+        expected,
+        "{}",
+        ran.context()
+    );
+    // Declared last by CREATE STREAM, and the event time there.
+    let declared = format!(
+        "CREATE STREAM trades (symbol VARCHAR, k BIGINT, ts TIMESTAMP) \
+         WITH (event_time = 'ts', watermark = '5s'); {query}"
+    );
+    let named = format!("trades={url}");
+    let ran = corestream(&["run", "--input", &named, "--sql", &declared]);
+    ran.assert_success();
+    assert_eq!(accounting(&ran).late, 0, "{}", ran.context());
+    assert_eq!(
+        sorted(ran.rows("symbol,first,n")),
+        expected,
+        "{}",
+        ran.context()
+    );
+    // The column is also a plain column.
+    let ran = corestream(&[
+        "run",
+        "--input",
+        &url,
+        "--schema",
+        "symbol VARCHAR, k BIGINT",
+        "--sql",
+        &format!("SELECT k, ts FROM trades WHERE k = {base}"),
+    ]);
+    ran.assert_success();
+    let at_base = messages
+        .iter()
+        .filter(|(_, time, _)| *time == Some(base))
+        .count();
+    assert!(at_base > 0);
+    assert_eq!(
+        ran.rows("k,ts"),
+        vec![format!("{base},2020-09-13T12:26:40.000Z"); at_base],
+        "{}",
+        ran.context()
+    );
+}
+
+#[test]
+/// `--idle-timeout`: a partition that never sends stops holding the
+/// watermark back once it has been quiet that long, so windows of the other
+/// partition close (and are written) while the run goes on.
+fn a_partition_that_sends_nothing_stops_holding_the_watermark_back_once_idle() {
+    let t = topic("idle");
+    create_topic(&t, 2);
+    let base = 1_700_000_000_000i64;
+    let records: Vec<(i32, i64, String)> = (0..200i64)
+        .map(|i| {
+            let time = base + i * 250;
+            (0, time, format!("{time},T{i},S{},1.5,1", i % 3))
+        })
+        .collect();
+    produce_to(
+        &t,
+        &records
+            .iter()
+            .map(|(p, _, v)| (*p, None, v.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let expected = window_counts(
+        records
+            .iter()
+            .map(|(_, time, v)| (v.split(',').nth(2).unwrap().to_string(), *time, *time)),
+    );
+    let url = format!("kafka://{}/{t}?format=csv", broker());
+    let query = "SELECT symbol, MIN(event_time) AS first, COUNT(*) AS n FROM trades \
+        GROUP BY symbol, TUMBLE(event_time, INTERVAL '10' SECOND) EMIT FINAL";
+    let (mut child, watchdog) = spawn(
+        &[
+            "run",
+            "--input",
+            &url,
+            "--schema",
+            SCHEMA,
+            "--event-time",
+            "event_time",
+            "--max-out-of-orderness",
+            "1s",
+            "--idle-timeout",
+            "1s",
+            "--sql",
+            query,
+        ],
+        Stdio::null(),
+    );
+    // A closed window is written while the run goes on: partition 1 stopped
+    // holding the watermark back.
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut rows = Vec::new();
+    while rows.len() < 2 {
+        line.clear();
+        let read = std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+        assert!(read > 0, "stdout ended before a window closed");
+        rows.push(line.trim_end().to_owned());
+    }
+    assert_eq!(rows[0], "symbol,first,n");
+    // SAFETY: kill(2) takes plain integers; the child is not reaped yet.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!watchdog.disarm(), "killed by the watchdog");
+    let ran = Ran::from(out);
+    assert_eq!(ran.code, Some(143), "{}", ran.context());
+    assert_eq!(accounting(&ran).late, 0, "{}", ran.context());
+    rows.extend(rest.lines().map(str::to_owned));
+    assert_eq!(sorted(rows[1..].to_vec()), expected, "{}", ran.context());
 }

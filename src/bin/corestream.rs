@@ -141,8 +141,9 @@ struct QueryArgs {
     /// default 0s, or the CREATE STREAM allowed_lateness).
     #[arg(long)]
     allowed_lateness: Option<String>,
-    /// How long a named input may send nothing before it stops holding back
-    /// a join's watermark (e.g. 5s; default never, or the declaration's idle_timeout).
+    /// How long an input may send nothing before it stops holding back a
+    /// join's watermark, and a Kafka partition its input's watermark (e.g.
+    /// 5s; default never, or the declaration's idle_timeout).
     #[arg(long)]
     idle_timeout: Option<String>,
     /// How much event time a join of two streams without a time bound keeps

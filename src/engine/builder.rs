@@ -209,9 +209,10 @@ impl EngineBuilder {
         self
     }
 
-    /// How long a named input may send nothing before it stops holding
-    /// back the watermark of a join (as Flink's `withIdleness`), for inputs
-    /// whose declaration sets no `idle_timeout`. Default: never.
+    /// How long an input may send nothing before it stops holding back the
+    /// watermark of a join (as Flink's `withIdleness`), and a Kafka input's
+    /// partition its input's watermark, for inputs whose declaration sets no
+    /// `idle_timeout`. Default: never.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self
@@ -409,7 +410,13 @@ impl EngineBuilder {
             }
         }
         let input_name = decl.map(|d| d.name.as_str());
-        let plan = crate::sql::plan_query_with(&parsed, input_name, source.schema(), &options)?;
+        // `--idle-timeout`, or the declaration's: as for a named input (a
+        // Kafka input's partitions go idle by it too).
+        let mut input = crate::sql::CatalogInput::single(input_name, source.schema(), &options);
+        input.idle_timeout = decl
+            .and_then(|d| d.idle_timeout)
+            .or(self.idle_timeout.map(|d| d.as_millis() as i64));
+        let plan = crate::sql::plan_inputs(&parsed, &[input])?;
         let mut inputs = vec![vec![source]];
         for _ in 1..plan.run_inputs().len() {
             let again = reopen()?.or_else(|| inputs[0][0].reopen());

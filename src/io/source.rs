@@ -8,7 +8,7 @@ use super::tcp::TcpSource;
 use super::text::{InputFormat, TextOptions, TextSource};
 use crate::data::{Batch, Schema};
 use crate::error::Error;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a poll of a source produced.
 #[derive(Debug)]
@@ -19,6 +19,19 @@ pub enum Poll {
     Idle,
     /// The input is exhausted; every row has been returned.
     End,
+}
+
+/// An input's event time and watermark settings, for a source that
+/// computes its watermark itself ([`Source::track_watermark`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventTime {
+    /// The event-time column (BIGINT ms or TIMESTAMP), over the source's schema.
+    pub column: usize,
+    /// A watermark trails the largest event time seen by this much (ms).
+    pub max_out_of_orderness: i64,
+    /// How long a part of the input may send nothing before it stops
+    /// holding the watermark back (`None`: never).
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Records arriving from outside, decoded into typed batches.
@@ -60,6 +73,24 @@ pub trait Source: Send {
     /// `None` (the default) when it cannot. The engine opens the inputs it
     /// opened itself (files, generators) again by their spec.
     fn reopen(&self) -> Option<Box<dyn Source>> {
+        None
+    }
+
+    /// Asked once, before the first poll, when the input's watermark
+    /// follows an event time: returns true when the source computes the
+    /// watermark itself (from then on the router asks
+    /// [`watermark`](Self::watermark) after every poll instead of following
+    /// the largest event time of the batches). A Kafka input does, as the
+    /// smallest of its partitions' watermarks. The default says no.
+    fn track_watermark(&mut self, event_time: EventTime) -> bool {
+        let _ = event_time;
+        false
+    }
+
+    /// The watermark now, of a source that computes its own (see
+    /// [`track_watermark`](Self::track_watermark)); `None` while there is
+    /// none. It may go backwards (the router sends only forward moves).
+    fn watermark(&mut self) -> Option<i64> {
         None
     }
 }

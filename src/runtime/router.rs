@@ -67,7 +67,7 @@ use crate::data::{Batch, Column, Schema};
 use crate::error::Error;
 use crate::exec::hash::{hash_rows, shard_of};
 use crate::exec::partial_agg::{Folded, PartialAggregate};
-use crate::io::source::{Poll, Source};
+use crate::io::source::{EventTime, Poll, Source};
 use crate::sql::plan::{Partitioning, QueryPlan, Watermarking};
 use crate::sync::Arc;
 use crossbeam::utils::{Backoff, CachePadded};
@@ -243,19 +243,51 @@ impl Drop for Lane {
 ///
 /// The watermark is the largest event time seen minus the out-of-orderness
 /// bound, computed once per source batch, and never moves backwards. For
-/// processing-time windows it is the wall clock.
+/// processing-time windows it is the wall clock. A source that computes its
+/// watermark itself ([`Source::track_watermark`], a Kafka input's per
+/// partition) gives it instead, after every poll.
 struct WatermarkTracker {
     settings: Option<Watermarking>,
     max_seen: i64,
     sent: i64,
+    /// The source computes the watermark.
+    from_source: bool,
+    /// Its latest, when it does.
+    source_watermark: Option<i64>,
 }
 
 impl WatermarkTracker {
-    fn new(settings: Option<Watermarking>) -> Self {
+    /// Asks `source` whether it computes the watermark itself.
+    fn new(
+        settings: Option<Watermarking>,
+        idle_timeout: Option<i64>,
+        source: &mut dyn Source,
+    ) -> Self {
+        let from_source = match settings {
+            Some(Watermarking {
+                time_column: Some(column),
+                max_out_of_orderness,
+                ..
+            }) => source.track_watermark(EventTime {
+                column,
+                max_out_of_orderness,
+                idle_timeout: idle_timeout.map(|ms| Duration::from_millis(ms.max(0) as u64)),
+            }),
+            _ => false,
+        };
         WatermarkTracker {
             settings,
             max_seen: i64::MIN,
             sent: i64::MIN,
+            from_source,
+            source_watermark: None,
+        }
+    }
+
+    /// Takes the watermark of a source that computes its own.
+    fn ask(&mut self, source: &mut dyn Source) {
+        if self.from_source {
+            self.source_watermark = source.watermark();
         }
     }
 
@@ -267,6 +299,9 @@ impl WatermarkTracker {
         else {
             return;
         };
+        if self.from_source {
+            return;
+        }
         let col = &batch.columns[c];
         if let ColumnData::Int64(v) | ColumnData::Timestamp(v) = &col.data {
             for (i, &t) in v.iter().enumerate() {
@@ -281,6 +316,7 @@ impl WatermarkTracker {
     fn next(&mut self) -> Option<i64> {
         let s = self.settings?;
         let wm = match s.time_column {
+            Some(_) if self.from_source => self.source_watermark?,
             Some(_) if self.max_seen == i64::MIN => return None,
             Some(_) => self.max_seen.saturating_sub(s.max_out_of_orderness),
             None => crate::runtime::shard::now_ms(),
@@ -465,7 +501,7 @@ pub fn route(
         .then(|| PartialAggregate::for_plan(plan))
         .flatten();
     let schema = source.schema().clone();
-    let mut watermark = WatermarkTracker::new(watermarks);
+    let mut watermark = WatermarkTracker::new(watermarks, input.idle_timeout, source);
     let mut scatter = Scatter::new(lanes.len());
     let mut hand_overs = 0usize;
     let whole = sends_whole(partitioning, lanes.len());
@@ -537,6 +573,7 @@ pub fn route(
             if let Some(p) = partial.as_mut().filter(|p| p.due()) {
                 hand_over(p, lanes, &mut hand_overs)?;
             }
+            watermark.ask(source);
             if let Some(wm) = watermark.next() {
                 // Data before the watermark goes out first, then the watermark
                 // to every shard, so idle shards close their windows too.

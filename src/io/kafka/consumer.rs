@@ -28,6 +28,13 @@
 //! several records). Records at or past the end offset are not handed over.
 //! When every assigned partition is done the thread sends [`Event::End`].
 //!
+//! # Assignment
+//! After every poll the thread checks the partitions assigned to it and
+//! tells the source when they change ([`Event::Assigned`]), before it hands
+//! over the records of that poll, for the per-partition watermark: a
+//! rebalance happens within a poll, so the source hears of a partition before
+//! its first record.
+//!
 //! # Threading
 //! Everything here runs on the thread [`spawn`] starts; it shares nothing
 //! with the router thread but the two channels.
@@ -42,7 +49,7 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Records handed over per chunk, at most.
 const CHUNK_RECORDS: usize = 1024;
@@ -75,6 +82,8 @@ pub struct Chunk {
 #[derive(Debug)]
 pub enum Event {
     Records(Chunk),
+    /// The partitions assigned now (sorted): at start, and after a rebalance.
+    Assigned(Vec<i32>),
     /// `stop=end`: every assigned partition reached its end offset.
     End,
     /// The client failed; the run stops with this error.
@@ -312,8 +321,8 @@ fn run(started: Started, url: &KafkaUrl, events: &Sender<Event>, routed_rx: &Rec
     let mut routed: BTreeMap<i32, i64> = BTreeMap::new();
     let mut stored: BTreeMap<i32, i64> = BTreeMap::new();
     let mut chunk = Chunk::default();
-    let mut last_assignment_check = Instant::now();
     let mut assigned: Vec<i32> = Vec::new();
+    let mut told_assignment = false;
     // Takes routed offsets; false once the source has gone away.
     let take_routed = |routed: &mut BTreeMap<i32, i64>| loop {
         match routed_rx.try_recv() {
@@ -374,31 +383,41 @@ fn run(started: Started, url: &KafkaUrl, events: &Sender<Event>, routed_rx: &Rec
                 }
             }
         }
-        if !chunk.records.is_empty() {
-            let mut event = Event::Records(std::mem::take(&mut chunk));
-            // Backpressure: wait while the source is behind, but keep
-            // storing what it routes, and notice it going away.
-            loop {
-                match events.send_timeout(event, POLL_WAIT) {
-                    Ok(()) => break,
-                    Err(SendTimeoutError::Timeout(e)) => {
-                        event = e;
-                        if !take_routed(&mut routed) {
-                            break 'poll;
-                        }
+        // Backpressure: wait while the source is behind, but keep storing
+        // what it routes, and notice it going away (false).
+        let send = |mut event: Event, routed: &mut BTreeMap<i32, i64>| loop {
+            match events.send_timeout(event, POLL_WAIT) {
+                Ok(()) => return true,
+                Err(SendTimeoutError::Timeout(e)) => {
+                    event = e;
+                    if !take_routed(routed) {
+                        return false;
                     }
-                    Err(SendTimeoutError::Disconnected(_)) => break 'poll,
                 }
+                Err(SendTimeoutError::Disconnected(_)) => return false,
+            }
+        };
+        // A rebalance happens within a poll, before the records of the
+        // partitions it assigns: checked after every poll, the assignment
+        // reaches the source before any record of a new partition.
+        let mut now: Vec<i32> = consumer
+            .assignment()
+            .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
+            .unwrap_or_default();
+        now.sort_unstable();
+        if now != assigned || !told_assignment {
+            told_assignment = true;
+            assigned = now;
+            if !send(Event::Assigned(assigned.clone()), &mut routed) {
+                break 'poll;
             }
         }
+        if !chunk.records.is_empty()
+            && !send(Event::Records(std::mem::take(&mut chunk)), &mut routed)
+        {
+            break 'poll;
+        }
         if let Some(t) = tracker.as_mut() {
-            if last_assignment_check.elapsed() >= POLL_WAIT || assigned.is_empty() {
-                last_assignment_check = Instant::now();
-                assigned = consumer
-                    .assignment()
-                    .map(|tpl| tpl.elements().iter().map(|e| e.partition()).collect())
-                    .unwrap_or_default();
-            }
             if t.all_done(&assigned) {
                 ended = true;
                 if events.send(Event::End).is_err() {

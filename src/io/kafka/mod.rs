@@ -5,6 +5,7 @@
 //! - [`consumer`]: the consumer's own thread (client, group membership,
 //!   rebalances, offset commits), off the shard cores.
 //! - [`source`]: the [`Source`](crate::io::source::Source) the router polls.
+//! - [`watermark`]: the input's watermark, the smallest of its partitions'.
 //! - [`sink`]: one producer per shard.
 //!
 //! # Threading
@@ -17,6 +18,7 @@ pub mod consumer;
 pub mod sink;
 pub mod source;
 pub mod url;
+pub mod watermark;
 
 pub use sink::KafkaOutput;
 pub use source::KafkaSource;

@@ -6,6 +6,18 @@
 //! partition and offset (in the dead-letter file, the source is
 //! `kafka://HOST:PORT/TOPIC partition P` and the line field holds the offset).
 //!
+//! With `timestamp_column=NAME` the message timestamp (ms since the epoch,
+//! the producer's create time or the broker's append time, as the topic
+//! says) is a TIMESTAMP column `NAME` after the value's columns: appended to
+//! the declared columns, or the last declared column when that is `NAME` (a
+//! `CREATE STREAM` declares it so). A message without a timestamp gives
+//! NULL there.
+//!
+//! # Watermark
+//! With an event time, the source computes the input's watermark itself,
+//! per partition ([`super::watermark`]); the router asks for it after every
+//! poll.
+//!
 //! Messages arrive from the consumer's own thread ([`super::consumer`]) in
 //! chunks; this source decodes them into batches on the router thread.
 //!
@@ -23,10 +35,11 @@
 
 use super::consumer::{self, Chunk, ConsumerThread, Event, Routed};
 use super::url::{KafkaUrl, ValueFormat};
-use crate::data::{Batch, BatchPool, Schema};
+use super::watermark::PartitionWatermarks;
+use crate::data::{Batch, BatchPool, DataType, Field, Schema, Value};
 use crate::error::Error;
 use crate::io::reject::{OnError, Rejects};
-use crate::io::source::{Poll, Source};
+use crate::io::source::{EventTime, Poll, Source};
 use crate::io::tcp::LineDecoder;
 use crate::io::text::{InputFormat, TextOptions};
 use crossbeam::channel::{RecvTimeoutError, TryRecvError};
@@ -51,6 +64,14 @@ pub struct KafkaSource {
     /// last report (reported as routed at the next poll).
     unreported: BTreeMap<i32, i64>,
     ended: bool,
+    /// `timestamp_column=`: the last column holds the message timestamp.
+    timestamp_column: bool,
+    /// The per-partition watermarks, when the router asked for them.
+    watermarks: Option<PartitionWatermarks>,
+    /// When the current chunk reached this source (for idle partitions).
+    chunk_arrived: Instant,
+    /// The partitions assigned, as the consumer thread last said.
+    assigned: Vec<i32>,
 }
 
 impl KafkaSource {
@@ -66,11 +87,12 @@ impl KafkaSource {
         let url = KafkaUrl::parse(spec, "--input")?;
         url.check_for_input("--input")?;
         let name = url.describe();
-        let Some(schema) = options.schema.clone() else {
+        let Some(declared) = options.schema.clone() else {
             return Err(Error::Config(format!(
                 "input {name}: declare the columns (--schema 'name TYPE, ...'); a Kafka message has no header"
             )));
         };
+        let (schema, values) = with_timestamp_column(declared, &url)?;
         let json = match url.format {
             Some(f) => f == ValueFormat::Json,
             None => options.format == InputFormat::Json,
@@ -87,7 +109,9 @@ impl KafkaSource {
         Ok(KafkaSource {
             name,
             pool: BatchPool::new(&schema),
-            decoder: LineDecoder::new(&schema, json, options),
+            // Decodes the value's columns into the first columns of a batch
+            // of `schema` (both decoders fill the columns they know).
+            decoder: LineDecoder::new(&values, json, options),
             schema,
             rejects,
             fail,
@@ -96,6 +120,10 @@ impl KafkaSource {
             next: 0,
             unreported: BTreeMap::new(),
             ended: false,
+            timestamp_column: url.timestamp_column.is_some(),
+            watermarks: None,
+            chunk_arrived: Instant::now(),
+            assigned: Vec::new(),
             url,
         })
     }
@@ -130,6 +158,20 @@ impl KafkaSource {
                 }
                 None => Err(("the message has no value (null)".to_string(), &[][..])),
             };
+            if result.is_ok() && self.timestamp_column {
+                let last = batch.columns.len() - 1;
+                let column = &mut batch.columns[last];
+                // Int64 fits a TIMESTAMP column and a BIGINT one.
+                match meta.timestamp {
+                    Some(ms) => column.push_value(&Value::Int64(ms)),
+                    None => column.push_value(&Value::Null),
+                };
+            }
+            if let Some(w) = self.watermarks.as_mut() {
+                // A decoded record is the batch's last row.
+                let decoded = result.is_ok().then(|| (&*batch, batch.len - 1));
+                w.observe(meta.partition, decoded, self.chunk_arrived);
+            }
             if let Err((reason, raw)) = result {
                 if self.fail {
                     return Err(Error::Kafka {
@@ -182,6 +224,15 @@ impl Source for KafkaSource {
                 Some(Event::Records(chunk)) => {
                     self.chunk = chunk;
                     self.next = 0;
+                    if self.watermarks.is_some() {
+                        self.chunk_arrived = Instant::now();
+                    }
+                }
+                Some(Event::Assigned(partitions)) => {
+                    if let Some(w) = self.watermarks.as_mut() {
+                        w.assigned(&partitions, Instant::now());
+                    }
+                    self.assigned = partitions;
                 }
                 Some(Event::End) => self.ended = true,
                 Some(Event::Failed(e)) => return Err(e),
@@ -214,6 +265,63 @@ impl Source for KafkaSource {
     fn describe(&self) -> String {
         self.name.clone()
     }
+
+    /// The watermark is the smallest of the assigned partitions' (see
+    /// [`super::watermark`]).
+    fn track_watermark(&mut self, event_time: EventTime) -> bool {
+        let mut w = PartitionWatermarks::new(event_time);
+        w.assigned(&self.assigned, Instant::now());
+        self.watermarks = Some(w);
+        true
+    }
+
+    fn watermark(&mut self) -> Option<i64> {
+        self.watermarks.as_ref()?.watermark(Instant::now())
+    }
+}
+
+/// The source's columns and the value's: with `timestamp_column=NAME`, the
+/// declared columns and a TIMESTAMP column `NAME` after them (unless the
+/// last declared column is `NAME`, BIGINT or TIMESTAMP: then that one).
+fn with_timestamp_column(declared: Schema, url: &KafkaUrl) -> Result<(Schema, Schema), Error> {
+    let Some(name) = &url.timestamp_column else {
+        return Ok((declared.clone(), declared));
+    };
+    let bad = |why: String| {
+        Err(Error::Config(format!(
+            "input {}: timestamp_column={name}: {why}",
+            url.describe()
+        )))
+    };
+    let mut values = declared.clone();
+    match declared.index_of(name) {
+        Some(i) if i + 1 == declared.len() => {
+            if !matches!(
+                declared.fields[i].data_type,
+                DataType::Timestamp | DataType::Int64
+            ) {
+                return bad(format!(
+                    "the column is declared {}, not TIMESTAMP or BIGINT",
+                    declared.fields[i].data_type
+                ));
+            }
+            values.fields.pop();
+            if values.is_empty() {
+                return bad("the message value needs a column of its own too".into());
+            }
+            Ok((declared, values))
+        }
+        Some(_) => bad(
+            "a declared column has that name: declare the message timestamp last, or leave it out (it is appended)".into(),
+        ),
+        None => {
+            let mut schema = declared;
+            schema
+                .fields
+                .push(Field::new(name.clone(), DataType::Timestamp));
+            Ok((schema, values))
+        }
+    }
 }
 
 impl KafkaSource {
@@ -235,6 +343,65 @@ impl Drop for KafkaSource {
         self.client.routed = None;
         if let Some(h) = self.client.handle.take() {
             let _ = h.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(options: &str) -> KafkaUrl {
+        KafkaUrl::parse(&format!("kafka://h:1/t?{options}"), "--input").unwrap()
+    }
+
+    fn schema(fields: &[(&str, DataType)]) -> Schema {
+        Schema::new(fields.iter().map(|(n, t)| Field::new(*n, *t)).collect())
+    }
+
+    #[test]
+    fn the_timestamp_column_is_appended_or_the_last_declared_one() {
+        let declared = schema(&[("a", DataType::Int64)]);
+        let (s, v) = with_timestamp_column(declared.clone(), &url("timestamp_column=ts")).unwrap();
+        assert_eq!(s.describe(), "a BIGINT, ts TIMESTAMP");
+        assert_eq!(v, declared);
+        let last = schema(&[("a", DataType::Int64), ("TS", DataType::Int64)]);
+        let (s, v) = with_timestamp_column(last.clone(), &url("timestamp_column=ts")).unwrap();
+        assert_eq!((s, v), (last, declared.clone()));
+        let (s, v) = with_timestamp_column(declared.clone(), &url("format=csv")).unwrap();
+        assert_eq!((&s, &v), (&declared, &declared));
+        for (fields, says) in [
+            (
+                vec![("ts", DataType::Int64), ("a", DataType::Int64)],
+                "last",
+            ),
+            (
+                vec![("a", DataType::Int64), ("ts", DataType::Utf8)],
+                "not TIMESTAMP",
+            ),
+            (vec![("ts", DataType::Timestamp)], "column of its own"),
+        ] {
+            let e = with_timestamp_column(schema(&fields), &url("timestamp_column=ts"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn both_decoders_fill_the_value_columns_of_a_wider_batch() {
+        let (s, v) = with_timestamp_column(
+            schema(&[("a", DataType::Int64), ("b", DataType::Utf8)]),
+            &url("timestamp_column=ts"),
+        )
+        .unwrap();
+        for (json, line) in [(false, &b"1,x"[..]), (true, &br#"{"a":1,"b":"x"}"#[..])] {
+            let mut decoder = LineDecoder::new(&v, json, &TextOptions::default());
+            let mut batch = Batch::with_capacity(&s, 1);
+            decoder.decode(line, &mut batch).unwrap();
+            assert_eq!(batch.len, 1);
+            assert_eq!(batch.columns[0].len(), 1);
+            assert_eq!(batch.columns[2].len(), 0, "left for the timestamp");
         }
     }
 }

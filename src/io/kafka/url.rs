@@ -14,6 +14,7 @@
 //! | `stop=end` | input | read up to the end offsets the partitions had at start, then end |
 //! | `key=COL[,COL]` | output | the columns that make a message's key (default: the query's group key) |
 //! | `timeout=DUR` | both | how long connecting may take at start (default `10s`) |
+//! | `timestamp_column=NAME` | input | the message timestamp (ms) as a TIMESTAMP column `NAME` after the value's columns (NULL when the message has none), usable as the event time |
 //!
 //! Values are taken as written (no percent-decoding): Kafka property values
 //! seldom need it.
@@ -62,6 +63,8 @@ pub struct KafkaUrl {
     pub format: Option<ValueFormat>,
     /// Output only: the key columns, by name.
     pub key: Option<Vec<String>>,
+    /// Input only: the column the message timestamp goes into.
+    pub timestamp_column: Option<String>,
     pub connect_timeout: Duration,
     /// Every other query parameter, in order: librdkafka client properties.
     pub properties: Vec<(String, String)>,
@@ -95,6 +98,7 @@ impl KafkaUrl {
             stop: StopAt::default(),
             format: None,
             key: None,
+            timestamp_column: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             properties: Vec::new(),
         };
@@ -137,6 +141,13 @@ impl KafkaUrl {
                     }
                     out.key = Some(cols);
                 }
+                "timestamp_column" => {
+                    let name = value.trim();
+                    if name.is_empty() {
+                        return Err(bad("timestamp_column= needs a column name"));
+                    }
+                    out.timestamp_column = Some(name.to_string());
+                }
                 "timeout" => {
                     let ms = crate::sql::duration::parse_duration_ms(value)
                         .filter(|&ms| ms > 0)
@@ -166,6 +177,7 @@ impl KafkaUrl {
             ("group=", self.group.is_some()),
             ("stop=", self.stop != StopAt::Never),
             ("offset=", self.start != StartOffset::Earliest),
+            ("timestamp_column=", self.timestamp_column.is_some()),
         ];
         match wrong.iter().find(|(_, set)| *set) {
             Some((name, _)) => Err(Error::Config(format!(
@@ -200,7 +212,7 @@ mod tests {
     #[test]
     fn options_are_taken_and_the_rest_passes_through() {
         let u = KafkaUrl::parse(
-            "kafka://127.0.0.1:9092/trades?group=g1&offset=latest&format=json&stop=end&session.timeout.ms=6000&timeout=3s",
+            "kafka://127.0.0.1:9092/trades?group=g1&offset=latest&format=json&stop=end&session.timeout.ms=6000&timeout=3s&timestamp_column=ts",
             "--input",
         )
         .unwrap();
@@ -211,6 +223,8 @@ mod tests {
         assert_eq!(u.stop, StopAt::EndAtStart);
         assert_eq!(u.format, Some(ValueFormat::Json));
         assert_eq!(u.connect_timeout, Duration::from_secs(3));
+        assert_eq!(u.timestamp_column.as_deref(), Some("ts"));
+        assert!(u.check_for_output("--output").is_err());
         assert_eq!(
             u.properties,
             vec![("session.timeout.ms".to_string(), "6000".to_string())]
@@ -235,6 +249,7 @@ mod tests {
             ("kafka://h:1/t?group", "no value"),
             ("kafka://h:1/t?group.id=x", "set by corestream"),
             ("kafka://h:1/t?timeout=never", "duration"),
+            ("kafka://h:1/t?timestamp_column=", "column name"),
         ] {
             let e = KafkaUrl::parse(url, "--input").unwrap_err().to_string();
             assert!(e.contains(says), "{url}: {e}");
