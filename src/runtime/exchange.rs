@@ -1,7 +1,7 @@
 //! The exchange: rows re-keyed between two stages of a query, shard to shard.
 //!
-//! Between stage `k` and stage `k + 1` every shard has an SPSC ring to every
-//! other shard (`S x (S - 1)` rings, the same [`ring`] type the routers use);
+//! Between a stage and the stage that reads its rows every shard has an SPSC
+//! ring to every other shard (`S x (S - 1)` rings, the same [`ring`] type the routers use);
 //! the rows a shard keeps go to its own next stage directly, with no ring.
 //! Rows are gathered into one pending batch per target and sent when it is
 //! full, or when a watermark, flush or end of input follows them: control

@@ -1,9 +1,10 @@
 //! A shard's inputs, merged into one stream of messages, each with its port.
 //!
-//! A shard reads rings from the routers of each input of its first stage
-//! (ports 0 and, for a join, 1), and for each later stage `k` the exchange
-//! rings from every other shard plus its own stage `k - 1`'s rows, handed
-//! over directly (a local feed, no ring): port `2k`.
+//! Stage `k` reads ports `2k` and `2k + 1` (the second for a join or UNION
+//! ALL). A port carries a run input, from the rings of that input's routers,
+//! or an earlier stage's rows: the exchange rings from every other shard
+//! plus this shard's own rows of that stage, handed over directly (a local
+//! feed, no ring).
 //!
 //! Data and flushes pass through as they come. A feed's watermark or end of
 //! input is turned into its port's: [`Message::Watermark`] carries the

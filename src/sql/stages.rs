@@ -26,7 +26,8 @@ use crate::error::SqlError;
 use crate::exec::expr::Expr;
 use sqlparser::ast;
 
-/// Plans `parsed` as a chain of stages; `ctes` are the WITH names visible.
+/// Plans `parsed` as its stages (a chain, or a tree when a join reads a
+/// derived table); `ctes` are the WITH names visible.
 pub(super) fn plan_stages(
     parsed: &ParsedQuery,
     catalog: &[CatalogInput],
