@@ -28,7 +28,7 @@ use crate::data::{Batch, Column, Schema};
 use crate::exec::expr::Expr;
 use crate::sql::plan::JoinPlan;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// Freed store rows tolerated on top of the live ones before compacting.
 const COMPACT_SLACK: usize = 4096;
@@ -45,7 +45,7 @@ struct Side {
     watermark: i64,
     index: GroupTable,
     /// Per key slot: (time, store row, matched), in arrival order.
-    entries: Vec<Vec<(i64, u32, bool)>>,
+    entries: Vec<VecDeque<(i64, u32, bool)>>,
     /// (time, key slot) of every row held, earliest first.
     expiry: BinaryHeap<Reverse<(i64, u32)>>,
     /// Key slots whose lists hold rows.
@@ -100,7 +100,7 @@ impl Side {
             self.index.find_or_insert(&refs, batch.len, slots);
             unmatch_null_keys(&keys, slots);
         }
-        self.entries.resize_with(self.index.len(), Vec::new);
+        self.entries.resize_with(self.index.len(), VecDeque::new);
         for ((store, column), _) in (self.store.iter_mut().zip(&batch.columns))
             .zip(&self.read)
             .filter(|(_, &read)| read)
@@ -126,7 +126,7 @@ impl Side {
         if slot != ABSENT {
             let list = &mut self.entries[slot as usize];
             self.occupied += usize::from(list.is_empty());
-            list.push((t, row, matched));
+            list.push_back((t, row, matched));
             self.expiry.push(Reverse((t, slot)));
             self.live += 1;
         }
@@ -144,24 +144,34 @@ impl Side {
             touched.push(slot);
         }
         touched.sort_unstable();
-        touched.dedup();
         let mut unmatched = Vec::new();
-        let mut freed = 0;
-        for slot in touched {
+        let mut at = 0;
+        while at < touched.len() {
+            let slot = touched[at];
+            // The queue held one entry per row: this key has `due` rows to free.
+            let due = touched[at..].iter().take_while(|&&s| s == slot).count();
+            at += due;
             let list = &mut self.entries[slot as usize];
-            list.retain(|&(t, row, matched)| {
-                let keep = t >= limit;
-                if !keep {
-                    freed += 1;
-                    if !matched {
+            // Rows arrive nearly in time order: most due rows lead the list.
+            let mut left = due;
+            while left > 0 && list.front().is_some_and(|e| e.0 < limit) {
+                let (_, row, matched) = list.pop_front().expect("checked by front");
+                if !matched {
+                    unmatched.push(row);
+                }
+                left -= 1;
+            }
+            if left > 0 {
+                list.retain(|&(t, row, matched)| {
+                    if t < limit && !matched {
                         unmatched.push(row);
                     }
-                }
-                keep
-            });
+                    t >= limit
+                });
+            }
             self.occupied -= usize::from(list.is_empty());
         }
-        self.live -= freed;
+        self.live -= touched.len();
         unmatched
     }
 
