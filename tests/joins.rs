@@ -450,6 +450,25 @@ fn a_regular_join_of_two_streams_keeps_rows_for_the_state_ttl() {
     );
 }
 
+/// The state a time-to-live frees is counted: most rows leave before the end.
+#[test]
+fn the_rows_a_state_ttl_frees_are_counted() {
+    let data = data(11);
+    let out = run_with(
+        "SELECT t.id FROM trades t JOIN quotes q ON t.symbol = q.symbol",
+        &data,
+        CONFIGS[1],
+        Some(Duration::from_secs(2)),
+    );
+    let rows = (data.trades.rows.len() + data.quotes.rows.len()) as u64;
+    let freed = out.summary.total().join_rows_freed;
+    assert!(freed > rows / 2 && freed <= rows, "{freed} of {rows}");
+    assert!(out
+        .summary
+        .render()
+        .contains(&format!("join state: {freed} rows freed")));
+}
+
 /// An input quiet for its idle timeout stops holding the join back: trades
 /// wait for quotes only while the quotes input is active.
 #[test]

@@ -56,6 +56,8 @@ struct Side {
     read: Vec<bool>,
     stored: usize,
     live: usize,
+    /// Rows freed behind the watermark so far.
+    freed: u64,
 }
 
 impl Side {
@@ -77,6 +79,7 @@ impl Side {
                 .collect(),
             read,
             stored: 0,
+            freed: 0,
             live: 0,
         }
     }
@@ -172,6 +175,7 @@ impl Side {
             self.occupied -= usize::from(list.is_empty());
         }
         self.live -= touched.len();
+        self.freed += touched.len() as u64;
         unmatched
     }
 
@@ -305,6 +309,11 @@ impl IntervalJoin {
     /// Rows held on each side.
     pub fn held(&self) -> (usize, usize) {
         (self.left.live, self.right.live)
+    }
+
+    /// Rows freed so far, both sides: no row still to come could match them.
+    pub fn freed(&self) -> u64 {
+        self.left.freed + self.right.freed
     }
 
     /// Takes a batch of port `port`'s rows (0 left, 1 right): the pairs it

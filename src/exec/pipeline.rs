@@ -252,6 +252,15 @@ impl Pipeline {
         }
     }
 
+    /// Rows an interval join (or a regular join with a state time-to-live)
+    /// has freed behind the watermark so far; 0 without one.
+    pub fn join_rows_freed(&self) -> u64 {
+        match &self.join {
+            Some(Join::Interval(join)) => join.freed(),
+            _ => 0,
+        }
+    }
+
     /// Port `port`'s input went quiet for its idle timeout (`idle`), or
     /// sent again: an idle input does not hold the join back (as Flink's
     /// `withIdleness`); the watermark the operators follow never moves back.

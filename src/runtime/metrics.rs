@@ -60,6 +60,9 @@ pub struct ShardStats {
     /// Times the shard parked its thread, idle (see
     /// [`crate::runtime::shard`], Idle policy): each costs a wake-up later.
     pub parks: u64,
+    /// Rows its interval joins (and regular joins with a state time-to-live)
+    /// freed behind the watermark before the end of input.
+    pub join_rows_freed: u64,
 }
 
 impl ShardCounters {
@@ -85,6 +88,8 @@ impl ShardCounters {
             late: self.late.load(Ordering::Relaxed),
             rows_out: self.rows_out.load(Ordering::Relaxed),
             parks: self.parks.load(Ordering::Relaxed),
+            // Known at the end only, from the shard's own tally.
+            join_rows_freed: 0,
         }
     }
 }
@@ -365,6 +370,7 @@ impl RunSummary {
             t.late += s.late;
             t.rows_out += s.rows_out;
             t.parks += s.parks;
+            t.join_rows_freed += s.join_rows_freed;
         }
         t
     }
@@ -497,6 +503,13 @@ impl RunSummary {
             "latency split (us, p50/p99/p99.9/max): waiting for the shard {}/{}/{}/{}, in the shard {}/{}/{}/{}; shards parked {} times",
             wait.p50, wait.p99, wait.p999, wait.max, service.p50, service.p99, service.p999, service.max, t.parks
         );
+        if t.join_rows_freed > 0 {
+            let _ = writeln!(
+                out,
+                "join state: {} rows freed behind the watermark before the end of input",
+                t.join_rows_freed
+            );
+        }
         out
     }
 

@@ -416,6 +416,8 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
             },
         }
     }
+    // Freed before the end: what the state time-to-live and the bounds freed.
+    stats.join_rows_freed = stages.join_rows_freed();
     let counts = stages.finish(clock(), out!()).await?;
     tally(&mut stats, counts);
     counters.publish(&stats);

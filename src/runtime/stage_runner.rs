@@ -106,6 +106,11 @@ impl StageRunner {
         self.pipelines[port / 2].take_spent()
     }
 
+    /// Rows the stages' joins have freed behind the watermark so far.
+    pub fn join_rows_freed(&self) -> u64 {
+        self.pipelines.iter().map(Pipeline::join_rows_freed).sum()
+    }
+
     /// Whether any stage reads the clock (processing-time windows).
     pub fn reads_now(&self) -> bool {
         self.pipelines.iter().any(Pipeline::reads_now)
