@@ -46,24 +46,7 @@ fn table() -> Table {
 }
 
 fn sqlite(t: &Table) -> rusqlite::Connection {
-    let db = rusqlite::Connection::open_in_memory().unwrap();
-    db.execute_batch("CREATE TABLE s (id INTEGER, k TEXT, g INTEGER, v INTEGER, ts INTEGER)")
-        .unwrap();
-    let mut insert = db.prepare("INSERT INTO s VALUES (?, ?, ?, ?, ?)").unwrap();
-    for row in &t.rows {
-        let params: Vec<rusqlite::types::Value> = row
-            .iter()
-            .map(|v| match v {
-                Value::Null => rusqlite::types::Value::Null,
-                Value::Int64(i) => rusqlite::types::Value::Integer(*i),
-                Value::Utf8(s) => rusqlite::types::Value::Text(s.clone()),
-                other => panic!("no {other:?} here"),
-            })
-            .collect();
-        insert.execute(rusqlite::params_from_iter(params)).unwrap();
-    }
-    drop(insert);
-    db
+    sqlite_table(t, "s")
 }
 
 const CONFIGS: &[(&str, usize, usize)] = &[("0", 4096, 4096), ("0-1", 4096, 999), ("0-1", 7, 13)];

@@ -444,3 +444,43 @@ pub fn sqlite_rows(db: &rusqlite::Connection, sql: &str) -> Vec<Row> {
     sort_rows(&mut rows);
     rows
 }
+
+/// An in-memory SQLite database holding `table` as `name` (INTEGER, REAL
+/// and TEXT columns; timestamps as INTEGER epoch ms).
+pub fn sqlite_table(table: &Table, name: &str) -> rusqlite::Connection {
+    let db = rusqlite::Connection::open_in_memory().unwrap();
+    let columns: Vec<String> = table
+        .schema
+        .fields
+        .iter()
+        .map(|f| {
+            let t = match f.data_type {
+                DataType::Float64 => "REAL",
+                DataType::Utf8 => "TEXT",
+                _ => "INTEGER",
+            };
+            format!("{} {t}", f.name)
+        })
+        .collect();
+    db.execute_batch(&format!("CREATE TABLE {name} ({})", columns.join(", ")))
+        .unwrap();
+    let marks = vec!["?"; columns.len()].join(", ");
+    let mut insert = db
+        .prepare(&format!("INSERT INTO {name} VALUES ({marks})"))
+        .unwrap();
+    for row in &table.rows {
+        let params: Vec<rusqlite::types::Value> = row
+            .iter()
+            .map(|v| match v {
+                Value::Null => rusqlite::types::Value::Null,
+                Value::Int64(i) | Value::Timestamp(i) => rusqlite::types::Value::Integer(*i),
+                Value::Float64(f) => rusqlite::types::Value::Real(*f),
+                Value::Utf8(s) => rusqlite::types::Value::Text(s.clone()),
+                other => panic!("no {other:?} in SQLite tables here"),
+            })
+            .collect();
+        insert.execute(rusqlite::params_from_iter(params)).unwrap();
+    }
+    drop(insert);
+    db
+}
