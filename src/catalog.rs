@@ -107,7 +107,53 @@ pub fn open_named(
         inputs.push(describe(name, source, decl, flags, bounded(&spec))?);
     }
     check_declared(parsed, &inputs)?;
+    check_event_time_flag(&inputs, flags)?;
     Ok(inputs)
+}
+
+/// The text options input `name` is read with: the flags', as its
+/// declaration changes them.
+pub fn input_text_options(
+    parsed: &ParsedQuery,
+    name: &str,
+    text: &TextOptions,
+) -> Result<TextOptions, Error> {
+    text_options(declaration(parsed, name), text)
+}
+
+/// Refuses an `--event-time` column that no input has: each input takes
+/// it where it has the column, so a misspelt one would be dropped silently.
+fn check_event_time_flag(inputs: &[NamedInput], flags: &TimeFlags) -> Result<(), Error> {
+    let Some(column) = &flags.options.event_time else {
+        return Ok(());
+    };
+    if inputs
+        .iter()
+        .any(|i| i.catalog.schema.index_of(column).is_some())
+    {
+        return Ok(());
+    }
+    let columns: Vec<String> = inputs
+        .iter()
+        .map(|i| {
+            let names: Vec<&str> = i
+                .catalog
+                .schema
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect();
+            format!(
+                "{}: {}",
+                i.catalog.name.as_deref().unwrap_or("input"),
+                names.join(", ")
+            )
+        })
+        .collect();
+    Err(Error::Config(format!(
+        "--event-time: no column \"{column}\" in any input; columns are: {}",
+        columns.join("; ")
+    )))
 }
 
 /// Opens the input `name` of `named` again, for a second stage that reads it.
@@ -145,6 +191,7 @@ pub fn from_sources(
         })
         .collect::<Result<Vec<_>, _>>()?;
     check_declared(parsed, &inputs)?;
+    check_event_time_flag(&inputs, flags)?;
     Ok(inputs)
 }
 

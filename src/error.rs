@@ -14,7 +14,10 @@ pub enum SqlErrorKind {
     Unsupported,
 }
 
-/// An error in the query text, located at a line and column (both 1-based).
+/// An error in the query text, located at a line and column (both 1-based),
+/// or, for an error in a setting that goes with the query (`--event-time`),
+/// at none ([`SqlError::unplaced`]: line and column 0): its message then
+/// names the setting, and it renders without a caret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SqlError {
     pub kind: SqlErrorKind,
@@ -36,6 +39,18 @@ impl SqlError {
         }
     }
 
+    /// An error of a setting that goes with the query, not of its text
+    /// (line and column 0): the message names the setting.
+    pub fn unplaced(kind: SqlErrorKind, message: impl Into<String>) -> Self {
+        SqlError {
+            kind,
+            message: message.into(),
+            line: 0,
+            column: 0,
+            sql: String::new(),
+        }
+    }
+
     /// Attaches the query text the location refers to.
     pub fn in_sql(mut self, sql: &str) -> Self {
         self.sql = sql.to_owned();
@@ -45,6 +60,10 @@ impl SqlError {
 
 impl fmt::Display for SqlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            // Not in the query text: the message names the setting.
+            return f.write_str(&self.message);
+        }
         let what = match self.kind {
             SqlErrorKind::Syntax => "syntax error",
             SqlErrorKind::UnknownColumn => "unknown column",
@@ -106,10 +125,16 @@ pub enum Error {
     Router { router: usize, reason: String },
     /// Pushing input to an embedded engine failed (see `io::push`).
     Push(String),
+    /// Opening an input was stopped (a signal, see
+    /// [`StopFlag`](crate::io::lines::StopFlag)) before what it waited for
+    /// arrived (`waiting_for`: "the header row"); nothing was read.
+    Stopped { input: String, waiting_for: String },
     /// A Kafka client failed, or a Kafka record was malformed under
     /// `--on-error fail` (`what` names the topic, and partition and offset
     /// or shard where they apply).
     Kafka { what: String, reason: String },
+    /// Writing or restoring a checkpoint failed (see `checkpoint`).
+    Checkpoint(String),
     /// Writing results failed.
     Sink {
         output: String,
@@ -147,7 +172,12 @@ impl fmt::Display for Error {
             Error::Shard { shard, reason } => write!(f, "shard {shard} failed: {reason}"),
             Error::Router { router, reason } => write!(f, "router {router} failed: {reason}"),
             Error::Push(reason) => f.write_str(reason),
+            Error::Stopped { input, waiting_for } => write!(
+                f,
+                "input {input}: stopped before {waiting_for} arrived; nothing was read"
+            ),
             Error::Kafka { what, reason } => write!(f, "{what}: {reason}"),
+            Error::Checkpoint(reason) => write!(f, "checkpoint: {reason}"),
             Error::Sink {
                 output,
                 shard,

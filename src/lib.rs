@@ -18,13 +18,13 @@
 //! # Example
 //! ```
 //! use corestream::io::sink::OutputSpec;
-//! use corestream::runtime::cores::CoreSet;
+//! use corestream::runtime::allowed;
 //! use corestream::Engine;
 //!
 //! let out = Engine::builder()
 //!     .sql("SELECT symbol, COUNT(*) AS n FROM trades GROUP BY symbol EMIT FINAL")
 //!     .input("gen:trades?records=10000&symbols=4")
-//!     .cores(CoreSet::all_online()?)
+//!     .cores(allowed::all_allowed()?)
 //!     .output(OutputSpec::Collect)
 //!     .build()?
 //!     .run()?;
@@ -47,7 +47,7 @@
 //! ```
 //! use corestream::data::{DataType, Field, Schema, Value};
 //! use corestream::io::{push, sink::OutputSpec};
-//! use corestream::runtime::cores::CoreSet;
+//! use corestream::runtime::allowed;
 //! use corestream::Engine;
 //! use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 //! use std::sync::Arc;
@@ -61,7 +61,7 @@
 //! let seen = Arc::clone(&total);
 //! let running = Engine::builder()
 //!     .sql("SELECT symbol, SUM(qty) AS q FROM orders GROUP BY symbol EMIT FINAL")
-//!     .cores(CoreSet::all_online()?)
+//!     .cores(allowed::all_allowed()?)
 //!     .output(OutputSpec::callback(move |_shard, batch| {
 //!         // On the shard's own thread; an Err stops the run, naming the shard.
 //!         for row in 0..batch.len {
@@ -82,6 +82,7 @@
 //! ```
 
 pub mod catalog;
+pub mod checkpoint;
 pub mod data;
 pub mod engine;
 pub mod error;
@@ -93,6 +94,6 @@ pub mod runtime;
 pub mod sql;
 pub(crate) mod sync;
 
-pub use engine::{Engine, EngineBuilder, RunOutput};
+pub use engine::{Engine, EngineBuilder, RunFailure, RunOutput};
 pub use error::{Error, SqlError, SqlErrorKind};
 pub use running::RunningEngine;

@@ -722,3 +722,58 @@ fn unknown_generator_option_is_a_usage_error() {
         ran.context()
     );
 }
+
+#[test]
+fn live_metrics_are_served_over_http_while_the_run_goes_on() {
+    let (mut child, watchdog) = process::spawn(
+        &[
+            "run",
+            "--input",
+            "gen:trades?rate=20000",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--cores",
+            "0-1",
+            "-q",
+        ],
+        Stdio::null(),
+    );
+    let (url, stderr) = process::metrics_url(&mut child);
+    // Polled until records have gone through (bounded by the watchdog).
+    let text = loop {
+        let text = process::scrape(&url);
+        if process::metric_sum(&text, "corestream_records_in_total").0 > 0.0 {
+            break text;
+        }
+        std::thread::yield_now();
+    };
+    for (name, series) in [
+        ("corestream_records_in_total", 2),
+        ("corestream_rows_out_total", 2),
+        ("corestream_late_total", 2),
+        ("corestream_backlog_records", 2),
+        ("corestream_latency_us", 8),
+        ("corestream_malformed_total", 1),
+    ] {
+        assert_eq!(
+            process::metric_sum(&text, name).1,
+            series,
+            "{name}:\n{text}"
+        );
+    }
+    assert!(text.contains(r#"quantile="0.99""#), "{text}");
+    process::signal(&child, libc::SIGTERM);
+    let (code, rest) = process::wait_with_stderr(child, watchdog, stderr);
+    assert_eq!(code, Some(143), "{rest}");
+}
+
+#[test]
+fn a_metrics_address_that_cannot_be_listened_on_is_refused_up_front() {
+    let ran = corestream(&["run", "--metrics-addr", "256.0.0.1:9100", "-q"]);
+    assert_eq!(ran.code, Some(2), "{}", ran.context());
+    assert!(
+        ran.stderr.contains("--metrics-addr 256.0.0.1:9100"),
+        "{}",
+        ran.context()
+    );
+}

@@ -400,6 +400,7 @@ const PAGES: &[&str] = &[
     "docs/inputs-and-outputs.md",
     "docs/dataflow.md",
     "docs/kafka.md",
+    "docs/checkpoints.md",
     "docs/embedding.md",
     "docs/operations.md",
     "docs/how-it-works.md",
@@ -493,6 +494,11 @@ fn dataflow() {
 #[test]
 fn kafka() {
     assert_page("docs/kafka.md");
+}
+
+#[test]
+fn checkpoints() {
+    assert_page("docs/checkpoints.md");
 }
 
 #[test]

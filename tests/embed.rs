@@ -710,7 +710,9 @@ fn the_router_keeps_off_the_shards_cores_and_the_caller_gets_its_cpus_back() {
 #[test]
 fn a_shard_keeps_polling_while_its_router_is_held_up_mid_stream() {
     const GAPS: u64 = 20;
-    let stall = Duration::from_millis(2);
+    // Gaps far longer than the spins, so that on a loaded machine (a shard
+    // descheduled for a few milliseconds) the shard still parks in most.
+    let stall = Duration::from_millis(10);
     let parks = |stall_spin: Duration, quiet: Duration| {
         let (source, _cpus) = SmallBatches::new(GAPS + 1, stall, quiet);
         let idle = IdlePolicy {

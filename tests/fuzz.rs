@@ -660,13 +660,15 @@ fn oracle(object: &Map<String, Json>, schema: &Schema) -> Option<Result<Vec<Valu
         });
         let expected = match (f.data_type, v) {
             (_, None | Some(Json::Null)) => Some(Value::Null),
+            (DataType::Utf8, Some(Json::String(s))) => Some(Value::Utf8(s.clone())),
+            // VARCHAR takes any other value as its JSON text.
+            (DataType::Utf8, Some(v)) => Some(Value::Utf8(v.to_string())),
             (_, Some(Json::Array(_) | Json::Object(_))) => return Some(Err(())),
             (DataType::Int64, Some(Json::Number(n))) => match n.as_i64() {
                 Some(i) => Some(Value::Int64(i)),
                 None => return Some(Err(())),
             },
             (DataType::Float64, Some(Json::Number(n))) => Some(Value::Float64(n.as_f64()?)),
-            (DataType::Utf8, Some(Json::String(s))) => Some(Value::Utf8(s.clone())),
             (DataType::Bool, Some(Json::Bool(b))) => Some(Value::Bool(*b)),
             (DataType::Timestamp, Some(Json::Number(n))) => match n.as_i64() {
                 Some(i) => Some(Value::Timestamp(i)),

@@ -370,6 +370,24 @@ fn nan_in_spread_min_and_max_is_defined() {
     );
 }
 
+/// A sliding SUM of DOUBLEs recovers once an infinity or NaN has left its
+/// frame.
+#[test]
+fn a_sliding_double_sum_recovers_after_infinities() {
+    let csv = "i,x\n0,1\n1,1\n2,1\n3,inf\n4,1\n5,1\n6,-inf\n7,NaN\n8,2\n9,3\n";
+    let out = run_typed(
+        "sliding-sum",
+        csv,
+        "i BIGINT, x DOUBLE",
+        "SELECT i, SUM(x) OVER (ORDER BY i ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) AS s FROM s",
+    );
+    let sums: Vec<String> = rows(&out).into_iter().map(|r| r[1].clone()).collect();
+    assert_eq!(
+        sums,
+        ["1", "2", "2", "inf", "inf", "2", "-inf", "NaN", "NaN", "5"]
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 4. Nothing the user owns is destroyed.
 // ---------------------------------------------------------------------------

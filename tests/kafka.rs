@@ -1,198 +1,23 @@
 //! Kafka in and out, against a real Kafka-protocol broker on 127.0.0.1.
 //!
-//! The broker is `CORESTREAM_KAFKA=HOST:PORT` when set (`tools/test` and
-//! `.ci/run` start one with `tools/kafka-broker start`); otherwise these
-//! tests start one themselves through `tools/kafka-broker` (which builds
-//! tansu once into a cache), stopped when the test process exits. If no
-//! broker can be had, every test fails saying so: none is skipped.
+//! The broker is found or started by [`kafka_broker::broker`].
 //!
 //! Each test makes its own topics (names unique to the process and test) and
 //! produces its own records, one record per batch: tansu 0.6 reports a
 //! partition's end offset as the base offset of its last batch + 1, which is
 //! exact only then. A watchdog kills a hung `corestream` after 60 s.
 
+mod kafka_broker;
 mod process;
 
+use kafka_broker::{broker, consume, create_topic, produce, produce_to, topic};
 use process::{accounting, corestream, spawn, temp_file, Ran};
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::Message;
-use rdkafka::producer::DefaultProducerContext;
-use rdkafka::producer::{BaseRecord, Producer, ThreadedProducer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
-
-/// The broker's address, found or started once per test process.
-fn broker() -> &'static str {
-    static BROKER: OnceLock<Result<String, String>> = OnceLock::new();
-    let found = BROKER.get_or_init(|| {
-        if let Ok(addr) = std::env::var("CORESTREAM_KAFKA") {
-            return Ok(addr);
-        }
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/kafka-broker");
-        let out = std::process::Command::new(script)
-            .arg("start")
-            .env("CORESTREAM_KAFKA_OWNER", std::process::id().to_string())
-            .stderr(Stdio::inherit())
-            .output()
-            .map_err(|e| format!("cannot run {script}: {e}"))?;
-        let addr = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        match out.status.success() && !addr.is_empty() {
-            true => Ok(addr),
-            false => Err(format!("{script} start failed ({})", out.status)),
-        }
-    });
-    match found {
-        Ok(addr) => addr,
-        Err(e) => panic!(
-            "no Kafka broker for these tests: set CORESTREAM_KAFKA=HOST:PORT, or let \
-             tools/kafka-broker start one: {e}"
-        ),
-    }
-}
-
-/// A topic name unique to this process and call.
-fn topic(tag: &str) -> String {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "{tag}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// Runs a future to completion on this thread (the admin client's futures
-/// are completed by its own thread).
-fn block_on<F: Future>(f: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: std::sync::Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = std::pin::pin!(f);
-    loop {
-        match f.as_mut().poll(&mut cx) {
-            Poll::Ready(v) => return v,
-            Poll::Pending => std::thread::park_timeout(Duration::from_millis(50)),
-        }
-    }
-}
-
-fn create_topic(name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .create()
-        .expect("admin client");
-    let results = block_on(admin.create_topics(
-        &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
-        &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
-    ))
-    .expect("create_topics");
-    for r in results {
-        r.unwrap_or_else(|(t, e)| panic!("cannot create topic {t}: {e}"));
-    }
-}
-
-/// Produces `(key, value)` messages, one per record batch, and waits until
-/// every one is delivered.
-fn produce(topic: &str, messages: &[(String, String)]) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("batch.num.messages", "1")
-        .set("linger.ms", "0")
-        .create()
-        .expect("producer");
-    for (k, v) in messages {
-        let mut record = BaseRecord::to(topic).key(k.as_str()).payload(v.as_str());
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-    }
-    producer
-        .flush(Duration::from_secs(30))
-        .expect("every message delivered");
-}
-
-/// Produces values to a chosen partition, with a chosen message timestamp
-/// (ms) when given, one per record batch, in order; waits until every one
-/// is delivered.
-fn produce_to(topic: &str, messages: &[(i32, Option<i64>, String)]) {
-    let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("batch.num.messages", "1")
-        .set("linger.ms", "0")
-        .set("max.in.flight.requests.per.connection", "1")
-        .create()
-        .expect("producer");
-    for (partition, timestamp, v) in messages {
-        let mut record = BaseRecord::<(), str>::to(topic)
-            .partition(*partition)
-            .payload(v.as_str());
-        if let Some(ms) = timestamp {
-            record = record.timestamp(*ms);
-        }
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    producer.poll(Duration::from_millis(10));
-                }
-            }
-        }
-    }
-    producer
-        .flush(Duration::from_secs(30))
-        .expect("every message delivered");
-}
-
-/// Reads `count` messages of `topic` (every partition from the start), or
-/// fails after 30 s; returns (key, value) pairs.
-fn consume(topic: &str, count: usize) -> Vec<(String, String)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", broker())
-        .set("group.id", "corestream-test-reader")
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .expect("metadata");
-    let mut tpl = TopicPartitionList::new();
-    for p in metadata.topics()[0].partitions() {
-        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
-            .unwrap();
-    }
-    consumer.assign(&tpl).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut out = Vec::new();
-    while out.len() < count && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            let text =
-                |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
-            out.push((text(m.key()), text(m.payload())));
-        }
-    }
-    assert_eq!(out.len(), count, "messages read from {topic}");
-    out
-}
 
 const SCHEMA: &str =
     "event_time BIGINT, trader_id VARCHAR, symbol VARCHAR, price DOUBLE, quantity BIGINT";
@@ -746,4 +571,180 @@ fn a_partition_that_sends_nothing_stops_holding_the_watermark_back_once_idle() {
     assert_eq!(accounting(&ran).late, 0, "{}", ran.context());
     rows.extend(rest.lines().map(str::to_owned));
     assert_eq!(sorted(rows[1..].to_vec()), expected, "{}", ran.context());
+}
+
+#[test]
+fn the_message_key_is_a_column() {
+    let t = topic("key");
+    create_topic(&t, 2);
+    // Keyed by trader; the value leaves the trader out.
+    let records = trades(300);
+    let messages: Vec<(String, String)> = records
+        .iter()
+        .map(|(k, v)| {
+            let f: Vec<&str> = v.split(',').collect();
+            (k.clone(), format!("{},{}", f[2], f[4]))
+        })
+        .collect();
+    produce(&t, &messages);
+    let mut expected: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for (_, v) in &records {
+        let f: Vec<&str> = v.split(',').collect();
+        let e = expected.entry(f[1].to_string()).or_default();
+        e.0 += 1;
+        e.1 += f[4].parse::<u64>().unwrap();
+    }
+    let expected: Vec<String> = (expected.into_iter())
+        .map(|(k, (n, q))| format!("{k},{n},{q}"))
+        .collect();
+    let query = "SELECT trader, COUNT(*) AS n, SUM(quantity) AS qty FROM trades \
+        GROUP BY trader EMIT FINAL";
+    let url = format!(
+        "kafka://{}/{t}?stop=end&format=csv&key_column=trader",
+        broker()
+    );
+    let schema = "symbol VARCHAR, quantity BIGINT";
+    let ran = corestream(&["run", "--input", &url, "--schema", schema, "--sql", query]);
+    ran.assert_success();
+    assert_eq!(
+        sorted(ran.rows("trader,n,qty")),
+        expected,
+        "{}",
+        ran.context()
+    );
+    // Declared last by CREATE STREAM.
+    let declared =
+        format!("CREATE STREAM trades (symbol VARCHAR, quantity BIGINT, trader VARCHAR); {query}");
+    let named = format!("trades={url}");
+    let ran = corestream(&["run", "--input", &named, "--sql", &declared]);
+    ran.assert_success();
+    assert_eq!(
+        sorted(ran.rows("trader,n,qty")),
+        expected,
+        "{}",
+        ran.context()
+    );
+}
+
+#[test]
+fn the_metrics_endpoint_shows_each_partitions_lag() {
+    let t = topic("lag");
+    create_topic(&t, 3);
+    let records = trades(600);
+    produce(&t, &records);
+    // No stop=end: the run goes on until a signal, as a service does.
+    let url = format!("kafka://{}/{t}?format=csv", broker());
+    let (mut child, watchdog) = spawn(
+        &[
+            "run",
+            "--input",
+            &url,
+            "--schema",
+            SCHEMA,
+            "--sql",
+            QUERY,
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "-q",
+        ],
+        Stdio::null(),
+    );
+    let (metrics, stderr) = process::metrics_url(&mut child);
+    // Until every record has been processed and every partition's lag is
+    // known (bounded by the watchdog): then each lag is 0.
+    let text = loop {
+        let text = process::scrape(&metrics);
+        let (records_in, _) = process::metric_sum(&text, "corestream_records_in_total");
+        let (_, partitions) = process::metric_sum(&text, "corestream_kafka_lag_records");
+        if records_in == 600.0 && partitions == 3 {
+            break text;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(
+        process::metric_sum(&text, "corestream_kafka_lag_records"),
+        (0.0, 3),
+        "{text}"
+    );
+    for p in 0..3 {
+        let series = format!(r#"topic="{t}",partition="{p}""#);
+        assert!(text.contains(&series), "{series}:\n{text}");
+    }
+    process::signal(&child, libc::SIGTERM);
+    let (code, rest) = process::wait_with_stderr(child, watchdog, stderr);
+    assert_eq!(code, Some(143), "{rest}");
+}
+
+#[test]
+fn a_broker_that_goes_away_mid_run_stops_the_run_after_the_broker_timeout() {
+    let addr = kafka_broker::own_broker();
+    let t = topic("gone");
+    kafka_broker::create_topic_on(&addr, &t, 2);
+    let records = trades(200);
+    kafka_broker::produce_on(&addr, &t, &records);
+    // No stop=end: without the timeout the run would wait for ever.
+    let url = format!("kafka://{addr}/{t}?format=csv&broker_timeout=3s");
+    let (mut child, watchdog) = spawn(
+        &[
+            "run",
+            "--input",
+            &url,
+            "--schema",
+            SCHEMA,
+            "--sql",
+            QUERY,
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+        Stdio::null(),
+    );
+    let (metrics, stderr) = process::metrics_url(&mut child);
+    // Every record read while the broker is there (bounded by the watchdog).
+    while process::metric_sum(&process::scrape(&metrics), "corestream_records_in_total").0 < 200.0 {
+        std::thread::yield_now();
+    }
+    kafka_broker::stop_broker(&addr);
+    let stopped = Instant::now();
+    let (code, rest) = process::wait_with_stderr(child, watchdog, stderr);
+    assert_eq!(code, Some(1), "{rest}");
+    assert!(
+        rest.contains(&format!("no broker at {addr} has answered")),
+        "{rest}"
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        stopped.elapsed()
+    );
+}
+
+#[test]
+fn several_readers_share_a_topics_partitions_with_or_without_a_group() {
+    let t = topic("readers");
+    create_topic(&t, 3);
+    let records = trades(900);
+    produce(&t, &records);
+    let expected = file_run(&records);
+    for options in ["", "&group=g-readers&session.timeout.ms=6000"] {
+        let url = format!("kafka://{}/{t}?stop=end&format=csv{options}", broker());
+        let ran = kafka_run(&url, &["--readers", "2", "--cores", "0-1"]);
+        ran.assert_success();
+        assert_eq!(
+            sorted(ran.rows(OUT_HEADER)),
+            expected,
+            "{options}: {}",
+            ran.context()
+        );
+        assert!(
+            ran.stderr.contains("2 readers"),
+            "{options}: {}",
+            ran.context()
+        );
+    }
+    // More readers than partitions: one per partition.
+    let url = format!("kafka://{}/{t}?stop=end&format=csv", broker());
+    let ran = kafka_run(&url, &["--readers", "8"]);
+    ran.assert_success();
+    assert_eq!(sorted(ran.rows(OUT_HEADER)), expected, "{}", ran.context());
+    assert!(ran.stderr.contains("3 readers"), "{}", ran.context());
 }

@@ -12,9 +12,11 @@ use process::TempPath;
 use std::process::Command;
 use std::time::Duration;
 
-/// Event times in ms. One row per source batch (batch size 1), so the
-/// watermark (max seen, no out-of-orderness allowed) is 5000 when `2000,a,3`
-/// arrives: that row is late. `12000,b,5` closes the first window.
+/// Event times in ms. A record is late when it is behind the watermark the
+/// records before it produced (max seen, no out-of-orderness allowed): the
+/// watermark is 5000 when `2000,a,3` comes, so it is late, whatever the
+/// batch size (the router cuts a batch before such a row). `12000,b,5`
+/// closes the first window.
 const CSV: &str = "ts,k,v\n1000,a,1\n5000,a,2\n2000,a,3\n12000,b,5\n3000,b,6\n";
 const SQL: &str = "SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total FROM s \
                    GROUP BY k, TUMBLE(ts, INTERVAL '10' SECOND)";
@@ -54,7 +56,7 @@ fn late_rows_go_to_the_side_output_unchanged_and_never_into_a_window() {
     let input = tmp.0.join("in.csv");
     std::fs::write(&input, CSV).unwrap();
     let late_dir = tmp.0.join("late");
-    for cores in ["0", "0-1"] {
+    for (cores, batch_size) in [("0", 1), ("0-1", 1), ("0", 4096), ("0-1", 2)] {
         let _ = std::fs::remove_dir_all(&late_dir);
         let out = Engine::builder()
             .sql(SQL)
@@ -62,7 +64,7 @@ fn late_rows_go_to_the_side_output_unchanged_and_never_into_a_window() {
             .cores(CoreSet::from_list(cores, &CoreSet::online_cpus().unwrap()).unwrap())
             .event_time("ts")
             .batching(Batching {
-                batch_size: 1,
+                batch_size,
                 linger: Duration::from_millis(1),
             })
             .late(LatePolicy::SideOutput(late_dir.clone()))
@@ -72,7 +74,10 @@ fn late_rows_go_to_the_side_output_unchanged_and_never_into_a_window() {
             .run()
             .unwrap();
         let total = out.summary.total();
-        assert_eq!(total.late, 2, "2000 and 3000 arrive behind the watermark");
+        assert_eq!(
+            total.late, 2,
+            "2000 and 3000 arrive behind the watermark (batch size {batch_size})"
+        );
         assert_eq!(total.processed, 3);
         let mut rows: Vec<String> = out
             .collected
@@ -93,12 +98,12 @@ fn late_rows_go_to_the_side_output_unchanged_and_never_into_a_window() {
                 "a,1970-01-01T00:00:00.000Z,2,3",
                 "b,1970-01-01T00:00:10.000Z,1,5"
             ],
-            "cores {cores}"
+            "cores {cores}, batch size {batch_size}"
         );
         assert_eq!(
             late_lines(&late_dir),
             ["2000,a,3", "3000,b,6"],
-            "cores {cores}"
+            "cores {cores}, batch size {batch_size}"
         );
     }
 }

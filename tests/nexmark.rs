@@ -55,7 +55,8 @@ fn events() -> &'static Events {
 }
 
 /// SQLite with tables `person`, `auction` and `bid` holding the events,
-/// times as INTEGER epoch ms, and `hop(k)` holding 0..5 for HOP windows.
+/// times as INTEGER epoch ms, `side_input` q13's 10,000 rows (key, `v` and
+/// the key), and `hop(k)` holding 0..5 for HOP windows.
 fn sqlite() -> rusqlite::Connection {
     let mut db = rusqlite::Connection::open_in_memory().unwrap();
     db.execute_batch(
@@ -67,7 +68,10 @@ fn sqlite() -> rusqlite::Connection {
          CREATE TABLE bid (auction INTEGER, bidder INTEGER, price INTEGER, channel TEXT, \
            url TEXT, dateTime INTEGER, extra TEXT);
          CREATE TABLE hop (k INTEGER);
-         INSERT INTO hop VALUES (0), (1), (2), (3), (4);",
+         INSERT INTO hop VALUES (0), (1), (2), (3), (4);
+         CREATE TABLE side_input (key INTEGER, value TEXT);
+         WITH RECURSIVE n(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM n WHERE k < 9999) \
+         INSERT INTO side_input SELECT k, 'v' || k FROM n;",
     )
     .unwrap();
     let e = events();
@@ -250,6 +254,29 @@ fn q5_hot_items() {
     );
 }
 
+/// Each auction's winning bid (q4's bids, the highest, the earliest of
+/// equal ones), for q6.
+const WINNERS: &str = "SELECT id, seller, price, dateTime FROM \
+     (SELECT A.id, A.seller, B.price, B.dateTime, ROW_NUMBER() OVER \
+        (PARTITION BY A.id, A.seller ORDER BY B.price DESC, B.dateTime) AS rownum \
+      FROM auction A JOIN bid B ON A.id = B.auction \
+      WHERE B.dateTime BETWEEN A.dateTime AND A.expires AND B.dateTime <= A.dateTime + 10000) \
+     WHERE rownum = 1";
+
+#[test]
+fn q6_average_selling_price_by_seller() {
+    // The row window sorts by dateTime, ties by the whole row.
+    check_sqlite(
+        "q6",
+        &format!(
+            "SELECT seller, CAST(AVG(price) OVER (PARTITION BY seller \
+               ORDER BY dateTime, id, seller, price ROWS BETWEEN 10 PRECEDING AND CURRENT ROW) \
+               AS INTEGER) FROM ({WINNERS})"
+        ),
+        EXACT,
+    );
+}
+
 #[test]
 fn q7_highest_bid() {
     check_sqlite(
@@ -284,6 +311,16 @@ fn q9_winning_bids() {
              (SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY price DESC, bid_dateTime) \
                 AS rownum FROM ({WINNING})) WHERE rownum <= 1"
         ),
+        EXACT,
+    );
+}
+
+#[test]
+fn q13_bounded_side_input_join() {
+    check_sqlite(
+        "q13",
+        "SELECT B.auction, B.bidder, B.price, B.dateTime, S.value FROM bid B \
+         JOIN side_input S ON B.auction % 10000 = S.key",
         EXACT,
     );
 }

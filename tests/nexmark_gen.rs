@@ -215,7 +215,13 @@ fn files_written_by_gen_nexmark_read_back_as_the_generators_rows() {
         ran.context()
     );
     let spec = "gen:nexmark?events=5000&seed=3";
-    for (stream, count) in [("person", 100), ("auction", 300), ("bid", 4_600)] {
+    let streams = [
+        ("person", 100),
+        ("auction", 300),
+        ("bid", 4_600),
+        ("side_input", 10_000),
+    ];
+    for (stream, count) in streams {
         let file = format!("{stream}={}/{stream}.csv", dir.str());
         let sql = format!("SELECT * FROM {stream}");
         let from_file = corestream(&["run", "--quiet", "--input", &file, "--sql", &sql]);

@@ -448,32 +448,22 @@ fn unbounded_input() -> impl Strategy<Value = Input> {
     })
 }
 
-/// Which rows of `arrival` are late, given the watermark the router sends
-/// after each source batch: the largest event time of the batches before,
-/// minus the out-of-orderness bound. A source batch is `min(chunk, batch
-/// size)` rows (the router asks for at most a batch).
+/// Which rows are late: per record, those behind the watermark the rows
+/// before them produced (largest event time less the bound) by more than
+/// the allowed lateness, whatever the batches (see
+/// docs/windows-and-event-time.md).
 fn late_rows(arrival: &[&Rec], config: &RunConfig) -> Vec<bool> {
     let et = config.event_time.expect("event time");
     let (bound, lateness) = (et.max_out_of_orderness as i64, et.allowed_lateness as i64);
-    let mut late = Vec::with_capacity(arrival.len());
     let mut max_seen = i64::MIN;
-    let mut start = 0;
-    for poll in 0.. {
-        if start >= arrival.len() {
-            break;
-        }
-        let n = config.chunks[poll % config.chunks.len()].min(config.batch_size);
-        let batch = &arrival[start..(start + n).min(arrival.len())];
-        let cutoff = if max_seen == i64::MIN {
-            i64::MIN
-        } else {
-            max_seen - bound - lateness
-        };
-        late.extend(batch.iter().map(|r| r.ts < cutoff));
-        max_seen = max_seen.max(batch.iter().map(|r| r.ts).max().unwrap_or(i64::MIN));
-        start += n;
-    }
-    late
+    arrival
+        .iter()
+        .map(|r| {
+            let late = max_seen != i64::MIN && r.ts < max_seen - bound - lateness;
+            max_seen = max_seen.max(r.ts);
+            late
+        })
+        .collect()
 }
 
 /// With disorder beyond the bound, the late rows are exactly the rows behind

@@ -204,6 +204,7 @@ pub fn run_engine_ports(
             core: index,
             plan: plan.clone(),
             output: output.clone(),
+            late_text: None,
             late: corestream::io::late::LatePolicy::Drop,
             idle: IdlePolicy::default(),
             ports: (0..consumers.len()).collect(),
@@ -217,6 +218,7 @@ pub fn run_engine_ports(
             counters: ShardCounters::new(),
             results: None,
             ready: start_gate.ready_sender(),
+            checkpoint: None,
         };
         handles.push(shard::spawn(spec).expect("shard starts"));
         if table_first {

@@ -13,6 +13,7 @@
 use clap::{Args, Parser, Subcommand};
 use corestream::engine::{DEFAULT_INPUT, DEFAULT_SQL};
 use corestream::io::late::LatePolicy;
+use corestream::io::lines::StopFlag;
 use corestream::io::sink::{OutputFormat, OutputSpec};
 use corestream::io::text::{parse_delimiter, parse_schema, InputFormat, OnError, TextOptions};
 use corestream::runtime::cores::CoreSet;
@@ -20,7 +21,7 @@ use corestream::runtime::router::Batching;
 use corestream::runtime::shard::IdlePolicy;
 use corestream::runtime::topology::{render, Topology};
 use corestream::sql::duration::parse_duration_ms;
-use corestream::{Engine, Error};
+use corestream::{Engine, Error, RunFailure};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -58,8 +59,8 @@ struct GenArgs {
 
 #[derive(Subcommand)]
 enum GenCommand {
-    /// Nexmark's three streams as DIR/person.csv, DIR/auction.csv and DIR/bid.csv
-    /// (never overwriting a file).
+    /// Nexmark's three streams as DIR/person.csv, DIR/auction.csv and DIR/bid.csv,
+    /// and q13's side input as DIR/side_input.csv (never overwriting a file).
     Nexmark(NexmarkArgs),
 }
 
@@ -77,7 +78,7 @@ struct NexmarkArgs {
     /// The first event's time: ISO 8601 UTC or epoch milliseconds.
     #[arg(long, default_value = "2026-01-01T00:00:00Z")]
     base_time: String,
-    /// The directory for the three files (created if missing).
+    /// The directory for the four files (created if missing).
     #[arg(long, value_name = "DIR")]
     out: std::path::PathBuf,
 }
@@ -93,14 +94,18 @@ struct CoreArgs {
 }
 
 impl CoreArgs {
-    /// The chosen cores; every online core when neither flag is given.
+    /// The chosen cores; when neither flag is given, every online core this
+    /// process may run on. A core outside that set is refused (exit 2).
     fn core_set(&self) -> Result<CoreSet, Error> {
+        use corestream::runtime::allowed;
         let online = CoreSet::online_cpus()?;
-        Ok(match (&self.core_mask, &self.cores) {
+        let set = match (&self.core_mask, &self.cores) {
             (Some(mask), _) => CoreSet::from_mask(mask, &online)?,
             (None, Some(list)) => CoreSet::from_list(list, &online)?,
-            (None, None) => CoreSet::all_online()?,
-        })
+            (None, None) => return Ok(allowed::all_allowed()?),
+        };
+        allowed::check_allowed(&set, &allowed::allowed_cpus()?)?;
+        Ok(set)
     }
 }
 
@@ -112,7 +117,7 @@ struct QueryArgs {
     sql: String,
     /// gen:trades?records=N&traders=T&symbols=S&rate=R&seed=X&jitter=D&wait=spin|sleep, a CSV file, or - for stdin;
     /// NAME=SPEC names an input for FROM and JOIN (give one per input). One unnamed
-    /// gen:nexmark?events=N&seed=S&rate=R&event_rate=E&base_time=T gives the inputs person, auction and bid.
+    /// gen:nexmark?events=N&seed=S&rate=R&event_rate=E&base_time=T gives the inputs person, auction, bid and side_input.
     #[arg(long, value_name = "[NAME=]SPEC")]
     input: Vec<String>,
     /// csv, json (one object per line) or auto (json for .jsonl/.ndjson paths, else csv).
@@ -271,12 +276,28 @@ struct RunArgs {
     /// Also write the final summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     metrics_json: Option<std::path::PathBuf>,
+    /// Serve live metrics over HTTP at this address (HOST:PORT, port 0 for
+    /// a free one) in the Prometheus text format while the run goes on;
+    /// off by default.
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics_addr: Option<String>,
+    /// Take checkpoints into this directory, and resume from the latest one
+    /// there after a crash (see docs/checkpoints.md).
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<std::path::PathBuf>,
+    /// How often to checkpoint (default 10s).
+    #[arg(long, value_name = "DURATION", requires = "checkpoint_dir")]
+    checkpoint_interval: Option<String>,
+    /// Discard the checkpoints in --checkpoint-dir (of this or another
+    /// query) and start from the beginning.
+    #[arg(long, requires = "checkpoint_dir")]
+    checkpoint_fresh: bool,
     /// Late records (behind the watermark by more than the allowed lateness):
-    /// drop (count them) or side-output (count them and write them unchanged
-    /// to late-<shard>.csv in --late-dir).
+    /// drop (count them) or side-output (count them and write them as read
+    /// to late-<shard>.csv, or late-<shard>.jsonl from JSON lines, in --late-dir).
     #[arg(long, value_enum, default_value = "drop")]
     late: LateArg,
-    /// The directory for late-<shard>.csv; default: the --output directory,
+    /// The directory for the late-record files; default: the --output directory,
     /// or ./corestream-late when the output is stdout.
     #[arg(long, value_name = "DIR")]
     late_dir: Option<std::path::PathBuf>,
@@ -323,7 +344,9 @@ fn to_stderr(text: &str) {
 /// 128 + the signal if `asked` is already set: the second signal), then the
 /// flag (`asked`), then the signal number (`which`). The handlers only store
 /// to atomics (or `_exit`), which is async-signal-safe.
-fn install_stop_signals() -> Result<Arc<AtomicUsize>, Error> {
+///
+/// Returns `which` and `asked`.
+fn install_stop_signals() -> Result<(Arc<AtomicUsize>, Arc<AtomicBool>), Error> {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::flag;
     let asked = Arc::new(AtomicBool::new(false));
@@ -337,7 +360,7 @@ fn install_stop_signals() -> Result<Arc<AtomicUsize>, Error> {
                 source,
             })?;
     }
-    Ok(which)
+    Ok((which, asked))
 }
 
 fn late_policy(args: &RunArgs) -> LatePolicy {
@@ -370,13 +393,40 @@ fn run(args: RunArgs) -> Result<usize, Error> {
     let cores = args.cores.core_set()?;
     let shards = cores.len();
     corestream::limits::check_batch_size(args.batch_size)?;
-    let mut builder = args
-        .query
-        .builder()?
+    // Installed before the build: opening a pipe's input waits for its header
+    // and the records its types are inferred from, and a signal then stops
+    // the wait (see `TextOptions::stop`), so the run drains what was read.
+    let (which, asked) = install_stop_signals()?;
+    let builder = args.query.builder()?;
+    let text = TextOptions {
+        stop: StopFlag::new(asked),
+        ..builder.current_text_options().clone()
+    };
+    let mut builder = builder
+        .text_options(text)
         .cores(cores)
         .partial_aggregation(!args.no_partial_aggregation);
     if let Some(n) = args.readers {
         builder = builder.readers(n);
+    }
+    if let Some(addr) = &args.metrics_addr {
+        builder = builder.metrics_addr(addr);
+    }
+    if let Some(dir) = &args.checkpoint_dir {
+        let interval = match &args.checkpoint_interval {
+            Some(text) => duration("checkpoint-interval", text)?,
+            None => corestream::checkpoint::DEFAULT_INTERVAL,
+        };
+        if interval.is_zero() {
+            return Err(Error::Config(
+                "--checkpoint-interval must be above 0".into(),
+            ));
+        }
+        builder = builder.checkpoints(corestream::checkpoint::CheckpointConfig {
+            dir: dir.clone(),
+            interval,
+            fresh: args.checkpoint_fresh,
+        });
     }
     // Before the build, which opens (truncates) the dead-letter file.
     let format = OutputFormat::parse(&args.output_format).unwrap_or(OutputFormat::Csv);
@@ -394,6 +444,7 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         on_error: &OnError::parse(&args.on_error)?,
         metrics_json: args.metrics_json.as_deref(),
         late: &late_policy(&args),
+        checkpointed: args.checkpoint_dir.is_some(),
     })?;
     let engine = builder
         .output(OutputSpec::parse_as(
@@ -415,14 +466,31 @@ fn run(args: RunArgs) -> Result<usize, Error> {
         })
         .on_error(OnError::parse(&args.on_error)?)
         .late(late_policy(&args))
-        .build()?;
-    // Installed once the engine is built: a signal while the input is being
-    // opened (a stdin with no header yet) still ends the process at once.
-    let which = install_stop_signals()?;
+        .build();
+    let engine = match engine {
+        Ok(engine) => engine,
+        // Stopped while the input was opened, before anything could run:
+        // nothing was read, so there is no summary; the exit code is the signal's.
+        Err(e) if which.load(Ordering::Relaxed) != 0 => {
+            let signal = which.load(Ordering::Relaxed);
+            to_stderr(&format!("error: {e}\nstopped by {}\n", signal_name(signal)));
+            return Ok(signal);
+        }
+        Err(e) => return Err(e),
+    };
+    if !args.quiet {
+        for note in engine.checkpoint_notes() {
+            to_stderr(&format!("checkpoint: {note}\n"));
+        }
+    }
+    if let Some(addr) = engine.metrics_addr() {
+        // Said even with -q: with port 0 it is the only way to learn it.
+        to_stderr(&format!("metrics: http://{addr}/metrics\n"));
+    }
     // ORDERING: Relaxed; the flag carries no data, the router only needs to
     // see it eventually (it re-reads it every STOP_CHECK).
     let stop = || which.load(Ordering::Relaxed) != 0;
-    let out = if !args.quiet && std::io::stderr().is_terminal() {
+    let result = if !args.quiet && std::io::stderr().is_terminal() {
         let mut shown = false;
         let mut last = corestream::runtime::metrics::Progress::default();
         let mut observe = |p: &corestream::runtime::metrics::Progress| {
@@ -432,14 +500,24 @@ fn run(args: RunArgs) -> Result<usize, Error> {
             }
             last = p.clone();
         };
-        let out = engine.run_observed(&stop, PROGRESS_EVERY, &mut observe);
+        let out = engine.run_reporting(&stop, Some((PROGRESS_EVERY, &mut observe)));
         if shown {
             to_stderr("\r\x1b[K");
         }
         out
     } else {
-        engine.run_until(&stop)
-    }?;
+        engine.run_reporting(&stop, None)
+    };
+    // A run that failed after its shards started still gets its summary and
+    // metrics, saying it failed; then the error. A closed stdout stays quiet.
+    let (out, failure) = match result {
+        Ok(out) => (out, None),
+        Err(RunFailure {
+            error,
+            output: Some(out),
+        }) if !is_closed_stdout(&error) => (*out, Some(error)),
+        Err(failure) => return Err(failure.error),
+    };
     let signal = which.load(Ordering::Relaxed);
     if !args.quiet {
         to_stderr(&out.summary.render());
@@ -458,7 +536,17 @@ fn run(args: RunArgs) -> Result<usize, Error> {
             source,
         })?;
     }
-    Ok(signal)
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(signal),
+    }
+}
+
+/// Whether `e` is a reader of stdout that went away (`| head`): not an error
+/// of ours, and the run ends quietly.
+fn is_closed_stdout(e: &Error) -> bool {
+    matches!(e, Error::Sink { output, source, .. }
+        if output == "stdout" && source.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 fn explain(args: ExplainArgs) -> Result<(), Error> {
@@ -517,11 +605,7 @@ fn main() -> ExitCode {
         Ok(0) => ExitCode::SUCCESS,
         Ok(signal) => ExitCode::from(128 + signal as u8),
         // A reader of stdout that went away (`| head`) is not an error of ours.
-        Err(Error::Sink { output, source, .. })
-            if output == "stdout" && source.kind() == std::io::ErrorKind::BrokenPipe =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(e) if is_closed_stdout(&e) => ExitCode::SUCCESS,
         Err(e) => {
             to_stderr(&format!("error: {e}\n"));
             ExitCode::from(e.exit_code() as u8)

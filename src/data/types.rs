@@ -6,7 +6,7 @@ use std::fmt;
 ///
 /// `Decimal` is exact: values are `i128` integers scaled by `10^scale`, so sums of
 /// prices never pick up binary rounding error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum DataType {
     Int64,
     Float64,

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// One SQL value. `Null` is typeless; a value's type otherwise follows its variant.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Null,
     Int64(i64),

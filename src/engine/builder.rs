@@ -1,8 +1,10 @@
 //! Building an [`Engine`]: the query, its inputs (one, or several named),
 //! the cores and the run's settings, checked and planned.
 
-use super::{Engine, DEFAULT_INPUT, DEFAULT_SQL};
+use super::checkpointing::InputSpec;
+use super::{collect_check, Engine, DEFAULT_INPUT, DEFAULT_SQL};
 use crate::catalog::{self, same_columns, NamedInput, TimeFlags};
+use crate::checkpoint::CheckpointConfig;
 use crate::data::Schema;
 use crate::error::Error;
 use crate::io::late::LatePolicy;
@@ -13,6 +15,7 @@ use crate::io::split;
 use crate::io::text::{OnError, TextOptions};
 use crate::runtime::cores::CoreSet;
 use crate::runtime::exchange::EXCHANGE_CAPACITY;
+use crate::runtime::metrics_http::MetricsEndpoint;
 use crate::runtime::router::Batching;
 use crate::runtime::shard::IdlePolicy;
 use crate::sql::plan::QueryPlan;
@@ -46,6 +49,10 @@ pub struct EngineBuilder {
     /// win over a `CREATE STREAM` declaration).
     out_of_orderness_set: bool,
     lateness_set: bool,
+    /// Checkpoints (see [`crate::checkpoint`]); `None`: none.
+    checkpoint: Option<CheckpointConfig>,
+    /// Where live metrics are served (see [`Self::metrics_addr`]).
+    metrics_addr: Option<String>,
 }
 
 impl Default for EngineBuilder {
@@ -67,6 +74,8 @@ impl Default for EngineBuilder {
             exchange_capacity: EXCHANGE_CAPACITY,
             out_of_orderness_set: false,
             lateness_set: false,
+            checkpoint: None,
+            metrics_addr: None,
         }
     }
 }
@@ -83,8 +92,9 @@ impl EngineBuilder {
     }
 
     /// The input spec: `gen:trades?...`, a CSV path, or `-` for stdin.
-    /// `gen:nexmark?...` (without `stream=`) gives three named inputs,
-    /// `person`, `auction` and `bid`: the query reads those it names.
+    /// `gen:nexmark?...` (without `stream=`) gives the named inputs
+    /// `person`, `auction`, `bid` and `side_input`: the query reads those
+    /// it names.
     pub fn input(mut self, spec: impl Into<String>) -> Self {
         self.input = spec.into();
         self
@@ -100,12 +110,16 @@ impl EngineBuilder {
         self
     }
 
-    /// One shard per core of `cores`; all online cores when not set.
+    /// One shard per core of `cores`; when not set, every online core this
+    /// process may run on ([`crate::runtime::allowed::all_allowed`]).
     pub fn cores(mut self, cores: CoreSet) -> Self {
         self.cores = Some(cores);
         self
     }
 
+    /// Where results go. [`OutputSpec::Collect`] with an input spec that
+    /// never ends by itself is refused by [`build`](Self::build) (see
+    /// [`collect_check`]).
     pub fn output(mut self, output: OutputSpec) -> Self {
         self.output = output;
         self
@@ -209,6 +223,23 @@ impl EngineBuilder {
         self
     }
 
+    /// Checkpoints every `config.interval` into `config.dir`, and resumes
+    /// from the latest one there (see [`crate::checkpoint`] for what they
+    /// cover; anything else is refused at build).
+    pub fn checkpoints(mut self, config: CheckpointConfig) -> Self {
+        self.checkpoint = Some(config);
+        self
+    }
+
+    /// Serves the run's live metrics over HTTP at `addr` (`HOST:PORT`; port 0
+    /// picks a free one, see [`Engine::metrics_addr`]) in the Prometheus
+    /// text format while the run goes on (see
+    /// [`crate::runtime::metrics_http`]); the address is bound at build.
+    pub fn metrics_addr(mut self, addr: &str) -> Self {
+        self.metrics_addr = Some(addr.to_owned());
+        self
+    }
+
     /// How long an input may send nothing before it stops holding back the
     /// watermark of a join (as Flink's `withIdleness`), and a Kafka input's
     /// partition its input's watermark, for inputs whose declaration sets no
@@ -227,8 +258,18 @@ impl EngineBuilder {
     }
 
     /// Checks the configuration, opens the input and plans the query.
+    /// Refuses [`OutputSpec::Collect`] over an input that never ends
+    /// ([`collect_check`]).
     pub fn build(self) -> Result<Engine, Error> {
         crate::limits::check_batch_size(self.batching.batch_size)?;
+        // Before any input is opened (a TCP listener binds its port).
+        match self.named_inputs.is_empty() {
+            true => collect_check::check(&self.output, [(None, self.input.as_str())])?,
+            false => collect_check::check(
+                &self.output,
+                (self.named_inputs.iter()).map(|(n, s)| (Some(n.as_str()), s.as_str())),
+            )?,
+        }
         let parsed = crate::sql::parse(&self.sql)?;
         // One unnamed spec that gives several named inputs (`gen:nexmark`):
         // the query reads those it names.
@@ -238,6 +279,7 @@ impl EngineBuilder {
             .then(|| nexmark::expand(&self.input))
             .flatten();
         let named = expanded.as_ref().unwrap_or(&self.named_inputs);
+        let checkpoint = self.checkpoint.clone();
         if !named.is_empty() {
             let mut text = self.text.clone();
             text.on_error = text.on_error.resolve(self.output.directory());
@@ -246,10 +288,34 @@ impl EngineBuilder {
                     "--on-error dead-letter takes a single input for now; use skip or fail".into(),
                 ));
             }
+            if checkpoint.is_some() {
+                // Before the inputs are opened (stdin would wait for a header).
+                for (_, spec) in named {
+                    crate::checkpoint::support::check_input(spec)?;
+                }
+            }
             let inputs = catalog::open_named(&parsed, named, &text, &self.time_flags())?;
             let named = named.clone();
             let reopen = |name: &str| catalog::reopen(&parsed, &named, &text, name).map(Some);
-            return self.finish_named(parsed.clone(), inputs, expanded.is_some(), &reopen);
+            let mut engine =
+                self.finish_named(parsed.clone(), inputs, expanded.is_some(), &reopen)?;
+            if let Some(config) = checkpoint {
+                let specs = (engine.plan.run_inputs().iter())
+                    .map(|input| {
+                        let name = &input.stage.inputs[input.side].name;
+                        let (_, spec) = named
+                            .iter()
+                            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                            .ok_or_else(|| Error::Config(format!("no input named {name}")))?;
+                        Ok(InputSpec {
+                            spec: nexmark::named_spec(name, spec)?.into_owned(),
+                            text: catalog::input_text_options(&parsed, name, &text)?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, Error>>()?;
+                engine.prepare_checkpoints(config, &specs)?;
+            }
+            return Ok(engine);
         }
         let mut text = self.text.clone();
         text.on_error = text.on_error.resolve(self.output.directory());
@@ -265,6 +331,10 @@ impl EngineBuilder {
                 }
             }
         }
+        if checkpoint.is_some() {
+            // Before the input is opened (stdin would wait for a header).
+            crate::checkpoint::support::check_input(&self.input)?;
+        }
         let source = source::open(&self.input, &text)?;
         let (input, readers) = (self.input.clone(), self.readers);
         let reopen = || match source::file_path(&input).is_some() || input.starts_with("gen:") {
@@ -273,9 +343,14 @@ impl EngineBuilder {
         };
         let mut engine = self.finish(parsed, source, &reopen)?;
         let readers = engine.readers_for(&input, readers)?;
-        if readers > 1 {
+        if readers > 1 && input.starts_with("kafka://") {
+            engine.inputs[0] = crate::io::kafka::KafkaSource::open_readers(&input, &text, readers)?;
+        } else if readers > 1 {
             let schema = engine.inputs[0][0].schema().clone();
             engine.inputs[0] = split::open_parts(&input, &text, &schema, readers)?;
+        }
+        if let Some(config) = checkpoint {
+            engine.prepare_checkpoints(config, &[InputSpec { spec: input, text }])?;
         }
         Ok(engine)
     }
@@ -286,6 +361,13 @@ impl EngineBuilder {
         self,
         sources: Vec<(String, Box<dyn Source>)>,
     ) -> Result<Engine, Error> {
+        if self.checkpoint.is_some() {
+            return Err(Error::Config(
+                "checkpoints take an input the engine opens itself (a file), not an \
+                 application's source"
+                    .into(),
+            ));
+        }
         let parsed = crate::sql::parse(&self.sql)?;
         let inputs = catalog::from_sources(&parsed, sources, &self.time_flags())?;
         self.finish_named(parsed, inputs, false, &|_| Ok(None))
@@ -442,11 +524,15 @@ impl EngineBuilder {
         crate::limits::check_plan(&plan)?;
         let cores = match self.cores {
             Some(c) => c,
-            None => CoreSet::all_online()?,
+            None => crate::runtime::allowed::all_allowed()?,
         };
         if let OutputSpec::Kafka(kafka) = &self.output {
             kafka.prepare(cores.len(), &plan)?;
         }
+        let metrics = match &self.metrics_addr {
+            Some(addr) => Some(MetricsEndpoint::bind(addr)?),
+            None => None,
+        };
         let (result_producers, result_consumers) = match self.output {
             OutputSpec::Rings { capacity } => result_rings(cores.len(), capacity),
             _ => (Vec::new(), Vec::new()),
@@ -463,6 +549,8 @@ impl EngineBuilder {
             partial_aggregation: self.partial_aggregation,
             idle: self.idle,
             exchange_capacity: self.exchange_capacity,
+            checkpoint: None,
+            metrics,
         })
     }
 }

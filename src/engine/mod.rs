@@ -19,11 +19,22 @@
 //! true (checked at least every [`STOP_CHECK`](crate::runtime::router::STOP_CHECK)),
 //! then finishes as at end of input: rings drain, shards emit what they hold
 //! and flush their sinks, and the summary says `stopped`.
+//!
+//! # Failing
+//! A run that fails once its shards have started (a source error, a
+//! malformed record under `--on-error fail`, a shard or sink that failed)
+//! still drains, flushes and closes every sink, but writes no result that
+//! only the end of the input would release: no `EMIT FINAL` rows, no windows
+//! closed by the end of input (see [`crate::runtime::shard`], A failed run).
+//! Rows written before the failure (closed windows, `EMIT CHANGES`
+//! updates) stay. [`Engine::run_reporting`] hands back the summary of such a
+//! run with the error ([`RunFailure`]), the summary saying it failed
+//! ([`RunSummary::failed`]); the other `run` methods return the error alone.
 
 use crate::data::{Batch, Schema};
 use crate::error::Error;
 use crate::exec::partial_agg;
-use crate::io::late::LatePolicy;
+use crate::io::late::{self, LatePolicy};
 use crate::io::sink::{write_stdout_line, OutputSpec};
 use crate::io::source::{self, Source};
 use crate::io::split;
@@ -31,9 +42,10 @@ use crate::running::RunningEngine;
 use crate::runtime::cores::CoreSet;
 use crate::runtime::doorbell::Doorbell;
 use crate::runtime::exchange::{self, ExchangeOut};
-use crate::runtime::inputs::route_inputs;
+use crate::runtime::inputs::{route_inputs, RunRouting};
 use crate::runtime::message::Message;
-use crate::runtime::metrics::{Latencies, Progress, RunSummary, ShardCounters};
+use crate::runtime::metrics::{Latencies, Progress, RoutedCounter, RunSummary, ShardCounters};
+use crate::runtime::metrics_http::{LiveView, MetricsEndpoint};
 use crate::runtime::ring::{ring, Consumer, Producer};
 use crate::runtime::router::{Batching, Lane};
 use crate::runtime::shard::{self, IdlePolicy, ShardSpec, StartGate};
@@ -42,6 +54,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 mod builder;
+mod checkpointing;
+pub mod collect_check;
 
 pub use builder::EngineBuilder;
 
@@ -106,6 +120,28 @@ pub struct Engine {
     result_producers: Vec<Producer<Batch>>,
     /// ... and the application's, until it takes them.
     result_consumers: Vec<Consumer<Batch>>,
+    /// Checkpoints, when the run takes them.
+    checkpoint: Option<checkpointing::CheckpointRun>,
+    /// Where live metrics are served, when asked for.
+    metrics: Option<MetricsEndpoint>,
+}
+
+/// A run that failed: the error, and what the run did before it (`None`
+/// when it failed before its shards started).
+#[derive(Debug)]
+pub struct RunFailure {
+    pub error: Error,
+    /// The summary (with [`RunSummary::failed`] set) and results so far.
+    pub output: Option<Box<RunOutput>>,
+}
+
+impl From<Error> for RunFailure {
+    fn from(error: Error) -> Self {
+        RunFailure {
+            error,
+            output: None,
+        }
+    }
 }
 
 /// The outcome of a run.
@@ -157,13 +193,17 @@ impl Engine {
         match requested {
             Some(0) => Err(Error::Config("--readers must be at least 1".into())),
             Some(1) => Ok(1),
-            Some(n) if file_len.is_none() => Err(Error::Config(format!(
-                "--readers {n}: only a regular file can be read by several readers; {input} is not one"
-            ))),
+            Some(n) if file_len.is_none() && !input.starts_with("kafka://") => {
+                Err(Error::Config(format!(
+                    "--readers {n}: only a regular file or a Kafka topic can be read by several \
+                     readers; {input} is not one"
+                )))
+            }
             Some(n) if ordered => Err(Error::Config(format!(
                 "--readers {n}: this query's results depend on the order rows arrive in \
                  (row windows, or FIRST_VALUE/LAST_VALUE without an event time), and \
-                 readers of several byte ranges have no one order; use --readers 1"
+                 several readers (of byte ranges, of partitions) have no one order; use \
+                 --readers 1"
             ))),
             Some(n) => Ok(n),
             None if ordered => Ok(1),
@@ -195,7 +235,18 @@ impl Engine {
 
     /// Like [`run`](Self::run); the router stops reading once `stop()` is true.
     pub fn run_until(self, stop: &(dyn Fn() -> bool + Sync)) -> Result<RunOutput, Error> {
-        self.run_inner(stop, None)
+        self.run_inner(stop, None).map_err(|f| f.error)
+    }
+
+    /// Like [`run_until`](Self::run_until), with `observe` as in
+    /// [`run_observed`](Self::run_observed) when given; a run that fails
+    /// hands back its summary with the error (see the module docs).
+    pub fn run_reporting(
+        self,
+        stop: &(dyn Fn() -> bool + Sync),
+        observe: Option<(Duration, &mut Observer<'_>)>,
+    ) -> Result<RunOutput, RunFailure> {
+        self.run_inner(stop, observe)
     }
 
     /// Like [`run_until`](Self::run_until), and calls `observe` with the run's
@@ -207,13 +258,14 @@ impl Engine {
         observe: &mut Observer<'_>,
     ) -> Result<RunOutput, Error> {
         self.run_inner(stop, Some((every, observe)))
+            .map_err(|f| f.error)
     }
 
     fn run_inner(
         mut self,
         stop: &(dyn Fn() -> bool + Sync),
         observer: Option<(Duration, &mut Observer<'_>)>,
-    ) -> Result<RunOutput, Error> {
+    ) -> Result<RunOutput, RunFailure> {
         let started = Instant::now();
         let schema = self.plan.output_schema.clone();
         // Result rings nobody took: nobody can drain them, so dropping them
@@ -227,17 +279,30 @@ impl Engine {
                 source,
             })?;
         }
+        // Before anything is written: stale part files would mix with ours.
+        // Those a resumed checkpoint committed (of a run on more shards) are
+        // ours.
+        let restored = self.checkpoint.as_ref().and_then(|c| c.restored.as_ref());
+        let parts = restored.map_or(0, |r| r.manifest.parts.len());
+        crate::io::stale_parts::check(&self.output, self.cores.len().max(parts))?;
         if let Some(dir) = self.output.directory() {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io {
                 what: format!("cannot create output directory {}", dir.display()),
                 source,
             })?;
         }
+        let mut late_text = None;
         if let LatePolicy::SideOutput(dir) = &self.late {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io {
                 what: format!("cannot create the late-record directory {}", dir.display()),
                 source,
             })?;
+            // Late records are written as read: their sources keep the text.
+            if late::keeps_text(self.plan.first_stage()) {
+                for source in self.inputs.iter_mut().flatten() {
+                    late_text = source.keep_text();
+                }
+            }
         }
         let mut handles = Vec::new();
         let mut counters = Vec::new();
@@ -252,7 +317,9 @@ impl Engine {
             .iter()
             .map(|&r| (0..r).map(|_| Vec::new()).collect())
             .collect();
-        let schemas: Vec<Schema> = self.inputs.iter().map(|i| i[0].schema().clone()).collect();
+        let schemas: Vec<Schema> = (self.inputs.iter())
+            .map(|i| late::batch_schema(i[0].as_ref()))
+            .collect();
         let run_inputs = self.plan.run_inputs();
         let ports: Vec<usize> = readers
             .iter()
@@ -265,6 +332,7 @@ impl Engine {
             .map(|(k, _)| port_of(k, 0))
             .collect();
         let doorbells: Vec<_> = self.cores.cores().iter().map(|_| Doorbell::new()).collect();
+        let checkpointing = checkpointing::start(&self, &readers)?;
         // Between each two stages, a mesh of rings among the shards.
         let mut meshes = exchange_meshes(
             &self.plan,
@@ -303,6 +371,7 @@ impl Engine {
                 plan: self.plan.clone(),
                 output: self.output.clone(),
                 late: self.late.clone(),
+                late_text,
                 idle: self.idle,
                 consumers,
                 ports: ring_ports,
@@ -313,6 +382,10 @@ impl Engine {
                 counters: shard_counters.clone(),
                 results: result_producers.next(),
                 ready: start_gate.ready_sender(),
+                checkpoint: checkpointing.as_ref().map(|c| shard::ShardCheckpoint {
+                    reports: c.coordinator.shard_sender(),
+                    restore: c.restore.clone(),
+                }),
             };
             match shard::spawn(spec) {
                 Ok(h) => handles.push(h),
@@ -346,11 +419,48 @@ impl Engine {
                     .collect()
             })
             .collect();
+        // Per run input, per reader: its malformed records (live metrics).
+        let malformed: Vec<Vec<_>> = (self.inputs.iter())
+            .map(|readers| readers.iter().map(|_| RoutedCounter::new()).collect())
+            .collect();
+        let live = self.metrics.as_ref().map(|endpoint| {
+            let view = LiveView {
+                cores: self.cores.cores(),
+                counters: &counters,
+                routed: &routed_counters,
+                inputs: (run_inputs.iter().zip(&malformed))
+                    .map(|(r, m)| (r.stage.inputs[r.side].name.clone(), m.as_slice()))
+                    .collect(),
+                gauges: (self.inputs.iter().flatten())
+                    .filter_map(|s| s.live_gauges())
+                    .collect(),
+            };
+            (endpoint, view)
+        });
         // The run is over (routed and joined): the observer thread stops. The
         // flag carries no data, so Relaxed suffices; `unpark` wakes the
         // observer if it is parked, and it re-reads the flag on waking.
         let done = AtomicBool::new(false);
-        let ((routed, routed_stats), joined) = std::thread::scope(|scope| {
+        let (coordinator, router_checkpoints) = match checkpointing {
+            Some(c) => (Some(c.coordinator), Some(c.routers)),
+            None => (None, None),
+        };
+        let checkpoint_failed = coordinator.as_ref().map(|c| c.failed_flag());
+        // A checkpoint that cannot be written stops the run; the flag carries
+        // no data, so Relaxed suffices.
+        let stop_or_failed = || {
+            stop()
+                || checkpoint_failed
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::Relaxed))
+        };
+        let stop = &stop_or_failed;
+        let ((routed, routed_stats), joined, committed) = std::thread::scope(|scope| {
+            let coordinator = coordinator.map(|c| {
+                std::thread::Builder::new()
+                    .name("corestream-checkpoints".into())
+                    .spawn_scoped(scope, move || c.run())
+            });
             let observer = observer.map(|(every, observe)| {
                 let (done, routed_counters, counters) = (&done, &routed_counters, &counters);
                 scope.spawn(move || {
@@ -358,6 +468,13 @@ impl Engine {
                         Progress::read(elapsed, routed_counters, counters)
                     })
                 })
+            });
+            // Scrapes are answered until the run is over (`done`).
+            let _metrics = live.as_ref().map(|(endpoint, view)| {
+                let done = &done;
+                std::thread::Builder::new()
+                    .name("corestream-metrics".into())
+                    .spawn_scoped(scope, move || endpoint.serve(done, || view.render()))
             });
             // Routing starts when every shard is ready or has failed, and
             // only if none failed: the failure (reported below) may not have
@@ -369,20 +486,38 @@ impl Engine {
                 None => route_inputs(
                     &mut self.inputs,
                     &run_inputs,
-                    self.batching,
-                    partial,
+                    RunRouting {
+                        batching: self.batching,
+                        partial,
+                        checkpoints: router_checkpoints.as_ref(),
+                        malformed: &malformed,
+                    },
                     std::mem::take(&mut lanes),
                     stop,
                     self.cores.cores(),
                 ),
             };
+            // The routers' report senders: the coordinator ends once the
+            // shards' are gone too.
+            drop(router_checkpoints);
             drop(lanes);
             let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
             done.store(true, Ordering::Relaxed);
             if let Some(o) = &observer {
                 o.thread().unpark();
             }
-            (routed, joined)
+            let committed = coordinator.map(|c| match c {
+                Ok(h) => h.join().unwrap_or_else(|payload| {
+                    let reason = panic_message(payload.as_ref());
+                    Err(Error::Checkpoint(format!(
+                        "the coordinator panicked: {reason}"
+                    )))
+                }),
+                Err(e) => Err(Error::Checkpoint(format!(
+                    "cannot start the coordinator: {e}"
+                ))),
+            });
+            (routed, joined, committed)
         });
 
         let mut shard_error = None;
@@ -407,9 +542,13 @@ impl Engine {
                     let reason = match e {
                         glommio::GlommioError::BuilderError(
                             glommio::BuilderErrorKind::ThreadPanic(payload),
-                        ) => format!("panicked: {}", panic_message(payload.as_ref())),
+                        ) => {
+                            let placement = crate::runtime::allowed::placement_cause(core)
+                                .map_or(String::new(), |c| format!("; {c}"));
+                            format!("panicked: {}{placement}", panic_message(payload.as_ref()))
+                        }
                         glommio::GlommioError::BuilderError(_) => e.to_string(),
-                        other => shard::startup_hint(&other.to_string()),
+                        other => shard::startup_hint(core, &other.to_string()),
                     };
                     shard_error.get_or_insert(Error::Shard {
                         shard: index,
@@ -424,15 +563,48 @@ impl Engine {
         summary.stopped = routed_stats.stopped;
         summary.readers = readers[0];
         summary.partial_aggregation = partial;
-        if let Some(e) = shard_error {
-            return Err(e);
+        // A shard's own error first: a router only saw that it stopped.
+        let mut error = shard_error.or(routed.err());
+        if let (Some(committed), Some(run)) = (committed, &self.checkpoint) {
+            match committed {
+                Ok(finished) => {
+                    let last = finished.last;
+                    summary.checkpoints = Some(finished.stats);
+                    // Read to the end: the next run starts from the
+                    // beginning. A run stopped early, or failed, keeps its
+                    // checkpoints, to go on from them.
+                    if !summary.stopped && error.is_none() {
+                        let shards = self.cores.cores().len();
+                        let marked = crate::checkpoint::coordinator::mark_finished(
+                            &run.config,
+                            &run.fingerprint,
+                            shards,
+                            last,
+                        );
+                        error = marked.err();
+                        if error.is_none() {
+                            self.all_consumed(&finished.readers);
+                        }
+                    }
+                }
+                Err(e) => {
+                    error.get_or_insert(e);
+                }
+            }
         }
-        routed?;
-        Ok(RunOutput {
+        summary.failed = error.as_ref().map(Error::to_string);
+        let output = RunOutput {
             summary,
             schema,
             collected,
-        })
+        };
+        match error {
+            Some(error) => Err(RunFailure {
+                error,
+                output: Some(Box::new(output)),
+            }),
+            None => Ok(output),
+        }
     }
 }
 

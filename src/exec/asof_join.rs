@@ -22,6 +22,9 @@
 //!   `stored`; `live` is the number of entries over all slots.
 //! - Every waiting left row's time is above `released` (the release point).
 
+mod checkpoint;
+pub use checkpoint::AsofState;
+
 use super::group_table::GroupTable;
 use super::join_rows::{joined, keep_matched, key_columns, unmatch_null_keys};
 use super::packed_index::ABSENT;

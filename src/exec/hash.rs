@@ -3,10 +3,21 @@
 //! The same hash decides a row's shard (in the router) and its bucket in the
 //! shard's group table, so it must be identical on every core and every run:
 //! the seeds are fixed.
+//!
+//! # Stable across builds
+//! Checkpoints record which shard owns each key, and a restore may run a
+//! later build of corestream: the hash of a key must never change between
+//! versions. Every step is therefore specified here or by a published
+//! algorithm whose output is fixed (strings: XXH3-64 with a seed, from
+//! `xxhash-rust`), and [`HASH_ID`] names this function in checkpoint files.
+//! Changing any step means a new id (and checkpoints of the old one are
+//! refused). `the_hash_of_known_keys_never_changes` pins the outputs.
 
 use crate::data::column::ColumnData;
 use crate::data::Column;
-use std::hash::BuildHasher;
+
+/// Names this hash function in checkpoints (see the module docs).
+pub const HASH_ID: &str = "cs-mix64-xxh3-v1";
 
 const SEED: u64 = 0x243f_6a88_85a3_08d3;
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -26,11 +37,16 @@ fn finish(mut h: u64) -> u64 {
     h
 }
 
+/// A string's bytes, hashed by XXH3-64 (a fixed, published algorithm).
+#[inline]
+fn hash_bytes(bytes: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(bytes, SEED)
+}
+
 /// Writes one hash per row of `columns` (all of length `rows`) into `out`.
 pub fn hash_rows(columns: &[&Column], rows: usize, out: &mut Vec<u64>) {
     out.clear();
     out.resize(rows, SEED);
-    let bytes_hasher = foldhash::fast::FixedState::with_seed(SEED);
     for c in columns {
         match &c.data {
             ColumnData::Int64(v) | ColumnData::Timestamp(v) => {
@@ -59,7 +75,7 @@ pub fn hash_rows(columns: &[&Column], rows: usize, out: &mut Vec<u64>) {
             }
             ColumnData::Utf8(v) => {
                 for (i, h) in out.iter_mut().enumerate() {
-                    *h = combine(*h, bytes_hasher.hash_one(v.get_bytes(i)));
+                    *h = combine(*h, hash_bytes(v.get_bytes(i)));
                 }
             }
             ColumnData::Decimal { values, .. } => {
@@ -83,7 +99,6 @@ pub fn hash_rows(columns: &[&Column], rows: usize, out: &mut Vec<u64>) {
 
 /// The hash [`hash_rows`] gives row `row` of `columns`, for one row.
 pub fn hash_row(columns: &[&Column], row: usize) -> u64 {
-    let bytes_hasher = foldhash::fast::FixedState::with_seed(SEED);
     let mut h = SEED;
     for c in columns {
         h = match &c.data {
@@ -100,7 +115,7 @@ pub fn hash_row(columns: &[&Column], row: usize) -> u64 {
                 combine(h, x.to_bits())
             }
             ColumnData::Bool(v) => combine(h, v[row] as u64),
-            ColumnData::Utf8(v) => combine(h, bytes_hasher.hash_one(v.get_bytes(row))),
+            ColumnData::Utf8(v) => combine(h, hash_bytes(v.get_bytes(row))),
             ColumnData::Decimal { values, .. } => {
                 let x = values[row];
                 combine(combine(h, x as u64), (x >> 64) as u64)
@@ -123,10 +138,52 @@ pub fn shard_of(h: u64, shards: usize) -> usize {
     ((mixed * shards as u64) >> 32) as usize
 }
 
+/// The rows whose owner in `owner` is `shard` (restoring a checkpoint:
+/// each shard takes the state it owns).
+pub fn rows_of_shard(owner: &[u32], shard: usize) -> Vec<u32> {
+    (0..owner.len() as u32)
+        .filter(|&r| owner[r as usize] as usize == shard)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::data::{DataType, Value};
+
+    /// The routing hash is part of the checkpoint format: these outputs
+    /// must never change (see the module docs). If this fails, the hash
+    /// changed: restore it, or give it a new [`HASH_ID`].
+    #[test]
+    fn the_hash_of_known_keys_never_changes() {
+        let mut ints = Column::new(DataType::Int64);
+        let mut strs = Column::new(DataType::Utf8);
+        for (i, s) in [
+            (0i64, ""),
+            (1, "a"),
+            (-7, "Hamburg"),
+            (1 << 40, "São Paulo"),
+        ] {
+            assert!(ints.push_value(&Value::Int64(i)));
+            assert!(strs.push_value(&Value::Utf8(s.into())));
+        }
+        strs.push_null();
+        assert!(ints.push_value(&Value::Int64(3)));
+        let mut out = Vec::new();
+        hash_rows(&[&ints, &strs], 5, &mut out);
+        let shards: Vec<usize> = out.iter().map(|h| shard_of(*h, 7)).collect();
+        assert_eq!(out, GOLDEN, "the routing hash changed: see HASH_ID");
+        assert_eq!(shards, GOLDEN_SHARDS);
+    }
+
+    const GOLDEN: [u64; 5] = [
+        0xcf987b5a5bd90bba,
+        0xd729357755a6caf8,
+        0x1008ae650ed504dd,
+        0x20c7940456276fe4,
+        0xe43931af71ecae9e,
+    ];
+    const GOLDEN_SHARDS: [usize; 5] = [4, 4, 6, 6, 0];
 
     #[test]
     fn hash_row_agrees_with_hash_rows() {

@@ -160,12 +160,34 @@ impl HashAggregate {
         (table.into_keys(), accumulators)
     }
 
+    /// This shard's groups, for a checkpoint: the key columns and each
+    /// aggregate's accumulator (sized for every group).
+    pub fn state(&self) -> (&[Column], &[Accumulator]) {
+        (self.groups.keys(), &self.accumulators)
+    }
+
+    /// Adds restored groups (see [`state`](Self::state)) whose owner in
+    /// `owner` is `shard`, merging them into groups it holds already.
+    pub fn restore(
+        &mut self,
+        keys: Vec<Column>,
+        accumulators: Vec<Accumulator>,
+        owner: Vec<u32>,
+        shard: usize,
+    ) {
+        let partial = PartialGroups {
+            keys,
+            accumulators,
+            owner,
+            ingest_time: std::time::Instant::now(),
+        };
+        self.merge_partial(&partial, shard);
+    }
+
     /// Merges the groups of `partial` that shard `shard` owns into this
     /// shard's groups.
     pub fn merge_partial(&mut self, partial: &PartialGroups, shard: usize) {
-        let from: Vec<u32> = (0..partial.owner.len() as u32)
-            .filter(|&g| partial.owner[g as usize] as usize == shard)
-            .collect();
+        let from = super::hash::rows_of_shard(&partial.owner, shard);
         if from.is_empty() {
             return;
         }

@@ -20,6 +20,10 @@
 //! with no rows leave the key index when they outnumber the others, so
 //! neither grows with the keys an unbounded input has ever seen.
 
+mod checkpoint;
+mod expiry;
+pub use checkpoint::{IntervalJoinState, SideState};
+
 use super::group_table::GroupTable;
 use super::join_rows::{gather_or_null, key_columns, unmatch_null_keys, zeros};
 use super::packed_index::ABSENT;
@@ -27,8 +31,8 @@ use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, Schema};
 use crate::exec::expr::Expr;
 use crate::sql::plan::JoinPlan;
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use expiry::Expiry;
+use std::collections::VecDeque;
 
 /// Freed store rows tolerated on top of the live ones before compacting.
 const COMPACT_SLACK: usize = 4096;
@@ -46,8 +50,8 @@ struct Side {
     index: GroupTable,
     /// Per key slot: (time, store row, matched), in arrival order.
     entries: Vec<VecDeque<(i64, u32, bool)>>,
-    /// (time, key slot) of every row held, earliest first.
-    expiry: BinaryHeap<Reverse<(i64, u32)>>,
+    /// (time, key slot) of every row held, by time.
+    expiry: Expiry,
     /// Key slots whose lists hold rows.
     occupied: usize,
     store: Vec<Column>,
@@ -70,7 +74,7 @@ impl Side {
             watermark: i64::MIN,
             index: GroupTable::new(&types, 1024),
             entries: Vec::new(),
-            expiry: BinaryHeap::new(),
+            expiry: Expiry::default(),
             occupied: 0,
             store: schema
                 .fields
@@ -130,7 +134,7 @@ impl Side {
             let list = &mut self.entries[slot as usize];
             self.occupied += usize::from(list.is_empty());
             list.push_back((t, row, matched));
-            self.expiry.push(Reverse((t, slot)));
+            self.expiry.push(t, slot);
             self.live += 1;
         }
     }
@@ -139,13 +143,7 @@ impl Side {
     /// Visits only the keys that hold such rows.
     fn free_before(&mut self, limit: i64) -> Vec<u32> {
         let mut touched = Vec::new();
-        while let Some(&Reverse((t, slot))) = self.expiry.peek() {
-            if t >= limit {
-                break;
-            }
-            self.expiry.pop();
-            touched.push(slot);
-        }
+        self.expiry.take_before(limit, &mut touched);
         touched.sort_unstable();
         let mut unmatched = Vec::new();
         let mut at = 0;
@@ -195,37 +193,43 @@ impl Side {
         let mut slots = Vec::new();
         index.find_or_insert(&refs, held.len(), &mut slots);
         debug_assert!(slots.iter().enumerate().all(|(i, &s)| s as usize == i));
+        let mut slot_to = vec![ABSENT; self.entries.len()];
+        for (to, &from) in held.iter().enumerate() {
+            slot_to[from as usize] = to as u32;
+        }
+        self.expiry.renumber(&slot_to);
         self.entries = held
             .iter()
             .map(|&s| std::mem::take(&mut self.entries[s as usize]))
             .collect();
         self.index = index;
-        self.expiry = (self.entries.iter().enumerate())
-            .flat_map(|(s, list)| list.iter().map(move |e| Reverse((e.0, s as u32))))
-            .collect();
     }
 
     /// Keeps only the store rows some key still lists; `pending` rows (to
-    /// be emitted) are kept too and renumbered in place.
+    /// be emitted) are kept too and renumbered in place. The columns keep
+    /// their allocations (no fresh memory to fault in at each compaction).
     fn compact(&mut self, pending: &mut [u32]) {
+        const KEPT: u32 = 0;
         let mut map = vec![ABSENT; self.stored];
-        let mut live = Vec::with_capacity(self.live + pending.len());
-        let mut keep = |row: &mut u32| {
-            let r = *row as usize;
-            if map[r] == ABSENT {
-                map[r] = live.len() as u32;
-                live.push(*row);
-            }
-            *row = map[r];
-        };
-        for list in &mut self.entries {
-            list.iter_mut().for_each(|e| keep(&mut e.1));
+        for list in &self.entries {
+            list.iter().for_each(|e| map[e.1 as usize] = KEPT);
         }
-        pending.iter_mut().for_each(&mut keep);
-        self.store = (self.store.iter().zip(&self.read))
-            .map(|(c, &read)| if read { c.gather(&live) } else { c.clone() })
-            .collect();
-        self.stored = live.len();
+        pending.iter().for_each(|&r| map[r as usize] = KEPT);
+        let mut selection = Vec::with_capacity(self.live + pending.len());
+        for (r, to) in map.iter_mut().enumerate() {
+            if *to == KEPT {
+                *to = selection.len() as u32;
+                selection.push(r as u32);
+            }
+        }
+        for list in &mut self.entries {
+            list.iter_mut().for_each(|e| e.1 = map[e.1 as usize]);
+        }
+        pending.iter_mut().for_each(|r| *r = map[*r as usize]);
+        for (c, _) in (self.store.iter_mut().zip(&self.read)).filter(|(_, &read)| read) {
+            c.retain_rows(&selection);
+        }
+        self.stored = selection.len();
     }
 
     /// The stored rows `rows` of each column (`ABSENT`: NULL), zeros for a

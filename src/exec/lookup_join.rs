@@ -11,6 +11,9 @@
 //! `index`, or `ABSENT` for a key seen only with a NULL component (never
 //! matched). Every store column has `stored` rows.
 
+mod checkpoint;
+pub use checkpoint::TableState;
+
 use super::group_table::GroupTable;
 use super::join_rows::{joined, keep_matched, key_columns, unmatch_null_keys};
 use super::packed_index::ABSENT;

@@ -400,6 +400,94 @@ impl Pipeline {
         match &mut self.body {
             Body::Window(w) => w.advance(watermark).filter(|b| !b.is_empty()),
             Body::TopN(top) => top.advance(watermark).filter(|b| !b.is_empty()),
+            Body::Rows(rows) => rows.advance(watermark).filter(|b| !b.is_empty()),
+            _ => None,
+        }
+    }
+
+    /// For a checkpoint: each port's watermark and the body's.
+    pub fn clocks(&self) -> ([i64; 2], i64) {
+        (self.watermarks, self.body_watermark)
+    }
+
+    /// Restores what [`clocks`](Self::clocks) gave.
+    pub fn set_clocks(&mut self, watermarks: [i64; 2], body_watermark: i64) {
+        self.watermarks = watermarks;
+        self.body_watermark = body_watermark;
+    }
+
+    /// The GROUP BY without a window, when that is the body (its state is a
+    /// checkpoint's).
+    pub fn aggregate_mut(&mut self) -> Option<&mut HashAggregate> {
+        match &mut self.body {
+            Body::Aggregate(agg) => Some(agg),
+            _ => None,
+        }
+    }
+
+    /// The row window (OVER), when that is the body.
+    pub fn row_window_mut(&mut self) -> Option<&mut RowWindow> {
+        match &mut self.body {
+            Body::Rows(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The Top-N, when that is the body.
+    pub fn top_n_mut(&mut self) -> Option<&mut TopN> {
+        match &mut self.body {
+            Body::TopN(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// The windowed GROUP BY, when that is the body.
+    pub fn window_mut(&mut self) -> Option<&mut WindowAggregate> {
+        match &mut self.body {
+            Body::Window(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// Whether the body is a projection (it holds no state).
+    pub fn projects(&self) -> bool {
+        matches!(self.body, Body::Project(_))
+    }
+
+    /// UNION ALL's other branch (a pipeline of its own, fed by port 1).
+    pub fn union_mut(&mut self) -> Option<&mut Pipeline> {
+        self.union.as_deref_mut()
+    }
+
+    /// The join's kind, when there is one.
+    pub fn join_kind(&self) -> Option<JoinKind> {
+        self.join.as_ref().map(|j| match j {
+            Join::Lookup(_) => JoinKind::Lookup,
+            Join::AsOf(_) => JoinKind::AsOf,
+            Join::Interval(_) => JoinKind::Interval,
+        })
+    }
+
+    /// The lookup join, when that is the join.
+    pub fn lookup_join_mut(&mut self) -> Option<&mut LookupJoin> {
+        match &mut self.join {
+            Some(Join::Lookup(j)) => Some(j),
+            _ => None,
+        }
+    }
+
+    /// The ASOF join, when that is the join.
+    pub fn asof_join_mut(&mut self) -> Option<&mut AsofJoin> {
+        match &mut self.join {
+            Some(Join::AsOf(j)) => Some(j),
+            _ => None,
+        }
+    }
+
+    /// The interval join, when that is the join.
+    pub fn interval_join_mut(&mut self) -> Option<&mut IntervalJoin> {
+        match &mut self.join {
+            Some(Join::Interval(j)) => Some(j),
             _ => None,
         }
     }
@@ -440,7 +528,10 @@ impl Pipeline {
             Body::TopN(top) => top.finish(),
             Body::Aggregate(agg) => agg.finish().filter(|b| !b.is_empty()),
             Body::Window(w) => w.finish(),
-            Body::Rows(rows) => rows.finish(),
+            Body::Rows(rows) => {
+                out.extend(rows.finish());
+                None
+            }
         };
         out.extend(rest);
         (out, counts)

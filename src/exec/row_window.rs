@@ -13,18 +13,22 @@
 //! arrives; at end of input the rows still waiting are emitted with the
 //! default. Rows therefore leave in partition order, not input order.
 
+mod checkpoint;
+mod sorted_input;
+
 use super::group_table::GroupTable;
 use super::project::project;
 use crate::data::column::ColumnData;
 use crate::data::{Batch, Column, DataType, Value};
 use crate::sql::plan::{AggFunc, OverCall, OverFunc, RowWindowPlan};
+use sorted_input::SortedInput;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::VecDeque;
 
 /// A numeric frame value: integers, timestamps and decimals (at the
 /// argument's scale) as `I`, doubles as `F`.
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Serialize, serde::Deserialize)]
 enum Num {
     I(i128),
     F(f64),
@@ -94,7 +98,7 @@ impl Num {
 }
 
 /// One aggregate's frame in one partition.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 struct Frame {
     /// The frame's values, oldest first (bounded SUM, AVG, COUNT and FIRST_VALUE).
     values: VecDeque<Option<Num>>,
@@ -107,8 +111,18 @@ struct Frame {
     first: Option<Option<Num>>,
 }
 
+/// A bounded frame's DOUBLE sum once it is no longer finite: the frame's
+/// values summed afresh. A running sum that met an infinity stays infinite
+/// or NaN (`inf - inf`) after the infinity has left; summed afresh, it is
+/// finite again. Frames holding an infinity are rare, so the cost (the
+/// frame's length) is paid rarely; a finite sum costs one check.
+#[cold]
+fn sum_afresh(values: &VecDeque<Option<Num>>) -> f64 {
+    values.iter().flatten().map(|v| v.f64()).sum()
+}
+
 /// One call's state in one partition.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 enum CallState {
     Frame(Frame),
     /// LAG: the last `offset` argument values, oldest first.
@@ -117,6 +131,7 @@ enum CallState {
     None,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Partition {
     /// Rows seen so far.
     rows: u64,
@@ -141,6 +156,8 @@ pub struct RowWindow {
     ids: Vec<u32>,
     /// Each row's number within its partition (from 0), for the batch.
     seqs: Vec<u64>,
+    /// The rows held to be sorted, when the plan sorts its input.
+    sorted: Option<SortedInput>,
 }
 
 impl RowWindow {
@@ -156,7 +173,10 @@ impl RowWindow {
                 _ => None,
             })
             .max();
+        let sorted = (plan.sorted.zip(plan.order))
+            .map(|(release, column)| SortedInput::new(column, release, input_types));
         RowWindow {
+            sorted,
             partitions: GroupTable::new(&key_types, 1024),
             input_width: input_types.len(),
             types,
@@ -173,9 +193,27 @@ impl RowWindow {
         self.states.len()
     }
 
+    /// Takes `batch`: its rows now, or held to be sorted when the plan sorts
+    /// its input (see [`SortedInput`]); returns the rows that are complete.
+    pub fn process(&mut self, batch: Batch) -> Option<Batch> {
+        match &mut self.sorted {
+            Some(sorted) => {
+                sorted.hold(&batch);
+                None
+            }
+            None => self.extend(batch),
+        }
+    }
+
+    /// The watermark moved: the held rows it has passed, in order.
+    pub fn advance(&mut self, watermark: i64) -> Option<Batch> {
+        let rows = self.sorted.as_mut()?.release(watermark)?;
+        self.extend(rows)
+    }
+
     /// Extends every row of `batch` with its window values; returns the rows
     /// that are complete (all of them, unless the plan has LEAD).
-    pub fn process(&mut self, batch: Batch) -> Option<Batch> {
+    fn extend(&mut self, batch: Batch) -> Option<Batch> {
         self.assign_partitions(&batch);
         let args: Vec<Option<Cow<'_, Column>>> = self
             .plan
@@ -253,8 +291,20 @@ impl RowWindow {
         Some(project(&self.plan.project, extended, None))
     }
 
-    /// End of input: rows still waiting for a LEAD get its default.
-    pub fn finish(&mut self) -> Option<Batch> {
+    /// End of input: the rows held to be sorted, then the rows still
+    /// waiting for a LEAD, with its default.
+    pub fn finish(&mut self) -> Vec<Batch> {
+        let held = self.sorted.as_mut().and_then(SortedInput::release_all);
+        let mut out: Vec<Batch> = held
+            .and_then(|rows| self.extend(rows))
+            .into_iter()
+            .collect();
+        out.extend(self.finish_leads());
+        out
+    }
+
+    /// The rows still waiting for a LEAD, with its default.
+    fn finish_leads(&mut self) -> Option<Batch> {
         self.lead_horizon?;
         let mut rows = Vec::new();
         for state in &mut self.states {
@@ -360,6 +410,9 @@ fn sum_dense_doubles(
                     frame.non_null -= 1;
                 }
             }
+            if !sum.is_finite() {
+                sum = sum_afresh(&frame.values);
+            }
         }
         frame.sum = Some(Num::F(sum));
         out.push(if avg {
@@ -437,7 +490,11 @@ fn frame_step(
         frame.values.push_back(value);
         if frame.values.len() > n + 1 {
             if let (Some(Some(old)), true) = (frame.values.pop_front(), sums) {
-                frame.sum = frame.sum.map(|s| s.sub(old));
+                frame.sum = match frame.sum.map(|s| s.sub(old)) {
+                    // See `sum_afresh`.
+                    Some(Num::F(s)) if !s.is_finite() => Some(Num::F(sum_afresh(&frame.values))),
+                    other => other,
+                };
                 frame.non_null -= 1;
             }
         }

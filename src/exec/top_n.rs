@@ -96,6 +96,39 @@ impl TopN {
         self.groups.len()
     }
 
+    /// For a checkpoint: every row held (input columns) and the watermark.
+    pub fn state(&self) -> (Vec<Column>, usize, i64) {
+        let mut columns: Vec<Column> = self.input_types.iter().map(|t| Column::new(*t)).collect();
+        let mut n = 0;
+        let mut keys: Vec<&Vec<u8>> = self.groups.keys().collect();
+        keys.sort();
+        for (_, values) in keys.into_iter().flat_map(|k| &self.groups[k]) {
+            for (c, v) in columns.iter_mut().zip(values) {
+                c.push_value(v);
+            }
+            n += 1;
+        }
+        (columns, n, self.watermark)
+    }
+
+    /// The group key columns of `batch`'s rows (which shard owns each).
+    pub fn partition_keys(&self, batch: &Batch) -> Vec<Column> {
+        (self.plan.partition.iter())
+            .map(|e| e.eval(batch).into_owned())
+            .collect()
+    }
+
+    /// Holds again rows [`state`](Self::state) gave (those this shard
+    /// owns): ranked into their groups as if they had just come. The
+    /// watermark becomes the smaller of the two.
+    pub fn restore(&mut self, rows: &Batch, watermark: i64) {
+        self.watermark = match self.watermark {
+            i64::MIN => watermark,
+            w => w.min(watermark),
+        };
+        self.process(rows);
+    }
+
     /// Whether ranking `a` comes before `b` (ORDER BY, then the values).
     fn better(&self, a: &(Vec<Value>, Vec<Value>), b: &(Vec<Value>, Vec<Value>)) -> Ordering {
         for ((x, y), (_, desc)) in a.0.iter().zip(&b.0).zip(&self.plan.order) {

@@ -14,7 +14,7 @@ use super::accumulator::same_length;
 /// # Invariants
 /// `low` and `high` have the same length; group `g`'s sum is
 /// `high[g] * 2^64 + low[g]`, with `low[g]` read as signed.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct WideSums {
     low: Vec<i64>,
     high: Vec<i64>,

@@ -95,6 +95,8 @@ pub struct TradesGenerator {
     rng: Xoshiro256PlusPlus,
     next: u64,
     started: Option<Instant>,
+    /// The record the pacing clock starts at (not 0 when resumed).
+    first: u64,
     trader_names: Vec<String>,
     symbol_names: Vec<String>,
     base_prices: Vec<u64>,
@@ -102,6 +104,13 @@ pub struct TradesGenerator {
 }
 
 impl TradesGenerator {
+    /// Goes on from a checkpoint's position (see [`Source::position`]).
+    pub fn resume(&mut self, next: u64, rng: Xoshiro256PlusPlus) {
+        self.next = next;
+        self.first = next;
+        self.rng = rng;
+    }
+
     pub fn new(options: GeneratorOptions) -> TradesGenerator {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(options.seed);
         let base_prices = (0..options.symbols)
@@ -123,6 +132,7 @@ impl TradesGenerator {
             rng,
             next: 0,
             started: None,
+            first: 0,
             options,
         }
     }
@@ -185,6 +195,7 @@ impl TradesGenerator {
     fn due(&self, i: u64) -> Option<Instant> {
         let rate = self.options.rate?;
         let started = self.started?;
+        let i = i - self.first;
         Some(started + Duration::from_nanos(i.saturating_mul(1_000_000_000) / rate))
     }
 
@@ -227,6 +238,13 @@ impl TradesGenerator {
 }
 
 impl Source for TradesGenerator {
+    fn position(&self) -> Option<crate::checkpoint::SourcePosition> {
+        Some(crate::checkpoint::SourcePosition::Trades {
+            next: self.next,
+            rng: self.rng.clone(),
+        })
+    }
+
     fn schema(&self) -> &Schema {
         &self.schema
     }

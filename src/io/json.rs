@@ -1,33 +1,47 @@
 //! JSON lines sources: one JSON object per line, fields taken by name.
 //!
 //! # Columns
-//! Declared ([`TextOptions::schema`]), or inferred from the first 1000 lines: the
+//! Declared ([`TextOptions::schema`]), or inferred from the first 1000 lines
+//! (from a pipe, those within [`lines::INFER_WAIT`] of the first): the
 //! keys in order of first appearance; integers are BIGINT, other numbers DOUBLE
 //! (an integer and a float widen to DOUBLE), strings VARCHAR (TIMESTAMP when
 //! every sampled one is ISO 8601 text, as the CSV inference does), booleans
-//! BOOLEAN; arrays and objects say nothing, and a key with no other value is
-//! VARCHAR. Other mixes are VARCHAR.
+//! BOOLEAN; arrays and objects say nothing (no column type but VARCHAR holds
+//! them, and a stray one should not turn a numeric column into text), and a
+//! key with no other value is VARCHAR. Other mixes are VARCHAR.
 //!
 //! # Records
 //! A key is matched to a column by name (exactly, else ignoring ASCII case);
 //! a missing key or `null` is NULL; keys not in the schema are ignored. A value
-//! of the wrong type (a string for a BIGINT, a number for a VARCHAR, an array
-//! ...), a line that is not a JSON object, invalid JSON or UTF-8, and a line
+//! of the wrong type (a string or a boolean for a BIGINT, an array for a
+//! DOUBLE ...), a line that is not a JSON object, invalid JSON or UTF-8, and a line
 //! over [`TextOptions::max_line_bytes`] are malformed and go to the `on_error`
 //! policy. BIGINT takes an integer; DOUBLE any number; DECIMAL a number or a
 //! numeric string, exactly; TIMESTAMP an ISO 8601 string or integer epoch
-//! milliseconds. Blank lines are skipped.
+//! milliseconds; VARCHAR a string, or any other value as its JSON text (a
+//! number as serde_json writes it: `7`, `1.5`; `true`; `[1,2]`). Blank lines
+//! are skipped.
+//!
+//! Inference never gives a type that rejects a scalar value it sampled: each
+//! type [`type_of`] gives is taken by [`convert`] for the value that gave it,
+//! and a mix widens only to DOUBLE (which takes every number) or to VARCHAR
+//! (which takes every value). A sampled array or object is rejected only by
+//! a column its other values made BIGINT, DOUBLE, BOOLEAN or TIMESTAMP.
 
+use super::counted::CountedReader;
+use super::late::{self, RecordText};
 use super::lines::{self, Input, LineRead};
 use super::parse::{parse_decimal, parse_timestamp};
 use super::reject::Rejects;
 use super::source::{Poll, Source};
+use super::split::Part;
 use super::text::TextOptions;
+use crate::checkpoint::SourcePosition;
 use crate::data::{Batch, BatchPool, DataType, Field, Schema, Value};
 use crate::error::Error;
 use serde_json::Value as Json;
 use std::collections::VecDeque;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::os::fd::RawFd;
 use std::time::Instant;
 
@@ -160,6 +174,9 @@ fn convert(v: &Json, t: DataType) -> Option<Value> {
         (DataType::Float64, Json::Number(n)) => Value::Float64(n.as_f64()?),
         (DataType::Bool, Json::Bool(b)) => Value::Bool(*b),
         (DataType::Utf8, Json::String(s)) => Value::Utf8(s.clone()),
+        // Any other value as its JSON text: what inference widens mixes to
+        // must take every value it saw (see the module docs).
+        (DataType::Utf8, v) => Value::Utf8(v.to_string()),
         (DataType::Timestamp, Json::String(s)) => Value::Timestamp(parse_timestamp(s)?),
         (DataType::Timestamp, Json::Number(n)) => Value::Timestamp(n.as_i64()?),
         (DataType::Decimal { precision, scale }, Json::Number(n)) => Value::Decimal {
@@ -187,7 +204,8 @@ fn type_of(v: &Json) -> Option<DataType> {
         Json::Number(_) => DataType::Float64,
         Json::String(s) if s.contains('-') && parse_timestamp(s).is_some() => DataType::Timestamp,
         Json::String(_) => DataType::Utf8,
-        // No column type holds these; they say nothing (and will be malformed).
+        // Only VARCHAR holds these (as their JSON text); they say nothing, and
+        // are malformed in a column other values type otherwise.
         Json::Array(_) | Json::Object(_) => return None,
     })
 }
@@ -242,7 +260,10 @@ struct Pending {
 /// A JSON lines source over a file, stdin or any reader.
 pub struct JsonSource {
     name: String,
-    reader: BufReader<Box<dyn Read + Send>>,
+    reader: CountedReader,
+    /// The file byte range read, when the input is a file's (for
+    /// [`Source::position`]).
+    part: Option<Part>,
     fd: Option<RawFd>,
     decoder: JsonDecoder,
     /// Batches handed back for refilling.
@@ -250,9 +271,15 @@ pub struct JsonSource {
     rejects: Rejects,
     max_line_bytes: usize,
     line: Vec<u8>,
+    /// A line not finished by the last deadline, and how far it got.
+    partial: Vec<u8>,
+    progress: lines::LineProgress,
     pending: VecDeque<Pending>,
     line_no: u64,
     at_end: bool,
+    /// The batches' schema when each row's line is kept (see
+    /// [`Source::keep_text`]): the schema and the text column.
+    text_schema: Option<Schema>,
 }
 
 impl JsonSource {
@@ -275,25 +302,36 @@ impl JsonSource {
         } = input;
         let mut s = JsonSource {
             name,
-            reader: BufReader::with_capacity(1 << 16, reader),
+            reader: CountedReader::new(1 << 16, reader),
+            part: part.clone(),
             fd,
             decoder: JsonDecoder::new(Schema::default()),
             pool: BatchPool::new(&Schema::default()),
             rejects: Rejects::new(&options.on_error, part.as_ref())?,
             max_line_bytes: options.max_line_bytes.max(1),
             line: Vec::new(),
+            partial: Vec::new(),
+            progress: lines::LineProgress::default(),
             pending: VecDeque::new(),
             line_no: 0,
             at_end: false,
+            text_schema: None,
         };
         let schema = match &options.schema {
             Some(d) => d.clone(),
             None => {
+                // From a pipe: the lines that arrive within INFER_WAIT of
+                // the first, and a stop ends the wait (see `Sampling`).
                 let mut sampled = VecDeque::new();
+                let mut sampling = lines::Sampling::new(s.fd.is_some(), &options.stop);
                 while sampled.len() < INFER_ROWS {
-                    let Some(too_long) = s.read_line(None)? else {
-                        break;
+                    let Some(too_long) = s.read_line(sampling.deadline())? else {
+                        if s.at_end || sampling.done() {
+                            break;
+                        }
+                        continue;
                     };
+                    sampling.sampled();
                     sampled.push_back(Pending {
                         line: s.line_no,
                         raw: std::mem::take(&mut s.line),
@@ -308,6 +346,12 @@ impl JsonSource {
                         .map(|p| p.raw.as_slice()),
                 );
                 s.pending = sampled;
+                if schema.is_empty() && sampling.stopped() {
+                    return Err(lines::stopped_opening(
+                        &s.name,
+                        "a JSON object to infer the columns from",
+                    ));
+                }
                 schema
             }
         };
@@ -329,17 +373,24 @@ impl JsonSource {
     /// at end of input or when `deadline` passes first.
     fn read_line(&mut self, deadline: Option<Instant>) -> Result<Option<bool>, Error> {
         loop {
+            // A line a pipe has not finished by the deadline is kept in
+            // `partial` and resumed at the next call.
+            let read = lines::read_line_until(
+                &mut self.reader,
+                &mut self.partial,
+                self.max_line_bytes,
+                &mut self.progress,
+                self.fd.zip(deadline),
+            )
+            .map_err(|source| Error::Io {
+                what: format!("cannot read input {}", self.name),
+                source,
+            })?;
+            let Some(read) = read else {
+                return Ok(None);
+            };
             self.line.clear();
-            if let (Some(fd), Some(deadline)) = (self.fd, deadline) {
-                if self.reader.buffer().is_empty() && !lines::wait_readable(fd, deadline) {
-                    return Ok(None);
-                }
-            }
-            let read = lines::read_line(&mut self.reader, &mut self.line, self.max_line_bytes)
-                .map_err(|source| Error::Io {
-                    what: format!("cannot read input {}", self.name),
-                    source,
-                })?;
+            std::mem::swap(&mut self.line, &mut self.partial);
             match read {
                 LineRead::Eof => {
                     self.at_end = true;
@@ -366,7 +417,8 @@ impl Source for JsonSource {
     }
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
-        let mut batch = self.pool.take(self.decoder.schema(), max_rows);
+        let schema = self.text_schema.as_ref();
+        let mut batch = (self.pool).take(schema.unwrap_or(self.decoder.schema()), max_rows);
         while batch.len < max_rows {
             let (line_no, too_long) = if let Some(p) = self.pending.pop_front() {
                 self.line = p.raw;
@@ -392,6 +444,10 @@ impl Source for JsonSource {
                 )
             } else {
                 match self.decoder.decode(&self.line, &mut batch) {
+                    Ok(()) if self.text_schema.is_some() => {
+                        late::push_record_text(&mut batch, &self.line);
+                        continue;
+                    }
                     Ok(()) => continue,
                     Err(reason) => reason,
                 }
@@ -407,6 +463,15 @@ impl Source for JsonSource {
         Ok(if self.at_end { Poll::End } else { Poll::Idle })
     }
 
+    /// At a line boundary of a file range only: nothing read ahead into
+    /// `pending` (see [`Source::position`]).
+    fn position(&self) -> Option<SourcePosition> {
+        let part = self.part.as_ref()?;
+        self.pending
+            .is_empty()
+            .then(|| SourcePosition::resumed(part, self.reader.consumed()))
+    }
+
     fn malformed(&self) -> u64 {
         self.rejects.count()
     }
@@ -415,8 +480,24 @@ impl Source for JsonSource {
         self.pool.give(batch);
     }
 
+    fn has_read_ahead(&self) -> bool {
+        self.fd.is_some()
+            && (!self.pending.is_empty() || memchr::memchr(b'\n', self.reader.buffer()).is_some())
+    }
+
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    fn keep_text(&mut self) -> Option<RecordText> {
+        let schema = late::with_text(self.decoder.schema());
+        self.pool = BatchPool::new(&schema);
+        self.text_schema = Some(schema);
+        Some(RecordText::Json)
+    }
+
+    fn keeps_text(&self) -> Option<RecordText> {
+        self.text_schema.as_ref().map(|_| RecordText::Json)
     }
 }
 
@@ -466,5 +547,60 @@ mod tests {
                 ("n", DataType::Utf8)
             ]
         );
+    }
+
+    #[test]
+    fn inferred_types_take_every_sampled_value() {
+        let values = [
+            "1",
+            "-3",
+            "1.5",
+            "1e300",
+            "18446744073709551615",
+            "true",
+            "\"x\"",
+            "\"2026-01-01T00:00:00Z\"",
+            "\"2026-01-01\"",
+            "[1, \"a\"]",
+            "{\"a\": 1}",
+            "null",
+        ];
+        for a in values {
+            for b in values {
+                let lines = [format!("{{\"c\": {a}}}"), format!("{{\"c\": {b}}}")];
+                let schema = infer_schema(lines.iter().map(|l| l.as_bytes()));
+                let mut decoder = JsonDecoder::new(schema.clone());
+                let mut batch = Batch::with_capacity(&schema, 2);
+                let text = schema.fields[0].data_type == DataType::Utf8;
+                for (line, value) in lines.iter().zip([a, b]) {
+                    let decoded = decoder.decode(line.as_bytes(), &mut batch);
+                    let scalar = !value.starts_with(['[', '{']);
+                    assert_eq!(
+                        decoded.is_ok(),
+                        scalar || text,
+                        "{line} after inferring {schema:?}: {decoded:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn varchar_takes_any_value_as_its_json_text() {
+        let schema = Schema::new(vec![Field::new("c", DataType::Utf8)]);
+        let mut decoder = JsonDecoder::new(schema.clone());
+        let mut batch = Batch::with_capacity(&schema, 8);
+        for line in [
+            r#"{"c": 7}"#,
+            r#"{"c": 1.5}"#,
+            r#"{"c": false}"#,
+            r#"{"c": [1,"a"]}"#,
+            r#"{"c": "s"}"#,
+        ] {
+            decoder.decode(line.as_bytes(), &mut batch).unwrap();
+        }
+        let texts: Vec<Value> = (0..batch.len).map(|i| batch.columns[0].value(i)).collect();
+        let want = ["7", "1.5", "false", "[1,\"a\"]", "s"].map(|t| Value::Utf8(t.into()));
+        assert_eq!(texts, want);
     }
 }

@@ -106,7 +106,8 @@ enum LineBase {
 
 impl Rejects {
     /// Opens the dead-letter file (creating its directory) if the policy has
-    /// one: created afresh, or for a `part` of a file appended to.
+    /// one: created afresh for a whole input, or for a `part` of a file (one
+    /// of several, or the rest after a checkpoint) appended to.
     pub fn new(policy: &OnError, part: Option<&Part>) -> Result<Rejects, Error> {
         let dead_letter = match policy.clone().resolve(None) {
             OnError::DeadLetter(Some(path)) => {
@@ -117,8 +118,10 @@ impl Rejects {
                     })?;
                 }
                 let file = match part {
-                    None => File::create(&path),
-                    Some(_) => OpenOptions::new().create(true).append(true).open(&path),
+                    Some(p) if p.start > 0 || !p.last => {
+                        OpenOptions::new().create(true).append(true).open(&path)
+                    }
+                    _ => File::create(&path),
                 };
                 let file = file.map_err(|source| Error::Io {
                     what: format!("cannot create the dead-letter file {}", path.display()),

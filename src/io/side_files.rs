@@ -4,7 +4,7 @@
 //! A run writes its part files (`--output DIR`) and side files: the
 //! dead-letter file (`--on-error dead-letter[=PATH]`), the metrics JSON
 //! (`--metrics-json FILE`) and the late-record files (`--late side-output`,
-//! `late-<shard>.csv` in `--late-dir`). Each is created or truncated, so one
+//! `late-<shard>.csv` or `.jsonl` in `--late-dir`). Each is created or truncated, so one
 //! named after the input would destroy it (`--on-error dead-letter=in.csv`
 //! truncated the input to zero bytes), and one named after another would
 //! overwrite results while the summary says the identity holds.
@@ -16,7 +16,7 @@
 //! not exist yet is compared by its canonical path (the canonical parent
 //! directory, else the absolute path with `.` and `..` resolved).
 
-use super::late::{late_file, LatePolicy};
+use super::late::{late_file, LatePolicy, RecordText};
 use super::reject::OnError;
 use super::sink::OutputSpec;
 use super::source::file_path;
@@ -37,6 +37,10 @@ pub struct RunFiles<'a> {
     pub on_error: &'a OnError,
     pub metrics_json: Option<&'a Path>,
     pub late: &'a LatePolicy,
+    /// `--checkpoint-dir` is given: the part files a checkpoint committed
+    /// are the run's own, which the engine checks against the checkpoint
+    /// it resumes from (`Engine::run`), not this check.
+    pub checkpointed: bool,
 }
 
 /// One file of a run, with the role it plays, for messages.
@@ -100,7 +104,9 @@ impl Named {
 }
 
 /// Refuses a run in which a file it writes is its input or another file it
-/// writes, or whose `--output` is an existing file rather than a directory.
+/// writes, whose `--output` is an existing file rather than a directory, or
+/// whose `--output` directory holds part files the run would not write
+/// ([`super::stale_parts`]).
 /// Returns a [`Error::Config`] (exit 2) naming both files.
 pub fn check(run: &RunFiles<'_>) -> Result<(), Error> {
     if let Some(dir) = run.output.directory() {
@@ -111,6 +117,9 @@ pub fn check(run: &RunFiles<'_>) -> Result<(), Error> {
                 dir.display()
             )));
         }
+    }
+    if !run.checkpointed {
+        super::stale_parts::check(run.output, run.shards)?;
     }
     let inputs: Vec<Named> = run
         .inputs
@@ -137,11 +146,14 @@ pub fn check(run: &RunFiles<'_>) -> Result<(), Error> {
         ));
     }
     if let LatePolicy::SideOutput(dir) = run.late {
+        // Either name: which one depends on the input's format.
         for shard in 0..run.shards {
-            written.push(Named::new(
-                format!("the late-record file of shard {shard}"),
-                late_file(dir, shard),
-            ));
+            for text in [RecordText::Csv, RecordText::Json] {
+                written.push(Named::new(
+                    format!("the late-record file of shard {shard}"),
+                    late_file(dir, shard, Some(text)),
+                ));
+            }
         }
     }
     for (i, w) in written.iter().enumerate() {

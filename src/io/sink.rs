@@ -31,6 +31,7 @@
 
 use super::kafka::sink::KafkaShardSink;
 use super::kafka::KafkaOutput;
+use crate::data::column::ColumnData;
 use crate::data::{Batch, Schema, Value};
 use crate::runtime::ring::{Consumer, Producer, PushError};
 use crossbeam::utils::Backoff;
@@ -94,6 +95,12 @@ pub enum OutputSpec {
     StdoutJson,
     /// JSON lines part files, `DIR/part-<shard>.jsonl`.
     DirectoryJson(PathBuf),
+    /// Every result batch kept in memory, per shard, and handed back in
+    /// [`RunOutput::collected`](crate::RunOutput::collected) when the run
+    /// ends: for inputs that end. Over an input spec that never ends the
+    /// engine's builder refuses it (see
+    /// [`collect_check`](crate::engine::collect_check)); over a source the
+    /// application ends, it holds every result until then.
     Collect,
     Discard,
     /// Every result batch to a function, on the shard's thread (embedding).
@@ -339,7 +346,15 @@ fn plain_io_error<T>(e: glommio::GlommioError<T>) -> io::Error {
 
 impl ShardSink {
     /// Opens shard `shard`'s sink; a part file starts with the header line.
-    pub async fn open(spec: &OutputSpec, shard: usize, schema: &Schema) -> io::Result<ShardSink> {
+    /// With `resume` (a checkpoint's committed length, see
+    /// [`crate::checkpoint`]), the part file is kept, already cut back to
+    /// that length, and written on after it (no second header).
+    pub async fn open(
+        spec: &OutputSpec,
+        shard: usize,
+        schema: &Schema,
+        resume: Option<u64>,
+    ) -> io::Result<ShardSink> {
         let json = (spec.format() == OutputFormat::Json).then(|| JsonRows::new(schema));
         Ok(match spec {
             OutputSpec::Stdout | OutputSpec::StdoutJson => ShardSink::Stdout {
@@ -351,17 +366,27 @@ impl ShardSink {
                     Some(_) => json_part_name(shard),
                     None => part_name(shard),
                 };
-                let file = glommio::io::BufferedFile::create(&dir.join(name))
-                    .await
-                    .map_err(plain_io_error)?;
+                let path = dir.join(name);
+                let file = match resume {
+                    Some(_) => glommio::io::OpenOptions::new()
+                        .write(true)
+                        .create(true)
+                        .buffered_open(&path)
+                        .await
+                        .map_err(plain_io_error)?,
+                    None => glommio::io::BufferedFile::create(&path)
+                        .await
+                        .map_err(plain_io_error)?,
+                };
+                let pos = resume.unwrap_or(0);
                 let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
-                if json.is_none() {
+                if json.is_none() && pos == 0 {
                     buf.extend_from_slice(schema.header().as_bytes());
                     buf.push(b'\n');
                 }
                 ShardSink::File {
                     file,
-                    pos: 0,
+                    pos,
                     buf,
                     json,
                 }
@@ -382,14 +407,20 @@ impl ShardSink {
         })
     }
 
-    /// A CSV file sink at `path` (created or truncated), starting with the header line.
-    pub async fn create_file(path: &std::path::Path, schema: &Schema) -> io::Result<ShardSink> {
+    /// A CSV file sink at `path` (created or truncated), starting with the
+    /// header line of `header`, if given.
+    pub async fn create_file(
+        path: &std::path::Path,
+        header: Option<&Schema>,
+    ) -> io::Result<ShardSink> {
         let file = glommio::io::BufferedFile::create(path)
             .await
             .map_err(plain_io_error)?;
         let mut buf = Vec::with_capacity(FLUSH_BYTES * 2);
-        buf.extend_from_slice(schema.header().as_bytes());
-        buf.push(b'\n');
+        if let Some(schema) = header {
+            buf.extend_from_slice(schema.header().as_bytes());
+            buf.push(b'\n');
+        }
         Ok(ShardSink::File {
             file,
             pos: 0,
@@ -430,6 +461,29 @@ impl ShardSink {
         Ok(())
     }
 
+    /// Writes the last column of `batch`, text, one line per row (a late
+    /// record as read, see [`late::keeps_text`](super::late::keeps_text)):
+    /// to a file or stdout; other sinks take the batch as it is.
+    pub async fn write_text(&mut self, batch: &Batch) -> io::Result<()> {
+        let Some(ColumnData::Utf8(text)) = batch.columns.last().map(|c| &c.data) else {
+            return self.write(batch.clone()).await;
+        };
+        let (ShardSink::Stdout { buf, .. } | ShardSink::File { buf, .. }) = self else {
+            return self.write(batch.clone()).await;
+        };
+        for i in 0..batch.len {
+            buf.extend_from_slice(text.get_bytes(i));
+            buf.push(b'\n');
+        }
+        if buf.len() >= FLUSH_BYTES {
+            match self {
+                ShardSink::Stdout { buf, .. } => write_stdout_lines(buf)?,
+                _ => self.flush().await?,
+            }
+        }
+        Ok(())
+    }
+
     /// Writes out everything buffered.
     pub async fn flush(&mut self) -> io::Result<()> {
         match self {
@@ -458,6 +512,15 @@ impl ShardSink {
             | ShardSink::Callback { .. }
             | ShardSink::Ring(_)
             | ShardSink::Kafka(_) => Ok(()),
+        }
+    }
+
+    /// The bytes written to the part file so far (after a
+    /// [`flush`](Self::flush), all of them); `None` for other sinks.
+    pub fn written(&self) -> Option<u64> {
+        match self {
+            ShardSink::File { pos, .. } => Some(*pos),
+            _ => None,
         }
     }
 

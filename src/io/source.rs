@@ -2,8 +2,8 @@
 
 use super::generator::TradesGenerator;
 use super::json::JsonSource;
+use super::late::RecordText;
 use super::lines::Input;
-use super::nexmark::NexmarkSource;
 use super::tcp::TcpSource;
 use super::text::{InputFormat, TextOptions, TextSource};
 use crate::data::{Batch, Schema};
@@ -57,6 +57,16 @@ pub trait Source: Send {
         drop(batch);
     }
 
+    /// Whether the source holds records it has taken from a stream that
+    /// cannot give them again (a pipe) and no poll has returned yet: whole
+    /// lines in its read buffer, rows sampled to infer its types. After a
+    /// stop the router polls, without waiting, while this holds (for at
+    /// most [`STOP_CHECK`](crate::runtime::router::STOP_CHECK) more), so
+    /// that such records are processed. The default says no.
+    fn has_read_ahead(&self) -> bool {
+        false
+    }
+
     /// A short name for messages, e.g. `gen:trades` or a file path.
     fn describe(&self) -> String;
 
@@ -76,6 +86,44 @@ pub trait Source: Send {
         None
     }
 
+    /// Where the source stands, for a checkpoint: every record before it
+    /// has been returned, none after it. `None` (the default) when the
+    /// source cannot be read again from a position (stdin, a socket), or is
+    /// not at a record boundary now (the router asks again after its next
+    /// poll). See [`crate::checkpoint`].
+    fn position(&self) -> Option<crate::checkpoint::SourcePosition> {
+        None
+    }
+
+    /// Called once, on the engine's thread before the run starts, when the
+    /// run takes checkpoints; `resume` is the position to go on from when
+    /// the run resumes a checkpoint and the source resumes itself (a Kafka
+    /// input: files and generators are opened anew at their position). The
+    /// default does nothing.
+    fn take_checkpoints(
+        &mut self,
+        resume: Option<&crate::checkpoint::SourcePosition>,
+    ) -> Result<(), Error> {
+        let _ = resume;
+        Ok(())
+    }
+
+    /// The source's live figures for the metrics endpoint
+    /// ([`crate::runtime::metrics_http`]), readable from another thread
+    /// while the router polls the source: a Kafka input's lag per
+    /// partition. Asked once, before the run. The default has none.
+    fn live_gauges(&self) -> Option<LiveGauges> {
+        None
+    }
+
+    /// A checkpoint holding `position` (one this source gave) is committed,
+    /// or the run has read all its input at `position`: a source that
+    /// tells its upstream what it consumed (a Kafka group's offsets) may
+    /// do so now. The default does nothing.
+    fn checkpoint_committed(&mut self, position: &crate::checkpoint::SourcePosition) {
+        let _ = position;
+    }
+
     /// Asked once, before the first poll, when the input's watermark
     /// follows an event time: returns true when the source computes the
     /// watermark itself (from then on the router asks
@@ -93,7 +141,35 @@ pub trait Source: Send {
     fn watermark(&mut self) -> Option<i64> {
         None
     }
+
+    /// Asked once, before the first poll, when late records are written as
+    /// read ([`late::keeps_text`](super::late::keeps_text)): returns the
+    /// kind of text when the source will append to every batch, after the
+    /// schema's columns, a VARCHAR column holding each row's record as read
+    /// (without its line end). The default says no (the source has no text).
+    fn keep_text(&mut self) -> Option<RecordText> {
+        None
+    }
+
+    /// What [`keep_text`](Self::keep_text) said, once asked; else `None`.
+    fn keeps_text(&self) -> Option<RecordText> {
+        None
+    }
 }
+
+/// One live figure a source adds to the metrics endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveGauge {
+    /// The metric's name, after the `corestream_` prefix.
+    pub name: &'static str,
+    pub help: &'static str,
+    pub labels: Vec<(String, String)>,
+    pub value: i64,
+}
+
+/// Reads a source's live figures from any thread (see
+/// [`Source::live_gauges`]).
+pub type LiveGauges = std::sync::Arc<dyn Fn() -> Vec<LiveGauge> + Send + Sync>;
 
 /// The path an `--input` spec names when it names a file (as [`open`] reads
 /// it): not the generator, a TCP listener or stdin.
@@ -113,7 +189,7 @@ pub fn file_path(spec: &str) -> Option<&str> {
 pub fn open(spec: &str, options: &TextOptions) -> Result<Box<dyn Source>, Error> {
     if let Some(rest) = spec.strip_prefix("gen:") {
         if rest == "nexmark" || rest.starts_with("nexmark?") {
-            return Ok(Box::new(NexmarkSource::from_spec(rest)?));
+            return super::nexmark::open(rest, None);
         }
         return Ok(Box::new(TradesGenerator::from_spec(rest)?));
     }

@@ -2,10 +2,12 @@
 //! one source (and one router) per range.
 //!
 //! The file is cut into `n` ranges of about equal size; each cut is moved
-//! forward to just after the next newline, so every range holds whole lines
-//! (a range can be empty when one line is longer than a range). The first
-//! range keeps the header; the others are read with the first one's schema
-//! and no header.
+//! forward to just after the next newline, so every range holds whole lines.
+//! Cuts that fall together (a line longer than a range, or a file with fewer
+//! lines than readers) make one cut: no range is empty (but the only range of
+//! an empty file), so a file may get fewer readers than asked, and the range
+//! that ends at the file's end is always the last one. The first range keeps
+//! the header; the others are read with the first one's schema and no header.
 //!
 //! # What a split changes
 //! - **Order.** Each range is read in order, but the ranges are read at once,
@@ -85,7 +87,8 @@ pub fn auto_readers(len: u64, shards: usize) -> usize {
     (shards as u64).min(by_size).max(1) as usize
 }
 
-/// Cuts the file at `path` into `n` parts of whole lines (see the module docs).
+/// Cuts the file at `path` into at most `n` parts of whole lines, none empty
+/// unless the file is (see the module docs).
 pub fn parts(path: &Path, n: usize) -> io::Result<Vec<Part>> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
@@ -100,6 +103,13 @@ pub fn parts(path: &Path, n: usize) -> io::Result<Vec<Part>> {
             line_start_at_or_after(&file, target, len)?
         };
         starts.push(cut.max(prev));
+    }
+    // No empty range: an empty range before the last would end where the
+    // next starts, at the file's end or on a start it shares; and two ranges
+    // starting at 0 would both read the header.
+    starts.dedup();
+    if starts.len() > 1 && starts.last() == Some(&len) {
+        starts.pop();
     }
     let parts = starts
         .iter()
@@ -167,23 +177,28 @@ pub fn open_parts(
     })?;
     parts
         .iter()
-        .map(|part| {
-            let options = TextOptions {
-                header: options.header && part.start == 0,
-                schema: Some(schema.clone()),
-                ..options.clone()
-            };
-            let input = part.open()?;
-            Ok(match options.format.for_path(path) {
-                InputFormat::Json => {
-                    Box::new(JsonSource::open(input, &options)?) as Box<dyn Source>
-                }
-                InputFormat::Csv | InputFormat::Auto => {
-                    Box::new(TextSource::open(input, &options)?)
-                }
-            })
-        })
+        .map(|part| open_part(part, options, schema))
         .collect()
+}
+
+/// A source over one part, with the file's `schema`; only a part at the
+/// file's start reads the header.
+pub fn open_part(
+    part: &Part,
+    options: &TextOptions,
+    schema: &Schema,
+) -> Result<Box<dyn Source>, Error> {
+    let options = TextOptions {
+        header: options.header && part.start == 0,
+        schema: Some(schema.clone()),
+        ..options.clone()
+    };
+    let input = part.open()?;
+    let path = part.path.to_string_lossy();
+    Ok(match options.format.for_path(&path) {
+        InputFormat::Json => Box::new(JsonSource::open(input, &options)?) as Box<dyn Source>,
+        InputFormat::Csv | InputFormat::Auto => Box::new(TextSource::open(input, &options)?),
+    })
 }
 
 #[cfg(test)]
@@ -229,11 +244,11 @@ mod tests {
         let (_t, path) = file_with(&text);
         for n in 1..12 {
             let ps = parts(&path, n).unwrap();
-            assert_eq!(ps.len(), n);
+            assert_eq!(ps.len(), n, "100 lines give {n} parts");
             assert_eq!(texts(&path, &ps).concat(), text, "{n} parts cover the file");
             for p in &texts(&path, &ps) {
                 assert!(
-                    p.is_empty() || p.ends_with('\n'),
+                    !p.is_empty() && p.ends_with('\n'),
                     "{n}: {p:?} is whole lines"
                 );
             }
@@ -243,12 +258,13 @@ mod tests {
     }
 
     #[test]
-    fn a_line_longer_than_a_part_leaves_parts_empty() {
+    fn a_line_longer_than_a_part_makes_fewer_parts_none_empty() {
         let text = format!("{}\nshort\n", "x".repeat(1000));
         let (_t, path) = file_with(&text);
         let ps = parts(&path, 4).unwrap();
         assert_eq!(texts(&path, &ps).concat(), text);
-        assert_eq!(texts(&path, &ps).iter().filter(|t| t.is_empty()).count(), 2);
+        assert_eq!(ps.len(), 2);
+        assert!(texts(&path, &ps).iter().all(|t| !t.is_empty()));
     }
 
     #[test]
@@ -256,6 +272,21 @@ mod tests {
         let (_t, path) = file_with("a\nb\nc\nlast");
         let ps = parts(&path, 3).unwrap();
         assert_eq!(texts(&path, &ps).concat(), "a\nb\nc\nlast");
+    }
+
+    #[test]
+    fn more_readers_than_lines_give_one_part_per_line_the_last_last() {
+        for text in ["h\n1\n2\n3", "h\n1\n2\n3\n", ""] {
+            let (_t, path) = file_with(text);
+            for n in 1..40 {
+                let ps = parts(&path, n).unwrap();
+                assert_eq!(texts(&path, &ps).concat(), text, "{n} parts cover {text:?}");
+                assert!(ps.len() <= n.min(4), "{n} parts of {text:?}: {ps:?}");
+                assert_eq!(ps.iter().filter(|p| p.start == 0).count(), 1);
+                assert!(ps.iter().all(|p| p.start < p.end || text.is_empty()));
+                assert!(ps.last().unwrap().last && ps.last().unwrap().end == text.len() as u64);
+            }
+        }
     }
 
     #[test]

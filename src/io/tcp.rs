@@ -19,6 +19,7 @@
 //! to the router's deadline, so the router stays responsive.
 
 use super::json::JsonDecoder;
+use super::late::{self, RecordText};
 use super::parse::push_field;
 use super::reject::Rejects;
 use super::source::{Poll, Source};
@@ -82,7 +83,15 @@ impl LineDecoder {
                 csv.reset();
                 let (mut res, nin, mut nout, mut nend) = csv.read_record(line, fields, ends);
                 if res == csv_core::ReadRecordResult::InputEmpty {
-                    let (r, _, o, e) = csv.read_record(&[], &mut fields[nout..], &mut ends[nend..]);
+                    // The line's end: a newline ends the record unless a
+                    // quoted field is open (it would run on into the next line).
+                    let (r, _, o, e) =
+                        csv.read_record(b"\n", &mut fields[nout..], &mut ends[nend..]);
+                    if r == csv_core::ReadRecordResult::InputEmpty {
+                        return Err("a quote opens a field and is never closed on the line \
+                                    (a record is one line here)"
+                            .into());
+                    }
                     (res, nout, nend) = (r, nout + o, nend + e);
                 } else if nin < line.len() {
                     return Err(
@@ -125,8 +134,6 @@ struct Conn {
     buf: Vec<u8>,
     /// Lines received so far.
     line_no: u64,
-    /// The next line in `buf` is the kept prefix of a line over the bound.
-    skipping: bool,
     /// Received bytes are dropped up to the next newline (the rest of a line
     /// over the bound).
     discard: bool,
@@ -163,6 +170,9 @@ pub struct TcpSource {
     rejects: Rejects,
     max_line_bytes: usize,
     scratch: Vec<u8>,
+    /// The batches' schema when each row's line is kept (see
+    /// [`Source::keep_text`]): the schema and the text column.
+    text_schema: Option<Schema>,
 }
 
 impl TcpSource {
@@ -194,6 +204,7 @@ impl TcpSource {
             rejects: Rejects::new(&options.on_error, None)?,
             max_line_bytes: options.max_line_bytes.max(1),
             scratch: vec![0; 1 << 16],
+            text_schema: None,
         })
     }
 
@@ -212,7 +223,6 @@ impl TcpSource {
                             name: format!("tcp://{peer}"),
                             buf: Vec::new(),
                             line_no: 0,
-                            skipping: false,
                             discard: false,
                             closed: false,
                         });
@@ -238,13 +248,17 @@ impl TcpSource {
     }
 
     /// Decodes the whole lines buffered for connection `c` into `batch`, up
-    /// to `max_rows` rows.
+    /// to `max_rows` rows. A line over `max_line_bytes` (not counting its
+    /// newline, as in a file) is malformed, its first `max_line_bytes` bytes
+    /// kept: each line is judged by its own length, whether it arrived whole
+    /// or was cut short by [`read_conn`](Self::read_conn).
     fn drain_lines(&mut self, c: usize, batch: &mut Batch, max_rows: usize) -> Result<(), Error> {
         let TcpSource {
             conns,
             decoder,
             rejects,
             max_line_bytes,
+            text_schema,
             ..
         } = self;
         let conn = &mut conns[c];
@@ -259,19 +273,25 @@ impl TcpSource {
             };
             used = next;
             conn.line_no += 1;
+            if line.len() > *max_line_bytes {
+                let reason =
+                    format!("the record is longer than {max_line_bytes} bytes (max_line_bytes)");
+                rejects.reject(&conn.name, conn.line_no, reason, &line[..*max_line_bytes])?;
+                continue;
+            }
             let line = line.strip_suffix(b"\r").unwrap_or(line);
-            let result = if std::mem::take(&mut conn.skipping) {
-                Err(format!(
-                    "the record is longer than {max_line_bytes} bytes (max_line_bytes)"
-                ))
-            } else if line.iter().all(u8::is_ascii_whitespace) {
+            let result = if line.iter().all(u8::is_ascii_whitespace) {
                 // A blank line is not a record.
                 Ok(())
             } else {
                 if batch.len == 0 {
                     batch.ingest_time = Instant::now();
                 }
-                decoder.decode(line, batch)
+                let decoded = decoder.decode(line, batch);
+                if decoded.is_ok() && text_schema.is_some() {
+                    late::push_record_text(batch, line);
+                }
+                decoded
             };
             if let Err(reason) = result {
                 rejects.reject(&conn.name, conn.line_no, reason, line)?;
@@ -301,17 +321,17 @@ impl TcpSource {
                     }
                 }
                 conn.buf.extend_from_slice(data);
-                // A partial line over the bound: keep its prefix as one line
-                // to reject, and drop the rest of it as it arrives.
+                // A partial line over the bound: keep one byte more than the
+                // bound, so that `drain_lines` sees it is too long, end it
+                // there, and drop the rest of it as it arrives.
                 let start = conn
                     .buf
                     .iter()
                     .rposition(|&b| b == b'\n')
                     .map_or(0, |p| p + 1);
                 if conn.buf.len() - start > self.max_line_bytes {
-                    conn.buf.truncate(start + self.max_line_bytes);
+                    conn.buf.truncate(start + self.max_line_bytes + 1);
                     conn.buf.push(b'\n');
-                    conn.skipping = true;
                     conn.discard = true;
                 }
             }
@@ -355,7 +375,8 @@ impl Source for TcpSource {
     }
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
-        let mut batch = self.pool.take(&self.schema, max_rows);
+        let schema = self.text_schema.as_ref().unwrap_or(&self.schema);
+        let mut batch = self.pool.take(schema, max_rows);
         loop {
             self.accept()?;
             for c in 0..self.conns.len() {
@@ -390,5 +411,20 @@ impl Source for TcpSource {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    fn keep_text(&mut self) -> Option<RecordText> {
+        let schema = late::with_text(&self.schema);
+        self.pool = BatchPool::new(&schema);
+        self.text_schema = Some(schema);
+        self.keeps_text()
+    }
+
+    fn keeps_text(&self) -> Option<RecordText> {
+        self.text_schema.as_ref()?;
+        Some(match self.decoder {
+            LineDecoder::Json(_) => RecordText::Json,
+            LineDecoder::Csv { .. } => RecordText::Csv,
+        })
     }
 }

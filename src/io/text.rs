@@ -4,7 +4,9 @@
 //! - A header row and no declared schema: the header names the columns; when
 //!   it names the trades columns they get the trades schema, otherwise types are
 //!   inferred from the first rows (BIGINT, DOUBLE, BOOLEAN, TIMESTAMP for ISO
-//!   8601 text, else VARCHAR).
+//!   8601 text, else VARCHAR): up to 1000, from a pipe only those
+//!   that arrive within [`lines::INFER_WAIT`] of the first (see
+//!   [`lines::Sampling`]).
 //! - A header row and a declared schema: the header's names must match the
 //!   declared names (ignoring ASCII case), else an error names the first
 //!   mismatch; the declared types are used (declared types win over inference).
@@ -18,12 +20,18 @@
 //! each end a record (so CR-only files read as one record per line); blank
 //! lines are not records. A record longer than
 //! [`TextOptions::max_line_bytes`] is malformed: its bytes beyond the bound are
-//! skipped, not kept. Malformed records go to the `on_error` policy
+//! skipped, not kept. A quoted field still open at the end of the input
+//! is a malformed record, named by the line where its quote opened (see
+//! [`super::quotes`]). Malformed records go to the `on_error` policy
 //! ([`Rejects`]); errors name the source, the record's
 //! first line and the column.
 //!
 //! Records are read line by line so that a slow pipe can be polled with a
-//! deadline: the router flushes what it has when no line arrives in time.
+//! deadline: the router flushes what it has when no line arrives in time. A
+//! line the pipe has not finished by the deadline (or that never ends) is
+//! kept and resumed at the next poll ([`lines::read_line_until`]), and a
+//! record whose later lines have not come is read again from its start, so
+//! a poll never waits past its deadline.
 //!
 //! # Simple lines
 //! From a file (never waited on), whole lines are decoded straight from the
@@ -38,146 +46,32 @@
 //! the simple path resumes after it. Both paths count lines, reject and roll
 //! back a bad row the same way.
 
-use super::columnar::{LineFields, Scanned};
+use super::columnar::LineFields;
+use super::counted::CountedReader;
+use super::late;
 use super::lines::{self, Input, LineRead};
-use super::parse::{push_field, push_field_in};
+use super::parse::push_field;
+use super::quotes;
 pub use super::reject::OnError;
 use super::reject::Rejects;
-use super::scan::Marks;
 use super::source::{Poll, Source};
-use crate::data::{Batch, BatchPool, DataType, Field, Schema};
+use super::split::Part;
+use crate::checkpoint::SourcePosition;
+use crate::data::{Batch, BatchPool, Schema};
 use crate::error::Error;
+use crate::runtime::router::STOP_CHECK;
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 use std::os::fd::RawFd;
 use std::time::Instant;
 
-/// The default bound on one record's bytes: 1 MiB.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
+mod infer;
+mod options;
+mod simple_lines;
 
-/// The format of a text input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InputFormat {
-    /// JSON lines for a path ending `.jsonl` or `.ndjson`, CSV otherwise.
-    #[default]
-    Auto,
-    Csv,
-    /// One JSON object per line ([`super::json`]).
-    Json,
-}
-
-impl InputFormat {
-    /// Parses `auto`, `csv` or `json` (also `jsonl`, `ndjson`).
-    pub fn parse(text: &str) -> Result<InputFormat, Error> {
-        match text.to_ascii_lowercase().as_str() {
-            "auto" => Ok(InputFormat::Auto),
-            "csv" => Ok(InputFormat::Csv),
-            "json" | "jsonl" | "ndjson" => Ok(InputFormat::Json),
-            _ => Err(Error::Config(format!(
-                "--input-format {text:?}: expected csv, json or auto"
-            ))),
-        }
-    }
-
-    /// The format for the input at `path` (`Auto` decided by its extension).
-    pub fn for_path(self, path: &str) -> InputFormat {
-        match self {
-            InputFormat::Auto => {
-                let lower = path.to_ascii_lowercase();
-                if lower.ends_with(".jsonl") || lower.ends_with(".ndjson") {
-                    InputFormat::Json
-                } else {
-                    InputFormat::Csv
-                }
-            }
-            f => f,
-        }
-    }
-}
-
-/// How to read a text input.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TextOptions {
-    /// CSV or JSON lines; default by the path's extension.
-    pub format: InputFormat,
-    /// The first record is a header naming the columns. Default true.
-    pub header: bool,
-    /// The declared columns (`--schema`, or a `CREATE STREAM`); `None` infers them.
-    pub schema: Option<Schema>,
-    /// The field delimiter. Default `,`.
-    pub delimiter: u8,
-    /// What to do with a malformed record.
-    pub on_error: OnError,
-    /// Longest record, in bytes; a longer one is malformed. Default 1 MiB.
-    pub max_line_bytes: usize,
-}
-
-impl Default for TextOptions {
-    fn default() -> Self {
-        TextOptions {
-            format: InputFormat::Auto,
-            header: true,
-            schema: None,
-            delimiter: b',',
-            on_error: OnError::default(),
-            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-        }
-    }
-}
-
-/// Parses a declared schema: `name TYPE, name TYPE, ...`, types as
-/// [`DataType::parse`] reads them (`DECIMAL(10,2)` keeps its comma). An error
-/// names the bad item.
-pub fn parse_schema(text: &str) -> Result<Schema, Error> {
-    let mut items = Vec::new();
-    let (mut depth, mut start) = (0i32, 0usize);
-    for (i, c) in text.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                items.push(&text[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    items.push(&text[start..]);
-    let mut fields: Vec<Field> = Vec::new();
-    for (n, item) in items.iter().enumerate() {
-        let item = item.trim();
-        let bad = |why: &str| {
-            Error::Config(format!(
-                "--schema: item {} {item:?}: {why}; expected `name TYPE, ...` (e.g. `station VARCHAR, temperature DOUBLE`)",
-                n + 1
-            ))
-        };
-        let Some((name, ty)) = item.split_once(char::is_whitespace) else {
-            return Err(bad(if item.is_empty() { "empty" } else { "no type" }));
-        };
-        let Some(data_type) = DataType::parse(ty) else {
-            return Err(bad(&format!("unknown type {:?}", ty.trim())));
-        };
-        if fields.iter().any(|f| f.name.eq_ignore_ascii_case(name)) {
-            return Err(bad(&format!("column {name} is declared twice")));
-        }
-        fields.push(Field::new(name, data_type));
-    }
-    Ok(Schema::new(fields))
-}
-
-/// Parses a `--delimiter`: one byte, or `\t` / `tab` for a tab.
-pub fn parse_delimiter(text: &str) -> Result<u8, Error> {
-    match text {
-        "\\t" | "tab" | "TAB" | "\t" => Ok(b'\t'),
-        t if t.len() == 1 && !matches!(t.as_bytes()[0], b'"' | b'\n' | b'\r') => {
-            Ok(t.as_bytes()[0])
-        }
-        _ => Err(Error::Config(format!(
-            "--delimiter {text:?}: expected one byte (e.g. ';' or '|'), or \\t or tab; not a quote or newline"
-        ))),
-    }
-}
+pub use options::{
+    parse_delimiter, parse_schema, InputFormat, TextOptions, DEFAULT_MAX_LINE_BYTES,
+};
 
 /// Rows read to infer column types.
 const INFER_ROWS: usize = 1_000;
@@ -192,6 +86,9 @@ enum Record {
     Whole,
     /// A record longer than the bound; `raw` holds its first bytes.
     TooLong,
+    /// A record whose quoted field is still open at the end of the input;
+    /// `raw` holds all of it.
+    Unclosed,
     /// End of input, or the deadline passed first (then `at_end` is false).
     None,
 }
@@ -200,13 +97,17 @@ enum Record {
 struct Pending {
     line: u64,
     raw: Vec<u8>,
-    too_long: bool,
+    /// [`Record::Whole`], or the malformed kind it is returned as again.
+    kind: Record,
 }
 
 /// A CSV source over a file or stdin.
 pub struct TextSource {
     name: String,
-    reader: BufReader<Box<dyn Read + Send>>,
+    reader: CountedReader,
+    /// The file byte range read, when the input is a file's (for
+    /// [`Source::position`]).
+    part: Option<Part>,
     /// Polled for readiness when a deadline applies and nothing is buffered.
     fd: Option<RawFd>,
     schema: Schema,
@@ -226,6 +127,10 @@ pub struct TextSource {
     mark_unchecked: bool,
     /// The bytes being parsed: a line, or a whole record read ahead.
     line: Vec<u8>,
+    /// The line being read from a pipe that has not finished it yet (kept
+    /// across polls), and how far it got.
+    partial: Vec<u8>,
+    progress: lines::LineProgress,
     /// Every byte of the current record (for the dead-letter file).
     raw: Vec<u8>,
     fields: Vec<u8>,
@@ -253,7 +158,10 @@ pub struct TextSource {
     /// Where the input stops when it is one byte range of a file read in
     /// parallel and not the last one (see [`super::split`]): a record may not
     /// continue past it.
-    cut: Option<u64>,
+    cut: Option<Part>,
+    /// The batches' schema when each row's record text is kept (see
+    /// [`Source::keep_text`]): the schema and the text column.
+    text_schema: Option<Schema>,
 }
 
 impl TextSource {
@@ -277,7 +185,8 @@ impl TextSource {
         let rejects = Rejects::new(&options.on_error, part.as_ref())?;
         let mut s = TextSource {
             name,
-            reader: BufReader::with_capacity(READ_BUFFER, reader),
+            reader: CountedReader::new(READ_BUFFER, reader),
+            part: part.clone(),
             simple_lines: fd.is_none()
                 && options.max_line_bytes >= READ_BUFFER
                 && options.delimiter.is_ascii(),
@@ -293,6 +202,8 @@ impl TextSource {
             csv_fresh: true,
             mark_unchecked: part.as_ref().is_none_or(|p| p.start == 0),
             line: Vec::new(),
+            partial: Vec::new(),
+            progress: lines::LineProgress::default(),
             raw: Vec::new(),
             fields: Vec::new(),
             ends: Vec::new(),
@@ -303,21 +214,22 @@ impl TextSource {
             line_no: 0,
             record_line: 0,
             at_end: false,
-            cut: part.as_ref().filter(|p| !p.last).map(|p| p.end),
+            cut: part.filter(|p| !p.last),
+            text_schema: None,
         };
         s.schema = match (options.header, &options.schema) {
             (true, declared) => {
-                let names = s.read_header()?;
+                let names = s.read_header(&options.stop)?;
                 match declared {
                     Some(d) => {
                         s.check_header(&names, d)?;
                         d.clone()
                     }
-                    None => s.infer_schema(Some(names))?,
+                    None => s.infer_schema(Some(names), &options.stop)?,
                 }
             }
             (false, Some(d)) => d.clone(),
-            (false, None) => s.infer_schema(None)?,
+            (false, None) => s.infer_schema(None, &options.stop)?,
         };
         if s.schema.is_empty() {
             return Err(Error::Config(format!("input {}: no columns", s.name)));
@@ -359,13 +271,27 @@ impl TextSource {
         self.csv_fresh = true;
     }
 
-    fn read_header(&mut self) -> Result<Vec<String>, Error> {
+    /// Reads the header row. From a pipe it waits until the header arrives,
+    /// re-checking `stop` every [`STOP_CHECK`]; a stop first is an error
+    /// saying nothing was read.
+    fn read_header(&mut self, stop: &lines::StopFlag) -> Result<Vec<String>, Error> {
         let header_error = |s: &Self, reason: String| Error::Input {
             source: s.name.clone(),
             line: 1,
             reason,
         };
-        match self.read_record(None)? {
+        let record = loop {
+            let deadline = self.fd.map(|_| Instant::now() + STOP_CHECK);
+            match self.read_record(deadline)? {
+                Record::None if !self.at_end => {
+                    if stop.is_set() {
+                        return Err(lines::stopped_opening(&self.name, "the header row"));
+                    }
+                }
+                record => break record,
+            }
+        };
+        match record {
             Record::Whole => {}
             Record::TooLong => {
                 return Err(header_error(
@@ -375,6 +301,10 @@ impl TextSource {
                         self.max_line_bytes
                     ),
                 ))
+            }
+            Record::Unclosed => {
+                let reason = self.unclosed_reason();
+                return Err(header_error(self, format!("the header: {reason}")));
             }
             Record::None => {
                 return Err(header_error(
@@ -452,6 +382,9 @@ impl TextSource {
             let mut nout = 0usize;
             let mut nend = 0usize;
             let mut first_line = true;
+            // The input ended inside this record: a newline is fed to the
+            // parser, which ends the record unless a quoted field is open.
+            let mut at_eof = false;
             loop {
                 let pending = if first_line && self.rest.is_empty() {
                     self.pending.pop_front()
@@ -467,31 +400,35 @@ impl TextSource {
                 } else if let Some(p) = pending {
                     self.record_line = p.line;
                     self.raw.extend_from_slice(&p.raw);
-                    if p.too_long {
-                        return Ok(Record::TooLong);
+                    if p.kind != Record::Whole {
+                        return Ok(p.kind);
                     }
                     self.line = p.raw;
                 } else {
-                    if first_line && !self.wait_readable(deadline) {
-                        return Ok(Record::None);
-                    }
-                    self.skip_byte_order_mark()?;
-                    self.line.clear();
-                    let room = self.max_line_bytes.saturating_sub(self.raw.len());
-                    let read = lines::read_line(&mut self.reader, &mut self.line, room).map_err(
-                        |source| Error::Io {
-                            what: format!("cannot read input {}", self.name),
-                            source,
-                        },
-                    )?;
+                    let wait = self.fd.zip(deadline);
+                    let read = match self.read_line(wait)? {
+                        Some(read) => read,
+                        None => {
+                            // The deadline passed before the line ended: a
+                            // record under way is read again from its start
+                            // at the next poll (its lines are kept).
+                            if !first_line {
+                                self.stash_record();
+                            }
+                            return Ok(Record::None);
+                        }
+                    };
                     match read {
                         LineRead::Eof if first_line => {
                             self.at_end = true;
                             return Ok(Record::None);
                         }
                         LineRead::Eof if self.cut.is_some() => return Err(self.cut_error()),
-                        // A quoted field left open at end of input: finish it.
-                        LineRead::Eof => self.line.clear(),
+                        LineRead::Eof => {
+                            self.line.clear();
+                            self.line.push(b'\n');
+                            at_eof = true;
+                        }
                         LineRead::Line | LineRead::TooLong => {
                             self.line_no += 1;
                             if first_line {
@@ -556,8 +493,18 @@ impl TextSource {
                             return Ok(Record::None);
                         }
                         csv_core::ReadRecordResult::InputEmpty if !input.is_empty() => continue,
+                        csv_core::ReadRecordResult::InputEmpty
+                            if at_eof
+                                && quotes::open_quote_line(&self.raw, self.delimiter).is_some() =>
+                        {
+                            // The newline went into a quoted field. (Not
+                            // after a CR that starts a record, which takes
+                            // the newline as its CRLF's.)
+                            self.reset_parser();
+                            return Ok(Record::Unclosed);
+                        }
                         csv_core::ReadRecordResult::InputEmpty => {
-                            if self.line.is_empty() {
+                            if at_eof {
                                 // End of input: ask the parser to finish the record.
                                 let (res, _, o, e) = self.csv.read_record(
                                     &[],
@@ -597,211 +544,85 @@ impl TextSource {
         }
     }
 
-    /// Decodes whole simple lines (see the module docs) from the read buffer
-    /// into `batch` until it holds `max_rows`, or the buffer's next line is
-    /// not simple or not whole; malformed lines go to the rejects.
-    fn decode_simple_lines(&mut self, batch: &mut Batch, max_rows: usize) -> Result<(), Error> {
-        self.skip_byte_order_mark()?;
-        let TextSource {
-            name,
-            reader,
-            schema,
-            rejects,
-            delimiter,
-            line_no,
-            line_fields,
-            line_bytes,
-            ..
-        } = self;
-        while batch.len < max_rows {
-            let buf = loop {
-                match reader.fill_buf() {
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    read => {
-                        break read.map_err(|source| Error::Io {
-                            what: format!("cannot read input {name}"),
-                            source,
-                        })?
-                    }
-                }
-            };
-            let wanted = max_rows - batch.len;
-            // The bytes this batch's lines likely span (twice as many per
-            // line as last time), not the whole read buffer, which a small
-            // batch would search for quotes again and again.
-            let reach = match *line_bytes {
-                0 => buf.len(),
-                n => wanted.saturating_mul(2 * n).max(4096).min(buf.len()),
-            };
-            let whole = memchr::memrchr(b'\n', &buf[..reach])
-                .or_else(|| memchr::memrchr(b'\n', &buf[reach..]).map(|i| reach + i))
-                .map_or(0, |i| i + 1);
-            let mut block = &buf[..whole];
-            if let Some(odd) = memchr::memchr2(b'"', b'\r', block) {
-                block = &block[..line_start(block, odd)];
-            }
-            if block.is_empty() {
-                return Ok(());
-            }
-            // Lines with the right number of fields, a column at a time.
-            // Scanned before the UTF-8 check, so that only the bytes taken
-            // are checked: a small batch takes a small part of the read
-            // buffer, and the rest is checked when its turn comes, not
-            // again for every batch.
-            let width = schema.len();
-            let mut scanned = line_fields.scan(block, *delimiter, width, wanted);
-            // Validated with SIMD (simdutf8): cheap whether or not the text
-            // is ASCII; the standard check slows down at every non-ASCII name.
-            let text = match simdutf8::compat::from_utf8(&block[..scanned_end(block, &scanned)]) {
-                Ok(t) => t,
-                Err(e) => {
-                    // The lines before the bad one, scanned again (rare).
-                    block = &block[..line_start(block, e.valid_up_to())];
-                    if block.is_empty() {
-                        return Ok(());
-                    }
-                    scanned = line_fields.scan(block, *delimiter, width, wanted);
-                    std::str::from_utf8(&block[..scanned_end(block, &scanned)]).unwrap_or_default()
-                }
-            };
-            if text.is_empty() {
-                return Ok(());
-            }
-            if scanned.lines > 0 {
-                *line_bytes = scanned.consumed.div_ceil(scanned.lines as usize);
-            }
-            // If a field does not parse, those lines again one at a time, so
-            // that exactly the bad ones are rejected.
-            let decoded = line_fields.decode(text, schema, batch);
-            if decoded {
-                *line_no += scanned.lines;
-            }
-            // A line with another number of fields: to be rejected.
-            let odd_end = scanned.odd_line.then_some(text.len());
-            // The row path, one line at a time: over the scanned lines when a
-            // field did not parse, and over the odd line.
-            let slow = [
-                (!decoded).then_some((0, scanned.consumed)),
-                odd_end.map(|end| (scanned.consumed, end)),
-            ];
-            for (from, to) in slow.into_iter().flatten() {
-                decode_rows(
-                    &text[..to],
-                    from,
-                    *delimiter,
-                    schema,
-                    batch,
-                    line_no,
-                    |line, why, raw| rejects.reject(name, line, why, raw),
-                )?;
-            }
-            let used = odd_end.unwrap_or(scanned.consumed);
-            reader.consume(used);
-        }
-        Ok(())
+    /// Why the record in `raw`, over the bound, is malformed (see
+    /// [`quotes::too_long_reason`]).
+    fn too_long_reason(&mut self) -> String {
+        let (first, rejects) = (self.record_line, &mut self.rejects);
+        let line_of = |offset| rejects.line_in_file(first + offset);
+        quotes::too_long_reason(&self.raw, self.delimiter, self.max_line_bytes, line_of)
     }
 
-    /// The error for a record left open at this range's cut: the file has a
-    /// line break inside a quoted field where it was split.
+    /// Why the record in `raw`, at the end of the input with a quoted field
+    /// open, is malformed (see [`quotes::never_closed_reason`]).
+    fn unclosed_reason(&mut self) -> String {
+        let (first, rejects) = (self.record_line, &mut self.rejects);
+        let line_of = |offset| rejects.line_in_file(first + offset);
+        quotes::never_closed_reason(&self.raw, self.delimiter, line_of)
+    }
+
+    /// The error for a record left open at this range's cut (see
+    /// [`quotes::cut_reason`]).
     fn cut_error(&mut self) -> Error {
         let line = match self.rejects.line_in_file(self.record_line) {
             Ok(line) => line,
             Err(e) => return e,
         };
+        let never_closed = self.unclosed_reason();
+        let reason = match &self.cut {
+            Some(cut) => quotes::cut_reason(cut, never_closed),
+            None => never_closed,
+        };
         Error::Input {
             source: self.name.clone(),
             line,
-            reason: format!(
-                "a quoted field runs past byte {}, where the file was split for parallel \
-                 reading; a file with line breaks inside quoted fields must be read by one \
-                 reader (--readers 1)",
-                self.cut.unwrap_or_default()
-            ),
+            reason,
         }
     }
 
-    /// Waits until the input has a byte to read or `deadline` passes; true
-    /// without a deadline or a pollable descriptor.
-    fn wait_readable(&self, deadline: Option<Instant>) -> bool {
-        let (Some(fd), Some(deadline)) = (self.fd, deadline) else {
-            return true;
-        };
-        !self.reader.buffer().is_empty() || lines::wait_readable(fd, deadline)
+    /// Reads the next line into `line` (its first `max_line_bytes` less the
+    /// record's bytes so far). With `wait`, gives up (`None`) when the line
+    /// has not ended by the deadline, keeping what arrived for the next call
+    /// (see [`lines::read_line_until`]); without, blocks until it ends.
+    fn read_line(&mut self, wait: Option<(RawFd, Instant)>) -> Result<Option<LineRead>, Error> {
+        if let Some((fd, deadline)) = wait {
+            // The byte order mark check reads: not before bytes are there.
+            if self.mark_unchecked
+                && self.reader.buffer().is_empty()
+                && !lines::wait_readable(fd, deadline)
+            {
+                return Ok(None);
+            }
+        }
+        self.skip_byte_order_mark()?;
+        let room = self.max_line_bytes.saturating_sub(self.raw.len());
+        let read = lines::read_line_until(
+            &mut self.reader,
+            &mut self.partial,
+            room,
+            &mut self.progress,
+            wait,
+        )
+        .map_err(|source| Error::Io {
+            what: format!("cannot read input {}", self.name),
+            source,
+        })?;
+        if read.is_some() {
+            self.line.clear();
+            std::mem::swap(&mut self.line, &mut self.partial);
+        }
+        Ok(read)
     }
 
-    /// Samples up to [`INFER_ROWS`] records (kept to be returned later) and
-    /// infers the column types; without `names`, the columns are `c1..cN`.
-    fn infer_schema(&mut self, names: Option<Vec<String>>) -> Result<Schema, Error> {
-        if let Some(names) = &names {
-            let trades = super::generator::trades_schema();
-            let is_trades = names.len() == trades.len()
-                && names
-                    .iter()
-                    .zip(&trades.fields)
-                    .all(|(n, f)| n.eq_ignore_ascii_case(&f.name));
-            if is_trades {
-                return Ok(trades);
-            }
-        }
-        let mut types: Vec<Option<DataType>> = vec![None; names.as_ref().map_or(0, Vec::len)];
-        // Kept apart while sampling, so that `read_record` reads on instead of
-        // replaying them.
-        let mut sampled = VecDeque::new();
-        for _ in 0..INFER_ROWS {
-            let too_long = match self.read_record(None)? {
-                Record::None => break,
-                Record::TooLong => true,
-                Record::Whole => {
-                    if names.is_none() && types.len() < self.ends.len() {
-                        types.resize(self.ends.len(), None);
-                    }
-                    for (i, t) in types.iter_mut().enumerate().take(self.ends.len()) {
-                        let text = String::from_utf8_lossy(self.field(i));
-                        *t = widen(*t, text.trim());
-                    }
-                    false
-                }
-            };
-            let mut raw = std::mem::take(&mut self.raw);
-            if raw.last() != Some(&b'\n') {
-                raw.push(b'\n');
-            }
-            sampled.push_back(Pending {
-                line: self.record_line,
-                raw,
-                too_long,
-            });
-        }
-        if !self.rest.is_empty() {
-            // The rest of the last sampled line comes after the samples.
-            sampled.push_back(Pending {
-                line: self.line_no,
-                raw: std::mem::take(&mut self.rest),
-                too_long: false,
-            });
-        }
-        self.pending = sampled;
-        self.at_end = false;
+    /// Puts the lines read so far of a record not yet whole back in front
+    /// of the records to return, to be parsed again from its start when the
+    /// rest of it arrives; the parser starts afresh.
+    fn stash_record(&mut self) {
+        self.pending.push_front(Pending {
+            line: self.record_line,
+            raw: std::mem::take(&mut self.raw),
+            kind: Record::Whole,
+        });
         self.reset_parser();
-        let names = match names {
-            Some(n) => n,
-            None if types.is_empty() => {
-                return Err(Error::Input {
-                    source: self.name.clone(),
-                    line: 1,
-                    reason: "the input is empty; without a header, declare the columns (--schema)"
-                        .into(),
-                })
-            }
-            None => (1..=types.len()).map(|i| format!("c{i}")).collect(),
-        };
-        Ok(Schema::new(
-            names
-                .into_iter()
-                .zip(types)
-                .map(|(n, t)| Field::new(n, t.unwrap_or(DataType::Utf8)))
-                .collect(),
-        ))
     }
 
     /// Decodes the current record into `batch`; on failure undoes the partial row.
@@ -841,120 +662,14 @@ impl TextSource {
     }
 }
 
-/// Where the line holding byte `at` of `block` starts.
-fn line_start(block: &[u8], at: usize) -> usize {
-    memchr::memrchr(b'\n', &block[..at]).map_or(0, |i| i + 1)
-}
-
-/// The end of what `scanned` took of `block`: its lines, and the line with
-/// another number of fields it stopped before, if any.
-fn scanned_end(block: &[u8], scanned: &Scanned) -> usize {
-    let at = scanned.consumed;
-    if scanned.odd_line {
-        at + memchr::memchr(b'\n', &block[at..]).map_or(block.len() - at, |i| i + 1)
-    } else {
-        at
-    }
-}
-
-/// Decodes the lines of `text[from..]` (whole lines) one at a time, counting
-/// them in `line_no`; each line that cannot be decoded goes to `reject` with
-/// its line number, the reason and its bytes. Empty lines are passed over.
-fn decode_rows(
-    text: &str,
-    from: usize,
-    delimiter: u8,
-    schema: &Schema,
-    batch: &mut Batch,
-    line_no: &mut u64,
-    mut reject: impl FnMut(u64, String, &[u8]) -> Result<(), Error>,
-) -> Result<(), Error> {
-    let bytes = text.as_bytes();
-    let mut ends = Vec::with_capacity(schema.len());
-    let mut start = from;
-    for at in Marks::new(&bytes[from..], delimiter).map(|at| at + from) {
-        ends.push(at);
-        if bytes[at] != b'\n' {
-            continue;
-        }
-        *line_no += 1;
-        if at > start {
-            if let Err(reason) = decode_line(text, start, &ends, schema, batch) {
-                reject(*line_no, reason, &bytes[start..at])?;
-            }
-        }
-        ends.clear();
-        start = at + 1;
-    }
-    Ok(())
-}
-
-/// Appends the row of the line at `text[start..]` to `batch`; `ends` holds
-/// where each of its fields ends (at a delimiter, the last at the line's
-/// end). Or says why it cannot, and leaves `batch` as it was; the reasons are
-/// the record path's.
-fn decode_line(
-    text: &str,
-    start: usize,
-    ends: &[usize],
-    schema: &Schema,
-    batch: &mut Batch,
-) -> Result<(), String> {
-    if ends.len() != schema.len() {
-        return Err(format!(
-            "expected {} fields, found {}",
-            schema.len(),
-            ends.len()
-        ));
-    }
-    let before = batch.len;
-    let mut from = start;
-    for (i, (column, &end)) in batch.columns.iter_mut().zip(ends).enumerate() {
-        if let Err(e) = push_field_in(column, text, from, end, &schema.fields[i].name) {
-            for c in &mut batch.columns[..i] {
-                c.truncate(before);
-            }
-            return Err(e.to_string());
-        }
-        from = end + 1;
-    }
-    batch.len += 1;
-    Ok(())
-}
-
-/// The narrowest type that holds both `current` and `text`.
-fn widen(current: Option<DataType>, text: &str) -> Option<DataType> {
-    if text.is_empty() {
-        return current;
-    }
-    let this = if text.parse::<i64>().is_ok() {
-        DataType::Int64
-    } else if text.parse::<f64>().is_ok() {
-        DataType::Float64
-    } else if text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false") {
-        DataType::Bool
-    } else if text.contains('-') && super::parse::parse_timestamp(text).is_some() {
-        DataType::Timestamp
-    } else {
-        DataType::Utf8
-    };
-    Some(match (current, this) {
-        (None, t) => t,
-        (Some(a), b) if a == b => a,
-        (Some(DataType::Int64), DataType::Float64) | (Some(DataType::Float64), DataType::Int64) => {
-            DataType::Float64
-        }
-        _ => DataType::Utf8,
-    })
-}
-
 impl Source for TextSource {
     fn schema(&self) -> &Schema {
         &self.schema
     }
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
-        let mut batch = self.pool.take(&self.schema, max_rows);
+        let schema = self.text_schema.as_ref().unwrap_or(&self.schema);
+        let mut batch = self.pool.take(schema, max_rows);
         // A deadline already passed: read only what is there. One clock read
         // per poll, not per record (a file never waits, so needs none).
         let mut no_wait: Option<Instant> = None;
@@ -976,15 +691,17 @@ impl Source for TextSource {
             };
             let reason = match self.read_record(wait)? {
                 Record::None => break,
-                Record::TooLong => format!(
-                    "the record is longer than {} bytes (max_line_bytes)",
-                    self.max_line_bytes
-                ),
+                Record::TooLong => self.too_long_reason(),
+                Record::Unclosed => self.unclosed_reason(),
                 Record::Whole => {
                     if batch.len == 0 {
                         batch.ingest_time = Instant::now();
                     }
                     match self.decode_into(&mut batch) {
+                        Ok(()) if self.text_schema.is_some() => {
+                            late::push_record_text(&mut batch, &self.raw);
+                            continue;
+                        }
                         Ok(()) => continue,
                         Err(reason) => reason,
                     }
@@ -1001,6 +718,14 @@ impl Source for TextSource {
         Ok(if self.at_end { Poll::End } else { Poll::Idle })
     }
 
+    /// At a record boundary of a file range only: nothing read ahead
+    /// into `pending` or `rest` (see [`Source::position`]).
+    fn position(&self) -> Option<SourcePosition> {
+        let part = self.part.as_ref()?;
+        (self.pending.is_empty() && self.rest.is_empty())
+            .then(|| SourcePosition::resumed(part, self.reader.consumed()))
+    }
+
     fn malformed(&self) -> u64 {
         self.rejects.count()
     }
@@ -1009,151 +734,31 @@ impl Source for TextSource {
         self.pool.give(batch);
     }
 
+    fn has_read_ahead(&self) -> bool {
+        self.fd.is_some()
+            && (!self.pending.is_empty()
+                || !self.rest.is_empty()
+                || memchr::memchr(b'\n', self.reader.buffer()).is_some())
+    }
+
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    /// Keeps each record's text, as read (without its line end): every
+    /// record then takes the record path, which holds it in `raw`.
+    fn keep_text(&mut self) -> Option<late::RecordText> {
+        self.simple_lines = false;
+        let schema = late::with_text(&self.schema);
+        self.pool = BatchPool::new(&schema);
+        self.text_schema = Some(schema);
+        Some(late::RecordText::Csv)
+    }
+
+    fn keeps_text(&self) -> Option<late::RecordText> {
+        self.text_schema.as_ref().map(|_| late::RecordText::Csv)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn infers_types_from_samples() {
-        let csv = "ts,sym,px,n,flag\n2026-01-01T00:00:01Z,A,1.5,3,true\n2026-01-01 00:00:02,B,2,4,false\n";
-        let src = TextSource::from_reader(
-            "t",
-            Box::new(std::io::Cursor::new(csv)),
-            &TextOptions::default(),
-        )
-        .unwrap();
-        let types: Vec<DataType> = src.schema().fields.iter().map(|f| f.data_type).collect();
-        assert_eq!(
-            types,
-            vec![
-                DataType::Timestamp,
-                DataType::Utf8,
-                DataType::Float64,
-                DataType::Int64,
-                DataType::Bool
-            ]
-        );
-    }
-
-    #[test]
-    fn a_byte_order_mark_is_dropped_at_the_start_only_on_both_paths() {
-        // 1 MiB: lines decoded from the read buffer; 100: the record path.
-        for bound in [1 << 20, 100] {
-            let (rows, rejected) = drain("\u{feff}1,2\n3,4\n", bound);
-            assert_eq!(rows, vec![vec![1, 2], vec![3, 4]], "bound {bound}");
-            assert!(rejected.is_empty(), "bound {bound}: {rejected:?}");
-            // After a blank first line and with a quote (so the record path
-            // takes it on both), a mark is data.
-            let (rows, rejected) = drain("\n\u{feff}5,\"6\"\n", bound);
-            assert!(rows.is_empty(), "bound {bound}: {rows:?}");
-            assert_eq!(rejected.len(), 1, "bound {bound}");
-            assert!(
-                rejected[0].1.contains("\\u{feff}5"),
-                "bound {bound}: {rejected:?}"
-            );
-        }
-    }
-
-    /// Drains a source over `csv` (no header, two BIGINT columns): the rows
-    /// read, and each rejected record's line and reason.
-    fn drain(csv: &str, max_line_bytes: usize) -> (Vec<Vec<i64>>, Vec<(u64, String)>) {
-        let options = TextOptions {
-            header: false,
-            schema: Some(parse_schema("a BIGINT, b BIGINT").unwrap()),
-            on_error: OnError::Fail,
-            max_line_bytes,
-            ..TextOptions::default()
-        };
-        let mut src = TextSource::from_reader(
-            "t",
-            Box::new(std::io::Cursor::new(csv.to_owned())),
-            &options,
-        )
-        .unwrap();
-        let (mut rows, mut rejected) = (Vec::new(), Vec::new());
-        loop {
-            match src.poll(1, None) {
-                Ok(Poll::Batch(b)) => rows.push(
-                    (0..b.columns.len())
-                        .map(|c| b.columns[c].value(0).as_i64().unwrap())
-                        .collect(),
-                ),
-                Ok(_) => break,
-                Err(Error::Input { line, reason, .. }) => rejected.push((line, reason)),
-                Err(e) => panic!("{e}"),
-            }
-        }
-        (rows, rejected)
-    }
-
-    #[test]
-    fn a_bare_cr_ends_a_record_and_the_rest_of_the_line_is_read() {
-        // Found by tests/fuzz.rs: the records after a bare CR were dropped silently.
-        let (rows, rejected) = drain("1,2\r3,4\n5,6\n", 1 << 20);
-        assert_eq!(rows, [[1, 2], [3, 4], [5, 6]]);
-        assert!(rejected.is_empty(), "{rejected:?}");
-        let (rows, _) = drain("1,2\r3,4\r5,6\r", 1 << 20);
-        assert_eq!(rows, [[1, 2], [3, 4], [5, 6]], "CR-only line ends");
-        let (rows, _) = drain("1,2\r\n3,4\r\n", 1 << 20);
-        assert_eq!(rows, [[1, 2], [3, 4]], "CRLF");
-    }
-
-    #[test]
-    fn the_records_after_a_bare_cr_are_replayed_after_inference() {
-        let options = TextOptions {
-            header: false,
-            ..TextOptions::default()
-        };
-        // Sampling stops after a record that ends at a CR, with the rest of its line unread.
-        let csv = "0,0\n".to_owned() + &"1,2\r3,4\n".repeat(INFER_ROWS) + "5,6\r7,8";
-        let mut src =
-            TextSource::from_reader("t", Box::new(std::io::Cursor::new(csv)), &options).unwrap();
-        let mut firsts = Vec::new();
-        while let Poll::Batch(b) = src.poll(1000, None).unwrap() {
-            firsts.extend((0..b.len).map(|i| b.columns[0].value(i).as_i64().unwrap()));
-        }
-        let mut expected = vec![0];
-        expected.extend([1, 3].repeat(INFER_ROWS));
-        expected.extend([5, 7]);
-        assert_eq!(firsts, expected);
-    }
-
-    #[test]
-    fn blank_lines_are_not_part_of_the_next_record() {
-        // Found by tests/fuzz.rs: blank lines counted toward the next record's
-        // length and gave it their line number.
-        let (rows, rejected) = drain("\n\n1,2\n", 3);
-        assert_eq!(rows, [[1, 2]]);
-        assert!(rejected.is_empty(), "{rejected:?}");
-        let (_, rejected) = drain("1,2\n\n\r\n\nx,y\n", 1 << 20);
-        assert_eq!(rejected.len(), 1);
-        assert_eq!(rejected[0].0, 5, "{rejected:?}");
-    }
-
-    #[test]
-    fn a_last_line_of_exactly_the_bound_is_not_too_long() {
-        // Found by tests/fuzz.rs: without a final newline it was rejected.
-        let (rows, rejected) = drain("1,2\n3,4", 3);
-        assert_eq!(rows, [[1, 2], [3, 4]]);
-        assert!(rejected.is_empty(), "{rejected:?}");
-        let (_, rejected) = drain("1,22", 3);
-        assert!(rejected[0].1.contains("max_line_bytes"), "{rejected:?}");
-    }
-
-    #[test]
-    fn inference_samples_every_row_not_only_the_first() {
-        let csv = "n,x\n1,a\n2.5,b\n";
-        let src = TextSource::from_reader(
-            "t",
-            Box::new(std::io::Cursor::new(csv)),
-            &TextOptions::default(),
-        )
-        .unwrap();
-        assert_eq!(src.schema().fields[0].data_type, DataType::Float64);
-    }
-}
+mod tests;

@@ -31,4 +31,18 @@ pub enum Message {
     Flush,
     /// The router has no more input: finish, flush and stop.
     EndOfInput,
+    /// Checkpoint `n`'s barrier: every message before it belongs to the
+    /// checkpoint, none after it (see [`crate::checkpoint`]). A shard hands
+    /// it on only once it has come on every ring still running.
+    Barrier(u64),
+    /// The sender stops without having finished its input: the run failed
+    /// (a source error, a malformed record under `--on-error fail`, a shard
+    /// that stopped). Like [`Message::EndOfInput`] it is the sender's last
+    /// message, but what the shard holds is the result of part of the input
+    /// only: it emits nothing the end of input would release (no `EMIT
+    /// FINAL` rows, no windows closed by the end), its watermark stays where
+    /// this sender left it, and it passes the failure on to the shards its
+    /// later stages feed. A ring abandoned without an end message reads as
+    /// this.
+    Failed,
 }

@@ -47,6 +47,9 @@ pub struct ShardCounters {
     late: AtomicU64,
     rows_out: AtomicU64,
     parks: AtomicU64,
+    /// Ingest-to-sink latency so far (us): p50, p99, p99.9, max; published
+    /// about once a second (see [`ShardCounters::publish_latency`]).
+    latency: [AtomicU64; 4],
 }
 
 /// The shard-local tally, published to [`ShardCounters`] once per batch.
@@ -80,6 +83,28 @@ impl ShardCounters {
         self.parks.store(s.parks, Ordering::Relaxed);
     }
 
+    /// Publishes the percentiles of the owner's latency histogram. Only the
+    /// owning shard calls this, about once a second (it walks the
+    /// histogram: microseconds).
+    pub fn publish_latency(&self, h: &LatencyHistogram) {
+        let p = LatencyPercentiles::of(h);
+        for (slot, v) in self.latency.iter().zip([p.p50, p.p99, p.p999, p.max]) {
+            slot.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The latency percentiles last published (zero before the first).
+    pub fn latency(&self) -> LatencyPercentiles {
+        let [p50, p99, p999, max] = self.latency.each_ref().map(|a| a.load(Ordering::Relaxed));
+        LatencyPercentiles {
+            count: 0,
+            p50,
+            p99,
+            p999,
+            max,
+        }
+    }
+
     pub fn read(&self) -> ShardStats {
         ShardStats {
             records_in: self.records_in.load(Ordering::Relaxed),
@@ -94,11 +119,12 @@ impl ShardCounters {
     }
 }
 
-/// Records the router has sent to one shard, for progress (backlog).
+/// Records the router has sent to one shard, for progress (backlog); also
+/// the malformed records a router has read (for the metrics endpoint).
 ///
-/// Written only by the router, once per batch pushed on that shard's ring, on
-/// a cache line of its own (so it does not share one with the shard's
-/// counters). Range: 0 ..= records read.
+/// Written only by the router, once per batch pushed on that shard's ring
+/// (once per poll for malformed records), on a cache line of its own (so it
+/// does not share one with the shard's counters). Range: 0 ..= records read.
 #[derive(Debug, Default)]
 pub struct RoutedCounter(AtomicU64);
 
@@ -324,6 +350,12 @@ pub struct RunSummary {
     /// [`crate::exec::partial_agg`]); a shard's records are then the rows
     /// the groups it was handed stand for.
     pub partial_aggregation: bool,
+    /// With `--checkpoint-dir`: what the checkpoints took.
+    pub checkpoints: Option<crate::checkpoint::CheckpointStats>,
+    /// The run failed with this error (after its shards started): rows
+    /// written before it stay, but no final results were written (see
+    /// [`crate::engine`], Failing).
+    pub failed: Option<String>,
 }
 
 /// The JSON form of one summary row (a shard, or the total).
@@ -355,7 +387,10 @@ struct JsonSummary {
     readers: usize,
     partial_aggregation: bool,
     stopped: bool,
+    failed: Option<String>,
     identity_holds: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoints: Option<crate::checkpoint::CheckpointStats>,
     shards: Vec<JsonRow>,
     total: JsonRow,
 }
@@ -503,6 +538,13 @@ impl RunSummary {
             "latency split (us, p50/p99/p99.9/max): waiting for the shard {}/{}/{}/{}, in the shard {}/{}/{}/{}; shards parked {} times",
             wait.p50, wait.p99, wait.p999, wait.max, service.p50, service.p99, service.p999, service.max, t.parks
         );
+        if let Some(e) = &self.failed {
+            let _ = writeln!(
+                out,
+                "FAILED: {e}\nrows written before the failure stay; no final results \
+                 (EMIT FINAL rows, windows closed by the end of input) were written"
+            );
+        }
         if t.join_rows_freed > 0 {
             let _ = writeln!(
                 out,
@@ -510,11 +552,15 @@ impl RunSummary {
                 t.join_rows_freed
             );
         }
+        if let Some(c) = &self.checkpoints {
+            let _ = writeln!(out, "{}", c.render());
+        }
         out
     }
 
     /// The summary as one JSON object: `elapsed_s`, `records_per_s`,
-    /// `records_read`, `readers`, `partial_aggregation`, `stopped`, `identity_holds`, `shards` (one row per
+    /// `records_read`, `readers`, `partial_aggregation`, `stopped`, `failed`
+    /// (the error of a failed run, else `null`), `identity_holds`, `shards` (one row per
     /// shard) and `total`. Each row has `records_in`, `processed`, `filtered`,
     /// `late`, `malformed`, `rows_out`, `parks`, `records_per_s`, and `latency_us`
     /// with its split `wait_us` and `service_us` (each `count`, `p50`, `p99`,
@@ -554,7 +600,9 @@ impl RunSummary {
             readers: self.readers,
             partial_aggregation: self.partial_aggregation,
             stopped: self.stopped,
+            failed: self.failed.clone(),
             identity_holds: self.identity_holds(),
+            checkpoints: self.checkpoints.clone(),
             shards: self
                 .shards
                 .iter()

@@ -21,6 +21,19 @@
 //! the CLI) is seen within that bound even when the source has no data (stdin
 //! kept open, a slow generator). A stop ends routing as end of input does:
 //! pending rows are sent, then end of input, so shards drain and flush.
+//! Rows a source has already read from a pipe when the stop is seen (whole
+//! lines in its buffer, the records it sampled to infer its types; see
+//! [`Source::has_read_ahead`]) are routed first: the router polls without
+//! waiting while the source has such rows, for at most another
+//! [`STOP_CHECK`], so a record read before the stop is processed.
+//!
+//! # Failing
+//! A router whose source fails (an I/O error, a malformed record under
+//! `--on-error fail`) or whose shard stopped, or that stops because another
+//! router of the run failed (its `failed` condition), ends every lane with
+//! [`Message::Failed`] instead of end of input: the shards then drain their
+//! rings but emit nothing that only the end of the input would release (see
+//! [`super::shard`], A failed run).
 //!
 //! # Batch reuse
 //! Each lane also holds the consumer end of a return ring on which its shard
@@ -58,22 +71,21 @@
 //! joined by `R x S` SPSC rings: a mesh with one writer and one reader per ring.
 
 use super::affinity::OffCores;
-use super::doorbell::Doorbell;
+pub use super::lane::Lane;
 use super::message::Message;
 use super::metrics::RoutedCounter;
-use super::ring::{Consumer, Producer, PushError};
-use crate::data::column::ColumnData;
+use super::watermarks::WatermarkTracker;
+use crate::checkpoint::coordinator::{Report, RouterCheckpoints, RouterHandle};
+use crate::checkpoint::manifest::{ReaderState, SourcePosition};
 use crate::data::{Batch, Column, Schema};
 use crate::error::Error;
 use crate::exec::hash::{hash_rows, shard_of};
 use crate::exec::partial_agg::{Folded, PartialAggregate};
-use crate::io::source::{EventTime, Poll, Source};
-use crate::sql::plan::{Partitioning, QueryPlan, Watermarking};
-use crate::sync::Arc;
+use crate::io::source::{Poll, Source};
+use crate::sql::plan::{Partitioning, QueryPlan};
 use crossbeam::utils::{Backoff, CachePadded};
 use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::mem::ManuallyDrop;
 use std::time::{Duration, Instant};
 
 /// Longest the router waits in one source poll before it checks `stop` again.
@@ -113,224 +125,14 @@ pub struct Routing<'a> {
     /// Fold rows into partial groups (see [`crate::exec::partial_agg`]) when
     /// the plan allows it, instead of sending them to the shards.
     pub partial: bool,
+    /// With checkpoints: the routers' ends, and which run input this is.
+    pub checkpoints: Option<(&'a RouterCheckpoints, usize)>,
+    /// Which reader (byte range) of the input this router reads.
+    pub reader: usize,
+    /// Per reader of the input, where it publishes its malformed records
+    /// (for live metrics).
+    pub malformed: &'a [std::sync::Arc<CachePadded<RoutedCounter>>],
 }
-
-/// The router's end of one shard's ring, and of the ring the shard hands
-/// spent batches back on.
-pub struct Lane {
-    /// Dropped by hand in `Drop`, before the doorbell rings.
-    producer: ManuallyDrop<Producer<Message>>,
-    /// Batches the shard has finished with, emptied, for refilling: the
-    /// next pending batch, or the source's next batch when batches go whole.
-    returned: Consumer<Batch>,
-    doorbell: Arc<Doorbell>,
-    pending: Batch,
-    /// When the oldest pending row arrived.
-    oldest: Option<Instant>,
-    /// Records sent to the shard so far, and where they are published.
-    routed: u64,
-    routed_counter: std::sync::Arc<CachePadded<RoutedCounter>>,
-    /// What this lane last told the doorbell's flow hint.
-    flowing: bool,
-}
-
-impl Lane {
-    pub fn new(
-        producer: Producer<Message>,
-        returned: Consumer<Batch>,
-        doorbell: Arc<Doorbell>,
-        schema: &Schema,
-        batch_size: usize,
-    ) -> Lane {
-        Lane {
-            producer: ManuallyDrop::new(producer),
-            returned,
-            doorbell,
-            pending: Batch::with_capacity(schema, batch_size),
-            oldest: None,
-            routed: 0,
-            routed_counter: RoutedCounter::new(),
-            flowing: false,
-        }
-    }
-
-    /// Tells the shard whether the input is flowing (see
-    /// [`Doorbell::set_flowing`]), when that changed.
-    fn flow(&mut self, on: bool) {
-        if self.flowing != on {
-            self.flowing = on;
-            self.doorbell.set_flowing(on);
-        }
-    }
-
-    /// The counter of records this lane has sent to its shard (for progress).
-    pub fn routed_counter(&self) -> std::sync::Arc<CachePadded<RoutedCounter>> {
-        self.routed_counter.clone()
-    }
-
-    /// Whether [`QUEUED_BATCHES`] messages wait in the shard's ring.
-    fn shard_queued(&self) -> bool {
-        self.producer.holds_at_least(QUEUED_BATCHES)
-    }
-
-    /// Whether the shard has stopped (its consumer end is gone): it failed.
-    fn shard_stopped(&self) -> bool {
-        self.producer.is_abandoned()
-    }
-
-    /// Pushes `message`, waiting while the ring is full. Fails only when the
-    /// shard has stopped (its consumer end is gone).
-    fn send(&mut self, mut message: Message) -> Result<(), Stopped> {
-        let records = match &message {
-            Message::Data(b) => b.len as u64,
-            Message::Partial { folded, .. } => folded.records,
-            _ => 0,
-        };
-        let backoff = Backoff::new();
-        loop {
-            match self.producer.push(message) {
-                Ok(()) => {
-                    self.doorbell.ring();
-                    if records > 0 {
-                        self.routed += records;
-                        self.routed_counter.publish(self.routed);
-                    }
-                    return Ok(());
-                }
-                Err(PushError::Full(m)) => {
-                    if self.producer.is_abandoned() {
-                        return Err(Stopped);
-                    }
-                    message = m;
-                    // Make sure a parked shard sees the full ring.
-                    self.doorbell.ring();
-                    if backoff.is_completed() {
-                        std::thread::yield_now();
-                    } else {
-                        backoff.snooze();
-                    }
-                }
-            }
-        }
-    }
-
-    fn send_pending(&mut self, schema: &Schema, batch_size: usize) -> Result<(), Stopped> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let fresh = self
-            .returned
-            .pop()
-            .unwrap_or_else(|| Batch::with_capacity(schema, batch_size));
-        let mut batch = std::mem::replace(&mut self.pending, fresh);
-        batch.ingest_time = self.oldest.take().unwrap_or(batch.ingest_time);
-        self.send(Message::Data(batch))
-    }
-}
-
-impl Drop for Lane {
-    fn drop(&mut self) {
-        // SAFETY: `producer` is not used again: this is the lane's drop, and
-        // nothing below touches it.
-        unsafe { ManuallyDrop::drop(&mut self.producer) };
-        self.flow(false);
-        // Now the ring is abandoned; a shard parked on it must wake to see that.
-        self.doorbell.ring();
-    }
-}
-
-/// Follows the largest event time seen and says when the watermark moves.
-///
-/// The watermark is the largest event time seen minus the out-of-orderness
-/// bound, computed once per source batch, and never moves backwards. For
-/// processing-time windows it is the wall clock. A source that computes its
-/// watermark itself ([`Source::track_watermark`], a Kafka input's per
-/// partition) gives it instead, after every poll.
-struct WatermarkTracker {
-    settings: Option<Watermarking>,
-    max_seen: i64,
-    sent: i64,
-    /// The source computes the watermark.
-    from_source: bool,
-    /// Its latest, when it does.
-    source_watermark: Option<i64>,
-}
-
-impl WatermarkTracker {
-    /// Asks `source` whether it computes the watermark itself.
-    fn new(
-        settings: Option<Watermarking>,
-        idle_timeout: Option<i64>,
-        source: &mut dyn Source,
-    ) -> Self {
-        let from_source = match settings {
-            Some(Watermarking {
-                time_column: Some(column),
-                max_out_of_orderness,
-                ..
-            }) => source.track_watermark(EventTime {
-                column,
-                max_out_of_orderness,
-                idle_timeout: idle_timeout.map(|ms| Duration::from_millis(ms.max(0) as u64)),
-            }),
-            _ => false,
-        };
-        WatermarkTracker {
-            settings,
-            max_seen: i64::MIN,
-            sent: i64::MIN,
-            from_source,
-            source_watermark: None,
-        }
-    }
-
-    /// Takes the watermark of a source that computes its own.
-    fn ask(&mut self, source: &mut dyn Source) {
-        if self.from_source {
-            self.source_watermark = source.watermark();
-        }
-    }
-
-    fn observe(&mut self, batch: &Batch) {
-        let Some(Watermarking {
-            time_column: Some(c),
-            ..
-        }) = self.settings
-        else {
-            return;
-        };
-        if self.from_source {
-            return;
-        }
-        let col = &batch.columns[c];
-        if let ColumnData::Int64(v) | ColumnData::Timestamp(v) = &col.data {
-            for (i, &t) in v.iter().enumerate() {
-                if t > self.max_seen && col.is_valid(i) {
-                    self.max_seen = t;
-                }
-            }
-        }
-    }
-
-    /// The new watermark, if it moved since the last one sent.
-    fn next(&mut self) -> Option<i64> {
-        let s = self.settings?;
-        let wm = match s.time_column {
-            Some(_) if self.from_source => self.source_watermark?,
-            Some(_) if self.max_seen == i64::MIN => return None,
-            Some(_) => self.max_seen.saturating_sub(s.max_out_of_orderness),
-            None => crate::runtime::shard::now_ms(),
-        };
-        (wm > self.sent).then(|| {
-            self.sent = wm;
-            wm
-        })
-    }
-}
-
-/// The consumer end of a lane went away: its shard stopped.
-#[derive(Debug)]
-struct Stopped;
 
 /// The error of a router whose shard `lane` stopped early.
 fn stopped(lane: usize) -> Error {
@@ -484,24 +286,48 @@ pub struct RouterStats {
 /// shards' queues short (see the module docs).
 ///
 /// Returns an error if the source fails, or if a shard stopped early (the
-/// caller then reports that shard's own error).
+/// caller then reports that shard's own error). `failed` says whether another
+/// router of the run has failed (then `stop` is true too): the lanes then end
+/// with [`Message::Failed`], as after an error of this router's own.
 pub fn route(
     source: &mut dyn Source,
     routing: Routing<'_>,
     lanes: &mut [Lane],
     stop: &(dyn Fn() -> bool + Sync),
+    failed: &(dyn Fn() -> bool + Sync),
     stats: &mut RouterStats,
     own_cpu: bool,
 ) -> Result<(), Error> {
     let Routing { plan, batching, .. } = routing;
+    let checkpoint = routing.checkpoints.map(|(c, input)| {
+        (
+            &c.handles[input][routing.reader],
+            c.max_seen[input][routing.reader],
+        )
+    });
+    // A table the join reads completely first sends no barrier: the shards
+    // read nothing else until it has ended, so a barrier would wait for ever
+    // on the stream's unread rings. Its end stands for it (see
+    // `crate::checkpoint`): checkpoints complete once it has been read.
+    let table_first = routing.input == 1 && plan.join.as_ref().is_some_and(|j| j.right_first);
+    let mut barrier_sent = 0u64;
+    let malformed = routing.malformed.get(routing.reader);
+    // The position of the last barrier sent, until its checkpoint commits.
+    let mut uncommitted: Option<(u64, SourcePosition)> = None;
     let input = &plan.inputs[routing.input];
     let partitioning = &input.partitioning;
     let watermarks = input.watermarking;
     let mut partial = (routing.partial && routing.input == 0)
         .then(|| PartialAggregate::for_plan(plan))
         .flatten();
-    let schema = source.schema().clone();
+    // With the record text, if the source keeps it (see `late::keeps_text`).
+    let schema = crate::io::late::batch_schema(source);
     let mut watermark = WatermarkTracker::new(watermarks, input.idle_timeout, source);
+    let lateness = watermarks.map_or(0, |w| w.allowed_lateness);
+    if let Some((_, max_seen)) = checkpoint {
+        // Resumed: the watermark goes on from where the checkpoint left it.
+        watermark.max_seen = max_seen;
+    }
     let mut scatter = Scatter::new(lanes.len());
     let mut hand_overs = 0usize;
     let whole = sends_whole(partitioning, lanes.len());
@@ -514,10 +340,17 @@ pub fn route(
         // The source's last batch was smaller than asked for: it is keeping
         // up with its input, so waiting lets a bigger batch gather.
         let mut short = false;
+        // When a stop was first seen: from then on the router routes only
+        // the rows the source has read already (Source::has_read_ahead), for
+        // at most STOP_CHECK more, polling without waiting.
+        let mut stopping: Option<Instant> = None;
         loop {
             if stop() {
                 stats.stopped = true;
-                break;
+                let since = *stopping.get_or_insert(now);
+                if now >= since + STOP_CHECK || !source.has_read_ahead() {
+                    break;
+                }
             }
             if whole {
                 // Batches the shards are done with go back to the source to
@@ -544,11 +377,14 @@ pub fn route(
             // The earliest linger deadline, and never later than STOP_CHECK
             // from now, so that a source with no data returns to check `stop`.
             let check = now + STOP_CHECK;
-            let deadline = lanes
-                .iter()
-                .filter_map(|l| l.oldest)
-                .min()
-                .map_or(check, |t| check.min(t + batching.linger));
+            let deadline = match stopping {
+                Some(_) => now,
+                None => lanes
+                    .iter()
+                    .filter_map(|l| l.oldest)
+                    .min()
+                    .map_or(check, |t| check.min(t + batching.linger)),
+            };
             let polled = source.poll(batching.batch_size, Some(deadline))?;
             if own_cpu {
                 let flowing = matches!(polled, Poll::Batch(_));
@@ -556,10 +392,30 @@ pub fn route(
             }
             match polled {
                 Poll::End => break,
+                Poll::Idle if stopping.is_some() => break,
                 Poll::Idle => {}
-                Poll::Batch(batch) => {
+                Poll::Batch(mut batch) => {
                     short = batch.len < batching.batch_size;
                     stats.records_read += batch.len as u64;
+                    let cuts = watermark.cuts(&batch, lateness);
+                    if !cuts.is_empty() {
+                        // Rare: rows the rows before them in this batch make
+                        // late. Each part goes out with the watermark it
+                        // produced (see `super::watermarks`).
+                        let mut from = 0;
+                        for to in cuts {
+                            let part = batch.gather(&(from as u32..to as u32).collect::<Vec<_>>());
+                            watermark.observe(&part);
+                            scatter.route(part, partitioning, lanes, batching, &schema)?;
+                            if let Some(wm) = watermark.next() {
+                                send_watermark(lanes, wm, &schema, batching.batch_size)?;
+                            }
+                            from = to;
+                        }
+                        let rest =
+                            batch.gather(&(from as u32..batch.len as u32).collect::<Vec<_>>());
+                        source.reuse(std::mem::replace(&mut batch, rest));
+                    }
                     watermark.observe(&batch);
                     let spent = match partial.as_mut() {
                         Some(p) if p.is_active() => Some(p.fold(batch)),
@@ -573,15 +429,36 @@ pub fn route(
             if let Some(p) = partial.as_mut().filter(|p| p.due()) {
                 hand_over(p, lanes, &mut hand_overs)?;
             }
+            if let Some((handle, _)) = checkpoint.filter(|_| !table_first) {
+                let epoch = handle.requested();
+                if epoch > barrier_sent {
+                    if let Some(position) = source.position() {
+                        let state = ReaderState {
+                            position,
+                            max_event_time: watermark.max_seen,
+                        };
+                        // Folded groups belong before the barrier too.
+                        if let Some(p) = partial.as_mut() {
+                            hand_over(p, lanes, &mut hand_overs)?;
+                        }
+                        let size = batching.batch_size;
+                        uncommitted = Some((epoch, state.position.clone()));
+                        send_barrier(epoch, state, handle, lanes, &schema, size)?;
+                        barrier_sent = epoch;
+                    }
+                }
+                if let Some((_, position)) =
+                    uncommitted.take_if(|(epoch, _)| handle.committed() >= *epoch)
+                {
+                    source.checkpoint_committed(&position);
+                }
+            }
+            if let Some(counter) = malformed {
+                counter.publish(source.malformed());
+            }
             watermark.ask(source);
             if let Some(wm) = watermark.next() {
-                // Data before the watermark goes out first, then the watermark
-                // to every shard, so idle shards close their windows too.
-                for (i, lane) in lanes.iter_mut().enumerate() {
-                    lane.send_pending(&schema, batching.batch_size)
-                        .map_err(|_| stopped(i))?;
-                    lane.send(Message::Watermark(wm)).map_err(|_| stopped(i))?;
-                }
+                send_watermark(lanes, wm, &schema, batching.batch_size)?;
             }
             now = Instant::now();
             for (i, lane) in lanes.iter_mut().enumerate() {
@@ -602,12 +479,75 @@ pub fn route(
         Ok(())
     })();
     stats.malformed = source.malformed();
+    if let (Some((handle, _)), Some(position), true) =
+        (checkpoint, source.position(), result.is_ok())
+    {
+        handle.report(Report::RouterDone {
+            input: handle.input,
+            reader: handle.reader,
+            state: ReaderState {
+                position,
+                max_event_time: watermark.max_seen,
+            },
+        });
+    }
     // End of input goes to every shard that is still running, even after an
-    // error, so that the others finish their output cleanly.
+    // error, so that the others drain and close their output; after an error
+    // (here or in another router) it says that the input was not finished.
+    let failed = result.is_err() || failed();
     for lane in lanes.iter_mut() {
-        let _ = lane.send(Message::EndOfInput);
+        // The rows read before an error are counted as read: they go out
+        // (the loop above sent them unless it failed).
+        if result.is_err() {
+            let _ = lane.send_pending(&schema, batching.batch_size);
+        }
+        let _ = lane.send(match failed {
+            true => Message::Failed,
+            false => Message::EndOfInput,
+        });
     }
     result
+}
+
+/// Sends watermark `wm` to every shard, after the rows before it, so idle
+/// shards close their windows too.
+fn send_watermark(
+    lanes: &mut [Lane],
+    wm: i64,
+    schema: &Schema,
+    batch_size: usize,
+) -> Result<(), Error> {
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        lane.send_pending(schema, batch_size)
+            .map_err(|_| stopped(i))?;
+        lane.send(Message::Watermark(wm)).map_err(|_| stopped(i))?;
+    }
+    Ok(())
+}
+
+/// Checkpoint `epoch`'s barrier (see [`crate::checkpoint`]): the router's
+/// pending rows go out, then the barrier to every shard, and the
+/// coordinator learns where the source stands.
+fn send_barrier(
+    epoch: u64,
+    state: ReaderState,
+    handle: &RouterHandle,
+    lanes: &mut [Lane],
+    schema: &Schema,
+    batch_size: usize,
+) -> Result<(), Error> {
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        lane.send_pending(schema, batch_size)
+            .map_err(|_| stopped(i))?;
+        lane.send(Message::Barrier(epoch)).map_err(|_| stopped(i))?;
+    }
+    handle.report(Report::Router {
+        epoch,
+        input: handle.input,
+        reader: handle.reader,
+        state,
+    });
+    Ok(())
 }
 
 /// One router per source: `sources[r]` is routed to `lanes[r]` (one lane per
@@ -616,25 +556,31 @@ pub fn route(
 /// kept off the shards' `cores` while it routes when it may run elsewhere
 /// (see [`super::affinity`]).
 ///
-/// When one router fails, the others stop reading, so the run ends promptly;
-/// the first error is returned. The stats are the routers' totals.
+/// When one router fails, the others stop reading, so the run ends promptly
+/// (and end their lanes as failed, see [`route`]); the first error is
+/// returned. The stats are the routers' totals. `failed` says whether a
+/// router of another input has failed (`stop` is then true too).
 pub fn route_all(
     sources: &mut [Box<dyn Source>],
     routing: Routing<'_>,
     lanes: Vec<Vec<Lane>>,
     stop: &(dyn Fn() -> bool + Sync),
+    failed: &(dyn Fn() -> bool + Sync),
     cores: &[usize],
 ) -> (Result<(), Error>, RouterStats) {
     let route_one = |source: &mut Box<dyn Source>,
+                     reader: usize,
                      mut lanes: Vec<Lane>,
                      stop: &(dyn Fn() -> bool + Sync),
+                     failed: &(dyn Fn() -> bool + Sync),
                      own_cpu: bool| {
         let mut stats = RouterStats::default();
         let result = route(
             source.as_mut(),
-            routing,
+            Routing { reader, ..routing },
             &mut lanes,
             stop,
+            failed,
             &mut stats,
             own_cpu,
         );
@@ -643,19 +589,21 @@ pub fn route_all(
     if let ([source], [_]) = (&mut *sources, lanes.as_slice()) {
         let placed = OffCores::enter(cores);
         let lanes = lanes.into_iter().next().unwrap_or_default();
-        return route_one(source, lanes, stop, placed.is_off());
+        return route_one(source, 0, lanes, stop, failed, placed.is_off());
     }
     // Set by the first router that fails; the flag carries no data, so
     // Relaxed suffices.
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let stop_or_failed = || stop() || failed.load(std::sync::atomic::Ordering::Relaxed);
+    let failed_here = std::sync::atomic::AtomicBool::new(false);
+    let any_failed = || failed() || failed_here.load(std::sync::atomic::Ordering::Relaxed);
+    let stop_or_failed = || stop() || any_failed();
     let outcomes: Vec<(Result<(), Error>, RouterStats)> = std::thread::scope(|scope| {
         let handles: Vec<_> = sources
             .iter_mut()
             .zip(lanes)
             .enumerate()
             .map(|(r, (source, lanes))| {
-                let (failed, stop, route_one) = (&failed, &stop_or_failed, &route_one);
+                let (failed, any_failed) = (&failed_here, &any_failed);
+                let (stop, route_one) = (&stop_or_failed, &route_one);
                 let core = cores.get(r % cores.len().max(1)).copied();
                 std::thread::Builder::new()
                     .name(format!("corestream-router-{r}"))
@@ -666,7 +614,7 @@ pub fn route_all(
                         }
                         // Pinned to a shard's core: a spinning shard would
                         // take this router's CPU, so no flow hint.
-                        let (result, stats) = route_one(source, lanes, stop, false);
+                        let (result, stats) = route_one(source, r, lanes, stop, any_failed, false);
                         if result.is_err() {
                             failed.store(true, std::sync::atomic::Ordering::Relaxed);
                         }
@@ -719,74 +667,4 @@ pub(crate) fn totals(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::io::generator::{trades_schema, GeneratorOptions, TradesGenerator};
-    use crate::runtime::ring::ring;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    /// Routes an endless generator (paced at `rate`, or as fast as it goes)
-    /// in batches of 16 to one lane whose shard never pops, until `stop`
-    /// has been asked `checks` times; returns the data messages sent.
-    fn batches_sent_to_a_stuck_shard(own_cpu: bool, rate: Option<u64>, checks: usize) -> usize {
-        let schema = trades_schema();
-        let parsed = crate::sql::parse("SELECT * FROM trades").unwrap();
-        let plan = crate::sql::plan_query(&parsed, None, &schema).unwrap();
-        let routing = Routing {
-            plan: &plan,
-            input: 0,
-            batching: Batching {
-                batch_size: 16,
-                linger: Duration::from_micros(10),
-            },
-            partial: false,
-        };
-        let (producer, mut consumer) = ring(64);
-        let (_returns, returned) = ring(64);
-        let lane = Lane::new(producer, returned, Doorbell::new(), &schema, 16);
-        let mut source = TradesGenerator::new(GeneratorOptions {
-            rate,
-            ..GeneratorOptions::default()
-        });
-        let asked = AtomicUsize::new(0);
-        let stop = || asked.fetch_add(1, Ordering::Relaxed) >= checks;
-        let mut stats = RouterStats::default();
-        route(
-            &mut source,
-            routing,
-            &mut [lane],
-            &stop,
-            &mut stats,
-            own_cpu,
-        )
-        .unwrap();
-        let mut sent = 0;
-        while let Some(message) = consumer.pop() {
-            sent += usize::from(matches!(message, Message::Data(_)));
-        }
-        sent
-    }
-
-    // Each loop reads one batch unless it holds: asked twice as often as it
-    // may read, a router that never held would send twice as many.
-    const CHECKS: usize = 2 * QUEUED_BATCHES;
-
-    #[test]
-    fn a_router_on_its_own_cpu_stops_reading_while_its_shard_has_a_queue() {
-        let sent = batches_sent_to_a_stuck_shard(true, Some(1_000_000), CHECKS);
-        assert_eq!(sent, QUEUED_BATCHES);
-    }
-
-    #[test]
-    fn a_source_that_fills_every_batch_reads_ahead_into_the_whole_ring() {
-        assert_eq!(batches_sent_to_a_stuck_shard(true, None, CHECKS), CHECKS);
-        // 63 batches fill a 64-slot ring but for the slot end of input needs.
-        assert_eq!(batches_sent_to_a_stuck_shard(true, None, 63), 63);
-    }
-
-    #[test]
-    fn a_router_sharing_its_shards_cores_does_not_hold_back() {
-        let sent = batches_sent_to_a_stuck_shard(false, Some(1_000_000), CHECKS);
-        assert_eq!(sent, CHECKS);
-    }
-}
+mod tests;

@@ -61,6 +61,17 @@
 //! exchange is full takes no input until it drains (see [`Inputs`]), so the
 //! shards never wait on each other in a cycle.
 //!
+//! # A failed run
+//! When a feed ends with [`Message::Failed`] (a router whose source failed,
+//! or that stopped because another failed; a shard that stopped), the shard
+//! still drains every ring, as at end of input, but then emits nothing
+//! more: its stages drop what they hold instead of finishing (a stage
+//! before the last as soon as all its ports have ended) (no `EMIT
+//! FINAL` rows, no windows closed by the end of input) and pass the failure
+//! on through their exchanges ([`StageRunner::abandon`]). Rows it wrote
+//! before (closed windows, `EMIT CHANGES` updates) stay; the sink is
+//! flushed and closed, and the shard's counts go into the summary.
+//!
 //! # Idle policy
 //! When its rings are empty the shard flushes its sink, then polls for
 //! [`IdlePolicy::spin`] (backing off), then parks its thread on the
@@ -81,10 +92,12 @@ use super::metrics::{Latencies, ShardCounters, ShardStats};
 use super::ring::{Consumer, Producer};
 use super::shard_inputs::Inputs;
 use super::stage_runner::{Out, StageRunner};
+use crate::checkpoint::coordinator::Report;
+use crate::checkpoint::restore::ShardRestore;
 use crate::data::Batch;
 use crate::error::Error;
 use crate::exec::pipeline::BatchCounts;
-use crate::io::late::{late_file, LatePolicy};
+use crate::io::late::{self, late_file, LatePolicy};
 use crate::io::sink::{OutputSpec, ShardSink};
 use crate::sql::plan::{JoinKind, QueryPlan};
 use crate::sync::Arc;
@@ -117,6 +130,9 @@ pub struct ShardSpec {
     pub plan: QueryPlan,
     pub output: OutputSpec,
     pub late: LatePolicy,
+    /// The text the first input's sources keep for late records, if any
+    /// (see [`late::keeps_text`]): it names the late file.
+    pub late_text: Option<late::RecordText>,
     pub idle: IdlePolicy,
     /// One ring per router, then one per other shard per exchange, all
     /// rung through `doorbell`.
@@ -138,6 +154,15 @@ pub struct ShardSpec {
     /// Told once when the shard is ready for its first message, then dropped
     /// (see the module docs); from [`StartGate::ready_sender`].
     pub ready: std::sync::mpsc::Sender<()>,
+    /// With checkpoints: where to report, and the state to start from.
+    pub checkpoint: Option<ShardCheckpoint>,
+}
+
+/// A shard's part in checkpoints (see [`crate::checkpoint`]).
+pub struct ShardCheckpoint {
+    pub reports: std::sync::mpsc::Sender<Report>,
+    /// The checkpoint resumed from, if any.
+    pub restore: Option<std::sync::Arc<ShardRestore>>,
 }
 
 /// Where the starter of some shards waits until each is ready for its first
@@ -185,6 +210,10 @@ pub struct ShardOutput {
 /// Locked memory glommio may register per shard for its io_uring buffers.
 const IO_MEMORY: usize = 512 * 1024;
 
+/// How often a busy shard publishes its latency percentiles for live
+/// metrics (each walks its histogram, microseconds).
+const LATENCY_PUBLISHED_EVERY: Duration = Duration::from_secs(1);
+
 /// Starts shard `spec.index` on its own pinned executor thread.
 pub fn spawn(
     spec: ShardSpec,
@@ -196,12 +225,17 @@ pub fn spawn(
         .spawn(move || run(spec))
         .map_err(|e| Error::Startup {
             shard: index,
-            reason: startup_hint(&e.to_string()),
+            reason: startup_hint(core, &e.to_string()),
         })
 }
 
-/// Explains a glommio start-up failure with what to change.
-pub fn startup_hint(cause: &str) -> String {
+/// Explains a glommio start-up failure of the shard pinned to `core` with
+/// what to change: the CPU when the process may not run on it (the kernel
+/// then refuses to place the thread), else io_uring and locked memory.
+pub fn startup_hint(core: usize, cause: &str) -> String {
+    if let Some(placement) = super::allowed::placement_cause(core) {
+        return format!("{cause}; {placement}");
+    }
     let memlock = read_memlock_kib().map_or("unknown".to_owned(), |k| format!("{k} KiB"));
     format!(
         "{cause}; glommio needs io_uring (Linux 5.8 or later, not disabled by \
@@ -226,6 +260,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         plan,
         output,
         late,
+        late_text,
         idle,
         consumers,
         ports,
@@ -236,6 +271,7 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
         counters,
         results,
         ready,
+        checkpoint,
         ..
     } = spec;
     doorbell.register_current_thread();
@@ -246,16 +282,21 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     };
     let mut sink = match results {
         Some(producer) => ShardSink::Ring(producer),
-        None => ShardSink::open(&output, index, &plan.output_schema)
-            .await
-            .map_err(sink_error)?,
+        None => {
+            let resume = checkpoint.as_ref().and_then(|c| c.restore.as_ref());
+            let resume = resume.and_then(|r| r.part_len(index));
+            ShardSink::open(&output, index, &plan.output_schema, resume).await
+        }
+        .map_err(sink_error)?,
     };
     let first = plan.first_stage();
     let mut late_sink = match &late {
         LatePolicy::Drop => None,
         LatePolicy::SideOutput(dir) => {
-            let path = late_file(dir, index);
-            let sink = ShardSink::create_file(&path, &first.input_schema)
+            let path = late_file(dir, index, late_text);
+            // JSON lines have no header line.
+            let header = (late_text != Some(late::RecordText::Json)).then_some(&first.input_schema);
+            let sink = ShardSink::create_file(&path, header)
                 .await
                 .map_err(|source| Error::Sink {
                     output: path.display().to_string(),
@@ -283,9 +324,16 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     }
     let mut inputs = Inputs::new(consumers, returns, ports, table_first, idle_timeouts);
     let mut stages = StageRunner::new(&plan, index, late_sink.is_some(), exchanges, &mut inputs);
+    if let Some(restore) = checkpoint.as_ref().and_then(|c| c.restore.as_ref()) {
+        restore
+            .restore(stages.pipelines_mut(), index)
+            .map_err(|reason| Error::Checkpoint(format!("shard {index}: {reason}")))?;
+    }
     let reads_now = stages.reads_now();
     let mut stats = ShardStats::default();
     let mut latency = Latencies::default();
+    // When the latency percentiles are next published (for live metrics).
+    let mut latency_due = Instant::now();
     let mut idle_since: Option<Instant> = None;
     let backoff = Backoff::new();
     // The engine is waiting for every shard's word or its sender's drop; if
@@ -339,7 +387,13 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 if let (Some(rows), Some((sink, path))) =
                     (stages.first().take_late(), &mut late_sink)
                 {
-                    sink.write(rows).await.map_err(|source| Error::Sink {
+                    // Each record as read when the batch carries its text,
+                    // else CSV of its values.
+                    let written = match late::has_text(&rows, &first.input_schema) {
+                        true => sink.write_text(&rows).await,
+                        false => sink.write(rows).await,
+                    };
+                    written.map_err(|source| Error::Sink {
                         output: path.display().to_string(),
                         shard: index,
                         source,
@@ -349,6 +403,10 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                     latency.record(ingest_time, taken, Instant::now(), records);
                 }
                 counters.publish(&stats);
+                if taken >= latency_due {
+                    counters.publish_latency(&latency.total);
+                    latency_due = taken + LATENCY_PUBLISHED_EVERY;
+                }
                 if let Some(spent) = stages.take_spent(port) {
                     inputs.give_back(spent);
                 }
@@ -372,6 +430,31 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
                 counters.publish(&stats);
             }
             Some((port, Message::Flush)) => stages.flush(port, out!()).await?,
+            Some((port, Message::Barrier(epoch))) => {
+                // The stage is aligned: its state holds exactly the rows
+                // before the barrier (see `crate::checkpoint`). It goes on
+                // to the stage after; the last one's completes the shard's.
+                if let Some(c) = &checkpoint {
+                    let sections = stages
+                        .barrier(port / 2, epoch, &mut inputs)
+                        .map_err(|reason| Error::Checkpoint(format!("shard {index}: {reason}")))?;
+                    if let Some(sections) = sections {
+                        sink.flush().await.map_err(sink_error)?;
+                        // The coordinator gone means the run is ending anyway.
+                        let _ = c.reports.send(Report::Shard {
+                            epoch,
+                            shard: index,
+                            sections,
+                            part_len: sink.written(),
+                        });
+                    }
+                }
+            }
+            Some((port, Message::Failed)) => {
+                // Every feed of `port` has ended, one failed: its stage, if
+                // all its ports have, passes the failure on.
+                stages.input_failed(port, out!());
+            }
             Some((_, Message::EndOfInput)) => {
                 // Rows this shard's stages sent that still wait for room in
                 // an exchange ring go out before it leaves: its rings closing
@@ -418,9 +501,15 @@ async fn run(spec: ShardSpec) -> Result<ShardOutput, Error> {
     }
     // Freed before the end: what the state time-to-live and the bounds freed.
     stats.join_rows_freed = stages.join_rows_freed();
-    let counts = stages.finish(clock(), out!()).await?;
-    tally(&mut stats, counts);
+    if inputs.failed() {
+        // The run failed: what the stages hold stands for part of the input.
+        stages.abandon(out!());
+    } else {
+        let counts = stages.finish(clock(), out!()).await?;
+        tally(&mut stats, counts);
+    }
     counters.publish(&stats);
+    counters.publish_latency(&latency.total);
     if let Some((sink, path)) = late_sink {
         sink.close().await.map_err(|source| Error::Sink {
             output: path.display().to_string(),

@@ -12,13 +12,37 @@
 //! all have ended, while another port runs on), and only when it moves;
 //! [`Message::EndOfInput`] comes once, when every feed has ended. A ring
 //! abandoned without end of input (its router or shard failed) ends that
-//! feed; the run reports the failure.
+//! feed as [`Message::Failed`] does; the run reports the failure.
+//!
+//! # A failed feed
+//! A feed that ends with [`Message::Failed`] did not finish its input: its
+//! watermark keeps holding its port back (the port never reaches
+//! `i64::MAX`, so no window closes on input that was never read), and once
+//! every feed has ended the shard gets end of input, and
+//! [`Inputs::failed`] says it failed (from the first failed feed on). Once
+//! a feed has failed, a port whose feeds have all ended (whichever ended
+//! last) is reported as `(port, Message::Failed)`, so that its stage can
+//! pass the failure on (the port's watermark, held back, does not say it).
+//! A table read first no longer gates its join's left port then, so every
+//! feed is drained and no router waits on a ring nobody reads.
 //!
 //! # Order
 //! Later stages first: a port is read only when every port above it is
 //! empty, or blocked. A port is blocked while its stage cannot push into
 //! its exchange (see [`super::exchange`]), and port 0 waits, while a table
 //! is read first, until port 1 has ended. Feeds of one port take turns.
+//!
+//! # Checkpoint barriers
+//! Barriers align per stage: once every feed of a stage's ports still
+//! running has sent a [`Message::Barrier`] (a feed that ended counts as
+//! arrived: all its rows came before its end), the barrier is handed out
+//! once, on the stage's first port, and what the stage processed before it
+//! is exactly what its feeds sent before their barriers. Meanwhile a
+//! router's ring that has sent it is not read (its router waits: the
+//! backpressure of an unaligned stage), while an exchange or local feed is
+//! read on into a stash, replayed first once the stage is aligned: a later
+//! stage must always drain, or the exchange could deadlock (see
+//! [`super::exchange`]).
 //!
 //! # Idleness
 //! With idle timeouts (an ASOF join follows them), a port whose feeds have
@@ -50,6 +74,15 @@ struct Input {
     watermark: i64,
     /// The feed has sent end of input (or its ring was abandoned).
     ended: bool,
+    /// The feed sent the barrier of the checkpoint its stage is aligning
+    /// (see the module docs).
+    at_barrier: bool,
+    /// A router's ring: held at a barrier (else read on into `stash`).
+    holds: bool,
+    /// Messages read after the barrier, before the stage aligned.
+    stash: VecDeque<Message>,
+    /// ... and it ended without finishing its input (see the module docs).
+    failed: bool,
 }
 
 /// The inputs of one shard (see the module docs).
@@ -72,7 +105,12 @@ pub struct Inputs {
     woke: Option<usize>,
     /// The feed of the last message popped.
     from: usize,
+    /// Per stage, the checkpoint whose barrier some of its feeds have sent,
+    /// until all have.
+    aligning: Vec<Option<u64>>,
     ended: bool,
+    /// Some feed ended failed (see the module docs).
+    failed: bool,
 }
 
 impl Inputs {
@@ -95,10 +133,14 @@ impl Inputs {
             .zip(returns)
             .zip(ports)
             .map(|((consumer, returns), port)| Input {
+                holds: returns.is_some(),
                 feed: Feed::Ring { consumer, returns },
                 port,
                 watermark: i64::MIN,
                 ended: false,
+                at_barrier: false,
+                stash: VecDeque::new(),
+                failed: false,
             })
             .collect();
         let watched = idle_timeouts.iter().any(Option::is_some);
@@ -115,7 +157,9 @@ impl Inputs {
             idle_timeouts,
             woke: None,
             from: 0,
+            aligning: Vec::new(),
             ended: false,
+            failed: false,
         };
         inputs.index_ports();
         inputs
@@ -129,6 +173,10 @@ impl Inputs {
             port,
             watermark: i64::MIN,
             ended: false,
+            at_barrier: false,
+            holds: false,
+            stash: VecDeque::new(),
+            failed: false,
         });
         self.index_ports();
         self.rings.len() - 1
@@ -189,8 +237,25 @@ impl Inputs {
         }
     }
 
+    /// Whether a feed has ended without finishing its input: the run
+    /// failed, and what the shard holds is the result of part of it.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Whether every feed of `port` has ended (cleanly or failed).
+    pub fn port_ended(&self, port: usize) -> bool {
+        self.rings
+            .iter()
+            .filter(|r| r.port == port)
+            .all(|r| r.ended)
+    }
+
     /// The next message and its port, or `None` when every readable feed
-    /// is empty.
+    /// is empty. Once a feed has failed, a port whose feeds have all ended
+    /// comes as `(port, Message::Failed)`; once every feed has ended,
+    /// [`Message::EndOfInput`] (ask [`failed`](Self::failed) whether the
+    /// input was finished).
     pub fn pop(&mut self) -> Option<(usize, Message)> {
         loop {
             if self.ended {
@@ -203,21 +268,45 @@ impl Inputs {
                     let ring = &mut self.rings[i];
                     ring.watermark = ring.watermark.max(w);
                 }
-                Message::EndOfInput => {
+                Message::EndOfInput | Message::Failed => {
+                    let failed = matches!(message, Message::Failed);
                     self.rings[i].ended = true;
+                    self.rings[i].failed = failed;
+                    self.failed |= failed;
                     if self.rings.iter().all(|r| r.ended) {
                         self.ended = true;
                         continue;
+                    }
+                    // Once the run has failed, a port's end (whichever feed
+                    // ends it) is reported as such, not as a watermark.
+                    if self.failed && self.port_ended(port) {
+                        return Some((port, Message::Failed));
+                    }
+                    if let Some(epoch) = self.aligned(port / 2) {
+                        return Some((port - port % 2, Message::Barrier(epoch)));
+                    }
+                }
+                Message::Barrier(epoch) => {
+                    self.rings[i].at_barrier = true;
+                    let stage = port / 2;
+                    if self.aligning.len() <= stage {
+                        self.aligning.resize(stage + 1, None);
+                    }
+                    self.aligning[stage] = Some(epoch);
+                    match self.aligned(stage) {
+                        Some(epoch) => return Some((port - port % 2, Message::Barrier(epoch))),
+                        None => continue,
                     }
                 }
                 data_or_flush => return Some((port, data_or_flush)),
             }
             // A feed's watermark or end moved: is the smallest watermark of
-            // the port's feeds still running news?
+            // the port's feeds still running (or failed: those hold theirs)
+            // news?
             let feeds = self.rings.iter().filter(|r| r.port == port);
             let running = feeds
                 .clone()
-                .filter(|r| !r.ended)
+                .filter(|r| !r.ended || r.failed)
                 .map(|r| r.watermark)
                 .min();
             let low = running.unwrap_or(i64::MAX);
@@ -228,13 +317,32 @@ impl Inputs {
         }
     }
 
-    /// Whether feed `i` may be read now: not ended, its port not blocked,
-    /// and not a join's left port waiting for its table.
+    /// The checkpoint stage `stage` is aligning, once every feed of its
+    /// ports still running has sent its barrier; they are then read again
+    /// (a stash first).
+    fn aligned(&mut self, stage: usize) -> Option<u64> {
+        let epoch = (*self.aligning.get(stage)?)?;
+        let mut feeds = self.rings.iter_mut().filter(|r| r.port / 2 == stage);
+        if !feeds.all(|r| r.ended || r.at_barrier) {
+            return None;
+        }
+        self.aligning[stage] = None;
+        (self.rings.iter_mut())
+            .filter(|r| r.port / 2 == stage)
+            .for_each(|r| r.at_barrier = false);
+        Some(epoch)
+    }
+
+    /// Whether feed `i` may be read now: not ended, not waiting at a
+    /// barrier, its port not blocked, and not a join's left port waiting
+    /// for its table.
     fn readable(&self, i: usize) -> bool {
         let ring = &self.rings[i];
-        let waits_for_table = self.table_first.contains(&ring.port)
+        let waits_for_table = !self.failed
+            && self.table_first.contains(&ring.port)
             && self.watermarks.get(ring.port + 1) != Some(&i64::MAX);
-        !ring.ended && !self.blocked[ring.port] && !waits_for_table
+        let held = ring.at_barrier && ring.holds;
+        !ring.ended && !held && !self.blocked[ring.port] && !waits_for_table
     }
 
     /// A message from the first readable feed (highest port first, feeds of
@@ -249,6 +357,14 @@ impl Inputs {
                 if !self.readable(i) {
                     continue;
                 }
+                let input = &mut self.rings[i];
+                if !input.at_barrier {
+                    if let Some(m) = input.stash.pop_front() {
+                        self.turn[g] = (at + 1) % n;
+                        self.from = i;
+                        return Some((i, m));
+                    }
+                }
                 let message = match &mut self.rings[i].feed {
                     Feed::Local(queue) => match queue.pop_front() {
                         Some(m) => m,
@@ -257,13 +373,19 @@ impl Inputs {
                     Feed::Ring { consumer, .. } => match consumer.pop() {
                         Some(m) => m,
                         // Abandoned: every push happened before, so one more
-                        // pop sees any message pushed since the empty one.
+                        // pop sees any message pushed since the empty one;
+                        // abandoned without an end, the sender failed.
                         None if consumer.is_abandoned() => {
-                            consumer.pop().unwrap_or(Message::EndOfInput)
+                            consumer.pop().unwrap_or(Message::Failed)
                         }
                         None => continue,
                     },
                 };
+                if self.rings[i].at_barrier {
+                    // After its barrier, before the stage aligned.
+                    self.rings[i].stash.push_back(message);
+                    continue;
+                }
                 self.turn[g] = (at + 1) % n;
                 self.from = i;
                 self.touch(self.rings[i].port);
@@ -322,13 +444,16 @@ impl Inputs {
     pub fn has_work(&self) -> bool {
         self.ended
             || (0..self.rings.len()).any(|i| {
+                let input = &self.rings[i];
+                let stashed = !input.at_barrier && !input.stash.is_empty();
                 self.readable(i)
-                    && match &self.rings[i].feed {
-                        Feed::Local(queue) => !queue.is_empty(),
-                        Feed::Ring { consumer, .. } => {
-                            !consumer.is_empty() || consumer.is_abandoned()
-                        }
-                    }
+                    && (stashed
+                        || match &input.feed {
+                            Feed::Local(queue) => !queue.is_empty(),
+                            Feed::Ring { consumer, .. } => {
+                                !consumer.is_empty() || consumer.is_abandoned()
+                            }
+                        })
             })
     }
 }
@@ -349,8 +474,47 @@ mod tests {
             Some((p, Message::Watermark(w))) => format!("{p}: watermark {w}"),
             Some((p, Message::Flush)) => format!("{p}: flush"),
             Some((_, Message::EndOfInput)) => "end".into(),
+            Some((p, Message::Barrier(n))) => format!("{p}: barrier {n}"),
+            Some((p, Message::Failed)) => format!("{p}: failed"),
             None => "none".into(),
         }
+    }
+
+    #[test]
+    fn a_failed_feed_holds_its_ports_watermark_and_the_end_says_so() {
+        let (mut a, ra) = ring(8);
+        let (mut b, rb) = ring(8);
+        let (mut t, rt) = ring(8);
+        // Two routers of port 0, and a table read first on port 1.
+        let mut inputs = Inputs::new(
+            vec![ra, rb, rt],
+            vec![None, None, None],
+            vec![0, 0, 1],
+            vec![0],
+            Vec::new(),
+        );
+        t.push(Message::Watermark(5)).unwrap();
+        assert_eq!(kind(inputs.pop()), "1: watermark 5");
+        a.push(Message::Watermark(10)).unwrap();
+        b.push(Message::Watermark(20)).unwrap();
+        assert_eq!(kind(inputs.pop()), "none", "port 0 waits for the table");
+        // The table's reader fails: port 0 is read after all (its routers
+        // must not wait on a ring nobody reads), and port 1 has ended.
+        t.push(Message::Failed).unwrap();
+        assert_eq!(kind(inputs.pop()), "1: failed");
+        assert!(inputs.failed() && inputs.port_ended(1));
+        assert_eq!(kind(inputs.pop()), "0: watermark 10");
+        a.push(Message::Failed).unwrap();
+        b.push(Message::Watermark(30)).unwrap();
+        b.push(data()).unwrap();
+        assert_eq!(
+            kind(inputs.pop()),
+            "0: data 0",
+            "no watermark past the failed router's"
+        );
+        drop(b);
+        assert_eq!(kind(inputs.pop()), "end", "every feed has ended");
+        assert!(inputs.failed());
     }
 
     fn data() -> Message {
@@ -387,6 +551,31 @@ mod tests {
         assert_eq!(kind(inputs.pop()), "none");
         drop(a); // abandoned without end of input: that router ends
         assert_eq!(kind(inputs.pop()), "end");
+    }
+
+    #[test]
+    fn a_barrier_holds_its_ring_until_every_running_ring_sent_it() {
+        let (mut p0, c0) = ring::<Message>(8);
+        let (mut p1, c1) = ring::<Message>(8);
+        let (mut p2, c2) = ring::<Message>(8);
+        let mut inputs = Inputs::new(
+            vec![c0, c1, c2],
+            vec![None, None, None],
+            vec![0, 0, 0],
+            Vec::new(),
+            Vec::new(),
+        );
+        p0.push(Message::Barrier(1)).unwrap();
+        p0.push(data()).unwrap();
+        p1.push(data()).unwrap();
+        p1.push(Message::Barrier(1)).unwrap();
+        p2.push(Message::EndOfInput).unwrap();
+        // Ring 1's row before its barrier; ring 0's row waits; ring 2 ended.
+        let one_row = kind(Some((0, data())));
+        assert_eq!(kind(inputs.pop()), one_row);
+        assert_eq!(kind(inputs.pop()), "0: barrier 1");
+        assert_eq!(kind(inputs.pop()), one_row);
+        assert_eq!(kind(inputs.pop()), "none");
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! allowed lateness: no row it emits later is older) through its exchange
 //! after the rows it emitted before. When every port of stage `k` has
 //! ended, it emits what it holds, then sends end of input to every shard's
-//! next stage.
+//! next stage. When an input failed instead, no stage emits what it holds:
+//! each sends [`Message::Failed`] on ([`StageRunner::abandon`]).
 //!
 //! # Counts
 //! The shard's tally counts its input records once, where a stage reads
@@ -47,6 +48,8 @@ pub struct StageRunner {
     finished: Vec<bool>,
     /// Per stage, whether it has a second input port (a join, or UNION ALL).
     joins: Vec<bool>,
+    /// Per stage, its state at the checkpoint being taken, once aligned.
+    sections: Vec<Option<Vec<u8>>>,
 }
 
 impl StageRunner {
@@ -88,12 +91,18 @@ impl StageRunner {
                 .iter()
                 .map(|s| s.join.is_some() || s.union.is_some())
                 .collect(),
+            sections: vec![None; stages.len()],
         }
     }
 
     /// The first stage's pipeline (for late rows and spent batches).
     pub fn first(&mut self) -> &mut Pipeline {
         &mut self.pipelines[0]
+    }
+
+    /// Every stage's pipeline, in run order (for checkpoints).
+    pub fn pipelines_mut(&mut self) -> &mut [Pipeline] {
+        &mut self.pipelines
     }
 
     /// Whether port `port` carries a run input (from its routers).
@@ -149,13 +158,30 @@ impl StageRunner {
             self.emit(stage, batch, out).await?;
         }
         self.forward_watermark(stage, out);
+        // Ended: every port's watermark is past everything (an earlier
+        // stage's forwarded watermark can say so before its end of input
+        // comes). A failed input holds its port's watermark back, so a stage
+        // fed by one ends in `input_failed` instead.
         let ports = if self.joins[stage] { 2 } else { 1 };
         let ended = (0..ports).all(|p| out.inputs.watermark(port_of(stage, p)) == i64::MAX);
-        if ended && stage + 1 < self.pipelines.len() {
+        if ended && stage + 1 < self.pipelines.len() && !self.finished[stage] {
             let c = self.finish_stage(stage, now, out).await?;
             add(&mut counts, c);
         }
         Ok(counts)
+    }
+
+    /// Every feed of port `port` has ended, and the run has failed (see
+    /// [`Message::Failed`]): its stage, once every feed of all its ports
+    /// has ended, passes the failure on instead of finishing (the last
+    /// stage waits for the end of input).
+    pub fn input_failed(&mut self, port: usize, out: &mut Out<'_>) {
+        let stage = port / 2;
+        let ports = if self.joins[stage] { 2 } else { 1 };
+        let ended = (0..ports).all(|p| out.inputs.port_ended(port_of(stage, p)));
+        if ended && stage + 1 < self.pipelines.len() && !self.finished[stage] {
+            self.abandon_stage(stage, out);
+        }
     }
 
     /// A run input's port went idle or came back.
@@ -189,6 +215,31 @@ impl StageRunner {
         }
     }
 
+    /// Checkpoint `epoch`'s barrier aligned on stage `stage`: encodes its
+    /// state and sends the barrier on through its exchange. Returns every
+    /// stage's state once the last stage's barrier has come (see
+    /// [`crate::checkpoint`]).
+    pub fn barrier(
+        &mut self,
+        stage: usize,
+        epoch: u64,
+        inputs: &mut Inputs,
+    ) -> Result<Option<Vec<Vec<u8>>>, String> {
+        let section = crate::checkpoint::snapshot::encode(&mut self.pipelines[stage])?;
+        self.sections[stage] = Some(section);
+        if let Some(exchange) = self.exchanges.get_mut(stage) {
+            exchange.broadcast(|| Message::Barrier(epoch));
+            self.hand_over_to(stage, inputs);
+        }
+        if stage + 1 < self.pipelines.len() {
+            return Ok(None);
+        }
+        let all: Option<Vec<Vec<u8>>> = self.sections.iter_mut().map(Option::take).collect();
+        // A stage that finished before the barrier sent none: no checkpoint
+        // from this shard (the run is near its end).
+        Ok(all)
+    }
+
     /// End of input on every port: the stages not finished yet finish, in
     /// order (at this point only the last).
     pub async fn finish(&mut self, now: i64, out: &mut Out<'_>) -> Result<BatchCounts, Error> {
@@ -200,6 +251,29 @@ impl StageRunner {
             }
         }
         Ok(counts)
+    }
+
+    /// The run failed (an input ended with [`Message::Failed`]): the stages
+    /// not finished yet end without emitting what they hold, and each sends
+    /// the failure on to every shard's next stage, after the rows it sent
+    /// before. Nothing is counted: the rows they hold were counted when
+    /// they came in.
+    pub fn abandon(&mut self, out: &mut Out<'_>) {
+        for stage in 0..self.pipelines.len() {
+            if !self.finished[stage] {
+                self.abandon_stage(stage, out);
+            }
+        }
+    }
+
+    /// Stage `stage` ends without emitting what it holds; the failure goes
+    /// on through its exchange.
+    fn abandon_stage(&mut self, stage: usize, out: &mut Out<'_>) {
+        self.finished[stage] = true;
+        if let Some(exchange) = self.exchanges.get_mut(stage) {
+            exchange.broadcast(|| Message::Failed);
+            self.hand_over(stage, out);
+        }
     }
 
     /// Pushes what waits in the exchanges' outboxes, and blocks or unblocks

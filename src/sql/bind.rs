@@ -209,11 +209,18 @@ pub(super) fn plan_select(
     };
     let event_time = match &options.event_time {
         Some(name) => Some(primary.schema.index_of(name).ok_or_else(|| {
-            SqlError::new(
+            let columns: Vec<&str> = primary
+                .schema
+                .fields
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect();
+            SqlError::unplaced(
                 SqlErrorKind::UnknownColumn,
-                format!("the event-time column `{name}` is not a column of the input"),
-                1,
-                1,
+                format!(
+                    "--event-time: no column \"{name}\"; columns are: {}",
+                    columns.join(", ")
+                ),
             )
         })?),
         None => None,
@@ -257,21 +264,22 @@ pub(super) fn plan_select(
         }
     }
     if let Some(w) = &mut window {
+        // A time column the window names was checked where it is named
+        // (`window_function`, `window_from_clause`); this one is the flag's.
         if w.time_column.is_none() {
             w.time_column = event_time;
-        }
-        if let Some(c) = w.time_column {
-            let t = schema.fields[c].data_type;
-            if !matches!(t, DataType::Int64 | DataType::Timestamp) {
-                return Err(SqlError::new(
-                    SqlErrorKind::TypeMismatch,
-                    format!(
-                        "the event-time column `{}` is {t}; it must be TIMESTAMP or BIGINT epoch milliseconds",
-                        schema.fields[c].name
-                    ),
-                    1,
-                    1,
-                ));
+            if let Some(c) = event_time {
+                let t = schema.fields[c].data_type;
+                if !matches!(t, DataType::Int64 | DataType::Timestamp) {
+                    return Err(SqlError::unplaced(
+                        SqlErrorKind::TypeMismatch,
+                        format!(
+                            "--event-time: column \"{}\" is {t}; a window's time column must be \
+                             TIMESTAMP or BIGINT epoch milliseconds",
+                            schema.fields[c].name
+                        ),
+                    ));
+                }
             }
         }
     }
@@ -294,12 +302,7 @@ pub(super) fn plan_select(
             _ => false,
         });
 
-    let first_over = select.projection.iter().find_map(|item| match item {
-        ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
-            find_over(e)
-        }
-        _ => None,
-    });
+    let first_over = first_over(select);
     if let Some(over) = &first_over {
         if aggregating {
             return Err(unsupported(
@@ -316,6 +319,7 @@ pub(super) fn plan_select(
         binder.over = Some(OverBinding {
             input_width: schema.fields.len(),
             partition: None,
+            order: None,
             calls: Vec::new(),
         });
     }
@@ -431,6 +435,8 @@ pub(super) fn plan_select(
                 };
                 let body = PlanBody::RowWindow(RowWindowPlan {
                     partition,
+                    order: over.order,
+                    sorted: None,
                     calls: over.calls,
                     project,
                 });
@@ -579,6 +585,16 @@ pub(super) fn aggregate_func(name: &str) -> Option<AggFunc> {
         "FIRST_VALUE" => AggFunc::FirstValue,
         "LAST_VALUE" => AggFunc::LastValue,
         _ => return None,
+    })
+}
+
+/// The first window function call (`... OVER`) of `select`'s select list.
+pub(super) fn first_over(select: &ast::Select) -> Option<ast::Expr> {
+    select.projection.iter().find_map(|item| match item {
+        ast::SelectItem::UnnamedExpr(e) | ast::SelectItem::ExprWithAlias { expr: e, .. } => {
+            find_over(e)
+        }
+        _ => None,
     })
 }
 

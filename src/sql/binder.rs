@@ -51,6 +51,9 @@ pub(super) struct OverBinding {
     pub(super) input_width: usize,
     /// The PARTITION BY every call shares (set by the first call).
     pub(super) partition: Option<Vec<Expr>>,
+    /// The input column the calls' ORDER BY names (the last call's that
+    /// names one; [`over_order`](Binder::over_order) checks they agree).
+    pub(super) order: Option<usize>,
     pub(super) calls: Vec<OverCall>,
 }
 
@@ -572,8 +575,9 @@ impl Binder<'_> {
     }
 
     /// Checks a row window's ORDER BY: at most one ascending column, which
-    /// must be the event-time column when one is declared. Rows are taken in
-    /// arrival order, so ORDER BY states that order rather than sorting.
+    /// must be the event-time column when one is declared, and the same for
+    /// every call; records it. Rows are taken in arrival order, so ORDER BY
+    /// states that order rather than sorting (but see `RowWindowPlan::sorted`).
     fn over_order(&mut self, spec: &ast::WindowSpec) -> Result<(), SqlError> {
         match spec.order_by.as_slice() {
             [] => Ok(()),
@@ -585,14 +589,24 @@ impl Binder<'_> {
                         "a streaming row window is ordered ascending (rows arrive in order)",
                     ));
                 }
-                match (&bound, &self.event_time) {
-                    (Expr::Column { .. }, None) => Ok(()),
-                    (b, Some(t)) if b == t => Ok(()),
-                    (Expr::Column { .. }, Some(_)) => Err(unsupported(
+                let index = match (&bound, &self.event_time) {
+                    (Expr::Column { index, .. }, None) => *index,
+                    (Expr::Column { index, .. }, Some(t)) if &bound == t => *index,
+                    (Expr::Column { .. }, Some(_)) => {
+                        return Err(unsupported(
+                            &o.expr,
+                            "a row window is ordered by the event-time column",
+                        ))
+                    }
+                    _ => return Err(unsupported(&o.expr, "ORDER BY in OVER must name a column")),
+                };
+                let over = self.over.as_mut().expect("binding a row window");
+                match over.order.replace(index) {
+                    Some(other) if other != index => Err(unsupported(
                         &o.expr,
-                        "a row window is ordered by the event-time column",
+                        "all window functions of a query must share one ORDER BY",
                     )),
-                    _ => Err(unsupported(&o.expr, "ORDER BY in OVER must name a column")),
+                    _ => Ok(()),
                 }
             }
             [_, second, ..] => Err(unsupported(

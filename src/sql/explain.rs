@@ -20,7 +20,7 @@
 
 use super::plan::{
     AggCall, AggFunc, AggregatePlan, JoinDistribution, JoinKind, JoinPlan, OverCall, OverFunc,
-    Partitioning, PlanBody, QueryPlan, RowWindowPlan, WindowKind,
+    Partitioning, PlanBody, QueryPlan, Release, RowWindowPlan, WindowKind,
 };
 use super::EmitMode;
 use crate::data::{Schema, Value};
@@ -389,10 +389,17 @@ fn row_window(rows: &RowWindowPlan, input: &[String]) -> String {
             format!("{}{frame}", over_call(c, input))
         })
         .collect();
-    format!(
-        "row window (rows in arrival order): {partition}; {}",
-        calls.join(", ")
-    )
+    let order = match (rows.sorted, rows.order) {
+        (Some(release), Some(c)) => {
+            let when = match release {
+                Release::AtWatermark => "as the watermark passes them",
+                Release::AtEnd => "at end of input",
+            };
+            format!("rows sorted by {}, {when}", input[c])
+        }
+        _ => "rows in arrival order".to_owned(),
+    };
+    format!("row window ({order}): {partition}; {}", calls.join(", "))
 }
 
 fn over_call(c: &OverCall, input: &[String]) -> String {

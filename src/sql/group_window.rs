@@ -5,6 +5,7 @@ use super::bind::unsupported;
 use super::duration::parse_interval_ms;
 use super::from::FromClause;
 use super::plan::{WindowKind, WindowSpec};
+use crate::data::DataType;
 use crate::error::{SqlError, SqlErrorKind};
 use sqlparser::ast::{self, Spanned};
 
@@ -119,6 +120,30 @@ pub(super) fn duration_of(a: &WindowArg) -> Option<i64> {
     }
 }
 
+/// Refuses a window time column `c` that is not a time: the error points
+/// at `line`, `column`, where the query names it.
+fn check_time_column(
+    c: usize,
+    from: &FromClause<'_>,
+    line: usize,
+    column: usize,
+) -> Result<(), SqlError> {
+    let field = &from.schema.fields[c];
+    match field.data_type {
+        DataType::Int64 | DataType::Timestamp => Ok(()),
+        t => Err(SqlError::new(
+            SqlErrorKind::TypeMismatch,
+            format!(
+                "the window's time column `{}` is {t}; it must be TIMESTAMP or BIGINT epoch \
+                 milliseconds",
+                field.name
+            ),
+            line,
+            column,
+        )),
+    }
+}
+
 pub(super) fn window_from_clause(
     clause: &super::WindowClause,
     from: &FromClause<'_>,
@@ -128,6 +153,9 @@ pub(super) fn window_from_clause(
         .iter()
         .map(|a| window_arg(a, from, clause.line, clause.column))
         .collect::<Result<Vec<_>, _>>()?;
+    if let Some(WindowArg::Column(c)) = args.first() {
+        check_time_column(*c, from, clause.line, clause.column)?;
+    }
     window_spec(&clause.kind, &args, clause.line, clause.column)
 }
 
@@ -145,16 +173,34 @@ pub(super) fn window_function(
             format!("{name} takes (time column, durations)"),
         ));
     };
+    // Each argument's own position, for errors about it (the function's
+    // where the parser gives none).
+    let at = |a: &ast::FunctionArg| {
+        let s = a.span().start;
+        match s.line {
+            0 => (line, column),
+            l => (l as usize, s.column as usize),
+        }
+    };
     let args = list
         .args
         .iter()
-        .map(|a| window_arg(&a.to_string(), from, line, column))
+        .map(|a| {
+            let (l, c) = at(a);
+            window_arg(&a.to_string(), from, l, c)
+        })
         .collect::<Result<Vec<_>, _>>()?;
-    if !matches!(args.first(), Some(WindowArg::Column(_))) {
-        return Err(unsupported(
-            e,
-            format!("{name} takes the time column first"),
-        ));
+    match (args.first(), list.args.first()) {
+        (Some(WindowArg::Column(c)), Some(first)) => {
+            let (l, col) = at(first);
+            check_time_column(*c, from, l, col)?;
+        }
+        _ => {
+            return Err(unsupported(
+                e,
+                format!("{name} takes the time column first"),
+            ))
+        }
     }
     window_spec(&name, &args, line, column)
 }

@@ -52,6 +52,9 @@ pub struct ParsedQuery {
     pub settings: QuerySettings,
     /// The query text, for rendering errors.
     pub sql: String,
+    /// Whether an enclosing query reads this one's final rows (it says
+    /// `EMIT FINAL`), so a Top-N here may rank at end of input.
+    pub final_rows: bool,
 }
 
 /// Parses one streaming query, on a thread with a stack of its own
@@ -115,6 +118,7 @@ fn parse_here(sql: &str) -> Result<ParsedQuery, SqlError> {
         joins,
         settings,
         sql: sql.to_owned(),
+        final_rows: false,
     })
 }
 

@@ -109,13 +109,30 @@ pub struct OverCall {
 ///
 /// Its intermediate schema is the input columns followed by one column per
 /// call; `project` is bound against that schema. Rows of a partition are
-/// taken in arrival order, which the query's `ORDER BY` names.
+/// taken in arrival order, which the query's `ORDER BY` names, unless
+/// `sorted` says otherwise.
 #[derive(Debug, Clone)]
 pub struct RowWindowPlan {
     /// `PARTITION BY` expressions over the input (empty: one partition).
     pub partition: Vec<Expr>,
+    /// The input column `ORDER BY` names, if it names one.
+    pub order: Option<usize>,
+    /// `Some` when the rows come from a subquery: the exchange between
+    /// stages does not keep arrival order, so the rows are held and taken
+    /// sorted by `order` (ties by the whole row), as this says when.
+    pub sorted: Option<Release>,
     pub calls: Vec<OverCall>,
     pub project: Vec<Expr>,
+}
+
+/// When a row window that sorts its input takes the rows it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Release {
+    /// Once the watermark has passed their `ORDER BY` value (the input's
+    /// event time): no row before them can still come.
+    AtWatermark,
+    /// At end of input (`ORDER BY` is not the input's event time).
+    AtEnd,
 }
 
 /// Top-N per group: the rows `ROW_NUMBER() OVER (PARTITION BY partition
@@ -391,7 +408,7 @@ impl QueryPlan {
     pub fn needs_arrival_order(&self) -> bool {
         match &self.body {
             PlanBody::Project(_) | PlanBody::TopN(_) => false,
-            PlanBody::RowWindow(_) => true,
+            PlanBody::RowWindow(r) => r.sorted.is_none(),
             PlanBody::Aggregate(a) => a.aggs.iter().any(|c| {
                 matches!(c.func, AggFunc::FirstValue | AggFunc::LastValue) && c.order.is_none()
             }),

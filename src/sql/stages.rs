@@ -17,10 +17,10 @@
 //! `EMIT` stands once, at the end of the whole query, and applies to its
 //! final result; an inner aggregate always emits its final rows.
 
-use super::bind::{plan_select, unsupported};
+use super::bind::{first_over, plan_select, unsupported};
 use super::from::CatalogInput;
 use super::parse::{EmitMode, ParsedQuery};
-use super::plan::{PlanBody, QueryPlan, WindowKind, WindowSpec};
+use super::plan::{PlanBody, QueryPlan, Release, WindowKind, WindowSpec};
 use super::{InputKind, PlanOptions};
 use crate::error::SqlError;
 use crate::exec::expr::Expr;
@@ -83,8 +83,23 @@ pub(super) fn plan_stages(
     let Some(source) = read_derived(&outer, catalog, &ctes)? else {
         return plan_select(&outer, catalog);
     };
-    let mut plan = plan_select(&outer, &[source.input])?;
-    if source.updating && plan.emit != EmitMode::Final {
+    // A row window emits each row once: its EMIT FINAL says to read the
+    // subquery's final rows.
+    let selects_over = match outer.query.body.as_ref() {
+        ast::SetExpr::Select(select) => first_over(select).is_some(),
+        _ => false,
+    };
+    let rows_of_final = outer.emit == Some(EmitMode::Final) && selects_over;
+    let planned = match rows_of_final {
+        true => ParsedQuery {
+            emit: None,
+            ..outer.clone()
+        },
+        false => outer.clone(),
+    };
+    let input_has_time = source.input.time.event_time.is_some();
+    let mut plan = plan_select(&planned, &[source.input])?;
+    if source.updating && plan.emit != EmitMode::Final && !rows_of_final {
         return Err(unsupported(
             &source.relation,
             "this subquery aggregates without a window, so its rows change until the input ends; \
@@ -92,12 +107,22 @@ pub(super) fn plan_stages(
              window the inner query, or add EMIT FINAL to read its final rows at end of input",
         ));
     }
+    if let PlanBody::RowWindow(rows) = &mut plan.body {
+        // The exchange does not keep arrival order: sort by ORDER BY, which
+        // the binder made the event-time column if the input has one.
+        if rows.order.is_some() {
+            rows.sorted = Some(match input_has_time {
+                true => Release::AtWatermark,
+                false => Release::AtEnd,
+            });
+        }
+    }
     if plan.needs_arrival_order() {
         return Err(unsupported(
             &source.relation,
-            "row windows (and FIRST_VALUE/LAST_VALUE without an event time) over a subquery \
-             are not supported: their results depend on the order rows arrive in, which the \
-             exchange between stages does not keep",
+            "row windows without an ORDER BY column (and FIRST_VALUE/LAST_VALUE without an \
+             event time) over a subquery are not supported: their results depend on the order \
+             rows arrive in, which the exchange between stages does not keep",
         ));
     }
     plan.upstream = Some(Box::new(source.plan));
@@ -188,6 +213,7 @@ pub(super) fn derive(
         query: Box::new(inner),
         emit: None,
         window: None,
+        final_rows: query.final_rows || query.emit == Some(EmitMode::Final),
         ..query.clone()
     };
     let mut plan = plan_stages(&inner, catalog, ctes)?;

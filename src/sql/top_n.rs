@@ -220,7 +220,7 @@ fn plan(
     let close_time = time.filter(|&t| {
         primary.closes_by_time && partition.iter().any(|p| p.column_index() == Some(t))
     });
-    if close_time.is_none() && outer.emit != Some(EmitMode::Final) {
+    if close_time.is_none() && outer.emit != Some(EmitMode::Final) && !outer.final_rows {
         return Err(unsupported(
             &inner.projection[0],
             "this Top-N's groups never close, so its ranks change as rows arrive, which needs \

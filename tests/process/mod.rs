@@ -247,3 +247,70 @@ impl Drop for Watchdog {
         self.stop();
     }
 }
+
+/// A run started with `--metrics-addr 127.0.0.1:0`: the URL it printed on
+/// stderr (its first line), read from `child`'s piped stderr, which is
+/// handed back to keep reading.
+pub fn metrics_url(child: &mut Child) -> (String, std::io::BufReader<std::process::ChildStderr>) {
+    use std::io::BufRead;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr is piped"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("stderr is readable");
+    let url = line
+        .trim()
+        .strip_prefix("metrics: ")
+        .unwrap_or_else(|| panic!("no metrics URL on stderr: {line:?}"));
+    (url.to_owned(), stderr)
+}
+
+/// Waits for `child` to end (after a signal, or by itself) under its
+/// `watchdog`; its exit code, and what is left of its `stderr`.
+pub fn wait_with_stderr(
+    mut child: Child,
+    watchdog: Watchdog,
+    mut stderr: impl std::io::Read,
+) -> (Option<i32>, String) {
+    let status = child.wait().expect("the run ends");
+    assert!(!watchdog.disarm(), "the run hung and was killed");
+    let mut rest = String::new();
+    stderr
+        .read_to_string(&mut rest)
+        .expect("stderr is readable");
+    (status.code(), rest)
+}
+
+/// Sends `signal` to `child`, which has not been waited for.
+pub fn signal(child: &Child, signal: libc::c_int) {
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours; the
+    // child has not been waited for, so its pid still names it.
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+    assert_eq!(rc, 0, "kill({}, {signal}) failed", child.id());
+}
+
+/// `GET url` (`http://HOST:PORT/PATH`): the response body.
+pub fn scrape(url: &str) -> String {
+    use std::io::Read;
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = std::net::TcpStream::connect(host).expect("the metrics endpoint answers");
+    write!(s, "GET /{path} HTTP/1.0\r\nHost: {host}\r\n\r\n").expect("the request is sent");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("the response is read");
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{head}"
+    );
+    body.to_owned()
+}
+
+/// The sum of every series of metric `name` (its exact name as exposed,
+/// e.g. `corestream_records_in_total`) in a scrape, and how many there are.
+pub fn metric_sum(text: &str, name: &str) -> (f64, usize) {
+    let values: Vec<f64> = text
+        .lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    (values.iter().sum(), values.len())
+}

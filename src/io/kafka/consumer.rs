@@ -19,6 +19,15 @@
 //! resumes where this one stopped. Records handed over but not yet routed
 //! when partitions are revoked are read again by their next owner.
 //!
+//! # Offsets with checkpoints (exactly once)
+//! In a run that takes checkpoints nothing routed is stored: the group's
+//! offsets are those of the last committed checkpoint, committed when the
+//! source hears that it is ([`Command::Commit`]), and those of the end of
+//! input when the run has read it all. A resumed run starts every partition
+//! at the checkpoint's offset: assigned there without a group; with one,
+//! records before it (the group's offsets may lag the checkpoint by one
+//! commit) are skipped.
+//!
 //! # Stopping at the end (`stop=end`)
 //! The end offsets (high watermarks) of every partition are read once, at
 //! start. A partition is done when a record at or past its end offset - 1
@@ -37,19 +46,29 @@
 //!
 //! # Threading
 //! Everything here runs on the thread [`spawn`] starts; it shares nothing
-//! with the router thread but the two channels.
+//! with the router thread but the two channels. The thread connects and
+//! checks at once, but joins the group (or assigns) and polls only once the
+//! source says [`Command::Start`], so a run resumed from a checkpoint starts
+//! where the checkpoint says.
 
+use super::end_tracker::EndTracker;
+use super::health::BrokerHealth;
+use super::lag::{measure_lags, PartitionLags, LAG_EVERY};
 use super::url::{KafkaUrl, StartOffset, StopAt};
 use crate::error::Error;
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
+use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, DefaultConsumerContext};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::statistics::Statistics;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Records handed over per chunk, at most.
 const CHUNK_RECORDS: usize = 1024;
@@ -69,6 +88,9 @@ pub struct RecordMeta {
     pub timestamp: Option<i64>,
     /// The value's byte range in [`Chunk::bytes`]; `None` for a null value.
     pub value: Option<(u32, u32)>,
+    /// With `key_column=`: the key's byte range in [`Chunk::bytes`]; `None`
+    /// for a message without a key (or without `key_column=`).
+    pub key: Option<(u32, u32)>,
 }
 
 /// Records polled together: their values back to back in one buffer.
@@ -90,16 +112,99 @@ pub enum Event {
     Failed(Error),
 }
 
-/// What the source tells the consumer thread: per partition, the offset
-/// after the last record read and routed.
-#[derive(Debug, Default)]
-pub struct Routed(pub BTreeMap<i32, i64>);
+/// Which readers of one Kafka input this consumer is (see
+/// [`KafkaSource::open_readers`](super::source::KafkaSource::open_readers)):
+/// with a group, every reader joins it and the group shares the partitions
+/// out; without one, reader `index` reads every `of`-th partition from the
+/// `index`-th.
+#[derive(Debug, Clone, Copy)]
+pub struct Share {
+    pub index: usize,
+    pub of: usize,
+}
+
+impl Share {
+    pub const ALL: Share = Share { index: 0, of: 1 };
+}
+
+/// Where a run resumed from a checkpoint starts reading.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// Per partition, the next offset to read.
+    pub offsets: BTreeMap<i32, i64>,
+    /// `stop=end`: the end offsets the first run read at its start.
+    pub ends: Option<BTreeMap<i32, i64>>,
+}
+
+/// What the source tells the consumer thread.
+#[derive(Debug)]
+pub enum Command {
+    /// Join the group (or assign) and start polling: first, once.
+    Start {
+        /// The run takes checkpoints (see the module docs).
+        checkpoints: bool,
+        resume: Option<Resume>,
+    },
+    /// Per partition, the offset after the last record read and routed.
+    Routed(BTreeMap<i32, i64>),
+    /// A checkpoint holding these offsets is committed: commit them to the
+    /// group.
+    Commit(BTreeMap<i32, i64>),
+}
+
+/// The consumer's context: notes each partition's end offset, and when a
+/// broker was last seen up, from the client's statistics (served by `poll`,
+/// on the consumer thread).
+pub struct Context {
+    lags: OnceLock<Arc<PartitionLags>>,
+    health: BrokerHealth,
+}
+
+impl ClientContext for Context {
+    fn stats(&self, statistics: Statistics) {
+        self.health.seen(&statistics);
+        let Some(lags) = self.lags.get() else {
+            return;
+        };
+        let Some(topic) = statistics.topics.get(&lags.topic) else {
+            return;
+        };
+        for (p, _, end) in &lags.lags {
+            if let Some(seen) = topic.partitions.get(p) {
+                end.store(seen.hi_offset, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+impl ConsumerContext for Context {}
+
+impl Context {
+    fn new() -> Context {
+        Context {
+            lags: OnceLock::new(),
+            health: BrokerHealth::new(),
+        }
+    }
+}
+
+type Client = BaseConsumer<Context>;
 
 /// The source's ends of the consumer thread.
 pub struct ConsumerThread {
     pub events: Receiver<Event>,
-    pub routed: Option<Sender<Routed>>,
+    pub commands: Option<Sender<Command>>,
     pub handle: Option<JoinHandle<()>>,
+    /// `stop=end`: each partition's end offset, read at start.
+    pub ends: Option<BTreeMap<i32, i64>>,
+    pub lags: Arc<PartitionLags>,
+}
+
+impl ConsumerThread {
+    /// The topic's partitions.
+    pub fn partitions(&self) -> usize {
+        self.lags.lags.len()
+    }
 }
 
 /// The librdkafka properties of the consumer for `url`.
@@ -108,6 +213,8 @@ fn consumer_config(url: &KafkaUrl) -> ClientConfig {
     config
         .set("bootstrap.servers", &url.brokers)
         .set("enable.partition.eof", "true")
+        // Each partition's end offset, for its lag (see `Context`).
+        .set("statistics.interval.ms", "1000")
         .set("enable.auto.offset.store", "false")
         .set(
             "auto.offset.reset",
@@ -141,23 +248,39 @@ fn consumer_config(url: &KafkaUrl) -> ClientConfig {
 
 /// Starts the consumer thread for `url` and waits (up to the connect
 /// timeout and a little) until it has reached the broker and found the topic.
-pub fn spawn(url: &KafkaUrl) -> Result<ConsumerThread, Error> {
-    let (ready_tx, ready_rx) = channel::bounded::<Result<(), Error>>(1);
+pub fn spawn(url: &KafkaUrl, share: Share) -> Result<ConsumerThread, Error> {
+    type Ready = (Option<BTreeMap<i32, i64>>, Arc<PartitionLags>);
+    let (ready_tx, ready_rx) = channel::bounded::<Result<Ready, Error>>(1);
     let (event_tx, events) = channel::bounded(CHUNKS_QUEUED);
-    let (routed_tx, routed_rx) = channel::unbounded();
+    let (command_tx, command_rx) = channel::unbounded();
     let thread_url = url.clone();
     let handle = std::thread::Builder::new()
         .name(format!("corestream-kafka-{}", url.topic))
         .spawn(move || {
-            let consumer = match start(&thread_url) {
+            let started = match connect(&thread_url) {
                 Ok(c) => c,
                 Err(e) => {
                     let _ = ready_tx.send(Err(e));
                     return;
                 }
             };
-            let _ = ready_tx.send(Ok(()));
-            run(consumer, &thread_url, &event_tx, &routed_rx);
+            let _ = ready_tx.send(Ok((started.ends.clone(), started.lags.clone())));
+            // Nothing to do before the source says start (or goes away).
+            let Ok(Command::Start {
+                checkpoints,
+                resume,
+            }) = command_rx.recv()
+            else {
+                return;
+            };
+            let started = match begin(started, &thread_url, share, resume) {
+                Ok(s) => s,
+                Err(e) => {
+                    let _ = event_tx.send(Event::Failed(e));
+                    return;
+                }
+            };
+            run(started, &thread_url, checkpoints, &event_tx, &command_rx);
         })
         .map_err(|source| Error::Io {
             what: "cannot start the Kafka consumer thread".into(),
@@ -165,10 +288,12 @@ pub fn spawn(url: &KafkaUrl) -> Result<ConsumerThread, Error> {
         })?;
     let wait = url.connect_timeout + Duration::from_secs(5);
     match ready_rx.recv_timeout(wait) {
-        Ok(Ok(())) => Ok(ConsumerThread {
+        Ok(Ok((ends, lags))) => Ok(ConsumerThread {
             events,
-            routed: Some(routed_tx),
+            commands: Some(command_tx),
             handle: Some(handle),
+            ends,
+            lags,
         }),
         Ok(Err(e)) => {
             let _ = handle.join();
@@ -190,18 +315,22 @@ fn kafka_error(url: &KafkaUrl, reason: impl Into<String>) -> Error {
     }
 }
 
-/// A started consumer and what it must read.
+/// A connected consumer and what it must read.
 struct Started {
-    consumer: BaseConsumer<DefaultConsumerContext>,
+    consumer: Client,
+    partitions: Vec<i32>,
     /// `stop=end`: each partition's end offset at start.
     ends: Option<BTreeMap<i32, i64>>,
+    /// Per partition, the first offset to hand over (a resumed run).
+    from: BTreeMap<i32, i64>,
+    lags: Arc<PartitionLags>,
 }
 
-/// Creates the client, checks the broker and the topic, reads the end
-/// offsets if needed, and subscribes (with a group) or assigns every partition.
-fn start(url: &KafkaUrl) -> Result<Started, Error> {
-    let consumer: BaseConsumer<DefaultConsumerContext> = consumer_config(url)
-        .create()
+/// Creates the client, checks the broker and the topic, and reads the end
+/// offsets if needed.
+fn connect(url: &KafkaUrl) -> Result<Started, Error> {
+    let consumer: Client = consumer_config(url)
+        .create_with_context(Context::new())
         .map_err(|e| kafka_error(url, format!("cannot create the client: {e}")))?;
     let timeout = url.connect_timeout;
     let metadata = consumer
@@ -233,7 +362,8 @@ fn start(url: &KafkaUrl) -> Result<Started, Error> {
             },
         ));
     }
-    let partitions: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
+    let mut partitions: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
+    partitions.sort_unstable();
     if partitions.is_empty() {
         return Err(kafka_error(
             url,
@@ -256,6 +386,39 @@ fn start(url: &KafkaUrl) -> Result<Started, Error> {
             Some(ends)
         }
     };
+    let lags = Arc::new(PartitionLags {
+        topic: url.topic.clone(),
+        lags: (partitions.iter())
+            .map(|&p| (p, AtomicI64::new(-1), AtomicI64::new(-1)))
+            .collect(),
+    });
+    // Set once, before the statistics can be served (by the first poll).
+    let _ = consumer.context().lags.set(lags.clone());
+    Ok(Started {
+        consumer,
+        partitions,
+        ends,
+        from: BTreeMap::new(),
+        lags,
+    })
+}
+
+/// Subscribes (with a group) or assigns every partition, from where
+/// `resume` says if the run resumes a checkpoint.
+fn begin(
+    mut started: Started,
+    url: &KafkaUrl,
+    share: Share,
+    resume: Option<Resume>,
+) -> Result<Started, Error> {
+    if let Some(r) = resume {
+        // The first run's ends: a resumed run stops where it would have.
+        if r.ends.is_some() {
+            started.ends = r.ends;
+        }
+        started.from = r.offsets;
+    }
+    let consumer = &started.consumer;
     match &url.group {
         Some(_) => consumer
             .subscribe(&[&url.topic])
@@ -266,8 +429,14 @@ fn start(url: &KafkaUrl) -> Result<Started, Error> {
                 StartOffset::Latest => Offset::End,
             };
             let mut tpl = TopicPartitionList::new();
-            for &p in &partitions {
-                tpl.add_partition_offset(&url.topic, p, start)
+            // This reader's share: every `of`-th partition.
+            started.partitions = (started.partitions.iter().copied())
+                .skip(share.index)
+                .step_by(share.of.max(1))
+                .collect();
+            for &p in &started.partitions {
+                let at = started.from.get(&p).map_or(start, |&o| Offset::Offset(o));
+                tpl.add_partition_offset(&url.topic, p, at)
                     .map_err(|e| kafka_error(url, e.to_string()))?;
             }
             consumer
@@ -275,73 +444,97 @@ fn start(url: &KafkaUrl) -> Result<Started, Error> {
                 .map_err(|e| kafka_error(url, format!("cannot assign partitions: {e}")))?;
         }
     }
-    Ok(Started { consumer, ends })
+    Ok(started)
 }
 
-/// Per partition, how far `stop=end` reading has got.
-#[derive(Default)]
-struct EndTracker {
-    ends: BTreeMap<i32, i64>,
-    done: BTreeSet<i32>,
+/// What the thread keeps of the source's commands while it polls.
+struct Commands<'a> {
+    receiver: &'a Receiver<Command>,
+    /// Per partition, the offset after the last record routed.
+    routed: BTreeMap<i32, i64>,
+    /// Checkpoint offsets not yet committed (the last one wins).
+    commit: Option<BTreeMap<i32, i64>>,
 }
 
-impl EndTracker {
-    /// Whether a record at `offset` of `partition` is before the end (to be
-    /// handed over); marks the partition done when it reaches the end.
-    fn take(&mut self, partition: i32, offset: i64) -> bool {
-        let end = self.ends.get(&partition).copied().unwrap_or(i64::MAX);
-        if offset + 1 >= end {
-            self.done.insert(partition);
-        }
-        offset < end
-    }
-
-    /// Whether every partition in `assigned` is done (an empty assignment
-    /// is not: the group has not assigned anything yet).
-    fn all_done(&mut self, assigned: &[i32]) -> bool {
-        for &p in assigned {
-            // A partition that is empty up to its end is done at once.
-            if self.ends.get(&p).is_some_and(|&e| e <= 0) {
-                self.done.insert(p);
+impl Commands<'_> {
+    /// Takes what the source sent; false once it has gone away.
+    fn take(&mut self) -> bool {
+        loop {
+            match self.receiver.try_recv() {
+                Ok(c) => self.keep(c),
+                Err(channel::TryRecvError::Empty) => return true,
+                Err(channel::TryRecvError::Disconnected) => return false,
             }
         }
-        !assigned.is_empty() && assigned.iter().all(|p| self.done.contains(p))
+    }
+
+    fn keep(&mut self, command: Command) {
+        match command {
+            Command::Routed(offsets) => self.routed.extend(offsets),
+            Command::Commit(offsets) => self.commit = Some(offsets),
+            Command::Start { .. } => {}
+        }
     }
 }
 
 /// Polls until the source goes away; hands records over, stores routed
-/// offsets, and at the end commits and leaves the group.
-fn run(started: Started, url: &KafkaUrl, events: &Sender<Event>, routed_rx: &Receiver<Routed>) {
-    let Started { consumer, ends } = started;
+/// offsets (or, with checkpoints, commits the checkpoints' offsets), and
+/// at the end commits and leaves the group.
+fn run(
+    started: Started,
+    url: &KafkaUrl,
+    checkpoints: bool,
+    events: &Sender<Event>,
+    receiver: &Receiver<Command>,
+) {
+    let Started {
+        consumer,
+        ends,
+        from,
+        lags,
+        ..
+    } = started;
+    let mut lags_due = Instant::now();
     let mut tracker = ends.map(|ends| EndTracker {
         ends,
+        from: from.clone(),
         done: BTreeSet::new(),
     });
     let mut ended = false;
-    let mut routed: BTreeMap<i32, i64> = BTreeMap::new();
+    let mut commands = Commands {
+        receiver,
+        routed: BTreeMap::new(),
+        commit: None,
+    };
     let mut stored: BTreeMap<i32, i64> = BTreeMap::new();
     let mut chunk = Chunk::default();
     let mut assigned: Vec<i32> = Vec::new();
     let mut told_assignment = false;
-    // Takes routed offsets; false once the source has gone away.
-    let take_routed = |routed: &mut BTreeMap<i32, i64>| loop {
-        match routed_rx.try_recv() {
-            Ok(Routed(offsets)) => routed.extend(offsets),
-            Err(channel::TryRecvError::Empty) => return true,
-            Err(channel::TryRecvError::Disconnected) => return false,
+    // Stores routed offsets, or commits a committed checkpoint's.
+    let settle = |commands: &mut Commands<'_>, stored: &mut BTreeMap<i32, i64>| {
+        if url.group.is_none() {
+            return;
+        }
+        match checkpoints {
+            false => store(&consumer, url, &commands.routed, stored),
+            true => {
+                if let Some(offsets) = commands.commit.take() {
+                    // A failed commit is made good by the next checkpoint's;
+                    // a resumed run starts at the checkpoint's offsets anyway.
+                    let _ = consumer.commit(&offsets_list(url, &offsets), CommitMode::Sync);
+                }
+            }
         }
     };
     'poll: loop {
-        if !take_routed(&mut routed) {
+        if !commands.take() {
             break;
         }
-        if url.group.is_some() {
-            store(&consumer, url, &routed, &mut stored);
-        }
+        settle(&mut commands, &mut stored);
         if ended {
             // Wait for the source to go away (it commits the last offsets then).
-            match routed_rx.recv_timeout(POLL_WAIT) {
-                Ok(Routed(offsets)) => routed.extend(offsets),
+            match receiver.recv_timeout(POLL_WAIT) {
+                Ok(c) => commands.keep(c),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
@@ -354,22 +547,30 @@ fn run(started: Started, url: &KafkaUrl, events: &Sender<Event>, routed_rx: &Rec
                 None => break,
                 Some(Ok(m)) => {
                     wait = Duration::ZERO;
+                    consumer.context().health.up();
                     let (partition, offset) = (m.partition(), m.offset());
                     if let Some(t) = tracker.as_mut() {
                         if !t.take(partition, offset) {
                             continue;
                         }
                     }
-                    let value = m.payload().map(|v| {
+                    // Routed before the checkpoint this run resumed from.
+                    if from.get(&partition).is_some_and(|&f| offset < f) {
+                        continue;
+                    }
+                    let mut keep = |bytes: &[u8]| {
                         let start = chunk.bytes.len() as u32;
-                        chunk.bytes.extend_from_slice(v);
+                        chunk.bytes.extend_from_slice(bytes);
                         (start, chunk.bytes.len() as u32)
-                    });
+                    };
+                    let value = m.payload().map(&mut keep);
+                    let key = m.key().filter(|_| url.key_column.is_some()).map(keep);
                     chunk.records.push(RecordMeta {
                         partition,
                         offset,
                         timestamp: m.timestamp().to_millis(),
                         value,
+                        key,
                     });
                 }
                 Some(Err(KafkaError::PartitionEOF(p))) => {
@@ -377,20 +578,30 @@ fn run(started: Started, url: &KafkaUrl, events: &Sender<Event>, routed_rx: &Rec
                         t.done.insert(p);
                     }
                 }
+                // librdkafka reconnects; `broker_timeout` bounds the wait.
+                Some(Err(e)) if super::health::transient(&e) => break,
                 Some(Err(e)) => {
                     let _ = events.send(Event::Failed(kafka_error(url, e.to_string())));
                     break 'poll;
                 }
             }
         }
-        // Backpressure: wait while the source is behind, but keep storing
-        // what it routes, and notice it going away (false).
-        let send = |mut event: Event, routed: &mut BTreeMap<i32, i64>| loop {
+        if let Some(down) = consumer.context().health.down_for(url.broker_timeout) {
+            let reason = format!(
+                "no broker at {} has answered for {down:?} (broker_timeout={:?})",
+                url.brokers, url.broker_timeout
+            );
+            let _ = events.send(Event::Failed(kafka_error(url, reason)));
+            break 'poll;
+        }
+        // Backpressure: wait while the source is behind, but keep taking
+        // its commands, and notice it going away (false).
+        let send = |mut event: Event, commands: &mut Commands<'_>| loop {
             match events.send_timeout(event, POLL_WAIT) {
                 Ok(()) => return true,
                 Err(SendTimeoutError::Timeout(e)) => {
                     event = e;
-                    if !take_routed(routed) {
+                    if !commands.take() {
                         return false;
                     }
                 }
@@ -408,14 +619,18 @@ fn run(started: Started, url: &KafkaUrl, events: &Sender<Event>, routed_rx: &Rec
         if now != assigned || !told_assignment {
             told_assignment = true;
             assigned = now;
-            if !send(Event::Assigned(assigned.clone()), &mut routed) {
+            if !send(Event::Assigned(assigned.clone()), &mut commands) {
                 break 'poll;
             }
         }
         if !chunk.records.is_empty()
-            && !send(Event::Records(std::mem::take(&mut chunk)), &mut routed)
+            && !send(Event::Records(std::mem::take(&mut chunk)), &mut commands)
         {
             break 'poll;
+        }
+        if Instant::now() >= lags_due {
+            lags_due = Instant::now() + LAG_EVERY;
+            measure_lags(&consumer, &lags, &assigned, &commands.routed);
         }
         if let Some(t) = tracker.as_mut() {
             if t.all_done(&assigned) {
@@ -426,21 +641,20 @@ fn run(started: Started, url: &KafkaUrl, events: &Sender<Event>, routed_rx: &Rec
             }
         }
     }
-    // The source has gone away: commit what it routed, then leave the group
-    // (dropping the consumer closes it).
-    take_routed(&mut routed);
-    if url.group.is_some() {
-        store(&consumer, url, &routed, &mut stored);
-        if !stored.is_empty() {
-            let _ = consumer.commit(&offsets_list(url, &stored), CommitMode::Sync);
-        }
+    // The source has gone away: commit what it routed (with checkpoints:
+    // what it said to commit), then leave the group (dropping the consumer
+    // closes it).
+    commands.take();
+    settle(&mut commands, &mut stored);
+    if url.group.is_some() && !checkpoints && !stored.is_empty() {
+        let _ = consumer.commit(&offsets_list(url, &stored), CommitMode::Sync);
     }
 }
 
 /// Stores the routed offsets that moved since the last store, for the next
 /// automatic commit. A partition this member no longer owns is skipped.
 fn store(
-    consumer: &BaseConsumer<DefaultConsumerContext>,
+    consumer: &Client,
     url: &KafkaUrl,
     routed: &BTreeMap<i32, i64>,
     stored: &mut BTreeMap<i32, i64>,
@@ -473,23 +687,4 @@ fn offsets_list(url: &KafkaUrl, offsets: &BTreeMap<i32, i64>) -> TopicPartitionL
         let _ = tpl.add_partition_offset(&url.topic, p, Offset::Offset(o));
     }
     tpl
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_partition_ends_at_its_end_offset_and_nothing_past_it_is_taken() {
-        let mut t = EndTracker {
-            ends: BTreeMap::from([(0, 3), (1, 0)]),
-            done: BTreeSet::new(),
-        };
-        assert!(!t.all_done(&[]));
-        assert!(t.take(0, 0) && t.take(0, 1));
-        assert!(!t.all_done(&[0, 1]));
-        assert!(t.take(0, 2));
-        assert!(!t.take(0, 3));
-        assert!(t.all_done(&[0, 1]), "partition 1 is empty");
-    }
 }

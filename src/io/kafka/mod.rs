@@ -6,6 +6,9 @@
 //!   rebalances, offset commits), off the shard cores.
 //! - [`source`]: the [`Source`](crate::io::source::Source) the router polls.
 //! - [`watermark`]: the input's watermark, the smallest of its partitions'.
+//! - [`end_tracker`]: `stop=end`, which partitions have reached their end.
+//! - [`health`]: whether the brokers answer (`broker_timeout=`).
+//! - [`lag`]: each partition's lag, for the metrics endpoint.
 //! - [`sink`]: one producer per shard.
 //!
 //! # Threading
@@ -15,6 +18,9 @@
 //! never wait on a consumer; a shard's producer sends without blocking.
 
 pub mod consumer;
+pub mod end_tracker;
+pub mod health;
+pub mod lag;
 pub mod sink;
 pub mod source;
 pub mod url;

@@ -9,7 +9,8 @@
 //! group key sends messages without a key.
 //!
 //! # Delivery
-//! A failed delivery (reported by librdkafka once its retries are spent)
+//! A failed delivery (reported by librdkafka once its retries are spent, or
+//! when the message is not delivered within `broker_timeout=`)
 //! stops the shard at its next write, or at its close, with an error naming
 //! the topic and the shard; a shard's close waits until every message it
 //! sent is delivered or failed. A run that succeeds has delivered every row
@@ -38,9 +39,6 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-/// Longest a shard's close waits for its messages to be delivered.
-const DELIVERY_WAIT: Duration = Duration::from_secs(30);
 
 /// A shard's producer, waiting to be taken by its shard.
 // Control plane: each shard takes its producer once, when it opens its sink;
@@ -169,6 +167,8 @@ impl KafkaOutput {
         Ok(KafkaShardSink {
             producer,
             topic: p.url.topic.clone(),
+            // A message fails by broker_timeout; then flush returns.
+            delivery_wait: p.url.broker_timeout + Duration::from_secs(5),
             shard,
             key: p.key.clone(),
             json: (p.format == OutputFormat::Json).then(|| JsonRows::new(schema)),
@@ -218,7 +218,13 @@ fn producer_config(url: &KafkaUrl) -> ClientConfig {
             url.connect_timeout.as_millis().max(1000).to_string(),
         )
         // Rows reach the broker promptly; librdkafka still batches under load.
-        .set("linger.ms", "5");
+        .set("linger.ms", "5")
+        // A message not delivered within broker_timeout fails (a broker
+        // gone for that long stops the run).
+        .set(
+            "message.timeout.ms",
+            url.broker_timeout.as_millis().max(1000).to_string(),
+        );
     for (k, v) in &url.properties {
         config.set(k, v);
     }
@@ -289,6 +295,8 @@ impl ProducerContext for Delivery {
 pub struct KafkaShardSink {
     producer: ThreadedProducer<Delivery>,
     topic: String,
+    /// Longest the close waits for its messages to be delivered.
+    delivery_wait: Duration,
     shard: usize,
     key: Vec<usize>,
     json: Option<JsonRows>,
@@ -384,9 +392,10 @@ impl KafkaShardSink {
 
     /// Waits until every message sent is delivered (or failed).
     pub fn close(self) -> io::Result<()> {
-        self.producer.flush(DELIVERY_WAIT).map_err(|e| {
+        let wait = self.delivery_wait;
+        self.producer.flush(wait).map_err(|e| {
             io::Error::other(format!(
-                "messages to topic {} from shard {} not delivered within {DELIVERY_WAIT:?}: {e}",
+                "messages to topic {} from shard {} not delivered within {wait:?}: {e}",
                 self.topic, self.shard
             ))
         })?;

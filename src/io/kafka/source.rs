@@ -6,12 +6,14 @@
 //! partition and offset (in the dead-letter file, the source is
 //! `kafka://HOST:PORT/TOPIC partition P` and the line field holds the offset).
 //!
-//! With `timestamp_column=NAME` the message timestamp (ms since the epoch,
-//! the producer's create time or the broker's append time, as the topic
-//! says) is a TIMESTAMP column `NAME` after the value's columns: appended to
-//! the declared columns, or the last declared column when that is `NAME` (a
-//! `CREATE STREAM` declares it so). A message without a timestamp gives
-//! NULL there.
+//! With `key_column=NAME` the message key (UTF-8 text; a key that is not is
+//! a malformed record) is a VARCHAR column `NAME` after the value's columns,
+//! NULL for a message without a key. With `timestamp_column=NAME` the
+//! message timestamp (ms since the epoch, the producer's create time or the
+//! broker's append time, as the topic says) is a TIMESTAMP column `NAME`
+//! after the value's columns, NULL for a message without one. Each is
+//! appended to the declared columns, or is a declared column when the
+//! declared columns end with it (a `CREATE STREAM` declares them so).
 //!
 //! # Watermark
 //! With an event time, the source computes the input's watermark itself,
@@ -29,21 +31,34 @@
 //! dropped (end of input, a stop, an error) it reports the last batch too,
 //! and the consumer thread commits and leaves the group.
 //!
+//! # Checkpoints
+//! The source's [`position`](Source::position) is, per partition, the offset
+//! after the last record it returned, the `stop=end` end offsets, and each
+//! partition's largest event time. A run with checkpoints commits a
+//! checkpoint's offsets to the group once the checkpoint is committed
+//! ([`Source::checkpoint_committed`]), never before; a resumed run reads
+//! every partition from its checkpoint's offset, with the watermark where
+//! it was (see [`super::consumer`]).
+//!
 //! # Threading
 //! Runs on the router thread; blocks only in a bounded channel receive, up
 //! to the router's deadline.
 
-use super::consumer::{self, Chunk, ConsumerThread, Event, Routed};
+use super::consumer::{self, Chunk, Command, ConsumerThread, Event, Resume, Share};
 use super::url::{KafkaUrl, ValueFormat};
 use super::watermark::PartitionWatermarks;
+use crate::checkpoint::manifest::KafkaPosition;
+use crate::checkpoint::SourcePosition;
 use crate::data::{Batch, BatchPool, DataType, Field, Schema, Value};
 use crate::error::Error;
 use crate::io::reject::{OnError, Rejects};
-use crate::io::source::{EventTime, Poll, Source};
+use crate::io::source::{EventTime, LiveGauge, LiveGauges, Poll, Source};
 use crate::io::tcp::LineDecoder;
 use crate::io::text::{InputFormat, TextOptions};
 use crossbeam::channel::{RecvTimeoutError, TryRecvError};
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A Kafka topic read by a consumer (in a group, or every partition).
@@ -63,15 +78,28 @@ pub struct KafkaSource {
     /// Per partition, the offset after the last record handed out since the
     /// last report (reported as routed at the next poll).
     unreported: BTreeMap<i32, i64>,
+    /// The last record handed out, not yet in `unreported` (records come in
+    /// runs of one partition: one map insert per run, not per record).
+    last: Option<(i32, i64)>,
     ended: bool,
-    /// `timestamp_column=`: the last column holds the message timestamp.
-    timestamp_column: bool,
+    /// `key_column=`, `timestamp_column=`: the columns of the message's key
+    /// and timestamp.
+    columns: MessageColumns,
     /// The per-partition watermarks, when the router asked for them.
     watermarks: Option<PartitionWatermarks>,
     /// When the current chunk reached this source (for idle partitions).
     chunk_arrived: Instant,
     /// The partitions assigned, as the consumer thread last said.
     assigned: Vec<i32>,
+    /// The consumer thread was told to start.
+    started: bool,
+    /// Per partition, the offset after the last record handed out (from
+    /// the checkpoint the run resumed, then as read).
+    offsets: BTreeMap<i32, i64>,
+    /// `stop=end`: each partition's end offset.
+    ends: Option<BTreeMap<i32, i64>>,
+    /// Per partition, the largest event time of the checkpoint resumed.
+    resumed_max_seen: BTreeMap<i32, i64>,
 }
 
 impl KafkaSource {
@@ -84,6 +112,37 @@ impl KafkaSource {
     /// engine builder's): the consumer thread, and librdkafka's threads,
     /// inherit its CPU set.
     pub fn open(spec: &str, options: &TextOptions) -> Result<KafkaSource, Error> {
+        KafkaSource::open_share(spec, options, Share::ALL)
+    }
+
+    /// `readers` sources over the topic of `spec` (fewer when the topic has
+    /// fewer partitions), each read by a router of its own: with a group,
+    /// each is a member and the group shares the partitions out; without
+    /// one, each reads every `readers`-th partition.
+    ///
+    /// # Threading
+    /// As [`open`](Self::open).
+    pub fn open_readers(
+        spec: &str,
+        options: &TextOptions,
+        readers: usize,
+    ) -> Result<Vec<Box<dyn Source>>, Error> {
+        let first = KafkaSource::open_share(spec, options, Share::ALL)?;
+        let of = readers.clamp(1, first.client.partitions().max(1));
+        if of == 1 {
+            return Ok(vec![Box::new(first)]);
+        }
+        // It has not started: dropping it only disconnects.
+        drop(first);
+        (0..of)
+            .map(|index| {
+                let source = KafkaSource::open_share(spec, options, Share { index, of })?;
+                Ok(Box::new(source) as Box<dyn Source>)
+            })
+            .collect()
+    }
+
+    fn open_share(spec: &str, options: &TextOptions, share: Share) -> Result<KafkaSource, Error> {
         let url = KafkaUrl::parse(spec, "--input")?;
         url.check_for_input("--input")?;
         let name = url.describe();
@@ -92,7 +151,7 @@ impl KafkaSource {
                 "input {name}: declare the columns (--schema 'name TYPE, ...'); a Kafka message has no header"
             )));
         };
-        let (schema, values) = with_timestamp_column(declared, &url)?;
+        let (schema, values, columns) = with_message_columns(declared, &url)?;
         let json = match url.format {
             Some(f) => f == ValueFormat::Json,
             None => options.format == InputFormat::Json,
@@ -105,8 +164,12 @@ impl KafkaSource {
             },
             None,
         )?;
-        let client = consumer::spawn(&url)?;
+        let client = consumer::spawn(&url, share)?;
         Ok(KafkaSource {
+            started: false,
+            offsets: BTreeMap::new(),
+            ends: client.ends.clone(),
+            resumed_max_seen: BTreeMap::new(),
             name,
             pool: BatchPool::new(&schema),
             // Decodes the value's columns into the first columns of a batch
@@ -119,8 +182,9 @@ impl KafkaSource {
             chunk: Chunk::default(),
             next: 0,
             unreported: BTreeMap::new(),
+            last: None,
             ended: false,
-            timestamp_column: url.timestamp_column.is_some(),
+            columns,
             watermarks: None,
             chunk_arrived: Instant::now(),
             assigned: Vec::new(),
@@ -128,16 +192,35 @@ impl KafkaSource {
         })
     }
 
+    /// Tells the consumer thread to start polling (once).
+    fn start(&mut self, checkpoints: bool, resume: Option<Resume>) {
+        if !self.started {
+            self.started = true;
+            self.command(Command::Start {
+                checkpoints,
+                resume,
+            });
+        }
+    }
+
+    fn command(&self, command: Command) {
+        if let Some(tx) = &self.client.commands {
+            // The consumer thread gone means the run is failing already.
+            let _ = tx.send(command);
+        }
+    }
+
     /// Reports the offsets handed out since the last report as routed.
     fn report_routed(&mut self) {
+        if let Some((p, next)) = self.last.take() {
+            self.unreported.insert(p, next);
+        }
         if self.unreported.is_empty() {
             return;
         }
         let offsets = std::mem::take(&mut self.unreported);
-        if let Some(tx) = &self.client.routed {
-            // The consumer thread gone means the run is failing already.
-            let _ = tx.send(Routed(offsets));
-        }
+        self.offsets.extend(&offsets);
+        self.command(Command::Routed(offsets));
     }
 
     /// Decodes records of the current chunk into `batch`, up to `max_rows`.
@@ -145,9 +228,21 @@ impl KafkaSource {
         while batch.len < max_rows && self.next < self.chunk.records.len() {
             let meta = self.chunk.records[self.next];
             self.next += 1;
-            self.unreported.insert(meta.partition, meta.offset + 1);
-            let result = match meta.value {
-                Some((start, end)) => {
+            match &mut self.last {
+                Some((p, next)) if *p == meta.partition => *next = meta.offset + 1,
+                last => {
+                    if let Some((p, next)) = last.replace((meta.partition, meta.offset + 1)) {
+                        self.unreported.insert(p, next);
+                    }
+                }
+            }
+            let key = meta
+                .key
+                .map(|(s, e)| &self.chunk.bytes[s as usize..e as usize]);
+            let key = key.map(|k| std::str::from_utf8(k).map_err(|_| k));
+            let result = match (meta.value, key) {
+                (_, Some(Err(raw))) => Err(("the message key is not UTF-8 text".to_string(), raw)),
+                (Some((start, end)), _) => {
                     let value = &self.chunk.bytes[start as usize..end as usize];
                     let line = value.strip_suffix(b"\n").unwrap_or(value);
                     let line = line.strip_suffix(b"\r").unwrap_or(line);
@@ -156,16 +251,19 @@ impl KafkaSource {
                     }
                     self.decoder.decode(line, batch).map_err(|r| (r, line))
                 }
-                None => Err(("the message has no value (null)".to_string(), &[][..])),
+                (None, _) => Err(("the message has no value (null)".to_string(), &[][..])),
             };
-            if result.is_ok() && self.timestamp_column {
-                let last = batch.columns.len() - 1;
-                let column = &mut batch.columns[last];
-                // Int64 fits a TIMESTAMP column and a BIGINT one.
-                match meta.timestamp {
-                    Some(ms) => column.push_value(&Value::Int64(ms)),
-                    None => column.push_value(&Value::Null),
-                };
+            if result.is_ok() {
+                if let Some(i) = self.columns.timestamp {
+                    // Int64 fits a TIMESTAMP column and a BIGINT one.
+                    let ms = meta.timestamp.map_or(Value::Null, Value::Int64);
+                    batch.columns[i].push_value(&ms);
+                }
+                if let Some(i) = self.columns.key {
+                    let text = key.and_then(Result::ok);
+                    let text = text.map_or(Value::Null, |k| Value::Utf8(k.to_string()));
+                    batch.columns[i].push_value(&text);
+                }
             }
             if let Some(w) = self.watermarks.as_mut() {
                 // A decoded record is the batch's last row.
@@ -197,6 +295,7 @@ impl Source for KafkaSource {
     }
 
     fn poll(&mut self, max_rows: usize, deadline: Option<Instant>) -> Result<Poll, Error> {
+        self.start(false, None);
         // The router routed the previous batch before polling again.
         self.report_routed();
         let mut batch = self.pool.take(&self.schema, max_rows);
@@ -270,6 +369,7 @@ impl Source for KafkaSource {
     /// [`super::watermark`]).
     fn track_watermark(&mut self, event_time: EventTime) -> bool {
         let mut w = PartitionWatermarks::new(event_time);
+        w.resume(std::mem::take(&mut self.resumed_max_seen));
         w.assigned(&self.assigned, Instant::now());
         self.watermarks = Some(w);
         true
@@ -278,50 +378,171 @@ impl Source for KafkaSource {
     fn watermark(&mut self) -> Option<i64> {
         self.watermarks.as_ref()?.watermark(Instant::now())
     }
+
+    /// Every record handed out has been routed when the router asks (it
+    /// routes a poll's batch before it asks).
+    fn position(&self) -> Option<SourcePosition> {
+        let mut offsets = self.offsets.clone();
+        offsets.extend(&self.unreported);
+        offsets.extend(self.last);
+        Some(SourcePosition::Kafka(KafkaPosition {
+            offsets,
+            ends: self.ends.clone(),
+            max_seen: self
+                .watermarks
+                .as_ref()
+                .map_or_else(|| self.resumed_max_seen.clone(), |w| w.max_seen()),
+        }))
+    }
+
+    fn take_checkpoints(&mut self, resume: Option<&SourcePosition>) -> Result<(), Error> {
+        let resume = match resume {
+            None => None,
+            Some(SourcePosition::Kafka(p)) => {
+                self.offsets = p.offsets.clone();
+                self.ends = p.ends.clone().or(self.ends.take());
+                self.resumed_max_seen = p.max_seen.clone();
+                Some(Resume {
+                    offsets: p.offsets.clone(),
+                    ends: p.ends.clone(),
+                })
+            }
+            Some(other) => {
+                return Err(Error::Checkpoint(format!(
+                    "input {}: the checkpoint holds another kind of input ({other:?})",
+                    self.name
+                )))
+            }
+        };
+        self.start(true, resume);
+        Ok(())
+    }
+
+    fn live_gauges(&self) -> Option<LiveGauges> {
+        let lags = self.client.lags.clone();
+        Some(Arc::new(move || {
+            (lags.lags.iter())
+                .map(|(p, lag, _)| (p, lag.load(Ordering::Relaxed)))
+                .filter(|&(_, lag)| lag >= 0)
+                .map(|(p, value)| LiveGauge {
+                    name: "kafka_lag_records",
+                    help: "Records of a Kafka partition after the last one routed",
+                    labels: vec![
+                        ("topic".into(), lags.topic.clone()),
+                        ("partition".into(), p.to_string()),
+                    ],
+                    value,
+                })
+                .collect()
+        }))
+    }
+
+    fn checkpoint_committed(&mut self, position: &SourcePosition) {
+        if let SourcePosition::Kafka(p) = position {
+            self.command(Command::Commit(p.offsets.clone()));
+        }
+    }
 }
 
-/// The source's columns and the value's: with `timestamp_column=NAME`, the
-/// declared columns and a TIMESTAMP column `NAME` after them (unless the
-/// last declared column is `NAME`, BIGINT or TIMESTAMP: then that one).
-fn with_timestamp_column(declared: Schema, url: &KafkaUrl) -> Result<(Schema, Schema), Error> {
-    let Some(name) = &url.timestamp_column else {
-        return Ok((declared.clone(), declared));
-    };
-    let bad = |why: String| {
+/// Where a message's key and timestamp go in the source's rows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct MessageColumns {
+    key: Option<usize>,
+    timestamp: Option<usize>,
+}
+
+/// The source's columns, the value's, and where the key and timestamp go:
+/// with `key_column=` / `timestamp_column=`, the declared columns and a
+/// column for each after them (VARCHAR for the key, TIMESTAMP for the
+/// timestamp), unless declared as the last columns (VARCHAR; TIMESTAMP or
+/// BIGINT): then those.
+fn with_message_columns(
+    declared: Schema,
+    url: &KafkaUrl,
+) -> Result<(Schema, Schema, MessageColumns), Error> {
+    let bad = |name: &str, why: String| {
         Err(Error::Config(format!(
-            "input {}: timestamp_column={name}: {why}",
+            "input {}: {name}: {why}",
             url.describe()
         )))
     };
-    let mut values = declared.clone();
-    match declared.index_of(name) {
-        Some(i) if i + 1 == declared.len() => {
-            if !matches!(
-                declared.fields[i].data_type,
-                DataType::Timestamp | DataType::Int64
-            ) {
-                return bad(format!(
-                    "the column is declared {}, not TIMESTAMP or BIGINT",
-                    declared.fields[i].data_type
-                ));
-            }
-            values.fields.pop();
-            if values.is_empty() {
-                return bad("the message value needs a column of its own too".into());
-            }
-            Ok((declared, values))
-        }
-        Some(_) => bad(
-            "a declared column has that name: declare the message timestamp last, or leave it out (it is appended)".into(),
-        ),
-        None => {
-            let mut schema = declared;
-            schema
-                .fields
-                .push(Field::new(name.clone(), DataType::Timestamp));
-            Ok((schema, values))
+    let wanted: Vec<(&str, &str, bool)> = [
+        (url.key_column.as_deref(), "key_column", true),
+        (url.timestamp_column.as_deref(), "timestamp_column", false),
+    ]
+    .into_iter()
+    .filter_map(|(name, option, key)| Some((name?, option, key)))
+    .collect();
+    if let [(a, ..), (b, ..)] = wanted[..] {
+        if a.eq_ignore_ascii_case(b) {
+            return bad("key_column=", format!("{a} is the timestamp column too"));
         }
     }
+    let mut columns = MessageColumns::default();
+    let mut values = declared.clone();
+    let mut placed = [false; 2];
+    // Declared last (in either order): the declared columns are theirs.
+    while let Some(last) = values.fields.last() {
+        let Some(w) =
+            (0..wanted.len()).find(|&w| !placed[w] && wanted[w].0.eq_ignore_ascii_case(&last.name))
+        else {
+            break;
+        };
+        let (name, option, key) = wanted[w];
+        let fits = match key {
+            true => last.data_type == DataType::Utf8,
+            false => matches!(last.data_type, DataType::Timestamp | DataType::Int64),
+        };
+        if !fits {
+            let want = if key {
+                "VARCHAR"
+            } else {
+                "TIMESTAMP or BIGINT"
+            };
+            let why = format!("{name} is declared {}, not {want}", last.data_type);
+            return bad(&format!("{option}={name}"), why);
+        }
+        let index = Some(values.len() - 1);
+        match key {
+            true => columns.key = index,
+            false => columns.timestamp = index,
+        }
+        placed[w] = true;
+        values.fields.pop();
+    }
+    let mut schema = declared;
+    for (w, &(name, option, key)) in wanted.iter().enumerate() {
+        if placed[w] {
+            continue;
+        }
+        if values.index_of(name).is_some() {
+            return bad(
+                &format!("{option}={name}"),
+                "a declared column has that name: declare it among the last columns, \
+                 after the value's, or leave it out (it is appended)"
+                    .into(),
+            );
+        }
+        let data_type = if key {
+            DataType::Utf8
+        } else {
+            DataType::Timestamp
+        };
+        schema.fields.push(Field::new(name.to_string(), data_type));
+        let index = Some(schema.len() - 1);
+        match key {
+            true => columns.key = index,
+            false => columns.timestamp = index,
+        }
+    }
+    if values.is_empty() {
+        let (name, option, _) = wanted[0];
+        return bad(
+            &format!("{option}={name}"),
+            "the message value needs a column of its own too".into(),
+        );
+    }
+    Ok((schema, values, columns))
 }
 
 impl KafkaSource {
@@ -340,7 +561,7 @@ impl Drop for KafkaSource {
     /// for it.
     fn drop(&mut self) {
         self.report_routed();
-        self.client.routed = None;
+        self.client.commands = None;
         if let Some(h) = self.client.handle.take() {
             let _ = h.join();
         }
@@ -360,37 +581,74 @@ mod tests {
     }
 
     #[test]
-    fn the_timestamp_column_is_appended_or_the_last_declared_one() {
+    fn the_key_and_timestamp_columns_are_appended_or_the_last_declared_ones() {
         let declared = schema(&[("a", DataType::Int64)]);
-        let (s, v) = with_timestamp_column(declared.clone(), &url("timestamp_column=ts")).unwrap();
+        let ts = url("timestamp_column=ts");
+        let (s, v, c) = with_message_columns(declared.clone(), &ts).unwrap();
         assert_eq!(s.describe(), "a BIGINT, ts TIMESTAMP");
-        assert_eq!(v, declared);
+        assert_eq!((v, c.timestamp, c.key), (declared.clone(), Some(1), None));
         let last = schema(&[("a", DataType::Int64), ("TS", DataType::Int64)]);
-        let (s, v) = with_timestamp_column(last.clone(), &url("timestamp_column=ts")).unwrap();
-        assert_eq!((s, v), (last, declared.clone()));
-        let (s, v) = with_timestamp_column(declared.clone(), &url("format=csv")).unwrap();
-        assert_eq!((&s, &v), (&declared, &declared));
-        for (fields, says) in [
+        let (s, v, c) = with_message_columns(last.clone(), &ts).unwrap();
+        assert_eq!((s, v, c.timestamp), (last, declared.clone(), Some(1)));
+        let (s, v, c) = with_message_columns(declared.clone(), &url("format=csv")).unwrap();
+        assert_eq!(
+            (&s, &v, c),
+            (&declared, &declared, MessageColumns::default())
+        );
+        // Both: appended key first; or declared last in either order.
+        let both = url("timestamp_column=ts&key_column=k");
+        let (s, _, c) = with_message_columns(declared.clone(), &both).unwrap();
+        assert_eq!(s.describe(), "a BIGINT, k VARCHAR, ts TIMESTAMP");
+        assert_eq!((c.key, c.timestamp), (Some(1), Some(2)));
+        let ends = schema(&[
+            ("a", DataType::Int64),
+            ("ts", DataType::Timestamp),
+            ("k", DataType::Utf8),
+        ]);
+        let (s, v, c) = with_message_columns(ends.clone(), &both).unwrap();
+        assert_eq!((s, v), (ends, declared.clone()));
+        assert_eq!((c.key, c.timestamp), (Some(2), Some(1)));
+        let key_declared = schema(&[("a", DataType::Int64), ("k", DataType::Utf8)]);
+        let (s, _, c) = with_message_columns(key_declared, &both).unwrap();
+        assert_eq!(s.describe(), "a BIGINT, k VARCHAR, ts TIMESTAMP");
+        assert_eq!((c.key, c.timestamp), (Some(1), Some(2)));
+        for (fields, options, says) in [
             (
                 vec![("ts", DataType::Int64), ("a", DataType::Int64)],
+                "timestamp_column=ts",
                 "last",
             ),
             (
                 vec![("a", DataType::Int64), ("ts", DataType::Utf8)],
+                "timestamp_column=ts",
                 "not TIMESTAMP",
             ),
-            (vec![("ts", DataType::Timestamp)], "column of its own"),
+            (
+                vec![("a", DataType::Int64), ("k", DataType::Int64)],
+                "key_column=k",
+                "not VARCHAR",
+            ),
+            (
+                vec![("ts", DataType::Timestamp)],
+                "timestamp_column=ts",
+                "column of its own",
+            ),
+            (
+                vec![("a", DataType::Int64)],
+                "timestamp_column=x&key_column=X",
+                "timestamp column too",
+            ),
         ] {
-            let e = with_timestamp_column(schema(&fields), &url("timestamp_column=ts"))
+            let e = with_message_columns(schema(&fields), &url(options))
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains(says), "{e}");
+            assert!(e.contains(says), "{options}: {e}");
         }
     }
 
     #[test]
     fn both_decoders_fill_the_value_columns_of_a_wider_batch() {
-        let (s, v) = with_timestamp_column(
+        let (s, v, _) = with_message_columns(
             schema(&[("a", DataType::Int64), ("b", DataType::Utf8)]),
             &url("timestamp_column=ts"),
         )

@@ -14,7 +14,9 @@
 //! | `stop=end` | input | read up to the end offsets the partitions had at start, then end |
 //! | `key=COL[,COL]` | output | the columns that make a message's key (default: the query's group key) |
 //! | `timeout=DUR` | both | how long connecting may take at start (default `10s`) |
+//! | `broker_timeout=DUR` | both | how long a running input or output goes on while no broker answers before the run fails (default `60s`); librdkafka reconnects within it |
 //! | `timestamp_column=NAME` | input | the message timestamp (ms) as a TIMESTAMP column `NAME` after the value's columns (NULL when the message has none), usable as the event time |
+//! | `key_column=NAME` | input | the message key (UTF-8 text) as a VARCHAR column `NAME` after the value's columns (NULL when the message has none) |
 //!
 //! Values are taken as written (no percent-decoding): Kafka property values
 //! seldom need it.
@@ -24,6 +26,9 @@ use std::time::Duration;
 
 /// How long opening a Kafka input or output may wait for the broker.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a running Kafka input or output may go without a broker.
+pub const DEFAULT_BROKER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where a partition without a committed offset starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -65,7 +70,11 @@ pub struct KafkaUrl {
     pub key: Option<Vec<String>>,
     /// Input only: the column the message timestamp goes into.
     pub timestamp_column: Option<String>,
+    /// Input only: the column the message key goes into.
+    pub key_column: Option<String>,
     pub connect_timeout: Duration,
+    /// How long a run goes on while no broker answers.
+    pub broker_timeout: Duration,
     /// Every other query parameter, in order: librdkafka client properties.
     pub properties: Vec<(String, String)>,
 }
@@ -99,7 +108,9 @@ impl KafkaUrl {
             format: None,
             key: None,
             timestamp_column: None,
+            key_column: None,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            broker_timeout: DEFAULT_BROKER_TIMEOUT,
             properties: Vec::new(),
         };
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -141,18 +152,25 @@ impl KafkaUrl {
                     }
                     out.key = Some(cols);
                 }
-                "timestamp_column" => {
-                    let name = value.trim();
-                    if name.is_empty() {
-                        return Err(bad("timestamp_column= needs a column name"));
+                "timestamp_column" | "key_column" => {
+                    let column = value.trim();
+                    if column.is_empty() {
+                        return Err(bad(&format!("{name}= needs a column name")));
                     }
-                    out.timestamp_column = Some(name.to_string());
+                    match name {
+                        "key_column" => out.key_column = Some(column.to_string()),
+                        _ => out.timestamp_column = Some(column.to_string()),
+                    }
                 }
-                "timeout" => {
+                "timeout" | "broker_timeout" => {
                     let ms = crate::sql::duration::parse_duration_ms(value)
                         .filter(|&ms| ms > 0)
-                        .ok_or_else(|| bad("timeout= takes a duration such as 10s"))?;
-                    out.connect_timeout = Duration::from_millis(ms as u64);
+                        .ok_or_else(|| bad(&format!("{name}= takes a duration such as 10s")))?;
+                    let d = Duration::from_millis(ms as u64);
+                    match name {
+                        "timeout" => out.connect_timeout = d,
+                        _ => out.broker_timeout = d,
+                    }
                 }
                 // Set by corestream itself; a user value would break its guarantees.
                 "group.id" | "bootstrap.servers" | "enable.auto.offset.store" => {
@@ -178,6 +196,7 @@ impl KafkaUrl {
             ("stop=", self.stop != StopAt::Never),
             ("offset=", self.start != StartOffset::Earliest),
             ("timestamp_column=", self.timestamp_column.is_some()),
+            ("key_column=", self.key_column.is_some()),
         ];
         match wrong.iter().find(|(_, set)| *set) {
             Some((name, _)) => Err(Error::Config(format!(
@@ -212,7 +231,7 @@ mod tests {
     #[test]
     fn options_are_taken_and_the_rest_passes_through() {
         let u = KafkaUrl::parse(
-            "kafka://127.0.0.1:9092/trades?group=g1&offset=latest&format=json&stop=end&session.timeout.ms=6000&timeout=3s&timestamp_column=ts",
+            "kafka://127.0.0.1:9092/trades?group=g1&offset=latest&format=json&stop=end&session.timeout.ms=6000&timeout=3s&timestamp_column=ts&key_column=k&broker_timeout=5s",
             "--input",
         )
         .unwrap();
@@ -223,7 +242,9 @@ mod tests {
         assert_eq!(u.stop, StopAt::EndAtStart);
         assert_eq!(u.format, Some(ValueFormat::Json));
         assert_eq!(u.connect_timeout, Duration::from_secs(3));
+        assert_eq!(u.broker_timeout, Duration::from_secs(5));
         assert_eq!(u.timestamp_column.as_deref(), Some("ts"));
+        assert_eq!(u.key_column.as_deref(), Some("k"));
         assert!(u.check_for_output("--output").is_err());
         assert_eq!(
             u.properties,
@@ -250,6 +271,10 @@ mod tests {
             ("kafka://h:1/t?group.id=x", "set by corestream"),
             ("kafka://h:1/t?timeout=never", "duration"),
             ("kafka://h:1/t?timestamp_column=", "column name"),
+            (
+                "kafka://h:1/t?key_column= ",
+                "key_column= needs a column name",
+            ),
         ] {
             let e = KafkaUrl::parse(url, "--input").unwrap_err().to_string();
             assert!(e.contains(says), "{url}: {e}");

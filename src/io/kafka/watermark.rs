@@ -39,6 +39,9 @@ pub struct PartitionWatermarks {
     max_out_of_orderness: i64,
     idle_timeout: Option<Duration>,
     partitions: BTreeMap<i32, Partition>,
+    /// Per partition, the largest event time of the checkpoint the run
+    /// resumed: where a partition starts when it is assigned.
+    resumed: BTreeMap<i32, i64>,
 }
 
 impl PartitionWatermarks {
@@ -48,7 +51,22 @@ impl PartitionWatermarks {
             max_out_of_orderness: event_time.max_out_of_orderness,
             idle_timeout: event_time.idle_timeout,
             partitions: BTreeMap::new(),
+            resumed: BTreeMap::new(),
         }
+    }
+
+    /// A resumed run: each partition's largest event time at the checkpoint
+    /// (a partition assigned later starts there, not with none).
+    pub fn resume(&mut self, max_seen: BTreeMap<i32, i64>) {
+        self.resumed = max_seen;
+    }
+
+    /// Per assigned partition that has sent an event time, the largest.
+    pub fn max_seen(&self) -> BTreeMap<i32, i64> {
+        (self.partitions.iter())
+            .filter(|(_, p)| p.max_seen != i64::MIN)
+            .map(|(&n, p)| (n, p.max_seen))
+            .collect()
     }
 
     /// The partitions assigned now: the ones kept keep their event time,
@@ -58,7 +76,7 @@ impl PartitionWatermarks {
         self.partitions.retain(|p, _| partitions.contains(p));
         for &p in partitions {
             self.partitions.entry(p).or_insert(Partition {
-                max_seen: i64::MIN,
+                max_seen: self.resumed.get(&p).copied().unwrap_or(i64::MIN),
                 last_record: now,
             });
         }

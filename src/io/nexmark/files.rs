@@ -1,5 +1,6 @@
 //! `corestream gen nexmark`: the three streams written as CSV files,
-//! `DIR/person.csv`, `DIR/auction.csv` and `DIR/bid.csv`.
+//! `DIR/person.csv`, `DIR/auction.csv` and `DIR/bid.csv`, and q13's side
+//! input as `DIR/side_input.csv`.
 //!
 //! Each has a header row and its stream's columns, written as the engine's
 //! CSV sinks write rows ([`Batch::write_csv`]: timestamps ISO 8601 UTC with
@@ -7,6 +8,7 @@
 //! gives the rows the generator gives. No file is ever overwritten.
 
 use super::options::NexmarkOptions;
+use super::side_input::{self, SideInput};
 use super::source::NexmarkSource;
 use super::stream::Stream;
 use crate::data::Batch;
@@ -24,14 +26,20 @@ const WRITE_BYTES: usize = 1 << 20;
 /// One file written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
-    pub stream: Stream,
+    /// The stream's name (or the side input's).
+    pub name: &'static str,
     pub path: PathBuf,
     pub rows: u64,
 }
 
-/// The path of `stream`'s file in `dir`.
-pub fn path_of(dir: &Path, stream: Stream) -> PathBuf {
-    dir.join(format!("{}.csv", stream.name()))
+/// The names of the files written: the streams', then the side input's.
+fn names() -> impl Iterator<Item = &'static str> {
+    (Stream::ALL.into_iter().map(Stream::name)).chain([side_input::NAME])
+}
+
+/// The path of the file of `name` (a stream's or the side input's) in `dir`.
+pub fn path_of(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.csv"))
 }
 
 fn exists_error(path: &Path) -> Error {
@@ -41,9 +49,9 @@ fn exists_error(path: &Path) -> Error {
     ))
 }
 
-/// Writes the three streams of `options` (which must give `events`) into
-/// `dir`, creating it if missing. Refuses, before writing anything, when
-/// any of the three files exists.
+/// Writes the three streams of `options` (which must give `events`) and
+/// the side input into `dir`, creating it if missing. Refuses, before
+/// writing anything, when any of the four files exists.
 pub fn write_csv_files(options: &NexmarkOptions, dir: &Path) -> Result<Vec<Written>, Error> {
     if options.events.is_none() {
         return Err(Error::Config(
@@ -52,12 +60,12 @@ pub fn write_csv_files(options: &NexmarkOptions, dir: &Path) -> Result<Vec<Writt
     }
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Config(format!(
-            "--out {}: not a directory (gen nexmark writes three files into it)",
+            "--out {}: not a directory (gen nexmark writes four files into it)",
             dir.display()
         )));
     }
-    for stream in Stream::ALL {
-        let path = path_of(dir, stream);
+    for name in names() {
+        let path = path_of(dir, name);
         // `symlink_metadata`: a dangling symlink is a file too.
         if path.symlink_metadata().is_ok() {
             return Err(exists_error(&path));
@@ -67,13 +75,22 @@ pub fn write_csv_files(options: &NexmarkOptions, dir: &Path) -> Result<Vec<Writt
         what: format!("cannot create the directory {}", dir.display()),
         source,
     })?;
-    Stream::ALL
-        .into_iter()
-        .map(|stream| write_stream(options, stream, &path_of(dir, stream)))
-        .collect()
+    let unpaced = NexmarkOptions {
+        rate: None,
+        ..options.clone()
+    };
+    let mut written = Vec::new();
+    for stream in Stream::ALL {
+        let mut source = NexmarkSource::new(stream, unpaced.clone());
+        written.push(write_source(&mut source, stream.name(), dir)?);
+    }
+    written.push(write_source(&mut SideInput::new(), side_input::NAME, dir)?);
+    Ok(written)
 }
 
-fn write_stream(options: &NexmarkOptions, stream: Stream, path: &Path) -> Result<Written, Error> {
+/// Writes every row of `source` to `name`'s file in `dir`.
+fn write_source(source: &mut dyn Source, name: &'static str, dir: &Path) -> Result<Written, Error> {
+    let path = &path_of(dir, name);
     // `create_new`: a file made since the check above is still not overwritten.
     let mut file = match OpenOptions::new().write(true).create_new(true).open(path) {
         Ok(f) => f,
@@ -85,13 +102,6 @@ fn write_stream(options: &NexmarkOptions, stream: Stream, path: &Path) -> Result
             })
         }
     };
-    let mut source = NexmarkSource::new(
-        stream,
-        NexmarkOptions {
-            rate: None,
-            ..options.clone()
-        },
-    );
     let mut out = Vec::with_capacity(WRITE_BYTES * 2);
     out.extend_from_slice(source.schema().header().as_bytes());
     out.push(b'\n');
@@ -110,7 +120,7 @@ fn write_stream(options: &NexmarkOptions, stream: Stream, path: &Path) -> Result
     }
     write_out(&mut out, &mut file, path)?;
     Ok(Written {
-        stream,
+        name,
         path: path.to_owned(),
         rows,
     })

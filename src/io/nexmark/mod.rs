@@ -11,24 +11,48 @@
 //! `base_time` (default 2026-01-01T00:00:00Z, never the wall clock), so
 //! every stream is in event-time order.
 //!
-//! One unnamed spec gives the three inputs `person`, `auction` and `bid`
-//! ([`expand`]): the query reads the ones it names, the others are not read.
-//! A named input `bid=gen:nexmark?...` is that one stream ([`named_spec`]).
+//! One unnamed spec gives the three inputs `person`, `auction` and `bid`,
+//! and q13's `side_input` table ([`side_input`]) ([`expand`]): the query
+//! reads the ones it names, the others are not read. A named input
+//! `bid=gen:nexmark?...` is that one stream ([`named_spec`]).
 
 pub mod files;
 pub mod model;
 pub mod options;
 pub mod rows;
+pub mod side_input;
 pub mod source;
 pub mod stream;
 pub mod words;
 
 pub use options::NexmarkOptions;
+pub use side_input::SideInput;
 pub use source::NexmarkSource;
 pub use stream::Stream;
 
 use crate::error::Error;
+use crate::io::source::Source;
 use std::borrow::Cow;
+
+/// Opens the part of a spec after `gen:` (`nexmark?...&stream=S`): one
+/// stream of events, or the side input; resumed at `next` (a checkpoint's
+/// position) when given.
+pub fn open(spec: &str, next: Option<u64>) -> Result<Box<dyn Source>, Error> {
+    let query = spec
+        .strip_prefix("nexmark")
+        .and_then(|q| q.strip_prefix('?'));
+    let options = NexmarkOptions::parse(query.unwrap_or(""))?;
+    if options.side_input {
+        let mut side = SideInput::new();
+        side.resume(next.unwrap_or(0));
+        return Ok(Box::new(side));
+    }
+    let mut events = NexmarkSource::from_spec(spec)?;
+    if let Some(next) = next {
+        events.resume(next);
+    }
+    Ok(Box::new(events))
+}
 
 /// The options part of `spec` when it is a `gen:nexmark` spec.
 fn query_of(spec: &str) -> Option<&str> {
@@ -38,14 +62,14 @@ fn query_of(spec: &str) -> Option<&str> {
     }
 }
 
-/// `spec` reading only `stream`.
-fn with_stream(spec: &str, stream: Stream) -> String {
+/// `spec` reading only the stream (or side input) named `stream`.
+fn with_stream(spec: &str, stream: &str) -> String {
     let join = match spec.as_bytes().last() {
         _ if !spec.contains('?') => "?",
         Some(b'?' | b'&') => "",
         _ => "&",
     };
-    format!("{spec}{join}stream={}", stream.name())
+    format!("{spec}{join}stream={stream}")
 }
 
 /// Whether `spec` names its stream (`stream=`), or is not `gen:nexmark`.
@@ -53,18 +77,18 @@ fn names_a_stream(query: &str) -> bool {
     query.split('&').any(|p| p.starts_with("stream="))
 }
 
-/// The three inputs of an unnamed `gen:nexmark` spec that does not name a
-/// stream: `(person, spec)`, `(auction, ..)`, `(bid, ..)`, each spec
-/// reading its stream. `None` for any other spec.
+/// The inputs of an unnamed `gen:nexmark` spec that does not name a
+/// stream: `(person, spec)`, `(auction, ..)`, `(bid, ..)`, `(side_input,
+/// ..)`, each spec reading its stream. `None` for any other spec.
 pub fn expand(spec: &str) -> Option<Vec<(String, String)>> {
     let query = query_of(spec)?;
     if names_a_stream(query) {
         return None;
     }
     Some(
-        Stream::ALL
-            .into_iter()
-            .map(|s| (s.name().to_owned(), with_stream(spec, s)))
+        (Stream::ALL.into_iter().map(Stream::name))
+            .chain([side_input::NAME])
+            .map(|s| (s.to_owned(), with_stream(spec, s)))
             .collect(),
     )
 }
@@ -81,11 +105,15 @@ pub fn named_spec<'a>(name: &str, spec: &'a str) -> Result<Cow<'a, str>, Error> 
         return Ok(Cow::Borrowed(spec));
     }
     match Stream::parse(name) {
-        Some(stream) => Ok(Cow::Owned(with_stream(spec, stream))),
+        Some(stream) => Ok(Cow::Owned(with_stream(spec, stream.name()))),
+        None if name.eq_ignore_ascii_case(side_input::NAME) => {
+            Ok(Cow::Owned(with_stream(spec, side_input::NAME)))
+        }
         None => Err(Error::Config(format!(
-            "--input {name}={spec}: gen:nexmark gives three streams (person, auction, bid); \
-             give it unnamed (--input '{spec}') to read them by those names, name the input \
-             after one (--input bid='{spec}'), or add stream=person|auction|bid"
+            "--input {name}={spec}: gen:nexmark gives three streams (person, auction, bid) \
+             and q13's side_input; give it unnamed (--input '{spec}') to read them by those \
+             names, name the input after one (--input bid='{spec}'), or add \
+             stream=person|auction|bid|side_input"
         ))),
     }
 }
@@ -95,10 +123,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_unnamed_spec_expands_to_the_three_streams() {
+    fn an_unnamed_spec_expands_to_the_three_streams_and_the_side_input() {
         let three = expand("gen:nexmark?events=10&seed=2").unwrap();
         let names: Vec<&str> = three.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["person", "auction", "bid"]);
+        assert_eq!(names, ["person", "auction", "bid", "side_input"]);
         assert_eq!(three[2].1, "gen:nexmark?events=10&seed=2&stream=bid");
         assert_eq!(
             expand("gen:nexmark").unwrap()[0].1,

@@ -29,8 +29,11 @@ pub struct NexmarkOptions {
     /// How a `rate` waits.
     pub wait: Wait,
     /// The stream a source reads (`stream=`); `None` in a spec that gives
-    /// all three.
+    /// all three, or reads the side input.
     pub stream: Option<Stream>,
+    /// Whether the spec reads q13's side input (`stream=side_input`, see
+    /// [`super::side_input`]) rather than a stream of events.
+    pub side_input: bool,
 }
 
 impl Default for NexmarkOptions {
@@ -43,6 +46,7 @@ impl Default for NexmarkOptions {
             base_time: DEFAULT_BASE_TIME,
             wait: Wait::Spin,
             stream: None,
+            side_input: false,
         }
     }
 }
@@ -85,9 +89,14 @@ impl NexmarkOptions {
                         _ => return Err(bad("spin or sleep")),
                     }
                 }
+                "stream" if value.eq_ignore_ascii_case(super::side_input::NAME) => {
+                    o.side_input = true
+                }
                 "stream" => {
-                    o.stream =
-                        Some(Stream::parse(value).ok_or_else(|| bad("person, auction or bid"))?)
+                    o.stream = Some(
+                        Stream::parse(value)
+                            .ok_or_else(|| bad("person, auction, bid or side_input"))?,
+                    )
                 }
                 _ => {
                     return Err(Error::Config(format!(
@@ -183,6 +192,6 @@ mod tests {
         assert!(err("base_time=yesterday").contains("ISO 8601"));
         assert!(err("base_time=-5").contains("ISO 8601"));
         assert!(err("wait=nap").contains("spin or sleep"));
-        assert!(err("stream=bids").contains("person, auction or bid"));
+        assert!(err("stream=bids").contains("person, auction, bid or side_input"));
     }
 }

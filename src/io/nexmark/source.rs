@@ -29,6 +29,8 @@ pub struct NexmarkSource {
     /// Events end before this number (`u64::MAX`: never).
     end: u64,
     started: Option<Instant>,
+    /// The global event the pacing clock starts at (not 0 when resumed).
+    first: u64,
     pool: BatchPool,
 }
 
@@ -42,6 +44,7 @@ impl NexmarkSource {
             next: stream.at_or_after(0),
             end: options.events.unwrap_or(u64::MAX),
             started: None,
+            first: 0,
             pool: BatchPool::new(&schema),
             schema,
             options,
@@ -69,10 +72,16 @@ impl NexmarkSource {
         Ok(NexmarkSource::new(stream, options))
     }
 
+    /// Goes on from a checkpoint's position: the stream's next event.
+    pub fn resume(&mut self, next: u64) {
+        self.next = self.stream.at_or_after(next);
+        self.first = next;
+    }
+
     /// When global event `n` is due, for a paced generator that has started.
     fn due(&self, n: u64) -> Option<Instant> {
         let rate = u128::from(self.options.rate?);
-        let ns = u128::from(n) * 1_000_000_000 / rate;
+        let ns = u128::from(n.saturating_sub(self.first)) * 1_000_000_000 / rate;
         Some(self.started? + Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX)))
     }
 
@@ -82,7 +91,7 @@ impl NexmarkSource {
             return self.end;
         };
         let elapsed = now.saturating_duration_since(started).as_nanos();
-        let due = elapsed * u128::from(rate) / 1_000_000_000 + 1;
+        let due = elapsed * u128::from(rate) / 1_000_000_000 + 1 + u128::from(self.first);
         u64::try_from(due).unwrap_or(u64::MAX).min(self.end)
     }
 }
@@ -116,6 +125,10 @@ impl Source for NexmarkSource {
             .rows
             .fill(self.stream, &mut batch, self.next, end, max_rows.max(1));
         Ok(Poll::Batch(batch))
+    }
+
+    fn position(&self) -> Option<crate::checkpoint::SourcePosition> {
+        Some(crate::checkpoint::SourcePosition::Nexmark { next: self.next })
     }
 
     fn reuse(&mut self, batch: crate::data::Batch) {
