@@ -190,32 +190,67 @@ pub fn produce_to(topic: &str, messages: &[(i32, Option<i64>, String)]) {
 }
 
 /// Reads `count` messages of `topic` (every partition from the start), or
-/// fails after 30 s; returns (key, value) pairs.
+/// fails after a minute naming what each partition gave and what the
+/// broker says each holds; returns (key, value) pairs.
+///
+/// A fetch the broker leaves unanswered is retried after a few seconds
+/// (librdkafka's default waits a minute), and client errors are kept for
+/// the failure message rather than dropped.
 pub fn consume(topic: &str, count: usize) -> Vec<(String, String)> {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker())
         .set("group.id", "corestream-test-reader")
         .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .set("socket.timeout.ms", "3000")
         .create()
         .expect("consumer");
     let metadata = consumer
         .fetch_metadata(Some(topic), Duration::from_secs(10))
         .expect("metadata");
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    assert!(!partitions.is_empty(), "{topic} has no partitions");
     let mut tpl = TopicPartitionList::new();
-    for p in metadata.topics()[0].partitions() {
-        tpl.add_partition_offset(topic, p.id(), Offset::Beginning)
+    for &p in &partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
             .unwrap();
     }
     consumer.assign(&tpl).expect("assign");
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let mut out = Vec::new();
+    let mut per_partition = std::collections::BTreeMap::<i32, usize>::new();
+    let mut errors = Vec::new();
     while out.len() < count && Instant::now() < deadline {
-        if let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            let text =
-                |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
-            out.push((text(m.key()), text(m.payload())));
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                let text =
+                    |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+                *per_partition.entry(m.partition()).or_default() += 1;
+                out.push((text(m.key()), text(m.payload())));
+            }
+            Some(Err(e)) => errors.push(e.to_string()),
+            None => {}
         }
     }
-    assert_eq!(out.len(), count, "messages read from {topic}");
+    if out.len() != count {
+        let held: Vec<_> = partitions
+            .iter()
+            .map(|&p| {
+                (
+                    p,
+                    consumer.fetch_watermarks(topic, p, Duration::from_secs(5)),
+                )
+            })
+            .collect();
+        panic!(
+            "read {} of {count} messages from {topic}: per partition {per_partition:?}; \
+             the broker's (low, high) offsets {held:?}; client errors {errors:?}",
+            out.len()
+        );
+    }
     out
 }
