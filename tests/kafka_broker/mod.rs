@@ -201,6 +201,9 @@ pub fn consume(topic: &str, count: usize) -> Vec<(String, String)> {
         .set("bootstrap.servers", broker())
         .set("group.id", "corestream-test-reader")
         .set("enable.auto.commit", "false")
+        // Should the broker fail a partition's first offset lookup, restart
+        // it from the beginning, not from its end (librdkafka's default).
+        .set("auto.offset.reset", "earliest")
         .set("fetch.wait.max.ms", "100")
         .set("socket.timeout.ms", "3000")
         .create()

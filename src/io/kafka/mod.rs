@@ -4,6 +4,8 @@
 //!   librdkafka client properties passed through.
 //! - [`consumer`]: the consumer's own thread (client, group membership,
 //!   rebalances, offset commits), off the shard cores.
+//! - `connect`: creating that client, checking the broker and topic,
+//!   joining the group or assigning partitions.
 //! - [`source`]: the [`Source`](crate::io::source::Source) the router polls.
 //! - [`watermark`]: the input's watermark, the smallest of its partitions'.
 //! - [`end_tracker`]: `stop=end`, which partitions have reached their end.
@@ -17,6 +19,7 @@
 //! because librdkafka's own threads inherit their creator's CPU set. Shards
 //! never wait on a consumer; a shard's producer sends without blocking.
 
+mod connect;
 pub mod consumer;
 pub mod end_tracker;
 pub mod health;
