@@ -93,8 +93,10 @@ pub fn corestream_with_stdin(args: &[&str], stdin: &str) -> Ran {
     });
     let out = child.wait_with_output().expect("the binary runs");
     writer.join().expect("the stdin writer does not panic");
-    assert!(!watchdog.disarm(), "the run hung and was killed");
-    Ran::from(out)
+    let hung = watchdog.disarm();
+    let ran = Ran::from(out);
+    assert!(!hung, "the run hung and was killed: {}", ran.context());
+    ran
 }
 
 /// Runs the binary with `args` and an empty standard input.

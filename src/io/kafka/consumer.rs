@@ -353,7 +353,10 @@ fn run(
         }
         settle(&mut commands, &mut stored);
         if ended {
-            // Wait for the source to go away (it commits the last offsets then).
+            // Wait for the source to go away: at once without checkpoints;
+            // with them, after the run's final checkpoint (its Commit). The
+            // client is not polled meanwhile, so this member holds up any
+            // rebalance of its group until then (see docs/kafka.md).
             match receiver.recv_timeout(POLL_WAIT) {
                 Ok(c) => commands.keep(c),
                 Err(RecvTimeoutError::Timeout) => {}

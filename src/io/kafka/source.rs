@@ -27,9 +27,13 @@
 //! The router routes every batch a poll returned before it polls again, so
 //! at each poll the records of the previous batch have been read and
 //! routed: their offsets are reported to the consumer thread then, which
-//! stores them for the group's commits (at least once). When the source is
-//! dropped (end of input, a stop, an error) it reports the last batch too,
-//! and the consumer thread commits and leaves the group.
+//! stores them for the group's commits (at least once). When the source
+//! ends (`stop=end`: its partitions read to their ends) or is dropped (a
+//! stop, an error) it reports the last batch too, and the consumer thread
+//! commits and leaves the group. Leaving at the end, not when the run ends,
+//! matters: the group's members still reading can only be given partitions
+//! once every member has answered the rebalance, and a member that has
+//! ended no longer polls.
 //!
 //! # Checkpoints
 //! The source's [`position`](Source::position) is, per partition, the offset
@@ -93,6 +97,8 @@ pub struct KafkaSource {
     assigned: Vec<i32>,
     /// The consumer thread was told to start.
     started: bool,
+    /// The run takes checkpoints (told at the start).
+    checkpoints: bool,
     /// Per partition, the offset after the last record handed out (from
     /// the checkpoint the run resumed, then as read).
     offsets: BTreeMap<i32, i64>,
@@ -167,6 +173,7 @@ impl KafkaSource {
         let client = consumer::spawn(&url, share)?;
         Ok(KafkaSource {
             started: false,
+            checkpoints: false,
             offsets: BTreeMap::new(),
             ends: client.ends.clone(),
             resumed_max_seen: BTreeMap::new(),
@@ -196,6 +203,7 @@ impl KafkaSource {
     fn start(&mut self, checkpoints: bool, resume: Option<Resume>) {
         if !self.started {
             self.started = true;
+            self.checkpoints = checkpoints;
             self.command(Command::Start {
                 checkpoints,
                 resume,
@@ -347,6 +355,9 @@ impl Source for KafkaSource {
             true => {
                 // Nothing more will be polled: what was handed out is routed.
                 self.report_routed();
+                if !self.checkpoints {
+                    self.leave();
+                }
                 Ok(Poll::End)
             }
             false => Ok(Poll::Idle),
@@ -547,6 +558,21 @@ fn with_message_columns(
 
 impl KafkaSource {
     /// The error when the consumer thread ended without saying why.
+    /// Lets the consumer thread commit what was routed and leave the
+    /// group, and waits for it: at `stop=end`, a member that has read its
+    /// partitions to their ends leaves at once, so the group can hand
+    /// partitions to the members still reading (a member that stayed in
+    /// the group without polling would hold up every rebalance). With
+    /// checkpoints it stays until the run ends, to commit the final
+    /// checkpoint's offsets (see the module docs).
+    fn leave(&mut self) {
+        self.report_routed();
+        self.client.commands = None;
+        if let Some(h) = self.client.handle.take() {
+            let _ = h.join();
+        }
+    }
+
     fn gone(&self) -> Error {
         Error::Kafka {
             what: format!("Kafka input {}", self.url.describe()),
@@ -560,11 +586,7 @@ impl Drop for KafkaSource {
     /// then lets the consumer thread commit and leave the group, and waits
     /// for it.
     fn drop(&mut self) {
-        self.report_routed();
-        self.client.commands = None;
-        if let Some(h) = self.client.handle.take() {
-            let _ = h.join();
-        }
+        self.leave();
     }
 }
 
