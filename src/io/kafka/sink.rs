@@ -256,12 +256,10 @@ fn check_topic(producer: &ThreadedProducer<Delivery>, url: &KafkaUrl) -> Result<
     }
 }
 
-/// Delivery reports of one shard's producer, counted on the producer's own
+/// Delivery failures of one shard's producer, counted on the producer's own
 /// polling thread and read by the shard.
 #[derive(Default)]
 pub struct Delivery {
-    /// Written only by the delivery-report thread.
-    delivered: AtomicU64,
     /// Written only by the delivery-report thread.
     failed: AtomicU64,
     /// The first failure's reason.
@@ -274,16 +272,11 @@ impl ProducerContext for Delivery {
     type DeliveryOpaque = ();
 
     fn delivery(&self, result: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {
-        match result {
-            Ok(_) => {
-                self.delivered.fetch_add(1, Ordering::Relaxed);
-            }
-            Err((e, _)) => {
-                let _ = self.first_failure.set(e.to_string());
-                // ORDERING: Release pairs with the Acquire in
-                // KafkaShardSink::check, which then reads first_failure.
-                self.failed.fetch_add(1, Ordering::Release);
-            }
+        if let Err((e, _)) = result {
+            let _ = self.first_failure.set(e.to_string());
+            // ORDERING: Release pairs with the Acquire in
+            // KafkaShardSink::check, which then reads first_failure.
+            self.failed.fetch_add(1, Ordering::Release);
         }
     }
 }
@@ -400,10 +393,5 @@ impl KafkaShardSink {
             ))
         })?;
         self.check()
-    }
-
-    /// Messages the broker has acknowledged so far.
-    pub fn delivered(&self) -> u64 {
-        self.producer.context().delivered.load(Ordering::Relaxed)
     }
 }

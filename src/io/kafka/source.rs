@@ -557,7 +557,6 @@ fn with_message_columns(
 }
 
 impl KafkaSource {
-    /// The error when the consumer thread ended without saying why.
     /// Lets the consumer thread commit what was routed and leave the
     /// group, and waits for it: at `stop=end`, a member that has read its
     /// partitions to their ends leaves at once, so the group can hand
@@ -573,6 +572,7 @@ impl KafkaSource {
         }
     }
 
+    /// The error when the consumer thread ended without saying why.
     fn gone(&self) -> Error {
         Error::Kafka {
             what: format!("Kafka input {}", self.url.describe()),
