@@ -718,6 +718,104 @@ fn a_broker_that_goes_away_mid_run_stops_the_run_after_the_broker_timeout() {
     );
 }
 
+/// A reader whose partitions have reached their `stop=end` ends commits and
+/// leaves its group at once, while the run goes on (here a second input
+/// that never ends keeps it running), so that the group can give its
+/// partitions to other members. One that stayed in the group without
+/// polling held up every rebalance until librdkafka's
+/// `max.poll.interval.ms` (5 minutes).
+#[test]
+fn a_reader_that_has_read_to_the_end_leaves_its_group_while_the_run_goes_on() {
+    let (t, endless) = (topic("leave"), topic("endless"));
+    create_topic(&t, 2);
+    create_topic(&endless, 1);
+    produce(&t, &trades(50));
+    let group = format!("g-{t}");
+    let sql = format!(
+        "CREATE STREAM a ({SCHEMA}); CREATE STREAM b ({SCHEMA}); \
+         SELECT trader_id, symbol FROM a UNION ALL SELECT trader_id, symbol FROM b"
+    );
+    let a = format!(
+        "a=kafka://{}/{t}?group={group}&stop=end&format=csv&session.timeout.ms=6000\
+         &auto.commit.interval.ms=600000",
+        broker()
+    );
+    let b = format!("b=kafka://{}/{endless}?format=csv", broker());
+    let (mut child, watchdog) = spawn(
+        &[
+            "run",
+            "--input",
+            &a,
+            "--input",
+            &b,
+            "--sql",
+            &sql,
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "-q",
+        ],
+        Stdio::null(),
+    );
+    let (metrics, stderr) = process::metrics_url(&mut child);
+    // Until the run has read every record (bounded by the watchdog).
+    while process::metric_sum(&process::scrape(&metrics), "corestream_records_in_total").0 < 50.0 {
+        std::thread::yield_now();
+    }
+    // The reader's offsets, committed when it leaves (its automatic commits
+    // are minutes apart here).
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("group.id", &group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let committed = loop {
+        let mut partitions = TopicPartitionList::new();
+        partitions.add_partition(&t, 0);
+        partitions.add_partition(&t, 1);
+        let committed = client
+            .committed_offsets(partitions, Duration::from_secs(10))
+            .expect("committed offsets");
+        let total: i64 = (committed.elements().iter())
+            .map(|e| match e.offset() {
+                Offset::Offset(o) => o,
+                _ => 0,
+            })
+            .sum();
+        if total == 50 || Instant::now() > deadline {
+            break total;
+        }
+        std::thread::yield_now();
+    };
+    assert_eq!(committed, 50, "the reader committed every record it read");
+    // A new member gets both partitions: the rebalance did not wait for
+    // the reader.
+    let member: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker())
+        .set("group.id", &group)
+        .set("session.timeout.ms", "6000")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    member.subscribe(&[&t]).expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let assigned = loop {
+        let _ = member.poll(Duration::from_millis(100));
+        let n = member.assignment().map_or(0, |a| a.count());
+        if n == 2 || Instant::now() > deadline {
+            break n;
+        }
+    };
+    assert_eq!(assigned, 2, "the new member's partitions within 30 s");
+    // Not closed: closing a client that joined a group hangs in librdkafka's
+    // destroy against the test broker; it is left to the session timeout.
+    std::mem::forget(member);
+    process::signal(&child, libc::SIGTERM);
+    let (code, rest) = process::wait_with_stderr(child, watchdog, stderr);
+    assert_eq!(code, Some(143), "{rest}");
+}
+
 #[test]
 fn several_readers_share_a_topics_partitions_with_or_without_a_group() {
     let t = topic("readers");
